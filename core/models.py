@@ -1,0 +1,213 @@
+"""One loader for the embedded models (trained here, shipped in core/weights) and any timm model.
+
+Both kinds are timm modules, so every page serves them through the same code path.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+MODEL_CARD = WEIGHTS_DIR / "model_card.json"
+TIMM_PREFIX = "timm:"
+# timm models offered in the picker; any other timm name works through load_model too.
+TIMM_SUGGESTED = ("vit_tiny_patch16_224", "deit_tiny_patch16_224", "deit_tiny_distilled_patch16_224", "resnet18")
+
+# Embedded models: (architecture, training region). Architectures are defined in `build_embedded`.
+EMBEDDED = {
+    "cnn": ("resnet", "full"),
+    "cnn-aa": ("resnet-aa", "full"),
+    "vit": ("vit", "full"),
+    "cnn-center": ("resnet", "center"),
+    "vit-center": ("vit", "center"),
+}
+EMBEDDED_MEAN = (0.5, 0.5, 0.5)
+EMBEDDED_STD = (0.5, 0.5, 0.5)
+
+
+class ModelError(RuntimeError):
+    """A model cannot be had; the message says why, fit to show a user."""
+
+
+class UnknownModelError(ModelError, KeyError):
+    def __str__(self):  # KeyError would quote the message
+        return self.args[0]
+
+
+class WeightsUnavailableError(ModelError):
+    pass
+
+
+def build_embedded(arch: str, num_classes: int = 10) -> torch.nn.Module:
+    """The embedded architectures: small timm models for 64x64 canvases."""
+    from timm.models.resnet import BasicBlock, ResNet
+    from timm.models.vision_transformer import VisionTransformer
+
+    if arch in ("resnet", "resnet-aa"):
+        from timm.layers import BlurPool2d
+        return ResNet(BasicBlock, [1, 1, 1, 1], num_classes=num_classes, channels=(16, 32, 64, 128),
+                      stem_width=16, aa_layer=BlurPool2d if arch == "resnet-aa" else None)
+    if arch == "vit":
+        return VisionTransformer(img_size=64, patch_size=8, embed_dim=96, depth=6, num_heads=3,
+                                 num_classes=num_classes)
+    raise UnknownModelError(f"unknown embedded architecture {arch!r}")
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    net: torch.nn.Module
+    kind: str  # "cnn" | "vit"
+    input_size: tuple[int, int]
+    class_names: list[str]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    crop_pct: float = 1.0
+    pretrained: bool = True
+    info: dict = field(default_factory=dict)
+
+    def preprocess(self, img: torch.Tensor) -> torch.Tensor:
+        """[3,H,W] or [B,3,H,W] floats in [0,1] -> normalised batch at the model's input size.
+
+        Resizes the shorter side to input/crop_pct and centre-crops, as timm's eval transform does.
+        """
+        x = img.unsqueeze(0) if img.dim() == 3 else img
+        x = x.float()
+        th, tw = self.input_size
+        if x.shape[-2:] != (th, tw):
+            scale = max(th, tw) / self.crop_pct / min(x.shape[-2:])
+            nh, nw = max(th, round(x.shape[-2] * scale)), max(tw, round(x.shape[-1] * scale))
+            x = F.interpolate(x, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
+            top, left = (nh - th) // 2, (nw - tw) // 2
+            x = x[..., top:top + th, left:left + tw]
+        mean = torch.tensor(self.mean).view(1, -1, 1, 1)
+        std = torch.tensor(self.std).view(1, -1, 1, 1)
+        return (x - mean) / std
+
+    @torch.inference_mode()
+    def predict(self, img: torch.Tensor) -> torch.Tensor:
+        """Class probabilities [B, num_classes]."""
+        return self.net(self.preprocess(img)).softmax(-1)
+
+
+def model_card() -> dict:
+    if not MODEL_CARD.exists():
+        return {"models": {}}
+    return json.loads(MODEL_CARD.read_text())
+
+
+def available() -> list[str]:
+    return list(EMBEDDED) + [TIMM_PREFIX + n for n in TIMM_SUGGESTED]
+
+
+def kind_of(net: torch.nn.Module) -> str:
+    from timm.models.vision_transformer import VisionTransformer
+    return "vit" if isinstance(net, VisionTransformer) else "cnn"
+
+
+def load_model(name: str, weights: str | os.PathLike | None = None, pretrained: bool = True) -> LoadedModel:
+    """Load an embedded model ("cnn", "vit", ...) or a timm model ("timm:<name>").
+
+    `weights` points a timm model at a local .safetensors/.pth file; `pretrained=False` builds a timm
+    model with random weights (for tests and benchmarks). Raises ModelError subclasses, never hangs.
+    """
+    if not isinstance(name, str) or not name:
+        raise UnknownModelError("no model name given")
+    if name.startswith(TIMM_PREFIX):
+        return _load_timm(name[len(TIMM_PREFIX):], weights, pretrained)
+    if name not in EMBEDDED:
+        raise UnknownModelError(f"unknown model {name!r}: choose one of {', '.join(EMBEDDED)} or 'timm:<name>'")
+    return _load_embedded(name)
+
+
+def _load_embedded(name: str) -> LoadedModel:
+    from safetensors.torch import load_file
+
+    path = WEIGHTS_DIR / f"{name}.safetensors"
+    card = model_card()["models"].get(name)
+    if not path.exists() or card is None:
+        raise WeightsUnavailableError(
+            f"the embedded weights for {name!r} are missing ({path.name}); run `python -m core.train` to make them")
+    arch, _ = EMBEDDED[name]
+    net = build_embedded(arch, len(card["classes"]))
+    net.load_state_dict(load_file(path))
+    net.eval()
+    return LoadedModel(name, net, kind_of(net), (64, 64), list(card["classes"]), EMBEDDED_MEAN, EMBEDDED_STD,
+                       info=card)
+
+
+def _hub_reachable(host: str = "huggingface.co", timeout: float = 1.5) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _cached_hub_file(hub_id: str) -> str | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in ("model.safetensors", "open_clip_model.safetensors", "pytorch_model.bin"):
+        path = try_to_load_from_cache(hub_id, filename)
+        if isinstance(path, str):
+            return path
+    return None
+
+
+def _load_timm(arch: str, weights, pretrained: bool) -> LoadedModel:
+    import timm
+    from timm.data import ImageNetInfo, resolve_data_config
+
+    if not timm.is_model(arch):
+        raise UnknownModelError(f"timm has no model called {arch!r}")
+    overlay = {}
+    if weights is not None:
+        if not Path(weights).is_file():
+            raise WeightsUnavailableError(f"no weights file at {weights}")
+        overlay = {"file": str(weights)}
+    elif pretrained:
+        cfg = timm.models.get_pretrained_cfg(arch)
+        hub_id = cfg.hf_hub_id if cfg is not None else None
+        cached = _cached_hub_file(hub_id) if hub_id else None
+        if cached:
+            overlay = {"file": cached}
+        elif not hub_id or not _hub_reachable():
+            raise WeightsUnavailableError(
+                f"pretrained weights for {arch!r} are not in the local Hugging Face cache and the hub cannot be "
+                "reached; download them once while online (see README), or use the embedded models")
+    try:
+        net = timm.create_model(arch, pretrained=bool(overlay) or pretrained,
+                                pretrained_cfg_overlay=overlay or None)
+    except Exception as e:  # a corrupt or mismatched file, a failed download
+        raise WeightsUnavailableError(f"could not load weights for {arch!r}: {e}") from e
+    net.eval()
+    dc = resolve_data_config({}, model=net)
+    n = net.num_classes
+    if n == 1000:
+        info = ImageNetInfo()
+        names = [info.index_to_description(i) for i in range(n)]
+    else:
+        names = [f"class {i}" for i in range(n)]
+    return LoadedModel(TIMM_PREFIX + arch, net, kind_of(net), tuple(dc["input_size"][1:]), names,
+                       tuple(dc["mean"]), tuple(dc["std"]), dc.get("crop_pct", 1.0) or 1.0,
+                       pretrained=bool(overlay) or pretrained)
+
+
+def total_stride(net: torch.nn.Module) -> int | None:
+    """Feature-map stride of a CNN (32 for a ResNet), or the patch size of a ViT."""
+    if hasattr(net, "patch_embed"):
+        return int(net.patch_embed.patch_size[0])
+    info = getattr(net, "feature_info", None)
+    if info:
+        return int(info[-1]["reduction"])
+    return None

@@ -1,0 +1,138 @@
+"""Slide one object across the frame and record every model's prediction at every position.
+
+Positions are the object's top-left corner in canvas pixels. All frames of a sweep are composed in
+chunks and each model runs once per chunk, so a sweep costs about one batched forward pass.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core.shapes import Sprite, composite
+
+PATHS = ("horizontal", "vertical", "diagonal", "grid")
+
+
+@dataclass(frozen=True)
+class Path:
+    """Top-left positions `xs`, `ys` (1-D int arrays, in path order); for a grid, `grid_shape` = (ny, nx)."""
+    kind: str
+    xs: np.ndarray
+    ys: np.ndarray
+    grid_shape: tuple[int, int] | None = None
+
+    def __len__(self):
+        return len(self.xs)
+
+
+def make_path(kind: str, sprite_shape: tuple[int, int], canvas: tuple[int, int], step: int = 1,
+              fixed: int | None = None) -> Path:
+    """Positions that keep the whole object inside the canvas, `step` pixels apart.
+
+    horizontal: left edge to right edge at height `fixed` (default: centred); vertical: top to bottom at
+    column `fixed`; diagonal: top-left to bottom-right; grid: every (x, y) on a `step` lattice.
+    """
+    if kind not in PATHS:
+        raise ValueError(f"unknown path {kind!r}: choose one of {', '.join(PATHS)}")
+    if step < 1:
+        raise ValueError("the step must be at least 1 pixel")
+    (sh, sw), (h, w) = sprite_shape, canvas
+    if sh > h or sw > w:
+        raise ValueError(f"the object ({sw}x{sh}) is larger than the frame ({w}x{h}): there is no position for it")
+    xr, yr = np.arange(0, w - sw + 1, step), np.arange(0, h - sh + 1, step)
+    if kind == "horizontal":
+        y = (h - sh) // 2 if fixed is None else int(np.clip(fixed, 0, h - sh))
+        return Path(kind, xr, np.full_like(xr, y))
+    if kind == "vertical":
+        x = (w - sw) // 2 if fixed is None else int(np.clip(fixed, 0, w - sw))
+        return Path(kind, np.full_like(yr, x), yr)
+    if kind == "diagonal":
+        n = min(len(xr), len(yr))
+        return Path(kind, xr[:n], yr[:n])
+    gy, gx = np.meshgrid(yr, xr, indexing="ij")
+    return Path(kind, gx.ravel(), gy.ravel(), (len(yr), len(xr)))
+
+
+def frames(background: torch.Tensor, sprite: Sprite, path: Path, index: int) -> torch.Tensor:
+    """The single frame at position `index` of `path`, [3, H, W]."""
+    return composite(background, sprite, path.xs[index:index + 1], path.ys[index:index + 1])[0]
+
+
+@torch.inference_mode()
+def sweep(models: dict, background: torch.Tensor, sprite: Sprite, path: Path, chunk: int = 256,
+          progress=None) -> dict[str, np.ndarray]:
+    """Probabilities [P, C] for each model in `models` (name -> LoadedModel) at every position of `path`.
+
+    Frames are composed `chunk` at a time and shared by all models; `progress(done, total)` is called
+    after each chunk.
+    """
+    if len(path) == 0:
+        raise ValueError("the path has no positions: make the object smaller or the step shorter")
+    if chunk < 1:
+        raise ValueError("chunk must be at least 1")
+    out = {name: [] for name in models}
+    for start in range(0, len(path), chunk):
+        batch = composite(background, sprite, path.xs[start:start + chunk], path.ys[start:start + chunk])
+        for name, model in models.items():
+            out[name].append(model.net(model.preprocess(batch)).float().softmax(-1))
+        if progress is not None:
+            progress(min(start + chunk, len(path)), len(path))
+    return {name: torch.cat(p).numpy() for name, p in out.items()}
+
+
+def consistency(top1: np.ndarray, pairs: int = 2000, seed: int = 0) -> float:
+    """Zhang (2019): percent of random position pairs (o1, o2), o1 != o2, with the same top-1 class."""
+    top1 = np.asarray(top1).ravel()
+    n = len(top1)
+    if n < 2:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, n, pairs)
+    b = (a + rng.integers(1, n, pairs)) % n  # uniform over the other positions
+    return float(100.0 * np.mean(top1[a] == top1[b]))
+
+
+def _neighbour_pairs(values: np.ndarray, grid_shape) -> tuple[np.ndarray, np.ndarray]:
+    """Values at both ends of every 1-step neighbour pair (along the path; on a grid, along x and y)."""
+    if grid_shape is None:
+        return values[:-1], values[1:]
+    g = values.reshape(*grid_shape, *values.shape[1:])
+    first = np.concatenate([g[:, :-1].reshape(-1, *values.shape[1:]), g[:-1, :].reshape(-1, *values.shape[1:])])
+    second = np.concatenate([g[:, 1:].reshape(-1, *values.shape[1:]), g[1:, :].reshape(-1, *values.shape[1:])])
+    return first, second
+
+
+def jaggedness(top1: np.ndarray, grid_shape=None) -> float:
+    """Azulay & Weiss (2019): probability that the top-1 class changes between neighbouring positions."""
+    a, b = _neighbour_pairs(np.asarray(top1).ravel(), grid_shape)
+    return float(np.mean(a != b)) if len(a) else float("nan")
+
+
+def mean_absolute_change(prob: np.ndarray, grid_shape=None) -> float:
+    """Azulay & Weiss (2019): mean |p(i+1) - p(i)| of a probability between neighbouring positions."""
+    a, b = _neighbour_pairs(np.asarray(prob, dtype=np.float64).ravel(), grid_shape)
+    return float(np.mean(np.abs(a - b))) if len(a) else float("nan")
+
+
+def metrics(probs: np.ndarray, target: int, path: Path) -> dict:
+    """The page's per-model numbers for probabilities [P, C] along `path`, for class `target`."""
+    if not 0 <= target < probs.shape[1]:
+        raise ValueError(f"class index {target} is out of range 0..{probs.shape[1] - 1}")
+    top1 = probs.argmax(1)
+    p_target = probs[:, target]
+    return {
+        "accuracy": float(np.mean(top1 == target)),
+        "min_confidence": float(p_target.min()),
+        "max_confidence": float(p_target.max()),
+        "consistency": consistency(top1),
+        "jaggedness": jaggedness(top1, path.grid_shape),
+        "mac_top1": mean_absolute_change(probs.max(1), path.grid_shape),
+        "mac_target": mean_absolute_change(p_target, path.grid_shape),
+    }
+
+
+def patch_boundaries(extent: int, period: int) -> list[int]:
+    """Positions 0, period, 2*period, ... up to `extent`: where a ViT's patch grid (or a CNN's stride) repeats."""
+    return list(range(0, extent + 1, period)) if period and period > 0 else []

@@ -1,0 +1,203 @@
+"""Procedural shapes on canvases: the embedded models' training data and the sensitivity page's objects.
+
+An object is a *sprite*: a colour and an anti-aliased alpha mask of `size x size` pixels, rendered
+once and pasted at integer positions, so an object at (x, y) is an exact pixel shift of the same
+object at (x', y'). Position (x, y) is the top-left corner of the sprite's box on the canvas.
+Everything is deterministic from a seed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+CLASSES = ("circle", "square", "triangle", "star", "cross", "ring", "crescent", "heart", "arrow", "semicircle")
+CANVAS = 64
+SIZE_RANGE = (14, 26)  # sprite side in pixels, inclusive
+CENTER_RADIUS = 6  # "centre" data: object centre within this many pixels of the canvas centre
+SUPERSAMPLE = 4
+
+
+def _regular(n: int, radius: float, phase: float = -math.pi / 2) -> np.ndarray:
+    a = phase + 2 * math.pi * np.arange(n) / n
+    return np.stack([radius * np.cos(a), radius * np.sin(a)], 1)
+
+
+def _star(points: int = 5, outer: float = 0.95, inner: float = 0.4) -> np.ndarray:
+    a = -math.pi / 2 + math.pi * np.arange(2 * points) / points
+    r = np.where(np.arange(2 * points) % 2 == 0, outer, inner)
+    return np.stack([r * np.cos(a), r * np.sin(a)], 1)
+
+
+# Polygons in unit coordinates (u right, v down), all inside the unit disc so rotation never clips.
+_POLYGONS = {
+    "square": np.array([[-0.68, -0.68], [0.68, -0.68], [0.68, 0.68], [-0.68, 0.68]]),
+    "triangle": _regular(3, 0.95),
+    "star": _star(),
+    "cross": np.array([[-0.25, -0.92], [0.25, -0.92], [0.25, -0.25], [0.92, -0.25], [0.92, 0.25], [0.25, 0.25],
+                       [0.25, 0.92], [-0.25, 0.92], [-0.25, 0.25], [-0.92, 0.25], [-0.92, -0.25], [-0.25, -0.25]]),
+    "arrow": np.array([[-0.92, -0.22], [0.08, -0.22], [0.08, -0.62], [0.92, 0.0], [0.08, 0.62], [0.08, 0.22],
+                       [-0.92, 0.22]]),
+}
+
+
+def _inside_polygon(u: np.ndarray, v: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """Even-odd rule, vectorised over points."""
+    inside = np.zeros(u.shape, bool)
+    for (x1, y1), (x2, y2) in zip(poly, np.roll(poly, -1, 0)):
+        if y1 == y2:
+            continue
+        crosses = (y1 > v) != (y2 > v)
+        x_at = (x2 - x1) * (v - y1) / (y2 - y1) + x1
+        inside ^= crosses & (u < x_at)
+    return inside
+
+
+def _inside(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    r2 = u * u + v * v
+    if shape in _POLYGONS:
+        return _inside_polygon(u, v, _POLYGONS[shape])
+    if shape == "circle":
+        return r2 <= 0.92 ** 2
+    if shape == "ring":
+        return (r2 <= 0.95 ** 2) & (r2 >= 0.55 ** 2)
+    if shape == "crescent":
+        return (r2 <= 0.95 ** 2) & ((u - 0.42) ** 2 + v * v >= 0.72 ** 2)
+    if shape == "semicircle":
+        w = v + 0.35  # flat side above the centre so the half-disc sits centred in its box
+        return (u * u + w * w <= 0.95 ** 2) & (w >= 0)
+    if shape == "heart":  # (x^2 + y^2 - 1)^3 - x^2 y^3 <= 0, y up, scaled into the unit disc
+        x, y = u * 1.22, -v * 1.22 + 0.12
+        return (x * x + y * y - 1) ** 3 - x * x * y ** 3 <= 0
+    raise ValueError(f"unknown shape {shape!r}; choose one of {', '.join(CLASSES)}")
+
+
+def render_mask(shape: str | int, size: int, angle: float = 0.0, supersample: int = SUPERSAMPLE) -> np.ndarray:
+    """Anti-aliased coverage in [0, 1] of a `size x size` sprite, rotated by `angle` degrees (clockwise)."""
+    if isinstance(shape, (int, np.integer)):
+        shape = CLASSES[int(shape)]
+    if size < 3:
+        raise ValueError("an object needs at least 3 pixels a side")
+    n = size * supersample
+    c = (np.arange(n) + 0.5) / n * 2 - 1
+    y, x = np.meshgrid(c, c, indexing="ij")
+    t = math.radians(angle)
+    u = math.cos(t) * x + math.sin(t) * y  # rotate sample points by -angle = shape by +angle
+    v = -math.sin(t) * x + math.cos(t) * y
+    cover = _inside(shape, u, v).astype(np.float32)
+    return cover.reshape(size, supersample, size, supersample).mean((1, 3))
+
+
+@dataclass(frozen=True)
+class Sprite:
+    """One object: `alpha` [h, w] coverage in [0, 1] and `rgb` [3, h, w] colours; `label` its class or -1."""
+    label: int
+    alpha: torch.Tensor
+    rgb: torch.Tensor
+
+    @property
+    def size(self) -> int:
+        return max(self.alpha.shape)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.alpha.shape)
+
+
+def make_sprite(shape: str | int, size: int, angle: float = 0.0, color=(1.0, 1.0, 1.0)) -> Sprite:
+    label = CLASSES.index(shape) if isinstance(shape, str) else int(shape)
+    if not 0 <= label < len(CLASSES):
+        raise ValueError(f"class index {label} out of range 0..{len(CLASSES) - 1}")
+    alpha = torch.from_numpy(render_mask(label, size, angle))
+    rgb = torch.as_tensor(color, dtype=torch.float32).reshape(3, 1, 1).expand(3, size, size)
+    return Sprite(label, alpha, rgb)
+
+
+def sprite_from_region(img: torch.Tensor, x: int, y: int, w: int, h: int) -> Sprite:
+    """A rectangular, fully opaque object cut from `img` [3, H, W] (a region of a photo)."""
+    _, H, W = img.shape
+    if w < 1 or h < 1:
+        raise ValueError("the region is empty: give it a width and a height of at least 1 pixel")
+    if x < 0 or y < 0 or x + w > W or y + h > H:
+        raise ValueError(f"the region {w}x{h} at ({x}, {y}) does not fit in the {W}x{H} image")
+    return Sprite(-1, torch.ones(h, w), img[:, y:y + h, x:x + w].clone())
+
+
+def composite(background: torch.Tensor, sprite: Sprite, xs, ys) -> torch.Tensor:
+    """Paste `sprite` at every top-left position (xs[i], ys[i]) on `background` [3, H, W].
+
+    Returns a batch [P, 3, H, W]. Parts of the sprite outside the canvas are cut off.
+    """
+    xs = torch.as_tensor(xs, dtype=torch.long).reshape(-1)
+    ys = torch.as_tensor(ys, dtype=torch.long).reshape(-1)
+    if xs.numel() != ys.numel():
+        raise ValueError("xs and ys must have the same length")
+    _, h, w = background.shape
+    sh, sw = sprite.shape
+    out = background.expand(xs.numel(), 3, h, w).clone()
+    for i, (x, y) in enumerate(zip(xs.tolist(), ys.tolist())):
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + sw, w), min(y + sh, h)
+        if x0 < x1 and y0 < y1:
+            a = sprite.alpha[y0 - y:y1 - y, x0 - x:x1 - x]
+            out[i, :, y0:y1, x0:x1] += a * (sprite.rgb[:, y0 - y:y1 - y, x0 - x:x1 - x] - out[i, :, y0:y1, x0:x1])
+    return out
+
+
+def positions_range(size: int, canvas: int = CANVAS) -> range:
+    """Top-left coordinates that keep a sprite of `size` fully inside the canvas."""
+    return range(0, canvas - size + 1)
+
+
+def _luminance(c: np.ndarray) -> np.ndarray:
+    return c @ np.array([0.299, 0.587, 0.114])
+
+
+def random_background(rng: np.random.Generator, canvas: int = CANVAS, avoid_luminance: float | None = None
+                      ) -> torch.Tensor:
+    """A linear gradient between two colours with Gaussian noise, [3, canvas, canvas]."""
+    while True:
+        c0, c1 = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
+        c1 = c0 + rng.uniform(0, 0.35) * (c1 - c0)  # gentle gradients keep the object the salient thing
+        if avoid_luminance is None or abs(_luminance((c0 + c1) / 2) - avoid_luminance) > 0.3:
+            break
+    t = rng.uniform(0, 2 * math.pi)
+    g = np.linspace(-0.5, 0.5, canvas)
+    ramp = (math.cos(t) * g[None, :] + math.sin(t) * g[:, None]) + 0.5
+    img = c0[:, None, None] + (c1 - c0)[:, None, None] * ramp[None]
+    img = img + rng.normal(0, rng.uniform(0, 0.06), img.shape)
+    return torch.from_numpy(np.clip(img, 0, 1).astype(np.float32))
+
+
+def random_sprite(rng: np.random.Generator, label: int | None = None, size_range=SIZE_RANGE) -> Sprite:
+    label = int(rng.integers(len(CLASSES))) if label is None else label
+    size = int(rng.integers(size_range[0], size_range[1] + 1))
+    color = rng.uniform(0, 1, 3)
+    return make_sprite(label, size, float(rng.uniform(0, 360)), color.astype(np.float32))
+
+
+def random_position(rng: np.random.Generator, size: int, region: str = "full", canvas: int = CANVAS):
+    """Top-left (x, y) for a sprite of `size`: anywhere inside the canvas, or centred within CENTER_RADIUS."""
+    if region == "full":
+        return tuple(int(v) for v in rng.integers(0, canvas - size + 1, 2))
+    if region == "center":
+        lo = (canvas - size) / 2 - CENTER_RADIUS
+        return tuple(int(round(v)) for v in rng.uniform(lo, lo + 2 * CENTER_RADIUS, 2))
+    raise ValueError(f"region must be 'full' or 'center', not {region!r}")
+
+
+def make_dataset(n: int, seed: int, region: str = "full", canvas: int = CANVAS):
+    """`n` images [n, 3, canvas, canvas] float32, labels [n] (balanced), and object centres [n, 2] (x, y)."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % len(CLASSES)
+    rng.shuffle(labels)
+    images = torch.empty(n, 3, canvas, canvas)
+    centres = torch.empty(n, 2)
+    for i, label in enumerate(labels):
+        sprite = random_sprite(rng, int(label))
+        bg = random_background(rng, canvas, avoid_luminance=float(_luminance(sprite.rgb[:, 0, 0].numpy())))
+        x, y = random_position(rng, sprite.size, region, canvas)
+        images[i] = composite(bg, sprite, [x], [y])[0]
+        centres[i] = torch.tensor([x + sprite.size / 2, y + sprite.size / 2])
+    return images, torch.from_numpy(labels).long(), centres

@@ -1,0 +1,22 @@
+"""Inductive Bias Lab: entry point. Page config, navigation over pages/, the shared sidebar."""
+import streamlit as st
+
+st.set_page_config(page_title="Inductive Bias Lab", page_icon="🔬", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/equivariance.py", title="Convolution equivariance", icon="↔️", url_path="equivariance"),
+    st.Page("pages/attention.py", title="ViT patches & attention", icon="🧩", url_path="attention"),
+    st.Page("pages/sensitivity.py", title="Shift sensitivity", icon="📈", url_path="sensitivity"),
+    st.Page("pages/data.py", title="Why ViTs need data", icon="📊", url_path="data"),
+]
+page = st.navigation(PAGES)
+
+with st.sidebar:
+    st.caption(
+        "**Inductive Bias Lab** shows how CNNs and Vision Transformers differ. "
+        "Runs offline on small models trained by this project on procedural shapes; "
+        "any timm model works too when its weights are available."
+    )
+
+page.run()

@@ -1,0 +1,54 @@
+"""Model picker and the cached loader shared by every page."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import models
+
+LABELS = {
+    "cnn": "cnn: small ResNet, full frame",
+    "cnn-aa": "cnn-aa: ResNet + anti-aliasing (BlurPool)",
+    "vit": "vit: small ViT (patch 8), full frame",
+    "cnn-center": "cnn-center: ResNet, trained on centred objects",
+    "vit-center": "vit-center: ViT, trained on centred objects",
+}
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading model…")
+def cached_model(name: str) -> models.LoadedModel:
+    """One shared instance per model for all sessions (read-only use: eval mode, no hooks)."""
+    return models.load_model(name)
+
+
+def label(name: str) -> str:
+    return LABELS.get(name, name)
+
+
+def try_load(name: str) -> models.LoadedModel | None:
+    """Load `name`, or show why not (and what to use instead) and return None."""
+    try:
+        return cached_model(name)
+    except models.ModelError as e:
+        hint = " Use one of the embedded models (cnn, vit, …): they work offline." if name.startswith("timm:") else ""
+        st.error(f"Cannot load **{name}**: {e}.{hint}")
+        return None
+
+
+def model_picker(label_text: str = "Model", kinds=("cnn", "vit"), default: str = "vit", key: str = "model",
+                 allow_custom: bool = True) -> models.LoadedModel | None:
+    """A selectbox over the embedded models (of `kinds`) and suggested timm models, plus any timm name."""
+    embedded = [n for n in models.EMBEDDED if n.split("-")[0] in kinds]
+    options = embedded + [n for n in models.available() if n.startswith(models.TIMM_PREFIX)]
+    if allow_custom:
+        options.append("timm: other…")
+    qp = st.query_params.get(key)
+    index = options.index(qp) if qp in options else (options.index(default) if default in options else 0)
+    name = st.selectbox(label_text, options, index=index, key=key, format_func=label)
+    if name == "timm: other…":
+        custom = st.text_input("timm model name", placeholder="e.g. vit_small_patch16_224", key=f"{key}-custom")
+        if not custom:
+            return None
+        name = models.TIMM_PREFIX + custom.strip().removeprefix(models.TIMM_PREFIX)
+    else:
+        st.query_params[key] = name
+    return try_load(name)
