@@ -39,9 +39,9 @@ MIN_SIDE = 8  # smaller images are too small to show anything about convolution 
 MAX_UPLOAD_MB = 20  # matches .streamlit/config.toml server.maxUploadSize (Streamlit's MB = 1024 * 1024 bytes)
 MAX_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 
-# Formats we hand to Pillow; anything else is refused without trying its decoder. MPO is what many
-# cameras write for JPEG (a JPEG with extra preview frames).
-FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "GIF", "TIFF")
+# Formats we hand to Pillow; anything else is refused without trying its decoder. (Camera JPEGs with
+# extra preview frames come back from the JPEG opener as format "MPO".)
+FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
 SUPPORTED = "PNG, JPEG, WebP, BMP, GIF or TIFF"
 
 # Background for transparent pixels (see module docstring).
