@@ -429,3 +429,73 @@ def test_unknown_sample():
 def test_core_images_does_not_import_streamlit():
     src = (ROOT / "core" / "images.py").read_text()
     assert "import streamlit" not in src and "from streamlit" not in src
+
+
+# ---------------------------------------------------------------------------------- ui.images (AppTest)
+
+def picker_app():
+    import streamlit as st
+
+    from ui.images import image_picker, show_image
+
+    img = image_picker("img", default="white square")
+    if img is not None:
+        show_image(img, "picked")
+        st.write(f"shape={tuple(img.shape)} max={img.max().item():.3f}")
+    else:
+        st.write("none")
+
+
+def upload_app():
+    from unittest import mock
+
+    import streamlit as st
+
+    from ui.images import image_picker
+
+    class FakeUpload:
+        name = "upload.png"
+
+        def getvalue(self):
+            return st.session_state["payload"]
+
+    with mock.patch.object(st, "file_uploader", lambda *a, **k: FakeUpload()):
+        img = image_picker("img")
+    st.write("none" if img is None else f"shape={tuple(img.shape)}")
+
+
+def _markdown(at) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+def test_image_picker_default_sample_and_switching():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(picker_app).run(timeout=30)
+    assert not at.exception
+    assert "shape=(3, 100, 100) max=1.000" in _markdown(at)
+    assert at.query_params["img"] in ("white square", ["white square"])  # bookmarkable
+    at.selectbox(key="img").select("astronaut").run(timeout=30)
+    assert not at.exception and "shape=(3, 512, 512) max=1.000" in _markdown(at)
+    at.selectbox(key="img").select("coffee").run(timeout=30)
+    assert "shape=(3, 341, 512) max=1.000" in _markdown(at)  # 400x600 fitted within 512
+    assert any("Downscaled from 600×400" in c.value for c in at.caption)
+    at.selectbox(key="img").select("Upload…").run(timeout=30)
+    assert not at.exception and "none" in _markdown(at) and not at.error
+
+
+def test_image_picker_shows_an_error_for_a_bad_upload_and_accepts_a_good_one():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(upload_app)
+    at.session_state["payload"] = b"definitely not an image"
+    at.query_params["img"] = "Upload…"
+    at.run(timeout=30)
+    assert not at.exception
+    assert "none" in _markdown(at)
+    assert len(at.error) == 1 and "not an image" in at.error[0].value
+    at.session_state["payload"] = encode(two_colour(1024, 256), "PNG")
+    at.run(timeout=30)
+    assert not at.exception and not at.error
+    assert "shape=(3, 128, 512)" in _markdown(at)
+    assert any("Downscaled from 1024×256" in c.value for c in at.caption)

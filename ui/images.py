@@ -1,0 +1,86 @@
+"""Image picker (built-in samples, upload, camera) and a small display helper shared by the pages."""
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from core import images
+
+UPLOAD = "Upload…"
+CAMERA = "Camera"
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
+MAX_SIDE = 512  # larger images are downscaled for display and compute
+PIXELATED_SIDE = 256  # show_image enlarges smaller images to about this size with nearest-neighbour
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _decode(data: bytes) -> tuple[torch.Tensor | None, tuple[int, int] | None, str | None]:
+    """(image, original (W, H), None) or (None, None, error message). Errors are cached too, so a
+    hostile file is not decoded again on every rerun."""
+    try:
+        decoded = images.decode_image(data, max_side=MAX_SIDE)
+    except images.ImageError as e:
+        return None, None, str(e)
+    return decoded.image, decoded.original_size, None
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _sample(name: str) -> tuple[torch.Tensor, tuple[int, int]]:
+    img = images.load_sample(name)
+    return images.fit_within(img, MAX_SIDE), (img.shape[-1], img.shape[-2])
+
+
+def _downscale_caption(original: tuple[int, int], img: torch.Tensor) -> None:
+    w, h = original
+    if (img.shape[-1], img.shape[-2]) != (w, h):
+        st.caption(f"Downscaled from {w}×{h} to {img.shape[-1]}×{img.shape[-2]} pixels for display and compute.")
+
+
+def image_picker(key: str, default: str = "white square", label: str = "Image") -> torch.Tensor | None:
+    """A selectbox of built-in samples plus upload and camera. Returns a float RGB tensor [3, H, W] in
+    [0, 1], or None (nothing chosen yet, or a bad file: the reason is shown with st.error)."""
+    options = images.sample_names() + [UPLOAD, CAMERA]
+    qp = st.query_params.get(key)
+    index = options.index(qp) if qp in options else (options.index(default) if default in options else 0)
+    choice = st.selectbox(label, options, index=index, key=key)
+    if choice in (UPLOAD, CAMERA):
+        if key in st.query_params:
+            del st.query_params[key]  # an upload cannot be bookmarked
+        return _from_user(key, choice)
+    st.query_params[key] = choice
+    try:
+        img, original = _sample(choice)
+    except images.ImageError as e:
+        st.error(str(e))
+        return None
+    _downscale_caption(original, img)
+    return img
+
+
+def _from_user(key: str, choice: str) -> torch.Tensor | None:
+    if choice == UPLOAD:
+        file = st.file_uploader(f"Upload an image ({', '.join(t.upper() for t in UPLOAD_TYPES[:-1])})",
+                                type=UPLOAD_TYPES, key=f"{key}-upload")
+    else:
+        file = st.camera_input("Take a picture", key=f"{key}-camera")
+    if file is None:
+        st.info("Upload an image to continue." if choice == UPLOAD else "Take a picture to continue.")
+        return None
+    img, original, error = _decode(file.getvalue())
+    if error is not None:
+        st.error(f"Cannot use **{file.name}**: {error}")
+        return None
+    _downscale_caption(original, img)
+    return img
+
+
+def show_image(img: torch.Tensor, caption: str | None = None, width: int | str = "stretch",
+               pixelated: bool = True) -> None:
+    """Show a float tensor [3, H, W] (or [H, W]) in [0, 1]. With `pixelated`, small images are first
+    enlarged by an integer factor with nearest-neighbour, so the browser does not blur their pixels."""
+    if pixelated:
+        side = max(img.shape[-2:])
+        factor = max(1, PIXELATED_SIDE // side)
+        if factor > 1:
+            img = img.repeat_interleave(factor, -1).repeat_interleave(factor, -2)
+    st.image(images.to_uint8(img), caption=caption, width=width)
