@@ -1,0 +1,345 @@
+"""What a Vision Transformer looks at: attention maps, rollout, attention distance, and the ViT paper's Fig. 7.
+
+Everything here works on any timm `VisionTransformer` (the embedded ViT, DeiT with a distillation
+token, models with register tokens, any grid size): the number of prefix tokens and the patch grid
+are read from the model, never assumed.
+
+`attention_maps` walks the model itself instead of attaching hooks or flipping the `fused_attn`
+flags, so one model object can be shared by many sessions and threads at once: it only reads the
+modules' weights, under `torch.inference_mode`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+class AttentionError(ValueError):
+    """The model or the input cannot be analysed this way; the message is fit to show a user."""
+
+
+# ---------------------------------------------------------------- geometry
+
+
+@dataclass(frozen=True)
+class ViTGeometry:
+    grid_size: tuple[int, int]  # patches per column, per row: (rows, cols)
+    patch_size: tuple[int, int]  # pixels (height, width)
+    num_prefix_tokens: int  # class / distillation / register tokens before the patches
+    prefix_names: tuple[str, ...]  # e.g. ("CLS",), ("CLS", "DIST"), ("CLS", "REG1", ...)
+    depth: int
+    num_heads: int
+
+    @property
+    def num_patches(self) -> int:
+        return self.grid_size[0] * self.grid_size[1]
+
+    @property
+    def num_tokens(self) -> int:
+        return self.num_prefix_tokens + self.num_patches
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return self.grid_size[0] * self.patch_size[0], self.grid_size[1] * self.patch_size[1]
+
+    def token_name(self, token: int) -> str:
+        if token < self.num_prefix_tokens:
+            return self.prefix_names[token]
+        r, c = divmod(token - self.num_prefix_tokens, self.grid_size[1])
+        return f"patch {token - self.num_prefix_tokens + 1} (row {r + 1}, col {c + 1})"
+
+
+def is_vit(net: torch.nn.Module) -> bool:
+    from timm.models.vision_transformer import VisionTransformer
+    return isinstance(net, VisionTransformer)
+
+
+def _pair(v) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def vit_geometry(net: torch.nn.Module, input_hw: tuple[int, int] | None = None) -> ViTGeometry:
+    """Grid, patch size and prefix tokens of a timm ViT, read from the model.
+
+    `input_hw` matters only for models built with `dynamic_img_size`, whose grid follows the input.
+    """
+    if not is_vit(net):
+        raise AttentionError(f"{type(net).__name__} is not a Vision Transformer: it has no patches or attention")
+    pe = net.patch_embed
+    patch = _pair(pe.patch_size)
+    grid = _pair(pe.grid_size)
+    if input_hw is not None and getattr(net, "dynamic_img_size", False):
+        grid = (input_hw[0] // patch[0], input_hw[1] // patch[1])
+    names = []
+    if getattr(net, "cls_token", None) is not None:
+        names.append("CLS")
+    if getattr(net, "dist_token", None) is not None:
+        names.append("DIST")
+    names += [f"REG{i + 1}" for i in range(int(getattr(net, "num_reg_tokens", 0) or 0))]
+    prefix = int(net.num_prefix_tokens)
+    if len(names) != prefix:  # a subclass with tokens we do not know by name
+        names = [f"PREFIX{i + 1}" for i in range(prefix)]
+    heads = int(net.blocks[0].attn.num_heads) if len(net.blocks) and hasattr(net.blocks[0], "attn") else 0
+    return ViTGeometry(grid, patch, prefix, tuple(names), len(net.blocks), heads)
+
+
+# ---------------------------------------------------------------- attention maps
+
+
+def _attention_input(blk: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The tokens the block's attention sees, or AttentionError for blocks we do not know."""
+    from timm.layers.attention import Attention
+    from timm.models.vision_transformer import Block, ResPostBlock
+
+    if type(blk) not in (Block, ResPostBlock) or type(blk.attn) is not Attention:
+        raise AttentionError(
+            f"cannot read attention from a {type(blk).__name__} block with {type(getattr(blk, 'attn', None)).__name__}"
+            " attention: only timm's standard ViT blocks (Block, ResPostBlock with Attention) are supported")
+    return blk.norm1(x) if type(blk) is Block else x  # ResPostBlock normalises after attention
+
+
+def _block_attention(attn_mod: torch.nn.Module, y: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T * scale) of one timm Attention module on tokens y [B, N, C] -> [B, H, N, N]."""
+    B, N, _ = y.shape
+    heads, head_dim = attn_mod.num_heads, attn_mod.head_dim
+    qkv = attn_mod.qkv(y).reshape(B, N, 3, heads, head_dim).permute(2, 0, 3, 1, 4)
+    q, k, _ = qkv.unbind(0)
+    q, k = attn_mod.q_norm(q), attn_mod.k_norm(k)
+    return ((q * attn_mod.scale) @ k.transpose(-2, -1)).float().softmax(dim=-1)
+
+
+def attention_and_logits(net: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward pass: attention of every block [B, L, H, N, N] and the model's logits [B, classes].
+
+    Thread-safe and hook-free: follows `VisionTransformer.forward_features` step by step and computes
+    each block's softmax attention from the block's own modules, then runs the block unchanged.
+    """
+    if not is_vit(net):
+        raise AttentionError(f"{type(net).__name__} is not a Vision Transformer: it has no attention to show")
+    if x.dim() != 4:
+        raise AttentionError(f"expected a batch of images [B, 3, H, W], got shape {tuple(x.shape)}")
+    maps = []
+    with torch.inference_mode():
+        h = net.patch_embed(x)
+        h = net._pos_embed(h)
+        h = net.patch_drop(h)
+        h = net.norm_pre(h)
+        for blk in net.blocks:
+            maps.append(_block_attention(blk.attn, _attention_input(blk, h)))
+            h = blk(h)
+        logits = net.forward_head(net.norm(h))
+    if not maps:
+        raise AttentionError("this model has no transformer blocks")
+    return torch.stack(maps, dim=1), logits
+
+
+def attention_maps(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Softmax attention of every block of a timm VisionTransformer: [B, L, H, N, N], prefix tokens included."""
+    return attention_and_logits(net, x)[0]
+
+
+# ---------------------------------------------------------------- rollout and distance
+
+
+def fuse_heads(attn: torch.Tensor, head_fusion: str = "mean") -> torch.Tensor:
+    """[..., H, N, N] -> [..., N, N] by mean, max or min over heads."""
+    if head_fusion == "mean":
+        return attn.mean(dim=-3)
+    if head_fusion == "max":
+        return attn.amax(dim=-3)
+    if head_fusion == "min":
+        return attn.amin(dim=-3)
+    raise AttentionError(f"head_fusion must be 'mean', 'max' or 'min', not {head_fusion!r}")
+
+
+def rollout(attn: torch.Tensor, head_fusion: str = "mean", discard_ratio: float = 0.0,
+            num_prefix_tokens: int = 1) -> torch.Tensor:
+    """Attention rollout (Abnar & Zuidema 2020): attn [L, H, N, N] (or [B, L, H, N, N]) -> [N, N] ([B, N, N]).
+
+    Per layer: fuse the heads; zero the `discard_ratio` fraction of smallest entries, never one between
+    two prefix tokens (the first `num_prefix_tokens`; the reference code keeps the CLS-to-CLS entry);
+    add the identity for the residual connection; re-normalise rows. Then multiply the layers from the
+    first to the last: row i of the result says how much output token i draws on each input token.
+    """
+    if attn.dim() not in (4, 5):
+        raise AttentionError(f"rollout expects attention [L, H, N, N] or [B, L, H, N, N], got {tuple(attn.shape)}")
+    if not 0.0 <= discard_ratio < 1.0:
+        raise AttentionError(f"discard_ratio must be in [0, 1), not {discard_ratio}")
+    batched = attn.dim() == 5
+    a = attn if batched else attn.unsqueeze(0)
+    a = fuse_heads(a.float(), head_fusion)  # [B, L, N, N]
+    B, L, N, _ = a.shape
+    eye = torch.eye(N, dtype=a.dtype)
+    keep = torch.ones(N, N, dtype=torch.bool)
+    keep[:num_prefix_tokens, :num_prefix_tokens] = False  # never discarded
+    joint = eye.expand(B, N, N).clone()
+    for layer in range(L):
+        fused = a[:, layer].clone()
+        n_drop = int(discard_ratio * N * N)
+        if n_drop:
+            flat = fused.reshape(B, N * N)
+            candidates = flat.masked_fill(~keep.reshape(-1), float("inf"))
+            n_drop = min(n_drop, int(keep.sum()))
+            idx = candidates.topk(n_drop, dim=-1, largest=False).indices
+            flat.scatter_(1, idx, 0.0)
+            fused = flat.reshape(B, N, N)
+        step = (fused + eye) / 2
+        step = step / step.sum(dim=-1, keepdim=True)
+        joint = step @ joint
+    return joint if batched else joint[0]
+
+
+def patch_distances(grid_size, patch_size) -> torch.Tensor:
+    """[P, P] pixel distance between the centres of every pair of patches (row-major order)."""
+    gh, gw = _pair(grid_size)
+    ph, pw = _pair(patch_size)
+    rows, cols = torch.meshgrid(torch.arange(gh), torch.arange(gw), indexing="ij")
+    pos = torch.stack([rows.reshape(-1) * ph, cols.reshape(-1) * pw], dim=1).double()
+    return torch.cdist(pos, pos)
+
+
+def mean_attention_distance(attn: torch.Tensor, grid_size, patch_size, num_prefix_tokens: int) -> torch.Tensor:
+    """[B, L, H, N, N] (or [L, H, N, N]) attention -> [L, H] mean attention distance in pixels.
+
+    For each query patch i: sum_j A_ij * distance(i, j) over patch keys j; prefix tokens dropped as
+    queries and keys with no renormalisation; averaged over query patches and the batch.
+    """
+    a = attn if attn.dim() == 5 else attn.unsqueeze(0)
+    gh, gw = _pair(grid_size)
+    p = int(num_prefix_tokens)
+    if a.dim() != 5 or a.shape[-1] != a.shape[-2] or a.shape[-1] != p + gh * gw:
+        raise AttentionError(f"attention of shape {tuple(attn.shape)} does not fit {p} prefix tokens "
+                             f"and a {gh}x{gw} grid")
+    dist = patch_distances((gh, gw), patch_size).to(a.dtype)
+    per_query = (a[..., p:, p:] * dist).sum(dim=-1)  # [B, L, H, P]
+    return per_query.mean(dim=-1).mean(dim=0)
+
+
+def attention_distance_over(net: torch.nn.Module, batch: torch.Tensor, chunk: int = 8) -> torch.Tensor:
+    """Mean attention distance [L, H] of a model over a (preprocessed) batch, in chunks to bound memory."""
+    geo = vit_geometry(net, batch.shape[-2:])
+    total, count = None, 0
+    for start in range(0, len(batch), chunk):
+        part = batch[start:start + chunk]
+        d = mean_attention_distance(attention_maps(net, part), geo.grid_size, geo.patch_size,
+                                    geo.num_prefix_tokens) * len(part)
+        total = d if total is None else total + d
+        count += len(part)
+    return total / count
+
+
+# ---------------------------------------------------------------- Fig. 7: embeddings
+
+
+def pos_embed_similarity(net: torch.nn.Module) -> torch.Tensor:
+    """Cosine similarity of each patch's position embedding with every other: [gh, gw, gh, gw].
+
+    `sim[r, c]` is a map over the grid for the patch at row r, column c (ViT paper, Fig. 7 centre).
+    """
+    geo = vit_geometry(net)
+    pe = getattr(net, "pos_embed", None)
+    if pe is None:
+        raise AttentionError("this model has no learned position embedding")
+    gh, gw = geo.grid_size
+    pe = pe.detach()[0].float()
+    if pe.shape[0] not in (gh * gw, gh * gw + geo.num_prefix_tokens):
+        raise AttentionError(f"position embedding has {pe.shape[0]} entries, not one per patch of a {gh}x{gw} grid")
+    patches = F.normalize(pe[-gh * gw:], dim=-1)
+    return (patches @ patches.T).reshape(gh, gw, gh, gw)
+
+
+def patch_embed_pca(net: torch.nn.Module, k: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
+    """Principal components of the patch-embedding filters (ViT paper, Fig. 7 left).
+
+    The filters are the rows of the patch projection, each a [3, ph, pw] patch; returns the first
+    `k` (or as many as exist) unit-norm components [k, 3, ph, pw] and their explained-variance ratios [k].
+    """
+    geo = vit_geometry(net)
+    proj = getattr(net.patch_embed, "proj", None)
+    if not isinstance(proj, torch.nn.Conv2d):
+        raise AttentionError("the patch embedding is not a single convolution, so it has no filters to show")
+    w = proj.weight.detach().double()  # [D, C, ph, pw]
+    flat = w.reshape(w.shape[0], -1)
+    centred = flat - flat.mean(dim=0, keepdim=True)
+    _, s, vh = torch.linalg.svd(centred, full_matrices=False)
+    var = s ** 2
+    k = min(k, flat.shape[0] - 1, flat.shape[1])  # centring leaves D - 1 directions
+    ratio = var[:k] / var.sum().clamp_min(1e-30)
+    return vh[:k].reshape(k, *w.shape[1:]).float(), ratio.float()
+
+
+def filters_to_rgb(filters: torch.Tensor) -> torch.Tensor:
+    """[K, 3, h, w] filters -> [K, h, w, 3] in [0, 1], each stretched to its own min..max for display."""
+    f = filters.float()
+    lo = f.amin(dim=(1, 2, 3), keepdim=True)
+    hi = f.amax(dim=(1, 2, 3), keepdim=True)
+    return ((f - lo) / (hi - lo).clamp_min(1e-12)).permute(0, 2, 3, 1)
+
+
+# ---------------------------------------------------------------- predictions and CNN comparison
+
+
+def top_k(probs: torch.Tensor, class_names, k: int = 5) -> list[tuple[str, float]]:
+    """The k most probable classes of one probability vector, most probable first."""
+    p = probs.detach().float().reshape(-1)
+    k = min(k, p.numel())
+    vals, idx = p.topk(k)
+    return [(class_names[i] if i < len(class_names) else f"class {i}", float(v)) for v, i in zip(vals, idx.tolist())]
+
+
+def class_activation_map(net: torch.nn.Module, x: torch.Tensor, class_idx: int | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """CAM (Zhou et al. 2016) of a CNN with global average pooling and a linear classifier.
+
+    Returns (cam [B, h, w] for `class_idx` or each image's top class, logits [B, classes]). With average
+    pooling, the mean of the map plus the class bias is exactly that class's logit.
+    """
+    fc = net.get_classifier() if hasattr(net, "get_classifier") else None
+    if is_vit(net) or not isinstance(fc, torch.nn.Linear) or not hasattr(net, "forward_features"):
+        raise AttentionError(f"class activation maps need a CNN with a linear classifier, not {type(net).__name__}")
+    pool = getattr(getattr(net, "global_pool", None), "pool_type", "avg")
+    if pool not in ("avg", "fast"):
+        raise AttentionError(f"class activation maps need global average pooling; this model uses {pool!r}")
+    with torch.inference_mode():
+        feats = net.forward_features(x)  # [B, C, h, w]
+        logits = net.forward_head(feats) if hasattr(net, "forward_head") else fc(feats.mean(dim=(2, 3)))
+        cls = logits.argmax(dim=-1) if class_idx is None else torch.full((x.shape[0],), int(class_idx))
+        cam = torch.einsum("bc,bchw->bhw", fc.weight[cls], feats)
+    return cam, logits
+
+
+# ---------------------------------------------------------------- display prep
+
+
+def denormalize(x: torch.Tensor, mean, std) -> torch.Tensor:
+    """Undo a model's normalisation: [B, 3, H, W] -> values in [0, 1] (what the model sees)."""
+    m = torch.tensor(mean, dtype=x.dtype).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=x.dtype).view(1, -1, 1, 1)
+    return (x * s + m).clamp(0, 1)
+
+
+def query_map(attn_layer: torch.Tensor, query: int, geo: ViTGeometry) -> torch.Tensor:
+    """One query token's attention over the patch grid: [..., N, N] -> [..., gh, gw]."""
+    p = geo.num_prefix_tokens
+    return attn_layer[..., query, p:].reshape(*attn_layer.shape[:-2], *geo.grid_size)
+
+
+def overlay(img: torch.Tensor, heat: torch.Tensor, alpha: float = 0.6) -> torch.Tensor:
+    """Blend a heat map [h, w] over an image [3, H, W] -> [H, W, 3] in [0, 1].
+
+    The map is stretched to 0..1, scaled up with nearest-neighbour (one block per patch or feature
+    cell, so the resolution the model really has stays visible) and coloured dark-blue -> yellow.
+    """
+    H, W = img.shape[-2:]
+    h = heat.float()
+    h = (h - h.min()) / (h.max() - h.min()).clamp_min(1e-12)
+    h = F.interpolate(h[None, None], size=(H, W), mode="nearest")[0, 0]
+    stops = torch.tensor([[0.05, 0.03, 0.25], [0.55, 0.1, 0.55], [0.95, 0.45, 0.15], [1.0, 0.95, 0.3]])
+    pos = h * (len(stops) - 1)
+    lo = pos.floor().long().clamp(max=len(stops) - 2)
+    t = (pos - lo).unsqueeze(-1)
+    colour = stops[lo] * (1 - t) + stops[lo + 1] * t  # [H, W, 3]
+    base = img.float().permute(1, 2, 0).clamp(0, 1)
+    return (base * (1 - alpha) + colour * alpha).clamp(0, 1)
