@@ -1,0 +1,191 @@
+"""core.equivariance: the two paths, where they differ, and the strided / pooled / patch chains."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from core import equivariance as eq
+from core.models import LoadedModel, build_embedded
+from tests.test_transforms import loop_translate
+
+RNG = np.random.default_rng(7)
+EDGE = np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]], float)
+
+
+def test_demo_image_is_the_classic_square():
+    img = eq.demo_image().numpy()
+    assert img.shape == (3, 100, 100)
+    ys, xs = np.nonzero(img[0])
+    assert (ys.min(), ys.max(), xs.min(), xs.max()) == (40, 59, 40, 59) and img.sum() == 3 * 400
+
+
+def test_classic_demo_is_exactly_equivariant():
+    c = eq.compare(eq.demo_image(), EDGE, 20, 20, "zeros")
+    assert c.max_err == 0.0 and c.band == 0
+    assert eq.verdict(c, "zeros").startswith("max |A - B| = 0 (equivariant)")
+    # the conv output is the scipy one, and it is signed: +3 on the square's left edge, -3 on its right
+    expected = ndimage.convolve(eq.demo_image().numpy(), EDGE[None], mode="constant")
+    np.testing.assert_allclose(c.conv.numpy(), expected, atol=1e-6)
+    assert c.conv.max() == 3 and c.conv.min() == -3
+
+
+@pytest.mark.parametrize("size", [3, 5])
+def test_both_paths_equal_independent_references(size):
+    img = RNG.random((3, 9, 8)).astype(np.float32)
+    k = RNG.normal(size=(size, size))
+    for mode, sm in (("zeros", "constant"), ("circular", "wrap")):
+        c = eq.compare(torch.tensor(img), k, 3, -2, mode)
+        shifted = loop_translate(img, 3, -2, mode == "circular")
+        np.testing.assert_allclose(c.shift_then_conv.numpy(), ndimage.convolve(shifted, k[None], mode=sm), atol=1e-5)
+        conv = ndimage.convolve(img.astype(np.float64), k[None], mode=sm)
+        np.testing.assert_allclose(c.conv_then_shift.numpy(), loop_translate(conv, 3, -2, mode == "circular"),
+                                   atol=1e-5)
+
+
+def test_circular_conv_is_exactly_equivariant_for_every_shift():
+    img = torch.rand(3, 7, 9)
+    k = RNG.normal(size=(5, 5))
+    for dx in range(-10, 11):
+        for dy in range(-8, 9):
+            c = eq.compare(img, k, dx, dy, "circular")
+            assert c.max_err < 1e-5 and c.equivariant, (dx, dy, c.max_err)
+
+
+def test_zeros_difference_is_confined_to_the_border_band():
+    img = torch.rand(1, 24, 24)
+    k = RNG.normal(size=(5, 5))
+    radius = 2
+    for dx, dy in [(1, 0), (0, -3), (4, 2), (-5, 5), (-2, -6)]:
+        c = eq.compare(img, k, dx, dy, "zeros")
+        band = radius + max(abs(dx), abs(dy))
+        diff = c.diff[0].abs().numpy()
+        assert diff.max() > 0.01, "a random image shifted in with zeros must differ somewhere"
+        assert diff[band:-band, band:-band].max() < 1e-5, (dx, dy)
+        assert 0 < c.band <= c.band_bound == band
+        assert "not equivariant at the border" in eq.verdict(c, "zeros")
+
+
+def test_shift_larger_than_the_image_gives_zero_and_agrees():
+    c = eq.compare(torch.rand(3, 10, 10), RNG.normal(size=(3, 3)), 130, -4, "zeros")
+    assert c.shift_then_conv.abs().max() == 0 and c.max_err == 0
+    assert c.gap_change == pytest.approx(1.0)  # everything left the frame
+
+
+def test_all_zero_kernel_is_a_sensible_result():
+    c = eq.compare(torch.rand(3, 10, 10), np.zeros((3, 3)), 2, 2, "zeros")
+    assert c.max_err == 0 and c.all_zero_kernel and "all zeros" in eq.verdict(c, "zeros")
+    assert c.gap_change == 0.0
+
+
+def test_global_average_pool_is_invariant_with_circular_shift_only():
+    img = eq.demo_image()
+    circ = eq.compare(img, EDGE, 7, -3, "circular")
+    assert circ.gap_change < 1e-6
+    relu = np.maximum(ndimage.convolve(img.numpy(), EDGE[None], mode="wrap"), 0).mean(axis=(1, 2))
+    np.testing.assert_allclose(circ.gap_before.numpy(), relu, rtol=1e-5)
+    # ReLU keeps only the square's left edge (columns 39 and 40, equal profiles). Shifted 45 px left the square
+    # spans columns 0..14: the real edge left, but the zero border makes a fake one in column 0 alone -> half.
+    assert eq.compare(img, EDGE, -45, 0, "zeros").gap_change == pytest.approx(0.5)
+    assert eq.compare(img, EDGE, -60, 0, "zeros").gap_change == pytest.approx(1.0)  # all gone
+    assert eq.compare(img, EDGE, 50, 0, "zeros").gap_change == 0  # only the (negative) right edge leaves
+
+
+def test_reference_shift_rounds_to_the_nearest_cell_halves_up():
+    assert [eq.reference_shift(s, 2) for s in range(6)] == [0, 1, 1, 2, 2, 3]
+    assert [eq.reference_shift(s, 8) for s in (3, 4, 5, 12, 16)] == [0, 1, 1, 2, 2]
+
+
+def test_crop_margin():
+    assert eq.crop_margin(128, 1) == 16 and eq.crop_margin(128, 2) == 8
+    assert eq.crop_margin(128, 32) == 1 and eq.crop_margin(64, 8) == 1
+
+
+def errors(chain, img, shifts):
+    return {r["shift_px"]: r["error"] for r in eq.error_curve(chain, img, shifts)}
+
+
+@pytest.fixture(scope="module")
+def chains():
+    return eq.basic_chains(RNG.normal(size=(3, 3)))
+
+
+def test_plain_conv_chain_is_equivariant_for_every_shift(chains):
+    e = errors(chains["conv"], torch.rand(3, 40, 40), list(range(17)))
+    assert max(e.values()) < 1e-5
+
+
+@pytest.mark.parametrize("name", ["conv + stride 2", "conv + max-pool 2", "conv + blur-pool 2 (anti-aliased)"])
+def test_stride_two_chains_only_equivariant_at_multiples_of_two(chains, name):
+    e = errors(chains[name], torch.rand(3, 40, 40), [0, 1, 2, 3, 4])
+    assert e[0] == 0 and e[2] < 1e-5 and e[4] < 1e-5
+    assert e[1] > 0.05 and e[3] > 0.05
+
+
+def test_blur_pool_aliases_less_than_max_pool_at_odd_shifts():
+    img = eq.demo_image()  # sharp edges: max-pool's output jumps, the blurred one moves smoothly
+    ch = eq.basic_chains(EDGE)
+    assert (errors(ch["conv + blur-pool 2 (anti-aliased)"], img, [1])[1]
+            < errors(ch["conv + max-pool 2"], img, [1])[1])
+
+
+def test_patch_embedding_is_a_stride_p_conv_and_equivariant_at_multiples_of_p(chains):
+    embed = eq.patch_embedding(8, 16, seed=3)
+    x = torch.rand(2, 3, 32, 24)
+    weight = torch.randn(3 * 64, 16, generator=torch.Generator().manual_seed(3))
+    conv = F.conv2d(x, weight.T.reshape(16, 3, 8, 8), stride=8)
+    torch.testing.assert_close(embed(x), conv, atol=1e-4, rtol=1e-4)
+    e = errors(chains["ViT patch embedding (p=8)"], torch.rand(3, 64, 64), [0, 4, 8, 12, 16])
+    assert e[8] < 1e-5 and e[16] < 1e-5 and e[4] > 0.05 and e[12] > 0.05
+
+
+def test_zero_features_give_nan_not_a_crash():
+    chain = eq.basic_chains(np.zeros((3, 3)))["conv"]
+    assert all(np.isnan(v) for v in errors(chain, torch.rand(3, 32, 32), [0, 1]).values())
+
+
+def loaded(net, kind):
+    return LoadedModel("test", net.eval(), kind, (32, 32), ["a"], (0.5,) * 3, (0.5,) * 3)
+
+
+def test_vit_token_map_puts_token_n_at_row_major_grid_cell():
+    from timm.models.vision_transformer import VisionTransformer
+    torch.manual_seed(0)
+    net = VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=3)
+    chain = eq.model_chain(loaded(net, "vit"))
+    assert chain.stride == 8 and chain.size == 32
+    x = torch.rand(2, 3, 32, 32)
+    grid = chain.features(x)
+    tokens = net.forward_features((x - 0.5) / 0.5)[:, 1:]
+    assert grid.shape == (2, 32, 4, 4)
+    torch.testing.assert_close(grid[:, :, 2, 1], tokens[:, 2 * 4 + 1])
+    e = errors(chain, torch.rand(3, 32, 32), [0, 8])
+    assert e[0] == 0 and e[8] > 0  # learned absolute position embeddings: not equivariant even at p
+
+
+def test_cnn_feature_map_chain():
+    torch.manual_seed(0)
+    chain = eq.model_chain(loaded(build_embedded("resnet", 3), "cnn"))
+    assert chain.stride == 32 and chain.size == 128
+    assert chain.features(torch.rand(1, 3, 128, 128)).shape[-2:] == (4, 4)
+    assert eq.chain_shifts(32) == list(range(0, 65, 4))
+
+
+def test_kernel_presets():
+    assert eq.kernel_preset("vertical edge").tolist() == EDGE.tolist()
+    g = eq.kernel_preset("Gaussian blur", 5)
+    np.testing.assert_allclose(g, np.outer([1, 4, 6, 4, 1], [1, 4, 6, 4, 1]) / 256)
+    assert eq.kernel_preset("box", 7).sum() == pytest.approx(1)
+    np.testing.assert_array_equal(eq.kernel_preset("random", 5, 3), eq.kernel_preset("random", 5, 3))
+    assert not np.array_equal(eq.kernel_preset("random", 5, 3), eq.kernel_preset("random", 5, 4))
+    with pytest.raises(ValueError):
+        eq.kernel_preset("nope")
+
+
+def test_colour_maps_state_their_ends():
+    rgb = eq.diverging_rgb(np.array([[-2.0, 0.0, 2.0, 9.0]]), 2.0)
+    assert rgb[0, 1].tolist() == [247, 247, 247]          # 0 -> white
+    assert rgb[0, 0, 2] > rgb[0, 0, 0]                    # -vmax -> blue
+    assert rgb[0, 2, 0] > rgb[0, 2, 2] and (rgb[0, 3] == rgb[0, 2]).all()  # +vmax red, beyond saturates
+    assert eq.sequential_rgb(np.zeros((2, 2)), 0.0)[0, 0].tolist() == [255, 255, 255]
+    assert eq.enlarge(np.zeros((100, 50, 3), np.uint8), 300).shape == (600, 300, 3)
