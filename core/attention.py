@@ -81,7 +81,8 @@ def vit_geometry(net: torch.nn.Module, input_hw: tuple[int, int] | None = None) 
     prefix = int(net.num_prefix_tokens)
     if len(names) != prefix:  # a subclass with tokens we do not know by name
         names = [f"PREFIX{i + 1}" for i in range(prefix)]
-    heads = int(net.blocks[0].attn.num_heads) if len(net.blocks) and hasattr(net.blocks[0], "attn") else 0
+    first = net.blocks[0] if len(net.blocks) else None
+    heads = int(getattr(getattr(first, "attn", first), "num_heads", 0) or 0)
     return ViTGeometry(grid, patch, prefix, tuple(names), len(net.blocks), heads)
 
 
@@ -127,7 +128,8 @@ def attention_and_logits(net: torch.nn.Module, x: torch.Tensor) -> tuple[torch.T
         h = net.patch_drop(h)
         h = net.norm_pre(h)
         for blk in net.blocks:
-            maps.append(_block_attention(blk.attn, _attention_input(blk, h)))
+            y = _attention_input(blk, h)
+            maps.append(_block_attention(blk.attn, y))
             h = blk(h)
         logits = net.forward_head(net.norm(h))
     if not maps:

@@ -1,0 +1,362 @@
+"""core.attention against independent facts: explicit softmax(q k^T / sqrt(d)) from the block's own weights,
+timm's AttentionExtract, hand-computed rollouts and distances, numpy loops."""
+import threading
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from timm.models.deit import VisionTransformerDistilled
+from timm.models.vision_transformer import ParallelScalingBlock, ResPostBlock, VisionTransformer
+
+from core import attention as A
+
+SMALL = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=5)
+
+
+def _vit(kind: str, fused: bool = True) -> torch.nn.Module:
+    torch.manual_seed({"plain": 0, "distilled": 1, "registers": 2, "qknorm": 3, "respost": 4, "wide": 5}[kind])
+    if kind == "plain":
+        net = VisionTransformer(**SMALL)
+    elif kind == "distilled":
+        net = VisionTransformerDistilled(**SMALL)
+    elif kind == "registers":
+        net = VisionTransformer(**{**SMALL, "img_size": 48, "patch_size": 16}, reg_tokens=4, no_embed_class=True)
+    elif kind == "qknorm":
+        net = VisionTransformer(**SMALL, qk_norm=True)
+    elif kind == "respost":
+        net = VisionTransformer(**SMALL, block_fn=ResPostBlock)
+    else:  # a non-square grid: 4 rows x 6 columns
+        net = VisionTransformer(**{**SMALL, "img_size": (32, 48)})
+    for blk in net.blocks:
+        blk.attn.fused_attn = fused
+    # random init leaves q_norm/k_norm as identity-affine LayerNorms; perturb them so they matter
+    for m in net.modules():
+        if isinstance(m, torch.nn.LayerNorm):
+            with torch.no_grad():
+                m.weight.add_(0.3 * torch.randn_like(m.weight))
+                m.bias.add_(0.1 * torch.randn_like(m.bias))
+    return net.eval()
+
+
+def _input(net, batch=2, seed=10):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, 3, *net.patch_embed.img_size, generator=g)
+
+
+def _explicit_attention(net, x):
+    """Reference: capture each attention module's real input with a pre-hook (test-owned model), then
+    compute softmax(q k^T / sqrt(d)) with plain matmuls from the qkv weights."""
+    inputs = []
+    handles = [blk.attn.register_forward_pre_hook(lambda m, args: inputs.append(args[0].clone()))
+               for blk in net.blocks]
+    try:
+        with torch.no_grad():
+            net(x)
+    finally:
+        for h in handles:
+            h.remove()
+    out = []
+    for blk, y in zip(net.blocks, inputs):
+        at = blk.attn
+        H = at.num_heads
+        d = at.qkv.weight.shape[0] // 3 // H
+        qkv = y @ at.qkv.weight.T + (at.qkv.bias if at.qkv.bias is not None else 0)
+        q, k, _ = qkv.split(H * d, dim=-1)
+        B, N, _ = y.shape
+        q = q.reshape(B, N, H, d).transpose(1, 2)
+        k = k.reshape(B, N, H, d).transpose(1, 2)
+        if isinstance(at.q_norm, torch.nn.LayerNorm):
+            q = F.layer_norm(q, (d,), at.q_norm.weight, at.q_norm.bias, at.q_norm.eps)
+            k = F.layer_norm(k, (d,), at.k_norm.weight, at.k_norm.bias, at.k_norm.eps)
+        scores = q @ k.transpose(-1, -2) / np.sqrt(d)
+        out.append(torch.softmax(scores, dim=-1))
+    return torch.stack(out, 1)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("kind, prefix, tokens", [("plain", 1, 17), ("distilled", 2, 18), ("registers", 5, 14),
+                                                  ("qknorm", 1, 17), ("respost", 1, 17), ("wide", 1, 25)])
+def test_attention_maps_equal_explicit_softmax(kind, prefix, tokens, fused):
+    net = _vit(kind, fused)
+    x = _input(net)
+    got = A.attention_maps(net, x)
+    ref = _explicit_attention(net, x)
+    assert got.shape == (2, 2, 2, tokens, tokens)
+    assert A.vit_geometry(net).num_prefix_tokens == prefix
+    torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(got.sum(-1), torch.ones(2, 2, 2, tokens))
+
+
+def test_attention_maps_equal_timm_attention_extract():
+    from timm.utils import AttentionExtract
+
+    net = _vit("distilled", fused=False)
+    x = _input(net)
+    extracted = AttentionExtract(net, method="fx")(x)  # {name: [B, H, N, N]} from the model's own softmax
+    ref = torch.stack(list(extracted.values()), dim=1)
+    torch.testing.assert_close(A.attention_maps(net, x), ref, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["plain", "distilled", "registers"])
+def test_logits_are_the_models_output(kind):
+    net = _vit(kind)
+    x = _input(net)
+    _, logits = A.attention_and_logits(net, x)
+    with torch.no_grad():
+        torch.testing.assert_close(logits, net(x))
+
+
+def _hooks(net):
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in net.modules())
+
+
+def test_extraction_leaves_shared_model_unchanged():
+    net = _vit("plain", fused=True)
+    x = _input(net)
+    flags = [blk.attn.fused_attn for blk in net.blocks]
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    with torch.no_grad():
+        before = net(x)
+    A.attention_maps(net, x)
+    assert _hooks(net) == 0
+    assert [blk.attn.fused_attn for blk in net.blocks] == flags
+    assert not net.training
+    assert all(torch.equal(state[k], v) for k, v in net.state_dict().items())
+    with torch.no_grad():
+        assert torch.equal(net(x), before)
+
+
+def test_thread_safe_on_one_shared_module():
+    net = _vit("distilled")
+    inputs = [_input(net, batch=2, seed=s) for s in range(6)]
+    expected = [A.attention_maps(net, x) for x in inputs]
+    results, errors = [None] * 6, []
+    barrier = threading.Barrier(6)
+
+    def work(i):
+        try:
+            barrier.wait()
+            for _ in range(5):
+                results[i] = A.attention_maps(net, inputs[i])
+                assert torch.equal(results[i], expected[i])
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for got, exp in zip(results, expected):
+        assert torch.equal(got, exp)
+    assert _hooks(net) == 0
+
+
+def test_unsupported_models_get_a_typed_error():
+    odd = VisionTransformer(**SMALL, block_fn=ParallelScalingBlock).eval()
+    with pytest.raises(A.AttentionError, match="ParallelScalingBlock"):
+        A.attention_maps(odd, torch.zeros(1, 3, 32, 32))
+    from timm.models.resnet import BasicBlock, ResNet
+    cnn = ResNet(BasicBlock, [1, 1, 1, 1]).eval()
+    with pytest.raises(A.AttentionError, match="not a Vision Transformer"):
+        A.attention_maps(cnn, torch.zeros(1, 3, 32, 32))
+    with pytest.raises(A.AttentionError):
+        A.vit_geometry(cnn)
+
+
+def test_geometry_is_read_from_the_model():
+    g = A.vit_geometry(_vit("wide"))
+    assert (g.grid_size, g.patch_size, g.num_prefix_tokens, g.num_tokens) == ((4, 6), (8, 8), 1, 25)
+    g = A.vit_geometry(_vit("registers"))
+    assert (g.grid_size, g.patch_size, g.prefix_names) == ((3, 3), (16, 16), ("CLS", "REG1", "REG2", "REG3", "REG4"))
+    assert g.token_name(5) == "patch 1 (row 1, col 1)" and g.token_name(13) == "patch 9 (row 3, col 3)"
+    dyn = VisionTransformer(**SMALL, dynamic_img_size=True).eval()
+    assert A.vit_geometry(dyn, (48, 64)).grid_size == (6, 8)
+    assert A.attention_maps(dyn, torch.zeros(1, 3, 48, 64)).shape[-1] == 1 + 48
+
+
+# ---------------------------------------------------------------- rollout, by hand
+
+
+def test_rollout_of_identity_attention_is_identity():
+    attn = torch.eye(5).expand(3, 2, 5, 5)
+    torch.testing.assert_close(A.rollout(attn), torch.eye(5))
+    torch.testing.assert_close(A.rollout(attn, discard_ratio=0.5), torch.eye(5))
+
+
+def test_rollout_two_layers_by_hand():
+    a1 = torch.tensor([[0.5, 0.5], [0.0, 1.0]])
+    a2 = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
+    # layer i: (A + I) / 2, rows already sum to 1
+    s1 = np.array([[0.75, 0.25], [0.0, 1.0]])
+    s2 = np.array([[1.0, 0.0], [0.25, 0.75]])
+    expected = s2 @ s1  # [[0.75, 0.25], [0.1875, 0.8125]]
+    attn = torch.stack([a1, a2])[:, None]  # [L=2, H=1, 2, 2]
+    torch.testing.assert_close(A.rollout(attn), torch.tensor(expected, dtype=torch.float32))
+
+
+def test_rollout_head_fusion_by_hand():
+    h1 = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    h2 = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    attn = torch.stack([h1, h2])[None]  # [L=1, H=2]
+    # mean: [[.5,.5],[.5,.5]] -> (A+I)/2 = [[.75,.25],[.25,.75]]
+    torch.testing.assert_close(A.rollout(attn, "mean"), torch.tensor([[0.75, 0.25], [0.25, 0.75]]))
+    # max: all ones -> (A+I)/2 = [[1, .5], [.5, 1]] -> rows / 1.5
+    torch.testing.assert_close(A.rollout(attn, "max"), torch.tensor([[2 / 3, 1 / 3], [1 / 3, 2 / 3]]))
+    # min: all zeros -> identity
+    torch.testing.assert_close(A.rollout(attn, "min"), torch.eye(2))
+    with pytest.raises(A.AttentionError):
+        A.rollout(attn, "median")
+
+
+def test_rollout_discard_by_hand_never_touches_prefix_entry():
+    a = torch.tensor([[0.01, 0.5, 0.49], [0.2, 0.35, 0.45], [0.6, 0.1, 0.3]])
+    # discard int(0.34 * 9) = 3 smallest, skipping the CLS-CLS entry 0.01: 0.1, 0.2, 0.3
+    expected = torch.tensor([[0.505, 0.25, 0.245], [0.0, 0.75, 0.25], [0.375, 0.0, 0.625]])
+    torch.testing.assert_close(A.rollout(a[None, None], discard_ratio=0.34), expected)
+    # the same entry is the smallest again after two layers: still kept
+    out = A.rollout(a.expand(2, 1, 3, 3), discard_ratio=0.34)
+    assert out[0, 0] > 0.25
+    # two prefix tokens: the whole 2x2 prefix block is protected
+    b = torch.tensor([[0.02, 0.01, 0.97], [0.03, 0.04, 0.93], [0.5, 0.3, 0.2]])
+    # unprotected, smallest 2 (int(0.25 * 9)): 0.2 (2,2) and 0.3 (2,1)
+    out = A.rollout(b[None, None], discard_ratio=0.25, num_prefix_tokens=2)
+    expected_row2 = np.array([0.5, 0.0, 1.0]) / 1.5
+    np.testing.assert_allclose(out[2].numpy(), expected_row2, rtol=1e-6)
+    np.testing.assert_allclose(out[0].numpy(), np.array([1.02, 0.01, 0.97]) / 2.0, rtol=1e-6)
+
+
+def test_rollout_batched_equals_per_image():
+    attn = torch.rand(3, 2, 2, 6, 6).softmax(-1)
+    together = A.rollout(attn, "max", 0.3)
+    for b in range(3):
+        torch.testing.assert_close(together[b], A.rollout(attn[b], "max", 0.3))
+
+
+# ---------------------------------------------------------------- mean attention distance
+
+
+def _neighbour_attention(gh, gw, prefix, to_prefix=0.0, step=(0, 1)):
+    n = prefix + gh * gw
+    a = torch.zeros(n, n)
+    a[:prefix, 0] = 1.0
+    for r in range(gh):
+        for c in range(gw):
+            rr = r + step[0] if r + step[0] < gh else r - step[0]  # step back at the far edge
+            cc = c + step[1] if c + step[1] < gw else c - step[1]
+            q = prefix + r * gw + c
+            a[q, 0] = to_prefix
+            a[q, prefix + rr * gw + cc] = 1.0 - to_prefix
+    return a
+
+
+def test_attention_to_the_adjacent_patch_is_one_patch_size():
+    a = _neighbour_attention(3, 4, prefix=1)
+    out = A.mean_attention_distance(a.expand(2, 3, 4, 13, 13), (3, 4), 8, 1)  # B=2, L=3, H=4
+    assert out.shape == (3, 4)
+    torch.testing.assert_close(out, torch.full((3, 4), 8.0))
+    # vertical neighbour of non-square patches: the patch height
+    a = _neighbour_attention(3, 4, prefix=2, step=(1, 0))
+    torch.testing.assert_close(A.mean_attention_distance(a[None, None], (3, 4), (6, 10), 2),
+                               torch.tensor([[6.0]]))
+    # half the attention on the class token: no renormalisation, so half the distance
+    a = _neighbour_attention(3, 4, prefix=1, to_prefix=0.5, step=(1, 1))
+    torch.testing.assert_close(A.mean_attention_distance(a[None, None], (3, 4), 8, 1),
+                               torch.tensor([[0.5 * 8 * np.sqrt(2)]], dtype=torch.float32))
+
+
+def test_mean_attention_distance_matches_numpy_loop():
+    g = torch.Generator().manual_seed(3)
+    gh, gw, p, ps = 3, 2, 2, 16
+    attn = torch.rand(4, 2, 3, p + gh * gw, p + gh * gw, generator=g).softmax(-1)
+    a = attn.numpy()
+    ref = np.zeros((2, 3))
+    for l in range(2):
+        for h in range(3):
+            total = 0.0
+            for b in range(4):
+                for i in range(gh * gw):
+                    for j in range(gh * gw):
+                        (ri, ci), (rj, cj) = divmod(i, gw), divmod(j, gw)
+                        total += a[b, l, h, p + i, p + j] * ps * np.hypot(ri - rj, ci - cj)
+            ref[l, h] = total / (4 * gh * gw)
+    np.testing.assert_allclose(A.mean_attention_distance(attn, (gh, gw), ps, p).numpy(), ref, rtol=1e-5)
+    # the batch helper agrees on a model
+    net = _vit("distilled")
+    x = _input(net, batch=5)
+    geo = A.vit_geometry(net)
+    whole = A.mean_attention_distance(A.attention_maps(net, x), geo.grid_size, geo.patch_size, 2)
+    torch.testing.assert_close(A.attention_distance_over(net, x, chunk=2), whole)
+    with pytest.raises(A.AttentionError):
+        A.mean_attention_distance(attn, (3, 3), ps, p)
+
+
+# ---------------------------------------------------------------- Fig. 7, predictions, CAM
+
+
+def test_pos_embed_similarity_matches_numpy():
+    for kind in ("wide", "registers"):
+        net = _vit(kind)
+        geo = A.vit_geometry(net)
+        gh, gw = geo.grid_size
+        pe = net.pos_embed.detach()[0].numpy()[-gh * gw:]
+        sim = A.pos_embed_similarity(net)
+        assert sim.shape == (gh, gw, gh, gw)
+        for i in range(gh * gw):
+            for j in range(gh * gw):
+                cos = pe[i] @ pe[j] / (np.linalg.norm(pe[i]) * np.linalg.norm(pe[j]))
+                assert abs(sim[i // gw, i % gw, j // gw, j % gw].item() - cos) < 1e-5
+
+
+def test_patch_embed_pca_matches_covariance_eigenvectors():
+    net = _vit("plain")  # 32 filters of 3x8x8
+    comps, ratio = A.patch_embed_pca(net, k=28)
+    assert comps.shape == (28, 3, 8, 8)
+    w = net.patch_embed.proj.weight.detach().double().reshape(32, -1).numpy()
+    cov = np.cov(w, rowvar=False)
+    vals, vecs = np.linalg.eigh(cov)
+    vals, vecs = vals[::-1], vecs[:, ::-1]
+    for i in range(5):
+        assert abs(abs(float(comps[i].reshape(-1).double().numpy() @ vecs[:, i])) - 1) < 1e-4
+    np.testing.assert_allclose(ratio[:5].numpy(), vals[:5] / vals.sum(), rtol=1e-4)
+    # fewer filters than 28: only as many components as the data has directions
+    tiny = VisionTransformer(img_size=16, patch_size=8, embed_dim=8, depth=1, num_heads=2)
+    assert A.patch_embed_pca(tiny, k=28)[0].shape[0] == 7
+    rgb = A.filters_to_rgb(comps)
+    assert rgb.shape == (28, 8, 8, 3) and rgb.min() == 0 and rgb.max() == 1
+
+
+def test_top_k_by_hand():
+    probs = torch.tensor([0.1, 0.5, 0.05, 0.3, 0.05])
+    assert A.top_k(probs, list("abcde"), k=3) == [("b", 0.5), ("d", pytest.approx(0.3)), ("a", pytest.approx(0.1))]
+    assert len(A.top_k(probs, list("abcde"), k=10)) == 5
+
+
+def test_class_activation_map_averages_to_the_logit():
+    from timm.models.resnet import BasicBlock, ResNet
+    torch.manual_seed(0)
+    net = ResNet(BasicBlock, [1, 1, 1, 1], num_classes=4, channels=(8, 8, 16, 16), stem_width=8).eval()
+    x = torch.randn(2, 3, 64, 64)
+    cam, logits = A.class_activation_map(net, x)
+    assert cam.shape == (2, 2, 2)
+    top = logits.argmax(-1)
+    torch.testing.assert_close(cam.mean(dim=(1, 2)) + net.fc.bias[top], logits[torch.arange(2), top])
+    cam1, _ = A.class_activation_map(net, x, class_idx=1)
+    torch.testing.assert_close(cam1.mean(dim=(1, 2)) + net.fc.bias[1], logits[:, 1])
+    with pytest.raises(A.AttentionError):
+        A.class_activation_map(_vit("plain"), torch.zeros(1, 3, 32, 32))
+
+
+def test_query_map_and_overlay():
+    net = _vit("wide")
+    geo = A.vit_geometry(net)
+    layer = torch.zeros(geo.num_tokens, geo.num_tokens)
+    layer[0, 1 + 2 * 6 + 5] = 1.0  # CLS looks at row 3, col 6
+    m = A.query_map(layer, 0, geo)
+    assert m.shape == (4, 6) and m[2, 5] == 1 and m.sum() == 1
+    img = torch.rand(3, 32, 48)
+    out = A.overlay(img, m, alpha=0.0)
+    torch.testing.assert_close(out, img.permute(1, 2, 0))
+    assert A.overlay(img, m).shape == (32, 48, 3)
