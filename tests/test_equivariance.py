@@ -7,10 +7,21 @@ from scipy import ndimage
 
 from core import equivariance as eq
 from core.models import LoadedModel, build_embedded
-from tests.test_transforms import loop_translate
 
 RNG = np.random.default_rng(7)
 EDGE = np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]], float)
+
+
+def loop_translate(img: np.ndarray, dx: int, dy: int, circular: bool) -> np.ndarray:
+    """out[y + dy, x + dx] = img[y, x], one pixel at a time."""
+    h, w = img.shape[-2:]
+    out = np.zeros_like(img)
+    for y in range(h):
+        for x in range(w):
+            ty, tx = (y + dy) % h if circular else y + dy, (x + dx) % w if circular else x + dx
+            if 0 <= ty < h and 0 <= tx < w:
+                out[..., ty, tx] = img[..., y, x]
+    return out
 
 
 def test_demo_image_is_the_classic_square():

@@ -1,0 +1,83 @@
+"""The equivariance page runs as a user would drive it (streamlit.testing AppTest)."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "equivariance.py")
+
+
+def texts(at):
+    return [e.value for e in (*at.success, *at.warning, *at.error, *at.info)]
+
+
+def verdict(at):
+    found = [t for t in texts(at) if t.startswith("max |A - B|")]
+    assert len(found) == 1, texts(at)
+    return found[0]
+
+
+@pytest.fixture
+def app():
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_defaults_reproduce_the_classic_demo(app):
+    assert verdict(app) == "max |A - B| = 0 (equivariant)."
+    assert app.slider(key="eq_dx").value == 20 and app.slider(key="eq_dy").value == 20
+    assert app.selectbox(key="eq_kernel").value == "vertical edge"
+    assert app.radio(key="eq_mode").value == "zeros"
+    assert "−3, white = 0, red = +3" in " ".join(c.value for c in app.caption)  # the signed scale is stated
+    assert app.query_params["dx"] == "20" and app.query_params["kernel"] == "vertical edge"
+
+
+def test_shift_across_the_border_then_circular(app):
+    app.slider(key="eq_dx").set_value(-45).run()  # the square (cols 40..59) now crosses the left edge
+    assert not app.exception
+    v = verdict(app)
+    assert v.startswith("max |A - B| = 3 (not equivariant at the border)") and "within 1 px of the edge" in v
+    app.radio(key="eq_mode").set_value("circular").run()
+    assert not app.exception
+    assert verdict(app).startswith("max |A - B| = 0 (equivariant)")
+
+
+def test_shift_larger_than_the_image_and_other_kernels(app):
+    app.slider(key="eq_dx").set_value(110).run()
+    assert not app.exception and verdict(app).startswith("max |A - B| = 0 (equivariant)")
+    for preset in ("Sobel y", "Laplacian", "Gaussian blur", "sharpen", "box", "random", "custom"):
+        app.selectbox(key="eq_kernel").set_value(preset).run()
+        assert not app.exception, preset
+        verdict(app)
+
+
+def test_bookmarked_state_is_restored():
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.query_params.update(kernel="Sobel x", dx="-7", dy="3", mode="circular")
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="eq_kernel").value == "Sobel x"
+    assert (at.slider(key="eq_dx").value, at.slider(key="eq_dy").value) == (-7, 3)
+    assert at.radio(key="eq_mode").value == "circular"
+    assert verdict(at).startswith("max |A - B| = 0 (equivariant)")
+
+
+def test_bad_bookmark_falls_back_to_defaults():
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.query_params.update(kernel="nope", dx="abc", dy="99999", mode="mirror")
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="eq_kernel").value == "vertical edge" and at.slider(key="eq_dx").value == 20
+    assert at.slider(key="eq_dy").value == 20 and at.radio(key="eq_mode").value == "zeros"
+
+
+def test_whole_models_are_measured_or_skipped_with_a_note(app):
+    chains = app.multiselect(key="eq_chains")
+    app.multiselect(key="eq_chains").set_value(chains.options).run()
+    assert not app.exception
+    skipped = [t for t in texts(app) if t.startswith("Skipping")]
+    assert len(skipped) in (0, 1, 2)  # 0 when the embedded weights are there: both are in the chart then
+    app.multiselect(key="eq_chains").set_value([]).run()
+    assert not app.exception and any("Pick at least one chain" in t for t in texts(app))
