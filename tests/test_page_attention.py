@@ -1,0 +1,89 @@
+"""AppTest runs of pages/attention.py: with the real embedded ViT (once its weights exist) and with
+random-weight stand-ins of the embedded architectures, so the page is exercised either way."""
+from pathlib import Path
+
+import pytest
+import streamlit as st
+import torch
+from streamlit.testing.v1 import AppTest
+
+from core import models, shapes
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "attention.py")
+
+
+def _clear_caches():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _run(at: AppTest) -> AppTest:
+    at.run(timeout=120)
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_page_runs_with_the_embedded_vit():
+    try:
+        models.load_model("vit")
+    except models.ModelError as e:
+        pytest.skip(f"embedded ViT not available yet: {e}")
+    _clear_caches()
+    at = _run(AppTest.from_file(PAGE))
+    assert not at.error, [e.value for e in at.error]
+    assert at.slider(key="att-layer").value == at.slider(key="att-layer").max  # last layer by default
+
+
+@pytest.fixture
+def random_models(monkeypatch):
+    """Embedded architectures with random weights, served under the embedded names."""
+    def fake_load(name, *args, **kwargs):
+        arch = {"vit": "vit", "vit-center": "vit", "cnn": "resnet", "cnn-aa": "resnet-aa", "cnn-center": "resnet"}
+        if name not in arch:
+            raise models.UnknownModelError(f"unknown model {name!r}")
+        torch.manual_seed(0)
+        net = models.build_embedded(arch[name], len(shapes.CLASSES)).eval()
+        return models.LoadedModel(name, net, models.kind_of(net), (64, 64), list(shapes.CLASSES),
+                                  models.EMBEDDED_MEAN, models.EMBEDDED_STD, pretrained=False)
+
+    monkeypatch.setattr(models, "load_model", fake_load)
+    _clear_caches()
+    yield
+    _clear_caches()
+
+
+def test_page_widgets_drive_the_view_and_the_url(random_models):
+    at = _run(AppTest.from_file(PAGE))
+    assert not at.error, [e.value for e in at.error]
+    layers = at.slider(key="att-layer")
+    assert layers.max == 6 and layers.value == 6
+    assert at.selectbox(key="att-query").value == 0  # the class token
+    at.slider(key="att-layer").set_value(2)
+    at.selectbox(key="att-head").set_value(3)
+    at.selectbox(key="att-query").set_value(1 + 9)  # patch 10
+    _run(at)
+    assert dict(at.query_params)["layer"] in ("2", ["2"])
+    qp = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+    assert (qp["layer"], qp["head"], qp["query"]) == ("2", "3", "10")
+    at.radio(key="att-fusion").set_value("max")
+    at.slider(key="att-discard").set_value(0.5)
+    at.radio(key="att-over").set_value("32 sample images")
+    _run(at)
+    assert not at.error
+
+
+def test_bookmarked_view_is_restored(random_models):
+    at = AppTest.from_file(PAGE)
+    at.query_params.update({"layer": "3", "head": "2", "query": "17"})
+    _run(at)
+    assert at.slider(key="att-layer").value == 3
+    assert at.selectbox(key="att-head").value == 2
+    assert at.selectbox(key="att-query").value == 17  # patch 17 follows the class token
+
+
+def test_cnn_gets_a_message_and_a_cam(random_models):
+    at = AppTest.from_file(PAGE)
+    at.query_params["model"] = "cnn"
+    _run(at)
+    assert any("CNN" in i.value for i in at.info)
+    assert not at.error

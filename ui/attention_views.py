@@ -1,0 +1,241 @@
+"""Drawing helpers and cached computations for the ViT attention page (the page stays a thin script)."""
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from core import attention as att
+from core import shapes
+from ui.models import cached_model
+
+CHART_PX = 384  # display width of the clickable image
+
+
+@dataclass
+class Analysis:
+    geo: att.ViTGeometry
+    shown: np.ndarray  # [3, H, W] in [0, 1]: the image as the model sees it
+    attn: np.ndarray  # [L, H, N, N]
+    probs: np.ndarray  # [classes]
+
+
+@st.cache_data(max_entries=24, show_spinner="Running the ViT…")
+def analyse(model_name: str, img: np.ndarray) -> Analysis:
+    lm = cached_model(model_name)
+    x = lm.preprocess(torch.from_numpy(img))
+    attn, logits = att.attention_and_logits(lm.net, x)
+    shown = att.denormalize(x, lm.mean, lm.std)[0]
+    return Analysis(att.vit_geometry(lm.net, x.shape[-2:]), shown.numpy(), attn[0].numpy(),
+                    logits.softmax(-1)[0].numpy())
+
+
+@st.cache_data(max_entries=8, show_spinner="Mean attention distance over 32 sample images…")
+def batch_distance(model_name: str, n: int = 32) -> np.ndarray:
+    lm = cached_model(model_name)
+    images, _, _ = shapes.make_dataset(n, seed=0)
+    return att.attention_distance_over(lm.net, lm.preprocess(images)).numpy()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def embeddings(model_name: str):
+    """(PCA tiles image, explained ratios, pos-embed similarity [gh, gw, gh, gw]) or an error message."""
+    net = cached_model(model_name).net
+    try:
+        comps, ratio = att.patch_embed_pca(net, 28)
+        tiles = att.tile_grid(att.filters_to_rgb(comps), cols=7)
+        pca = (upscale(tiles.numpy(), 256 // max(tiles.shape[:2]) + 1), ratio.numpy())
+    except att.AttentionError as e:
+        pca = str(e)
+    try:
+        sim = att.pos_embed_similarity(net).numpy()
+    except att.AttentionError as e:
+        sim = str(e)
+    return pca, sim
+
+
+@st.cache_data(max_entries=16, show_spinner="Class activation map…")
+def cam(model_name: str, img: np.ndarray):
+    lm = cached_model(model_name)
+    x = lm.preprocess(torch.from_numpy(img))
+    cam_map, logits = att.class_activation_map(lm.net, x)
+    shown = att.denormalize(x, lm.mean, lm.std)[0]
+    return att.overlay(shown, cam_map[0]).numpy(), logits.softmax(-1)[0].numpy(), cam_map[0].numpy()
+
+
+def cam_frame(cam_map: np.ndarray) -> pd.DataFrame:
+    idx = np.indices(cam_map.shape).reshape(2, -1) + 1
+    return pd.DataFrame({"row": idx[0], "col": idx[1], "cam": cam_map.reshape(-1)})
+
+
+def upscale(rgb: np.ndarray, factor: int) -> np.ndarray:
+    """[H, W, 3] -> nearest-neighbour enlarged, so the browser does not blur small images."""
+    return np.repeat(np.repeat(rgb, factor, 0), factor, 1)
+
+
+def to_uint8(rgb) -> np.ndarray:
+    return (np.clip(np.asarray(rgb), 0, 1) * 255).round().astype(np.uint8)
+
+
+def _font(size: int):
+    return ImageFont.load_default(size=max(8, size))
+
+
+def _factor(h: int, w: int, target: int = CHART_PX) -> int:
+    return max(1, target // max(h, w))
+
+
+def patch_grid_image(shown: np.ndarray, geo: att.ViTGeometry) -> Image.Image:
+    """The image with the patch grid drawn over it and every patch numbered (1 = top-left)."""
+    f = _factor(*shown.shape[1:])
+    im = Image.fromarray(upscale(to_uint8(shown.transpose(1, 2, 0)), f))
+    d = ImageDraw.Draw(im)
+    ph, pw = geo.patch_size[0] * f, geo.patch_size[1] * f
+    font = _font(min(ph, pw) // 3)
+    for r in range(geo.grid_size[0]):
+        for c in range(geo.grid_size[1]):
+            d.rectangle([c * pw, r * ph, (c + 1) * pw - 1, (r + 1) * ph - 1], outline=(255, 255, 255))
+            d.text((c * pw + 2, r * ph + 1), str(r * geo.grid_size[1] + c + 1), fill=(255, 235, 0), font=font,
+                   stroke_width=1, stroke_fill=(0, 0, 0))
+    return im
+
+
+def token_sequence_image(shown: np.ndarray, geo: att.ViTGeometry, per_line: int = 16) -> Image.Image:
+    """The prefix tokens, then every patch in reading order, as a wrapped sequence of numbered tiles."""
+    tile = 36
+    label_h, gap = 14, 4
+    n = geo.num_tokens
+    per_line = min(per_line, n)
+    rows = -(-n // per_line)
+    im = Image.new("RGB", (per_line * (tile + gap), rows * (tile + label_h + gap)), (255, 255, 255))
+    d = ImageDraw.Draw(im)
+    font = _font(11)
+    ph, pw = geo.patch_size
+    img = to_uint8(shown.transpose(1, 2, 0))
+    for t in range(n):
+        r, c = divmod(t, per_line)
+        x0, y0 = c * (tile + gap), r * (tile + label_h + gap)
+        if t < geo.num_prefix_tokens:
+            name = geo.prefix_names[t]
+            d.rectangle([x0, y0, x0 + tile - 1, y0 + tile - 1], fill=(70, 90, 160))
+            d.text((x0 + 3, y0 + tile // 2 - 6), name[:5], fill=(255, 255, 255), font=font)
+        else:
+            p = t - geo.num_prefix_tokens
+            gr, gc = divmod(p, geo.grid_size[1])
+            patch = img[gr * ph:(gr + 1) * ph, gc * pw:(gc + 1) * pw]
+            im.paste(Image.fromarray(patch).resize((tile, tile), Image.NEAREST), (x0, y0))
+            name = str(p + 1)
+        d.text((x0 + 2, y0 + tile), name, fill=(40, 40, 40), font=font)
+    return im
+
+
+def _data_uri(rgb: np.ndarray) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(to_uint8(rgb)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def grid_frame(heat: np.ndarray, geo: att.ViTGeometry) -> pd.DataFrame:
+    gh, gw = geo.grid_size
+    r, c = np.divmod(np.arange(gh * gw), gw)
+    return pd.DataFrame({"patch": np.arange(gh * gw) + 1, "row": r + 1, "col": c + 1,
+                         "attention": heat.reshape(-1)})
+
+
+def clickable_attention(shown: np.ndarray, df: pd.DataFrame, geo: att.ViTGeometry, query_patch: int | None
+                        ) -> alt.LayerChart:
+    """The image with the query's attention as a translucent heat map; a click on a patch selects it."""
+    H, W = shown.shape[1:]
+    width = CHART_PX
+    height = round(CHART_PX * H / W)
+    ph, pw = geo.patch_size
+    cells = df.assign(x=(df.col - 1) * pw, x2=df.col * pw, y=(df.row - 1) * ph, y2=df.row * ph)
+    xs = alt.Scale(domain=[0, W], nice=False, zero=False)
+    ys = alt.Scale(domain=[0, H], nice=False, zero=False, reverse=True)
+    base = alt.Chart(pd.DataFrame({"x": [0], "y": [0], "url": [_data_uri(upscale(shown.transpose(1, 2, 0),
+                                                                                _factor(H, W)))]}))
+    image = base.mark_image(width=width, height=height, align="left", baseline="top").encode(
+        x=alt.X("x:Q", scale=xs, axis=None), y=alt.Y("y:Q", scale=ys, axis=None), url="url:N")
+    pick = alt.selection_point(name="patch", fields=["patch"], on="click", clear=False)
+    heat = alt.Chart(cells).mark_rect(stroke="white", strokeWidth=0.3).encode(
+        x=alt.X("x:Q", scale=xs, axis=None), x2="x2", y=alt.Y("y:Q", scale=ys, axis=None), y2="y2",
+        color=alt.Color("attention:Q", scale=alt.Scale(scheme="inferno"), legend=alt.Legend(title="attention")),
+        opacity=alt.value(0.6),
+        tooltip=["patch", "row", "col", alt.Tooltip("attention:Q", format=".4f")]).add_params(pick)
+    layers = [image, heat]
+    if query_patch is not None:
+        q = cells[cells.patch == query_patch]
+        layers.append(alt.Chart(q).mark_rect(fill=None, stroke="#00e5ff", strokeWidth=3).encode(
+            x=alt.X("x:Q", scale=xs), x2="x2", y=alt.Y("y:Q", scale=ys), y2="y2"))
+    return alt.layer(*layers).properties(width=width, height=height)
+
+
+def all_heads_frame(attn: np.ndarray, query: int, geo: att.ViTGeometry) -> pd.DataFrame:
+    """Long table (layer, head, row, col, attention) of one query's attention for every head."""
+    maps = att.query_map(torch.from_numpy(attn), query, geo).numpy()  # [L, H, gh, gw]
+    L, Hh, gh, gw = maps.shape
+    idx = np.indices(maps.shape).reshape(4, -1)
+    peak = maps.reshape(L, Hh, -1).max(-1, keepdims=True).reshape(L, Hh, 1, 1)
+    return pd.DataFrame({"layer": idx[0] + 1, "head": idx[1] + 1, "row": idx[2] + 1, "col": idx[3] + 1,
+                         "attention": maps.reshape(-1),
+                         "relative": (maps / np.maximum(peak, 1e-12)).reshape(-1)})
+
+
+def small_multiples(df: pd.DataFrame, geo: att.ViTGeometry) -> alt.FacetChart:
+    tile = max(40, min(90, 520 // max(1, int(df["head"].max()))))
+    return alt.Chart(df).mark_rect().encode(
+        x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None),
+        color=alt.Color("relative:Q", scale=alt.Scale(scheme="inferno", domain=[0, 1]),
+                        legend=alt.Legend(title="÷ tile max")),
+        tooltip=["layer", "head", "row", "col", alt.Tooltip("attention:Q", format=".4f")],
+    ).properties(width=tile, height=round(tile * geo.grid_size[0] / geo.grid_size[1])).facet(
+        row=alt.Row("layer:O", title="layer"), column=alt.Column("head:O", title="head"), spacing=4)
+
+
+def distance_chart(df: pd.DataFrame) -> alt.Chart:
+    return alt.Chart(df).mark_circle(size=70, opacity=0.8).encode(
+        x=alt.X("layer:Q", title="network depth (layer)", scale=alt.Scale(domain=[0.5, df.layer.max() + 0.5]),
+                axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("distance:Q", title="mean attention distance (pixels)"),
+        color=alt.Color("head:N", title="head"),
+        tooltip=["layer", "head", alt.Tooltip("distance:Q", format=".1f")]).properties(height=320)
+
+
+def similarity_tiles(sim: np.ndarray) -> np.ndarray:
+    """[gh, gw, gh, gw] cosine similarities -> one RGB picture: a small tile per position, on the grid."""
+    gh, gw = sim.shape[:2]
+    tiles = att.colormap((torch.from_numpy(sim).reshape(gh * gw, gh, gw) + 1) / 2)
+    big = att.tile_grid(tiles, cols=gw, gap=1).numpy()
+    return upscale(big, max(1, 420 // big.shape[1]))
+
+
+def similarity_frame(sim: np.ndarray) -> pd.DataFrame:
+    idx = np.indices(sim.shape).reshape(4, -1) + 1
+    return pd.DataFrame({"query_row": idx[0], "query_col": idx[1], "key_row": idx[2], "key_col": idx[3],
+                         "cosine": sim.reshape(-1)})
+
+
+def overlay_image(shown: np.ndarray, heat: np.ndarray) -> np.ndarray:
+    rgb = att.overlay(torch.from_numpy(shown), torch.from_numpy(heat)).numpy()
+    return upscale(rgb, _factor(*rgb.shape[:2], 320))
+
+
+def predictions(probs: np.ndarray, class_names) -> pd.DataFrame:
+    return pd.DataFrame(att.top_k(torch.from_numpy(probs), class_names, 5), columns=["class", "probability"])
+
+
+def prediction_chart(df: pd.DataFrame) -> alt.Chart:
+    return alt.Chart(df).mark_bar().encode(
+        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1])), y=alt.Y("class:N", sort="-x", title=None),
+        tooltip=["class", alt.Tooltip("probability:Q", format=".3f")]).properties(height=160)
+
+
+def download(df: pd.DataFrame, name: str, key: str) -> None:
+    st.download_button(f"⬇ {name}.csv", df.to_csv(index=False).encode(), f"{name}.csv", "text/csv", key=key)
