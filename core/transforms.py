@@ -78,21 +78,25 @@ def pad(x: torch.Tensor, left: int, right: int, top: int, bottom: int, mode: str
     if mode == "zeros":
         return F.pad(x, (left, right, top, bottom))
     h, w = x.shape[-2:]
+    if max(left, right) <= w and max(top, bottom) <= h:  # F.pad's fast path (it wraps at most once)
+        lead = x.shape[:-2]
+        out = F.pad(x.reshape(-1, 1, h, w), (left, right, top, bottom), mode="circular")
+        return out.reshape(*lead, *out.shape[-2:])
     rows = torch.arange(-top, h + bottom) % h
     cols = torch.arange(-left, w + right) % w
     return x.index_select(-2, rows).index_select(-1, cols)
 
 
-def _depthwise(x: torch.Tensor, weight: torch.Tensor, stride: int = 1) -> torch.Tensor:
-    """Apply one [kh, kw] cross-correlation to every plane of an already padded [..., H, W]."""
+def _depthwise(x: torch.Tensor, weight: torch.Tensor, padding: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """Apply one [kh, kw] cross-correlation to every plane of [..., H, W] (zero `padding` rows, cols)."""
     lead, (h, w) = x.shape[:-2], x.shape[-2:]
     n = math.prod(lead)
     w4 = weight.to(x.dtype)[None, None]
     if n == 1:
-        out = F.conv2d(x.reshape(1, 1, h, w), w4, stride=stride)
+        out = F.conv2d(x.reshape(1, 1, h, w), w4, padding=padding)
     else:  # every plane as a channel of one depthwise conv: much faster on CPU than a batch of 1-channel maps
         planes = x.reshape(1, n, h, w).contiguous(memory_format=torch.channels_last)
-        out = F.conv2d(planes, w4.expand(n, 1, -1, -1), stride=stride, groups=n)
+        out = F.conv2d(planes, w4.expand(n, 1, -1, -1), padding=padding, groups=n)
     return out.reshape(*lead, *out.shape[-2:]).contiguous()
 
 
@@ -107,8 +111,10 @@ def convolve(img, kernel, mode: str = "zeros") -> torch.Tensor:
     x = _as_tensor(img)
     k = as_kernel(kernel, dtype=x.dtype)
     rh, rw = k.shape[0] // 2, k.shape[1] // 2
-    padded = pad(x, rw, rw, rh, rh, mode)
-    return _depthwise(padded, torch.flip(k, dims=(0, 1)))
+    flipped = torch.flip(k, dims=(0, 1))
+    if mode == "zeros":  # conv2d pads with zeros itself, without a padded copy
+        return _depthwise(x, flipped, padding=(rh, rw))
+    return _depthwise(pad(x, rw, rw, rh, rh, mode), flipped)
 
 
 # --- building blocks of the strided / pooled chains --------------------------------------------
