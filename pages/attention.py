@@ -80,7 +80,7 @@ def _on_click():
 
 st.header("1 · Each patch is a word")
 a, b = st.columns([1, 1.4])
-a.image(views.patch_grid_image(res.shown, geo), width=360,
+a.image(views.patch_grid_image(res.shown, geo), width="stretch",
         caption=f"{geo.grid_size[0]}×{geo.grid_size[1]} patches of {geo.patch_size[0]}×{geo.patch_size[1]} px")
 b.image(views.token_sequence_image(res.shown, geo), width="stretch",
         caption=f"The token sequence the transformer reads: {', '.join(geo.prefix_names)} first, then the "
@@ -106,10 +106,11 @@ with a:
     to_prefix = fused[query, :P].sum()
     st.caption(f"Layer {layer}, {'mean over heads' if head == 'mean' else f'head {head}'}, query "
                f"**{geo.token_name(query)}** (outlined). Its attention to the prefix tokens "
-               f"({', '.join(geo.prefix_names)}): {to_prefix:.1%}; the map shows the rest.")
+               f"({', '.join(geo.prefix_names)}): {to_prefix:.1%}; the map shows the rest, brighter and more opaque = "
+               "more attention (hover a patch for its value, click it to make it the query).")
     views.download(frame, f"attention_L{layer}_{head}_q{_token_param(query)}", "dl-att")
 with b:
-    st.markdown("**Every head of every layer, same query** (each tile scaled to its own maximum)")
+    st.markdown("**Every head of every layer, same query** (each tile stretched from its own minimum to maximum)")
     heads = views.all_heads_frame(res.attn, query, geo)
     st.altair_chart(views.small_multiples(heads, geo), width="content")
     views.download(heads, f"attention_all_heads_q{_token_param(query)}", "dl-heads")

@@ -94,7 +94,7 @@ def _factor(h: int, w: int, target: int = CHART_PX) -> int:
 
 def patch_grid_image(shown: np.ndarray, geo: att.ViTGeometry) -> Image.Image:
     """The image with the patch grid drawn over it and every patch numbered (1 = top-left)."""
-    f = _factor(*shown.shape[1:])
+    f = max(_factor(*shown.shape[1:]), -(-32 // min(geo.patch_size)))  # patches at least 32 px
     im = Image.fromarray(upscale(to_uint8(shown.transpose(1, 2, 0)), f))
     d = ImageDraw.Draw(im)
     ph, pw = geo.patch_size[0] * f, geo.patch_size[1] * f
@@ -107,12 +107,12 @@ def patch_grid_image(shown: np.ndarray, geo: att.ViTGeometry) -> Image.Image:
     return im
 
 
-def token_sequence_image(shown: np.ndarray, geo: att.ViTGeometry, per_line: int = 16) -> Image.Image:
+def token_sequence_image(shown: np.ndarray, geo: att.ViTGeometry, per_line: int | None = None) -> Image.Image:
     """The prefix tokens, then every patch in reading order, as a wrapped sequence of numbered tiles."""
     tile = 36
     label_h, gap = 14, 4
     n = geo.num_tokens
-    per_line = min(per_line, n)
+    per_line = min(per_line or (16 if n <= 80 else 24), n)
     rows = -(-n // per_line)
     im = Image.new("RGB", (per_line * (tile + gap), rows * (tile + label_h + gap)), (255, 255, 255))
     d = ImageDraw.Draw(im)
@@ -145,8 +145,9 @@ def _data_uri(rgb: np.ndarray) -> str:
 def grid_frame(heat: np.ndarray, geo: att.ViTGeometry) -> pd.DataFrame:
     gh, gw = geo.grid_size
     r, c = np.divmod(np.arange(gh * gw), gw)
-    return pd.DataFrame({"patch": np.arange(gh * gw) + 1, "row": r + 1, "col": c + 1,
-                         "attention": heat.reshape(-1)})
+    flat = heat.reshape(-1)
+    return pd.DataFrame({"patch": np.arange(gh * gw) + 1, "row": r + 1, "col": c + 1, "attention": flat,
+                         "relative": (flat - flat.min()) / max(float(flat.max() - flat.min()), 1e-12)})
 
 
 def clickable_attention(shown: np.ndarray, df: pd.DataFrame, geo: att.ViTGeometry, query_patch: int | None
@@ -159,15 +160,15 @@ def clickable_attention(shown: np.ndarray, df: pd.DataFrame, geo: att.ViTGeometr
     cells = df.assign(x=(df.col - 1) * pw, x2=df.col * pw, y=(df.row - 1) * ph, y2=df.row * ph)
     xs = alt.Scale(domain=[0, W], nice=False, zero=False)
     ys = alt.Scale(domain=[0, H], nice=False, zero=False, reverse=True)
-    base = alt.Chart(pd.DataFrame({"x": [0], "y": [0], "url": [_data_uri(upscale(shown.transpose(1, 2, 0),
-                                                                                _factor(H, W)))]}))
-    image = base.mark_image(width=width, height=height, align="left", baseline="top").encode(
-        x=alt.X("x:Q", scale=xs, axis=None), y=alt.Y("y:Q", scale=ys, axis=None), url="url:N")
+    picture = pd.DataFrame({"x": [0], "x2": [W], "y": [0], "y2": [H],
+                            "url": [_data_uri(upscale(shown.transpose(1, 2, 0), _factor(H, W)))]})
+    image = alt.Chart(picture).mark_image(aspect=False).encode(
+        x=alt.X("x:Q", scale=xs, axis=None), x2="x2", y=alt.Y("y:Q", scale=ys, axis=None), y2="y2", url="url:N")
     pick = alt.selection_point(name="patch", fields=["patch"], on="click", clear=False)
     heat = alt.Chart(cells).mark_rect(stroke="white", strokeWidth=0.3).encode(
         x=alt.X("x:Q", scale=xs, axis=None), x2="x2", y=alt.Y("y:Q", scale=ys, axis=None), y2="y2",
-        color=alt.Color("attention:Q", scale=alt.Scale(scheme="inferno"), legend=alt.Legend(title="attention")),
-        opacity=alt.value(0.6),
+        color=alt.Color("attention:Q", scale=alt.Scale(scheme="inferno"), legend=None),
+        opacity=alt.Opacity("relative:Q", scale=alt.Scale(domain=[0, 1], range=[0.0, 0.8]), legend=None),
         tooltip=["patch", "row", "col", alt.Tooltip("attention:Q", format=".4f")]).add_params(pick)
     layers = [image, heat]
     if query_patch is not None:
@@ -182,10 +183,12 @@ def all_heads_frame(attn: np.ndarray, query: int, geo: att.ViTGeometry) -> pd.Da
     maps = att.query_map(torch.from_numpy(attn), query, geo).numpy()  # [L, H, gh, gw]
     L, Hh, gh, gw = maps.shape
     idx = np.indices(maps.shape).reshape(4, -1)
-    peak = maps.reshape(L, Hh, -1).max(-1, keepdims=True).reshape(L, Hh, 1, 1)
+    flat = maps.reshape(L, Hh, -1)
+    lo = flat.min(-1).reshape(L, Hh, 1, 1)
+    span = np.maximum(flat.max(-1).reshape(L, Hh, 1, 1) - lo, 1e-12)
     return pd.DataFrame({"layer": idx[0] + 1, "head": idx[1] + 1, "row": idx[2] + 1, "col": idx[3] + 1,
                          "attention": maps.reshape(-1),
-                         "relative": (maps / np.maximum(peak, 1e-12)).reshape(-1)})
+                         "relative": ((maps - lo) / span).reshape(-1)})
 
 
 def small_multiples(df: pd.DataFrame, geo: att.ViTGeometry) -> alt.FacetChart:
@@ -193,7 +196,7 @@ def small_multiples(df: pd.DataFrame, geo: att.ViTGeometry) -> alt.FacetChart:
     return alt.Chart(df).mark_rect().encode(
         x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None),
         color=alt.Color("relative:Q", scale=alt.Scale(scheme="inferno", domain=[0, 1]),
-                        legend=alt.Legend(title="÷ tile max")),
+                        legend=alt.Legend(title="min→max per tile")),
         tooltip=["layer", "head", "row", "col", alt.Tooltip("attention:Q", format=".4f")],
     ).properties(width=tile, height=round(tile * geo.grid_size[0] / geo.grid_size[1])).facet(
         row=alt.Row("layer:O", title="layer"), column=alt.Column("head:O", title="head"), spacing=4)
@@ -233,8 +236,9 @@ def predictions(probs: np.ndarray, class_names) -> pd.DataFrame:
 
 def prediction_chart(df: pd.DataFrame) -> alt.Chart:
     return alt.Chart(df).mark_bar().encode(
-        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1])), y=alt.Y("class:N", sort="-x", title=None),
-        tooltip=["class", alt.Tooltip("probability:Q", format=".3f")]).properties(height=160)
+        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("class:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelFontSize=13, labelLimit=220)),
+        tooltip=["class", alt.Tooltip("probability:Q", format=".3f")]).properties(height=220)
 
 
 def download(df: pd.DataFrame, name: str, key: str) -> None:
