@@ -306,6 +306,8 @@ def class_activation_map(net: torch.nn.Module, x: torch.Tensor, class_idx: int |
         raise AttentionError(f"class activation maps need global average pooling; this model uses {pool!r}")
     with torch.inference_mode():
         feats = net.forward_features(x)  # [B, C, h, w]
+        if feats.dim() != 4 or feats.shape[1] != fc.in_features:
+            raise AttentionError(f"{type(net).__name__} does not end in a convolutional feature map, so it has no CAM")
         logits = net.forward_head(feats) if hasattr(net, "forward_head") else fc(feats.mean(dim=(2, 3)))
         cls = logits.argmax(dim=-1) if class_idx is None else torch.full((x.shape[0],), int(class_idx))
         cam = torch.einsum("bc,bchw->bhw", fc.weight[cls], feats)

@@ -24,7 +24,7 @@ if lm is None or img is None:
 img_np = img.numpy()
 
 if lm.kind != "vit":
-    st.info(f"**{lm.name}** is a CNN: it has no patches and no attention. Below is its class activation map (CAM: "
+    st.info(f"**{lm.name}** is a CNN, not a Vision Transformer: it has no patches and no attention. Below is its class activation map (CAM: "
             "the last convolution's features weighted by the classifier's weights for the top class), the closest "
             "CNN analogue of 'where it looks'. Pick a ViT to see attention.")
     try:
