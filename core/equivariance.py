@@ -119,7 +119,8 @@ def verdict(c: Comparison, mode: str) -> str:
     why = ("with zero borders the content that leaves the frame is lost, new zeros come in on the other side, "
            "and the kernel reads zeros past the edge") if mode == "zeros" else "unexpected with circular borders"
     return (f"max |A - B| = {c.max_err:.4g} (not equivariant at the border): every differing pixel lies within "
-            f"{c.band} px of the edge (kernel radius + shift = {c.band_bound} px); inside that band A = B exactly. "
+            f"{c.band} px of the edge (at most kernel radius + shift = {c.band_bound} px can); everywhere else "
+            f"A = B exactly. "
             f"Why: {why}.")
 
 
@@ -257,7 +258,9 @@ def sequential_rgb(values: torch.Tensor | np.ndarray, vmax: float) -> np.ndarray
     return _colour(v / vmax if vmax > 0 else np.zeros(v.shape), _SEQUENTIAL)
 
 
-def enlarge(rgb: np.ndarray, min_side: int = 300) -> np.ndarray:
-    """Nearest-neighbour upscale so small images show crisp pixels instead of a browser blur."""
+def enlarge(rgb: np.ndarray, min_side: int = 300, frame: int = 2) -> np.ndarray:
+    """Nearest-neighbour upscale so small images show crisp pixels instead of a browser blur, inside a
+    thin grey frame (so an all-white map still shows where the image is)."""
     f = max(1, math.ceil(min_side / max(1, min(rgb.shape[:2]))))
-    return rgb.repeat(f, 0).repeat(f, 1) if f > 1 else rgb
+    big = rgb.repeat(f, 0).repeat(f, 1) if f > 1 else rgb
+    return np.pad(big, ((frame, frame), (frame, frame), (0, 0)), constant_values=160) if frame else big

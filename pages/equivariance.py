@@ -123,7 +123,7 @@ show_signed(cols[3], c.shift_then_conv, vmax, "Shift, then convolve (A)", "f(T x
 st.caption(f"Convolution outputs are signed: colour scale blue = −{vmax:.3g}, white = 0, red = +{vmax:.3g} "
            "(shared by the three panels). Shown is the mean over R, G, B: the kernel is applied to each channel.")
 
-diff_col, text_col = st.columns([1, 3], gap="large")
+diff_col, text_col = st.columns([1, 3])
 absdiff = c.diff.abs().amax(0)
 dmax = float(absdiff.max())
 diff_col.image(eq.enlarge(eq.sequential_rgb(absdiff, dmax)), width="stretch", output_format="PNG")
@@ -134,8 +134,8 @@ with text_col:
     m1, m2 = st.columns(2)
     m1.metric("Equivariant map: max |A − B|", "0" if c.equivariant else f"{c.max_err:.3g}")
     change = c.gap_change
-    m2.metric("Invariant summary: change of the global average pool", "—" if np.isnan(change) else f"{change:.2%}",
-              help="Mean over all pixels of ReLU(f(x)) per channel, before and after the shift: largest change "
+    m2.metric("Pooled (invariant): change", "—" if np.isnan(change) else f"{change:.2%}",
+              help="Global average pool: mean over all pixels of ReLU(f(x)) per channel, before and after the shift: largest change "
                    "relative to its size. Circular borders: exactly 0; zeros: only what crosses the border counts.")
     st.caption("Deep-learning libraries' \"convolution\" is really cross-correlation (the kernel is not flipped). "
                "That only changes which filter you get, not the equivariance: both slide one set of weights over "
@@ -144,7 +144,8 @@ with text_col:
 # --- what breaks it ------------------------------------------------------------------------------
 st.subheader("What breaks it: strides, pooling and patches")
 options = list(eq.basic_chains(kernel)) + list(MODELS)
-picked = st.multiselect("Chains to compare", options, default=options[:5], key="eq_chains")
+picked = st.multiselect("Chains to compare", options, default=options[:5], key="eq_chains",
+                        help="Add the whole embedded CNN and ViT to see a trained network's feature and token maps.")
 picked = tuple(n for n in picked if n not in MODELS or model_loads(n))
 if not picked:
     st.info("Pick at least one chain to draw the chart.")
@@ -156,7 +157,7 @@ if df["error"].isna().all():
 else:
     base = alt.Chart(df).encode(
         x=alt.X("shift_px:Q", title="horizontal input shift s (px)"),
-        y=alt.Y("error:Q", title="equivariance error (relative)"),
+        y=alt.Y("error:Q", title="relative equivariance error"),
         color=alt.Color("chain:N", title="chain", legend=alt.Legend(orient="bottom", columns=2, labelLimit=400)),
         tooltip=["chain", "shift_px", "reference_shift_cells", alt.Tooltip("error:Q", format=".4f")])
     points = base.mark_point(size=60, filled=True).encode(shape=alt.Shape("reference:N", title="reference"))

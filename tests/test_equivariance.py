@@ -199,4 +199,6 @@ def test_colour_maps_state_their_ends():
     assert rgb[0, 0, 2] > rgb[0, 0, 0]                    # -vmax -> blue
     assert rgb[0, 2, 0] > rgb[0, 2, 2] and (rgb[0, 3] == rgb[0, 2]).all()  # +vmax red, beyond saturates
     assert eq.sequential_rgb(np.zeros((2, 2)), 0.0)[0, 0].tolist() == [255, 255, 255]
-    assert eq.enlarge(np.zeros((100, 50, 3), np.uint8), 300).shape == (600, 300, 3)
+    assert eq.enlarge(np.zeros((100, 50, 3), np.uint8), 300, frame=0).shape == (600, 300, 3)
+    framed = eq.enlarge(np.full((4, 4, 3), 255, np.uint8), 8, frame=1)
+    assert framed.shape == (10, 10, 3) and framed[0, 0, 0] == 160 and framed[1, 1, 0] == 255

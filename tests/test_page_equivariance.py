@@ -17,6 +17,14 @@ def verdict(at):
     return found[0]
 
 
+def chart_data(at):
+    import pyarrow as pa
+
+    (chart,) = at.get("vega_lite_chart")
+    ds = chart.proto.datasets[0].data.data if chart.proto.datasets else chart.proto.data.data
+    return pa.ipc.open_stream(ds).read_all().to_pandas()
+
+
 @pytest.fixture
 def app():
     at = AppTest.from_file(PAGE, default_timeout=90)
@@ -32,6 +40,10 @@ def test_defaults_reproduce_the_classic_demo(app):
     assert app.radio(key="eq_mode").value == "zeros"
     assert "−3, white = 0, red = +3" in " ".join(c.value for c in app.caption)  # the signed scale is stated
     assert app.query_params["dx"] == "20" and app.query_params["kernel"] == "vertical edge"
+    data = chart_data(app)  # the plain conv is flat at 0, stride 2 is exact only at even shifts
+    conv, strided = data[data.chain == "conv"], data[data.chain == "conv + stride 2"]
+    assert conv.error.max() < 1e-5 and len(conv) == 17
+    assert strided[strided.shift_px % 2 == 0].error.max() < 1e-5 and strided[strided.shift_px % 2 == 1].error.min() > 0.05
 
 
 def test_shift_across_the_border_then_circular(app):
@@ -81,3 +93,22 @@ def test_whole_models_are_measured_or_skipped_with_a_note(app):
     assert len(skipped) in (0, 1, 2)  # 0 when the embedded weights are there: both are in the chart then
     app.multiselect(key="eq_chains").set_value([]).run()
     assert not app.exception and any("Pick at least one chain" in t for t in texts(app))
+
+
+def test_whole_model_chains_are_drawn_when_the_models_load(monkeypatch):
+    import torch
+
+    import ui.models
+    from core.models import LoadedModel, build_embedded
+
+    torch.manual_seed(0)
+    fake = {"cnn": LoadedModel("cnn", build_embedded("resnet", 3).eval(), "cnn", (64, 64), [], (0.5,) * 3, (0.5,) * 3),
+            "vit": LoadedModel("vit", build_embedded("vit", 3).eval(), "vit", (64, 64), [], (0.5,) * 3, (0.5,) * 3)}
+    monkeypatch.setattr(ui.models, "cached_model", lambda name: fake[name])
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.run()
+    at.multiselect(key="eq_chains").set_value(at.multiselect(key="eq_chains").options).run()
+    assert not at.exception
+    assert not [t for t in texts(at) if t.startswith("Skipping")]
+    chains = set(chart_data(at)["chain"])
+    assert {"whole CNN (cnn) feature map", "whole ViT (vit) token map", "conv"} <= chains
