@@ -33,7 +33,8 @@ if lm.kind != "vit":
         st.error(f"No CAM for this model: {e}")
         st.stop()
     a, b = st.columns(2)
-    a.image(views.upscale(rgb, max(1, 320 // rgb.shape[0])), caption="CAM of the top class", width=320)
+    a.image(views.upscale(rgb, max(1, 320 // rgb.shape[0])), width=320,
+            caption=f"CAM of the top class: {cam_map.shape[0]}×{cam_map.shape[1]} feature cells, one block each")
     table = views.predictions(probs, lm.class_names)
     b.altair_chart(views.prediction_chart(table), width="stretch")
     views.download(table, "cnn_top5", "dl-cnn-top5")
