@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core import shapes
 from core.shapes import Sprite, composite
 
 PATHS = ("horizontal", "vertical", "diagonal", "grid")
@@ -136,3 +137,50 @@ def metrics(probs: np.ndarray, target: int, path: Path) -> dict:
 def patch_boundaries(extent: int, period: int) -> list[int]:
     """Positions 0, period, 2*period, ... up to `extent`: where a ViT's patch grid (or a CNN's stride) repeats."""
     return list(range(0, extent + 1, period)) if period and period > 0 else []
+
+
+BACKGROUNDS = ("noisy gradient", "black", "grey", "white", "image")
+
+
+def make_background(kind: str, canvas: tuple[int, int], seed: int = 0, image: torch.Tensor | None = None
+                    ) -> torch.Tensor:
+    """A [3, H, W] background: the training data's noisy gradient (seeded), a flat colour, or an image."""
+    h, w = canvas
+    if kind == "noisy gradient":
+        bg = shapes.random_background(np.random.default_rng(seed), max(h, w))
+        return bg[:, :h, :w].contiguous()
+    flat = {"black": 0.0, "grey": 0.5, "white": 1.0}
+    if kind in flat:
+        return torch.full((3, h, w), flat[kind])
+    if kind == "image":
+        if image is None:
+            raise ValueError("pick an image for the background")
+        return torch.nn.functional.interpolate(image[None].float(), size=(h, w), mode="bilinear",
+                                               antialias=True, align_corners=False)[0].clamp(0, 1)
+    raise ValueError(f"unknown background {kind!r}: choose one of {', '.join(BACKGROUNDS)}")
+
+
+def _runs(positions: np.ndarray, step: int) -> str:
+    """'3–7, 12' for sorted integer positions `step` apart."""
+    groups = np.split(positions, np.where(np.diff(positions) > step)[0] + 1)
+    return ", ".join(f"{g[0]}" if len(g) == 1 else f"{g[0]}–{g[-1]}" for g in groups)
+
+
+def reading(rows: list[dict]) -> str:
+    """Sentences that read a comparison. Each row has name, jaggedness, mac_top1, positions (count),
+    wrong_at (sorted positions along `axis` with a wrong top-1, or None on a grid), axis and step."""
+    if not rows:
+        return ""
+    steady = min(rows, key=lambda r: (r["jaggedness"], r["mac_top1"]))
+    parts = [f"**{steady['name']}** is the steadiest here (top-1 changes at {steady['jaggedness']:.0%} of "
+             f"1-step moves, mean confidence change {steady['mac_top1']:.3f} per step)."]
+    for r in rows:
+        wrong = np.asarray(r["wrong_at"])
+        if r["n_wrong"] == 0:
+            parts.append(f"{r['name']} is right at every position.")
+        elif r["n_wrong"] == r["positions"]:
+            parts.append(f"{r['name']} is wrong at every position.")
+        else:
+            where = f" ({r['axis']} = {_runs(wrong, r['step'])})" if r.get("axis") else ""
+            parts.append(f"{r['name']} is wrong at {r['n_wrong']} of {r['positions']} positions{where}.")
+    return " ".join(parts)

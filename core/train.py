@@ -34,9 +34,9 @@ class Recipe:
 
 # Per-architecture training budgets, chosen so the whole run fits in ~30 min on 2 cores.
 RECIPES = {
-    "resnet": Recipe(steps=900, lr=3e-3, weight_decay=5e-4),
-    "resnet-aa": Recipe(steps=900, lr=3e-3, weight_decay=5e-4),
-    "vit": Recipe(steps=2200, lr=1.5e-3, weight_decay=0.05),
+    "resnet": Recipe(steps=1200, lr=2e-3, weight_decay=5e-4),
+    "resnet-aa": Recipe(steps=1200, lr=2e-3, weight_decay=5e-4),
+    "vit": Recipe(steps=2500, lr=2e-3, weight_decay=0.05),
 }
 
 

@@ -1,0 +1,137 @@
+import json
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from core import models, shapes
+from core.models import EMBEDDED, MODEL_CARD, WEIGHTS_DIR
+
+
+@pytest.fixture(scope="module")
+def test_batch():
+    # a fresh seed that neither the training nor the model card's test sets use
+    return shapes.make_dataset(300, seed=424242, region="full")
+
+
+@pytest.mark.parametrize("name", list(EMBEDDED))
+def test_embedded_model_loads_and_classifies(name, test_batch):
+    t = time.perf_counter()
+    m = models.load_model(name)
+    assert time.perf_counter() - t < 5  # generous; the bench measures the real figure
+    assert not m.net.training and m.class_names == list(shapes.CLASSES) and m.input_size == (64, 64)
+    assert m.kind == ("vit" if name.startswith("vit") else "cnn")
+    images, labels, centres = test_batch
+    probs = m.predict(images)
+    assert torch.allclose(probs.sum(-1), torch.ones(len(images)), atol=1e-5)
+    acc = (probs.argmax(-1) == labels).float().mean().item()
+    # chance is 10 %; full-frame models must be near their card figure, centre-trained ones clearly above chance
+    floor = 0.9 if not name.endswith("center") else 0.35
+    assert acc > floor, f"{name}: accuracy {acc:.3f}"
+    if name.endswith("center"):  # objects near the centre are what it was trained on
+        near = ((centres - 32).abs().max(1).values <= shapes.CENTER_RADIUS)
+        assert (probs.argmax(-1)[near] == labels[near]).float().mean().item() > 0.9
+
+
+def test_model_card_matches_weights():
+    card = json.loads(MODEL_CARD.read_text())["models"]
+    assert set(card) == set(EMBEDDED)
+    total = 0
+    for name, entry in card.items():
+        path = WEIGHTS_DIR / f"{name}.safetensors"
+        total += path.stat().st_size
+        state = load_file(path)
+        net = models.build_embedded(entry["architecture"], len(entry["classes"]))
+        assert set(state) == set(net.state_dict())
+        assert entry["parameters"] == sum(p.numel() for p in net.parameters())
+        assert entry["classes"] == list(shapes.CLASSES)
+        assert 0 <= entry["test_accuracy"]["full_frame"] <= 1
+    assert total < 25 * 2 ** 20
+
+
+def test_full_frame_models_meet_the_accuracy_goal():
+    card = json.loads(MODEL_CARD.read_text())["models"]
+    for name in ("cnn", "cnn-aa", "vit"):
+        assert card[name]["test_accuracy"]["full_frame"] >= 0.95, name
+
+
+def test_preprocess_resizes_and_normalises():
+    m = models.LoadedModel("t", torch.nn.Identity(), "cnn", (4, 4), ["a"], (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    x = m.preprocess(torch.ones(3, 8, 8))
+    assert x.shape == (1, 3, 4, 4) and torch.allclose(x, torch.full_like(x, 2.0))
+    m.crop_pct = 0.5  # resize the short side to 8 then centre-crop 4: the middle of a left/right split image
+    img = torch.zeros(3, 8, 16)
+    img[:, :, 8:] = 1
+    x = m.preprocess(img)
+    assert x.shape == (1, 3, 4, 4)
+
+
+def test_unknown_names_fail_clearly():
+    with pytest.raises(models.UnknownModelError, match="unknown model"):
+        models.load_model("resnet-9000")
+    with pytest.raises(models.UnknownModelError, match="timm has no model"):
+        models.load_model("timm:not_a_real_model")
+    with pytest.raises(models.UnknownModelError):
+        models.load_model("")
+
+
+def test_timm_model_from_a_local_weights_file(tmp_path):
+    import timm
+
+    ref = timm.create_model("resnet18", pretrained=False, num_classes=1000).eval()
+    path = tmp_path / "resnet18.safetensors"
+    save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, path)
+    m = models.load_model("timm:resnet18", weights=path)
+    assert m.kind == "cnn" and m.input_size == (224, 224) and len(m.class_names) == 1000
+    assert "tabby" in m.class_names[281].lower()  # ImageNet class names from timm's own tables
+    x = torch.rand(2, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.allclose(m.net(x), ref(x), atol=1e-5)
+    # timm's default resnet18 weights (a1_in1k): ImageNet mean/std, evaluated with crop_pct 0.95
+    assert m.mean == pytest.approx((0.485, 0.456, 0.406)) and m.crop_pct == pytest.approx(0.95)
+
+
+def test_timm_vit_with_local_weights_is_a_vit(tmp_path):
+    import timm
+
+    ref = timm.create_model("vit_tiny_patch16_224", pretrained=False)
+    path = tmp_path / "vit.safetensors"
+    save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, path)
+    m = models.load_model("timm:vit_tiny_patch16_224", weights=path)
+    assert m.kind == "vit" and models.total_stride(m.net) == 16
+
+
+def test_missing_weights_fail_fast(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(models, "_cached_hub_file", lambda hub_id: None)
+    monkeypatch.setattr(models, "_hub_reachable", lambda *a, **k: False)
+    t = time.perf_counter()
+    with pytest.raises(models.WeightsUnavailableError, match="not in the local Hugging Face cache"):
+        models.load_model("timm:vit_tiny_patch16_224")
+    assert time.perf_counter() - t < 5
+    with pytest.raises(models.WeightsUnavailableError, match="no weights file"):
+        models.load_model("timm:resnet18", weights=tmp_path / "nope.safetensors")
+
+
+def test_unreachable_hub_is_detected_quickly():
+    """On this offline machine the real reachability check answers at once, not after a long retry."""
+    t = time.perf_counter()
+    reachable = models._hub_reachable(timeout=1.0)
+    assert time.perf_counter() - t < 3
+    if not reachable:
+        with pytest.raises(models.WeightsUnavailableError):
+            models.load_model("timm:deit_tiny_patch16_224")
+
+
+def test_missing_embedded_weights_message(monkeypatch, tmp_path):
+    monkeypatch.setattr(models, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(models.WeightsUnavailableError, match="python -m core.train"):
+        models.load_model("cnn")
+
+
+def test_corrupt_weights_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a safetensors file")
+    with pytest.raises(models.WeightsUnavailableError, match="could not load"):
+        models.load_model("timm:resnet18", weights=bad)

@@ -1,0 +1,197 @@
+"""Drawing and caching for the sensitivity page (the numbers come from core.sensitivity)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from core import models
+from core import sensitivity as sen
+from core import shapes
+from core.models import total_stride
+from ui.models import cached_model, label
+
+MODEL_CHOICES = list(models.EMBEDDED) + [n for n in models.available() if n.startswith(models.TIMM_PREFIX)]
+BACKGROUNDS = [b for b in sen.BACKGROUNDS if b != "image"]
+BASE = 64  # object sizes and steps are given on the embedded models' 64-pixel canvas
+
+
+@dataclass(frozen=True)
+class Scene:
+    shape: str
+    size: int
+    angle: int
+    colour: str  # "#rrggbb"
+    background: str
+    bg_seed: int
+    path: str
+    step: int
+    canvas: int = BASE
+
+    def sprite(self) -> shapes.Sprite:
+        rgb = tuple(int(self.colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+        return shapes.make_sprite(self.shape, round(self.size * self.canvas / BASE), self.angle, rgb)
+
+    def background_image(self) -> torch.Tensor:
+        return sen.make_background(self.background, (self.canvas, self.canvas), self.bg_seed)
+
+
+def canvas_for(names) -> int:
+    """The scene is drawn at the largest input size among the models (each model resizes it to its own)."""
+    return max([BASE] + [cached_model(n).input_size[0] for n in names])
+
+
+def scene_path(scene: Scene) -> sen.Path:
+    step = max(1, round(scene.step * scene.canvas / BASE))
+    return sen.make_path(scene.path, scene.sprite().shape, (scene.canvas, scene.canvas), step)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_sweep(scene: Scene, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Probabilities per model for the whole path; cached so re-selecting a point costs nothing."""
+    path = scene_path(scene)
+    bar = st.progress(0.0, text=f"Classifying {len(path)} frames with {len(names)} models…") \
+        if len(path) * len(names) > 400 else None
+
+    def progress(done, total):
+        if bar is not None:
+            bar.progress(done / total, text=f"Classified {done} of {total} frames")
+
+    out = sen.sweep({n: cached_model(n) for n in names}, scene.background_image(), scene.sprite(), path,
+                    chunk=128, progress=progress)
+    if bar is not None:
+        bar.empty()
+    return out
+
+
+def targets(scene: Scene, loaded: dict, result: dict) -> dict[str, int]:
+    """Target class per model: the shape's class where the model knows it, else its answer at the middle frame."""
+    out = {}
+    for name, m in loaded.items():
+        if scene.shape in m.class_names:
+            out[name] = m.class_names.index(scene.shape)
+        else:
+            out[name] = int(result[name][len(result[name]) // 2].argmax())
+    return out
+
+
+def _axis(path: sen.Path) -> tuple[str, np.ndarray]:
+    return ("y", path.ys) if path.kind == "vertical" else ("x", path.xs)
+
+
+def long_table(path: sen.Path, result: dict, targets: dict, loaded: dict) -> pd.DataFrame:
+    rows = []
+    for name, probs in result.items():
+        m = loaded[name]
+        top1 = probs.argmax(1)
+        rows.append(pd.DataFrame({
+            "index": np.arange(len(path)), "x": path.xs, "y": path.ys, "model": label(name),
+            "target": m.class_names[targets[name]], "p_target": probs[:, targets[name]],
+            "top1": [m.class_names[i] for i in top1], "p_top1": probs.max(1),
+            "correct": top1 == targets[name]}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def chart(table: pd.DataFrame, path: sen.Path, loaded: dict, canvas: int, key: str):
+    """Line chart (or heatmaps for a grid) with a click selection; returns the selection event."""
+    pick = alt.selection_point(name="pos", fields=["index"], on="click", nearest=True, empty=False)
+    if path.kind == "grid":
+        base = alt.Chart(table).mark_rect().encode(
+            x=alt.X("x:O", title="object x (px, top-left)", axis=alt.Axis(labelOverlap=True)),
+            y=alt.Y("y:O", title="object y (px)", axis=alt.Axis(labelOverlap=True)),
+            color=alt.Color("p_target:Q", title="P(target)", scale=alt.Scale(domain=[0, 1], scheme="viridis")),
+            stroke=alt.condition(pick, alt.value("red"), alt.value(None)),
+            tooltip=["model", "x", "y", "target", alt.Tooltip("p_target:Q", format=".3f"), "top1"],
+        ).properties(width=260, height=260).add_params(pick)
+        c = base.facet(facet=alt.Facet("model:N", title=None), columns=3)
+        return st.altair_chart(c, on_select="rerun", key=key)
+    axis, pos = _axis(path)
+    x = alt.X(f"{axis}:Q", title=f"object {axis} position (px, top-left corner)",
+              scale=alt.Scale(domain=[int(pos.min()), int(pos.max())], nice=False))
+    lines = alt.Chart(table).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
+        x=x, y=alt.Y("p_target:Q", title="probability of the target class", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("model:N", legend=alt.Legend(orient="bottom", title=None)),
+        tooltip=["model", axis, "target", alt.Tooltip("p_target:Q", format=".3f"), "top1",
+                 alt.Tooltip("p_top1:Q", format=".3f")],
+    ).add_params(pick)
+    layers = [lines]
+    rules = boundary_rules(path, loaded, canvas)
+    if len(rules):
+        layers.insert(0, alt.Chart(rules).mark_rule(strokeDash=[4, 4], opacity=0.5).encode(
+            x=alt.X("pos:Q"), color=alt.value("#888"), tooltip=["what"]))
+    chosen = alt.Chart(table).mark_rule(color="red").encode(x=x).transform_filter(pick)
+    c = alt.layer(*layers, chosen).properties(height=340)
+    return st.altair_chart(c, on_select="rerun", key=key, width="stretch")
+
+
+def boundary_rules(path: sen.Path, loaded: dict, canvas: int) -> pd.DataFrame:
+    """Where the object's corner crosses a ViT patch boundary or a CNN's total stride, in canvas pixels."""
+    axis, pos = _axis(path)
+    rows = []
+    for name, m in loaded.items():
+        stride = total_stride(m.net)
+        if not stride:
+            continue
+        period = stride * canvas / m.input_size[0]
+        what = f"{label(name)}: {'patch boundary' if m.kind == 'vit' else 'total stride'} every {stride} px"
+        for p in np.arange(0, pos.max() + 1, period):
+            if p >= pos.min():
+                rows.append({"pos": float(p), "what": what})
+    df = pd.DataFrame(rows)
+    return df.drop_duplicates("pos") if len(df) else df
+
+
+def metrics_table(result: dict, targets: dict, path: sen.Path, loaded: dict) -> pd.DataFrame:
+    rows = []
+    for name, probs in result.items():
+        m = sen.metrics(probs, targets[name], path)
+        rows.append({"model": label(name), "target": loaded[name].class_names[targets[name]],
+                     "accuracy": m["accuracy"], "min conf.": m["min_confidence"], "max conf.": m["max_confidence"],
+                     "consistency %": m["consistency"], "jaggedness": m["jaggedness"], "MAC": m["mac_top1"]})
+    return pd.DataFrame(rows).round(3)
+
+
+def reading(result: dict, targets: dict, path: sen.Path) -> str:
+    axis, pos = _axis(path)
+    rows = []
+    for name, probs in result.items():
+        m = sen.metrics(probs, targets[name], path)
+        wrong = probs.argmax(1) != targets[name]
+        rows.append({"name": label(name).split(":")[0], "jaggedness": m["jaggedness"], "mac_top1": m["mac_top1"],
+                     "positions": len(path), "n_wrong": int(wrong.sum()),
+                     "wrong_at": np.sort(pos[wrong]) if path.kind != "grid" else [],
+                     "axis": axis if path.kind != "grid" else None, "step": int(np.diff(pos[:2])[0]) if len(pos) > 1 else 1})
+    return sen.reading(rows)
+
+
+def selected_index(event, table: pd.DataFrame, path: sen.Path, result: dict, targets: dict) -> int:
+    """The clicked position, or by default the position where any model is least sure of the target."""
+    try:
+        points = event.selection["pos"]
+        if points:
+            return int(points[0]["index"])
+    except (AttributeError, KeyError, TypeError, IndexError):
+        pass
+    return int(np.argmin(np.min([p[:, targets[n]] for n, p in result.items()], axis=0)))
+
+
+def frame_at(scene: Scene, index: int) -> torch.Tensor:
+    return sen.frames(scene.background_image(), scene.sprite(), scene_path(scene), index)
+
+
+def to_display(img: torch.Tensor) -> np.ndarray:
+    return (img.permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+
+
+def top5_at(result: dict, loaded: dict, index: int) -> pd.DataFrame:
+    rows = []
+    for name, probs in result.items():
+        p = probs[index]
+        for rank, c in enumerate(np.argsort(-p)[:5], 1):
+            rows.append({"model": label(name), "rank": rank, "class": loaded[name].class_names[c],
+                         "probability": round(float(p[c]), 4)})
+    return pd.DataFrame(rows)
