@@ -4,6 +4,7 @@ import streamlit as st
 from core import sensitivity as sen
 from core import shapes
 from ui import sensitivity_views as views
+from ui.images import image_picker
 from ui.models import label, try_load
 
 st.title("Shift sensitivity: slide an object across the frame")
@@ -13,10 +14,15 @@ st.caption("One object moves across the frame in 1-pixel steps; every model clas
 c1, c2, c3 = st.columns([1.2, 1, 1.3])
 with c1:
     st.markdown("**Object**")
-    shape = st.selectbox("Shape", shapes.CLASSES, index=shapes.CLASSES.index("star"), key="shape")
-    size = st.slider("Size (px)", 8, 40, 20, key="size")
-    angle = st.slider("Rotation (°)", 0, 359, 0, key="angle")
-    colour = st.color_picker("Colour", "#ffd21e", key="colour")
+    shape = st.selectbox("Shape", shapes.CLASSES + (views.REGION,), index=shapes.CLASSES.index("star"),
+                         key="shape", help="A shape from the training data's renderer, or a rectangle cut from "
+                                           "an image (for timm models trained on photos).")
+    if shape != views.REGION:
+        size = st.slider("Size (px on the 64-px canvas)", 8, 40, 20, key="size")
+        angle = st.slider("Rotation (°)", 0, 359, 0, key="angle")
+        colour = st.color_picker("Colour", "#ffd21e", key="colour")
+    else:
+        size, angle, colour = 0, 0, "#000000"
 with c2:
     st.markdown("**Scene**")
     background = st.selectbox("Background", views.BACKGROUNDS, key="bg")
@@ -34,8 +40,24 @@ if not loaded:
     st.warning("Pick at least one model that can be loaded.")
     st.stop()
 
+canvas = views.canvas_for(loaded)
+region = photo = None
+if shape == views.REGION:
+    with st.expander("The region to slide", expanded=True):
+        img = image_picker("sens-image", default="cat")
+        if img is None:
+            st.stop()
+        photo = views.photo_on_canvas(img, canvas)
+        a, b, c, d = st.columns(4)
+        rw = a.number_input("width (px)", 1, canvas, canvas // 3, key="rw")
+        rh = b.number_input("height (px)", 1, canvas, canvas // 3, key="rh")
+        rx = c.number_input("left (px)", 0, canvas - 1, canvas // 3, key="rx")
+        ry = d.number_input("top (px)", 0, canvas - 1, canvas // 3, key="ry")
+        region = (int(rx), int(ry), int(rw), int(rh))
+        st.caption(f"The image is squeezed to the {canvas}×{canvas} canvas; the rectangle is cut from it.")
+
 try:
-    scene = views.Scene(shape, size, angle, colour, background, int(bg_seed), kind, step, views.canvas_for(loaded))
+    scene = views.Scene(shape, size, angle, colour, background, int(bg_seed), kind, step, canvas, region, photo)
     path = views.scene_path(scene)
     result = views.cached_sweep(scene, tuple(loaded))
 except ValueError as e:

@@ -1,13 +1,17 @@
 """The whole app in Streamlit's AppTest: the entry file runs and every page opens without an exception."""
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PAGES = ["pages/home.py", "pages/equivariance.py", "pages/attention.py", "pages/sensitivity.py", "pages/data.py"]
 
 
 @pytest.fixture(scope="module")
 def app():
-    at = AppTest.from_file("streamlit_app.py", default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     at.run()
     return at
 

@@ -20,8 +20,13 @@ BACKGROUNDS = [b for b in sen.BACKGROUNDS if b != "image"]
 BASE = 64  # object sizes and steps are given on the embedded models' 64-pixel canvas
 
 
+REGION = "region of an image"
+
+
 @dataclass(frozen=True)
 class Scene:
+    """Everything that fixes a sweep's frames. With shape == REGION the object is the rectangle `region`
+    (x, y, w, h in canvas pixels) of `photo`, an image given as a uint8 array resized to the canvas."""
     shape: str
     size: int
     angle: int
@@ -31,10 +36,24 @@ class Scene:
     path: str
     step: int
     canvas: int = BASE
+    region: tuple[int, int, int, int] | None = None
+    photo: bytes | None = None  # uint8 HxWx3 bytes of the canvas-sized image (hashable, small)
 
     def sprite(self) -> shapes.Sprite:
+        if self.shape == REGION:
+            img = torch.frombuffer(bytearray(self.photo), dtype=torch.uint8).view(self.canvas, self.canvas, 3)
+            return shapes.sprite_from_region(img.permute(2, 0, 1).float() / 255, *self.region)
         rgb = tuple(int(self.colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
         return shapes.make_sprite(self.shape, round(self.size * self.canvas / BASE), self.angle, rgb)
+
+    def background_image(self) -> torch.Tensor:
+        return sen.make_background(self.background, (self.canvas, self.canvas), self.bg_seed)
+
+
+def photo_on_canvas(img: torch.Tensor, canvas: int) -> bytes:
+    """The picked image squeezed to the square canvas, as hashable uint8 bytes for Scene.photo."""
+    from core.images import resize_to, to_uint8
+    return to_uint8(resize_to(img, (canvas, canvas))).tobytes()
 
     def background_image(self) -> torch.Tensor:
         return sen.make_background(self.background, (self.canvas, self.canvas), self.bg_seed)
