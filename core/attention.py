@@ -258,7 +258,7 @@ def patch_embed_pca(net: torch.nn.Module, k: int = 28) -> tuple[torch.Tensor, to
     The filters are the rows of the patch projection, each a [3, ph, pw] patch; returns the first
     `k` (or as many as exist) unit-norm components [k, 3, ph, pw] and their explained-variance ratios [k].
     """
-    geo = vit_geometry(net)
+    vit_geometry(net)  # raises AttentionError for a model that is not a ViT
     proj = getattr(net.patch_embed, "proj", None)
     if not isinstance(proj, torch.nn.Conv2d):
         raise AttentionError("the patch embedding is not a single convolution, so it has no filters to show")

@@ -34,8 +34,8 @@ class Recipe:
 
 # Per-architecture training budgets, chosen so the whole run fits in ~30 min on 2 cores.
 RECIPES = {
-    "resnet": Recipe(steps=1200, lr=2e-3, weight_decay=5e-4),
-    "resnet-aa": Recipe(steps=1200, lr=2e-3, weight_decay=5e-4),
+    "resnet": Recipe(steps=600, lr=2e-3, weight_decay=5e-4),
+    "resnet-aa": Recipe(steps=600, lr=2e-3, weight_decay=5e-4),
     "vit": Recipe(steps=2500, lr=2e-3, weight_decay=0.05),
 }
 
@@ -116,63 +116,94 @@ def datasets(train_size: int = TRAIN_SIZE, test_size: int = TEST_SIZE) -> dict:
     return out
 
 
-def main(argv=None):
-    from safetensors.torch import save_file
+_DATA: dict = {}
+
+
+def _init_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+    _DATA.update(datasets())
+
+
+def train_one(name: str, steps: int | None = None, position: int = 0) -> tuple[str, dict, dict]:
+    """Train one embedded model on the worker's datasets; returns (name, state dict, model-card entry)."""
     from tqdm import tqdm
+
+    arch, region = EMBEDDED[name]
+    recipe = RECIPES[arch]
+    if steps:
+        recipe = Recipe(steps, recipe.lr, recipe.weight_decay, recipe.batch, recipe.warmup)
+    torch.manual_seed(SEEDS["torch"])
+    net = build_embedded(arch, len(shapes.CLASSES))
+    bar = tqdm(total=recipe.steps, desc=f"{name:>10}", unit="step", position=position, mininterval=2)
+
+    def progress(step, steps, loss):
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+
+    log = train(net, *_DATA[f"train-{region}"], recipe, seed=SEEDS["torch"], progress=progress)
+    bar.close()
+    acc_full = evaluate(net, *_DATA["test-full"])
+    acc_center = evaluate(net, *_DATA["test-center"])
+    entry = {
+        "architecture": arch,
+        "timm_class": type(net).__module__ + "." + type(net).__name__,
+        "parameters": sum(p.numel() for p in net.parameters()),
+        "flops_per_image": flops_per_image(net),
+        "input_size": [3, shapes.CANVAS, shapes.CANVAS],
+        "classes": list(shapes.CLASSES),
+        "training_set": {"region": region, "images": TRAIN_SIZE, "seed": SEEDS[f"train-{region}"],
+                         "object_size_px": list(shapes.SIZE_RANGE), "center_radius_px": shapes.CENTER_RADIUS},
+        "recipe": {"optimizer": "AdamW", "steps": log["steps"], "batch": recipe.batch, "lr": recipe.lr,
+                   "weight_decay": recipe.weight_decay, "schedule": "linear warm-up + cosine",
+                   "torch_seed": SEEDS["torch"], "threads": torch.get_num_threads()},
+        "test_accuracy": {"full_frame": acc_full, "center": acc_center, "images": TEST_SIZE,
+                          "seeds": {"full": SEEDS["test-full"], "center": SEEDS["test-center"]}},
+        "training_seconds": round(log["seconds"], 1),
+        "final_train_loss": log["final_loss"],
+        "torch_version": torch.__version__,
+    }
+    return name, {k: v.contiguous() for k, v in net.state_dict().items()}, entry
+
+
+def main(argv=None):
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from safetensors.torch import save_file
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--only", nargs="*", choices=list(EMBEDDED), help="train only these models")
     ap.add_argument("--steps", type=int, help="override the step budget (trials only)")
+    ap.add_argument("--jobs", type=int, default=2,
+                    help="models trained at once, one thread each (2 on a 2-core machine: small models keep "
+                         "one core busier than two threads keep two)")
     ap.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     args = ap.parse_args(argv)
-    names = args.only or list(EMBEDDED)
+    # the slowest first, so the other worker can run the short ones meanwhile
+    names = sorted(args.only or list(EMBEDDED), key=lambda n: -RECIPES[EMBEDDED[n][0]].steps)
     args.out.mkdir(parents=True, exist_ok=True)
     card_path = args.out / MODEL_CARD.name
     card = json.loads(card_path.read_text()) if card_path.exists() else {"models": {}}
 
     t0 = time.perf_counter()
-    print("rendering datasets ...", flush=True)
-    data = datasets()
-    for name in names:
-        arch, region = EMBEDDED[name]
-        recipe = RECIPES[arch]
-        if args.steps:
-            recipe = Recipe(args.steps, recipe.lr, recipe.weight_decay, recipe.batch, recipe.warmup)
-        torch.manual_seed(SEEDS["torch"])
-        net = build_embedded(arch, len(shapes.CLASSES))
-        bar = tqdm(total=recipe.steps, desc=f"{name:>10}", unit="step")
-
-        def progress(step, steps, loss):
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}")
-
-        log = train(net, *data[f"train-{region}"], recipe, seed=SEEDS["torch"], progress=progress)
-        bar.close()
-        acc_full = evaluate(net, *data["test-full"])
-        acc_center = evaluate(net, *data["test-center"])
-        print(f"{name}: test accuracy full frame {acc_full:.3%}, centre {acc_center:.3%}, "
-              f"{log['seconds']:.0f} s", flush=True)
-        state = {k: v.contiguous() for k, v in net.state_dict().items()}
-        save_file(state, args.out / f"{name}.safetensors")
-        card["models"][name] = {
-            "architecture": arch,
-            "timm_class": type(net).__module__ + "." + type(net).__name__,
-            "parameters": sum(p.numel() for p in net.parameters()),
-            "flops_per_image": flops_per_image(net),
-            "input_size": [3, shapes.CANVAS, shapes.CANVAS],
-            "classes": list(shapes.CLASSES),
-            "training_set": {"region": region, "images": TRAIN_SIZE, "seed": SEEDS[f"train-{region}"],
-                             "object_size_px": list(shapes.SIZE_RANGE), "center_radius_px": shapes.CENTER_RADIUS},
-            "recipe": {"optimizer": "AdamW", "steps": log["steps"], "batch": recipe.batch, "lr": recipe.lr,
-                       "weight_decay": recipe.weight_decay, "schedule": "linear warm-up + cosine",
-                       "torch_seed": SEEDS["torch"]},
-            "test_accuracy": {"full_frame": acc_full, "center": acc_center, "images": TEST_SIZE,
-                              "seeds": {"full": SEEDS["test-full"], "center": SEEDS["test-center"]}},
-            "training_seconds": round(log["seconds"], 1),
-            "final_train_loss": log["final_loss"],
-            "torch_version": torch.__version__,
-        }
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
+    jobs = max(1, min(args.jobs, len(names)))
+    threads = max(1, torch.get_num_threads() // jobs)
+    print(f"training {', '.join(names)} with {jobs} worker(s) x {threads} thread(s); rendering datasets ...",
+          flush=True)
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                             initargs=(threads,)) as pool:
+        futures = [pool.submit(train_one, n, args.steps, i % jobs) for i, n in enumerate(names)]
+        for future in as_completed(futures):
+            name, state, entry = future.result()
+            save_file(state, args.out / f"{name}.safetensors")
+            card["models"][name] = entry
+            card["models"] = {n: card["models"][n] for n in EMBEDDED if n in card["models"]}
+            card_path.write_text(json.dumps(card, indent=2) + "\n")
+            acc = entry["test_accuracy"]
+            print(f"\n{name}: test accuracy full frame {acc['full_frame']:.2%}, centre {acc['center']:.2%}, "
+                  f"trained in {entry['training_seconds']:.0f} s", flush=True)
+    card["total_seconds"] = round(time.perf_counter() - t0)
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
     print(f"done in {time.perf_counter() - t0:.0f} s", flush=True)
 
 

@@ -135,7 +135,7 @@ def max_pool(x: torch.Tensor, size: int = 2, stride: int | None = None, mode: st
     """
     stride = size if stride is None else stride
     x = _as_tensor(x)
-    lead, (h, w) = x.shape[:-2], x.shape[-2:]
+    lead = x.shape[:-2]
     extra = size - stride
     if extra:
         x = pad(x, 0, extra, 0, extra, "circular") if mode == "circular" else \

@@ -1,0 +1,79 @@
+"""The sensitivity page in AppTest with the real embedded models."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import shapes
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "sensitivity.py")
+
+
+@pytest.fixture()
+def app():
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _numbers(at):
+    table = at.dataframe[0].value
+    return table.set_index(table["model"].str.split(":").str[0])
+
+
+def test_default_sweep_compares_cnn_and_vit(app):
+    nums = _numbers(app)
+    assert set(nums.index) == {"cnn", "vit"}
+    assert (nums["target"] == "star").all()
+    for col in ("accuracy", "min conf.", "max conf."):
+        assert ((nums[col] >= 0) & (nums[col] <= 1)).all()
+    assert (nums["min conf."] <= nums["max conf."]).all()
+    # the default star is what both full-frame models were trained on: they get most positions right
+    assert (nums["accuracy"] > 0.5).all()
+    assert app.info and "steadiest" in app.info[0].value
+    top5 = app.dataframe[1].value
+    assert len(top5) == 10 and set(top5["rank"]) == {1, 2, 3, 4, 5}
+
+
+def test_the_frame_shown_is_the_least_confident_position(app):
+    """With nothing clicked the page shows where some model is least sure of the target."""
+    caption = app.get("imgs")[0].proto.imgs[0].caption
+    x = int(caption.split("x=")[1].split(",")[0])
+    assert 0 <= x <= shapes.CANVAS - 20
+
+
+def test_grid_and_other_paths_run(app):
+    for path in ("vertical", "diagonal", "grid"):
+        app.radio(key="path").set_value(path)
+        app.run()
+        assert not app.exception, (path, [e.value for e in app.exception])
+        assert not app.error
+    nums = _numbers(app)
+    assert np.isfinite(nums["jaggedness"]).all()
+
+
+def test_more_models_and_a_missing_timm_model(app):
+    app.multiselect(key="models").set_value(["cnn", "cnn-aa", "vit-center"])
+    app.text_input(key="custom").set_value("timm:vit_small_patch16_224")
+    app.run()
+    assert not app.exception
+    assert any("vit_small_patch16_224" in e.value for e in app.error)  # clear message, the rest carries on
+    assert set(_numbers(app).index) == {"cnn", "cnn-aa", "vit-center"}
+
+
+def test_no_models_is_a_warning_not_a_crash(app):
+    app.multiselect(key="models").set_value([])
+    app.run()
+    assert not app.exception and app.warning
+
+
+def test_region_outside_the_image_is_a_clear_error(app):
+    app.selectbox(key="shape").set_value("region of an image")
+    app.run()
+    assert not app.exception and not app.error
+    app.number_input(key="rx").set_value(60)
+    app.run()
+    assert not app.exception
+    assert any("does not fit" in e.value for e in app.error)
