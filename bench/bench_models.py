@@ -1,0 +1,229 @@
+"""Benchmark the models themselves: load time, forward time, the machine's matmul rate, peak memory.
+
+usage: python -m bench.bench_models [--quick]     (prints a table; `python -m bench.run_all` keeps the numbers)
+
+- load time of every embedded model (core.models.load_model, timm already imported): first and median;
+- forward time at batch 1 and batch 64 of every embedded model (64x64) and of timm vit_tiny_patch16_224 and
+  resnet18 built with pretrained=False (224x224), median of N runs after warm-up;
+- the machine's float32 matrix-multiply rate (torch.matmul of 2048x2048 matrices), the ceiling that the
+  sensitivity bench compares its achieved GFLOP/s with;
+- peak resident memory (ru_maxrss) of a fresh Python process that imports what the app imports, loads the
+  embedded models and runs the default sweep, and of one that also holds timm vit_tiny + resnet18.
+
+Torch runs at the app's thread count: streamlit_app.py calls torch.set_num_threads($IBL_TORCH_THREADS, default 1)
+so that parallel sessions do not fight over the cores; the matmul rate is measured at that count and at all cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMM_MODELS = ("vit_tiny_patch16_224", "resnet18")
+LOAD_GOAL_MS = 1000.0
+MEMORY_GOAL_MB = 700.0
+APP_THREADS = int(os.environ.get("IBL_TORCH_THREADS", "1"))  # as streamlit_app.py sets it
+ALL_THREADS = os.cpu_count() or 1
+
+
+def use_app_threads() -> int:
+    torch.set_num_threads(APP_THREADS)
+    return APP_THREADS
+
+
+def timed(fn, repeat: int = 7, warmup: int = 2) -> dict:
+    """Median and best wall time of `fn` in ms, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1e3)
+    return {"median_ms": statistics.median(times), "best_ms": min(times), "runs": repeat}
+
+
+def matmul_gflops(n: int = 2048, repeat: int = 5, threads: int | None = None) -> dict:
+    """Float32 matrix-multiply rate of this machine (best of `repeat`) at `threads` (default: the app's);
+    also at all cores, under "all_cores"."""
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
+    flops = 2 * n ** 3
+    before = torch.get_num_threads()
+    out = {}
+    try:
+        for key, t in (("app", threads or APP_THREADS), ("all_cores", ALL_THREADS)):
+            torch.set_num_threads(t)
+            r = timed(lambda: torch.matmul(a, b), repeat=repeat, warmup=1)
+            out[key] = {"threads": t, "best_gflops": flops / (r["best_ms"] / 1e3) / 1e9,
+                        "median_gflops": flops / (r["median_ms"] / 1e3) / 1e9}
+    finally:
+        torch.set_num_threads(before)
+    return {"n": n, **out["app"], "all_cores": out["all_cores"]}
+
+
+def embedded_or_random(name: str):
+    """(LoadedModel, weights note): the embedded model, or the same architecture with random weights."""
+    from core import models
+
+    try:
+        return models.load_model(name), "embedded weights"
+    except models.ModelError:
+        torch.manual_seed(0)
+        arch = models.EMBEDDED[name][0]
+        net = models.build_embedded(arch).eval()
+        lm = models.LoadedModel(name, net, models.kind_of(net), (64, 64), [f"class {i}" for i in range(10)],
+                                models.EMBEDDED_MEAN, models.EMBEDDED_STD, pretrained=False)
+        return lm, "random weights (embedded weights missing)"
+
+
+def load_times(repeat: int = 5) -> list[dict]:
+    import timm  # noqa: F401  (imported once by the app too; not part of a model's load time)
+
+    from core import models
+
+    rows = []
+    for name in models.EMBEDDED:
+        t = time.perf_counter()
+        try:
+            models.load_model(name)
+        except models.ModelError as e:
+            rows.append({"model": name, "weights": "missing", "first_ms": None, "median_ms": None,
+                         "goal_ms": LOAD_GOAL_MS, "ok": None, "note": str(e)})
+            continue
+        first = (time.perf_counter() - t) * 1e3
+        r = timed(lambda: models.load_model(name), repeat=repeat, warmup=0)
+        rows.append({"model": name, "weights": "embedded weights", "first_ms": first, "median_ms": r["median_ms"],
+                     "goal_ms": LOAD_GOAL_MS, "ok": max(first, r["median_ms"]) < LOAD_GOAL_MS})
+    return rows
+
+
+def forward_times(quick: bool = False) -> list[dict]:
+    import timm
+
+    from core import models
+
+    rows = []
+    cases = []
+    for name in models.EMBEDDED:
+        lm, note = embedded_or_random(name)
+        cases.append((name, lm.net, 64, note))
+    for name in TIMM_MODELS:
+        torch.manual_seed(0)
+        cases.append((f"timm:{name}", timm.create_model(name, pretrained=False).eval(), 224,
+                      "random weights (pretrained=False)"))
+    for name, net, size, note in cases:
+        for batch in (1, 64):
+            x = torch.rand(batch, 3, size, size)
+            heavy = size > 100 and batch > 1
+            repeat = (2 if quick else 3) if heavy else (5 if quick else 15)
+            with torch.inference_mode():
+                r = timed(lambda: net(x), repeat=repeat, warmup=1 if heavy else 3)
+            rows.append({"model": name, "input": f"{batch}x3x{size}x{size}", "batch": batch, "weights": note,
+                         **r, "per_image_ms": r["median_ms"] / batch,
+                         "images_per_s": batch / (r["median_ms"] / 1e3)})
+    return rows
+
+
+# Runs in a fresh interpreter: what the app imports, the models it holds, the default sweep; prints ru_maxrss.
+_MEMORY_PROBE = r"""
+import json, resource, sys
+def stage(name):
+    d = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines())
+    stages.append({"stage": name, **{k: int(d[k].split()[0]) / 1024 for k in ("VmRSS", "RssAnon", "RssFile")}})
+stages = []
+import numpy, pandas, altair, streamlit, torch
+stage("import numpy, pandas, altair, streamlit, torch")
+import timm
+sys.path.insert(0, sys.argv[1])
+from core import attention, equivariance, images, models, sensitivity as sen, shapes, transforms
+stage("+ import timm, core")
+from bench.bench_models import embedded_or_random
+held = {}
+for name in models.EMBEDDED:
+    held[name] = embedded_or_random(name)[0]
+for name in sys.argv[2:]:
+    held[name] = models.load_model("timm:" + name, pretrained=False)
+stage("+ models: " + ", ".join(held))
+sprite = shapes.make_sprite("star", 20, 0, (1.0, 0.82, 0.12))
+bg = sen.make_background("noisy gradient", (64, 64), 7)
+path = sen.make_path("horizontal", sprite.shape, (64, 64), 1)
+sen.sweep({n: held[n] for n in ("cnn", "vit")}, bg, sprite, path, chunk=128)
+grid = sen.make_path("grid", sprite.shape, (64, 64), 2)
+sen.sweep({n: held[n] for n in ("cnn", "vit")}, bg, sprite, grid, chunk=128)
+with torch.inference_mode():
+    for name in sys.argv[2:]:
+        held[name].net(torch.rand(1, 3, 224, 224))
+stage("+ default and grid sweeps" + (", a 224x224 forward of each timm model" if sys.argv[2:] else ""))
+print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "models": list(held), "stages": stages}))
+"""
+
+
+def peak_memory(timm_models=()) -> dict:
+    out = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(ROOT), *timm_models], capture_output=True,
+                         check=False, text=True, cwd=ROOT, timeout=300)
+    if out.returncode != 0:
+        return {"peak_mb": None, "error": out.stderr.strip().splitlines()[-1:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def memory() -> list[dict]:
+    rows = []
+    for case, extra in (("app imports + embedded models + default and grid sweeps", ()),
+                        ("... + timm vit_tiny_patch16_224 + resnet18 (pretrained=False)", TIMM_MODELS)):
+        r = peak_memory(extra)
+        goal = MEMORY_GOAL_MB if not extra else None
+        rows.append({"case": case, **r, "goal_mb": goal,
+                     "ok": None if goal is None or r["peak_mb"] is None else r["peak_mb"] < goal})
+    return rows
+
+
+def main(quick: bool = False) -> dict:
+    use_app_threads()
+    torch.manual_seed(0)
+    res = {"threads": torch.get_num_threads(), "torch": torch.__version__,
+           "matmul": matmul_gflops(repeat=3 if quick else 5),
+           "load": load_times(3 if quick else 5), "forward": forward_times(quick), "memory": memory()}
+    print_table(res)
+    return res
+
+
+def print_table(res: dict) -> None:
+    m = res["matmul"]
+    print(f"torch {res['torch']}, {res['threads']} thread(s) as in the app; float32 matmul {m['n']}x{m['n']}: "
+          f"{m['best_gflops']:.1f} GFLOP/s best, {m['median_gflops']:.1f} median "
+          f"({m['all_cores']['best_gflops']:.1f} best at all {m['all_cores']['threads']} cores)")
+    print(f"\n{'load model':12} {'weights':18} {'first ms':>9} {'median ms':>10}  goal < 1000 ms")
+    for r in res["load"]:
+        if r["first_ms"] is None:
+            print(f"{r['model']:12} {'missing':18} {'-':>9} {'-':>10}  -")
+        else:
+            print(f"{r['model']:12} {r['weights']:18} {r['first_ms']:9.1f} {r['median_ms']:10.1f}  "
+                  f"{'ok' if r['ok'] else 'FAIL'}")
+    print(f"\n{'forward':28} {'input':16} {'median ms':>10} {'best ms':>9} {'ms/image':>9} {'img/s':>8}  weights")
+    for r in res["forward"]:
+        print(f"{r['model']:28} {r['input']:16} {r['median_ms']:10.1f} {r['best_ms']:9.1f} {r['per_image_ms']:9.2f} "
+              f"{r['images_per_s']:8.0f}  {r['weights']}")
+    print(f"\n{'peak resident memory (fresh process)':66} {'MB':>7}  goal")
+    for r in res["memory"]:
+        mb = "error" if r["peak_mb"] is None else f"{r['peak_mb']:.0f}"
+        goal = "" if r["goal_mb"] is None else f"< {r['goal_mb']:.0f} {'ok' if r['ok'] else 'FAIL'}"
+        print(f"{r['case']:66} {mb:>7}  {goal}")
+        for st in r.get("stages", []):
+            print(f"    {st['stage'][:62]:62} resident {st['VmRSS']:6.0f} MB = anonymous {st['RssAnon']:5.0f} "
+                  f"+ file-backed (library code) {st['RssFile']:5.0f}")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer repeats")
+    main(ap.parse_args().quick)
