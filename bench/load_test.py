@@ -31,6 +31,8 @@ import traceback
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
+
 from bench.bench_app import (
     ARGS,
     CHROMIUM,
@@ -176,9 +178,43 @@ SIZE = re.compile(r"^Size")
 DX = "Shift right dx (px, negative: left)"
 
 
-def frame_caption(size: int):
-    """The sensitivity page's frame caption for a horizontal path: the object is centred vertically."""
-    return re.compile(rf"object at x=\d+, y={(64 - size) // 2} \(top-left\)")
+class SweepOracle:
+    """The sensitivity page's expected frame, computed here with core.sensitivity, independently of the server.
+
+    With no click the page shows the position where the least sure model (cnn or vit) is least sure of "star":
+    its x depends on the sweep's numbers, so a session that got another session's sweep shows another x.
+    """
+
+    def __init__(self):
+        from bench.bench_models import use_app_threads
+        from core import models
+
+        use_app_threads()
+        self.models = {n: models.load_model(n) for n in ("cnn", "vit")}
+        self.cache = {}
+
+    def x(self, size: int, seed: int) -> int:
+        if (size, seed) not in self.cache:
+            from core import sensitivity as sen
+            from core import shapes
+
+            sprite = shapes.make_sprite("star", size, 0, (1.0, 210 / 255, 30 / 255))
+            background = sen.make_background("noisy gradient", (64, 64), seed)
+            path = sen.make_path("horizontal", sprite.shape, (64, 64), 1)
+            probs = sen.sweep(self.models, background, sprite, path, chunk=128)
+            target = {n: m.class_names.index("star") for n, m in self.models.items()}
+            worst = np.min([p[:, target[n]] for n, p in probs.items()], axis=0)  # as the page picks it
+            self.cache[size, seed] = int(path.xs[int(np.argmin(worst))])
+        return self.cache[size, seed]
+
+
+ORACLE: SweepOracle | None = None
+
+
+def frame_caption(size: int, seed: int = 7):
+    """The sensitivity page's frame caption: y centres the object (horizontal path); x comes from the oracle."""
+    x = str(ORACLE.x(size, seed)) if ORACLE is not None else r"\d+"
+    return re.compile(rf"object at x={x}, y={(64 - size) // 2} \(top-left\)")
 
 
 async def step(s: Session, name: str, coro, gate: Gate | None = None, gates=()):
@@ -311,7 +347,8 @@ async def churn_session(s: Session, i: int, count: int):
     """Phase 2: `count` varied changes that create new cache entries (shifts, sweeps, images, sessions)."""
     role = i % 3
     samples = ["white square", "checkerboard", "stripes", "gradient + disc", "shapes", "cat", "astronaut", "coffee"]
-    dx, dy, layer, seed, size, image = 3 + i, -(1 + i), 1, 100 * i, 20, "white square"
+    dx, dy, layer, seed, size, image = 3 + i, -(1 + i), 1, 7, 20, "white square"
+    seed_next = 100 * i
     done = 0
     while done < count:
         name = f"churn{done}"
@@ -327,16 +364,19 @@ async def churn_session(s: Session, i: int, count: int):
             elif role == 1:  # sensitivity: a new background seed (a new sweep), sometimes a new size
                 if done % 6 == 0:
                     await s.open("/sensitivity", "churn")
-                    size = 20
+                    size, seed = 20, 7  # the page's defaults
+                    seed_next = 100 * i + done
                 if done % 3 == 2:
                     key = "ArrowRight" if size < 30 else "ArrowLeft"
                     size += 1 if key == "ArrowRight" else -1
-                    await s.update(lambda: s.slider_keys(SIZE, [key]), lambda: s.text(frame_caption(size)),
+                    await s.update(lambda: s.slider_keys(SIZE, [key]), lambda: s.text(frame_caption(size, seed)),
                                    "churn", "/sensitivity", "size slider")
                 else:
-                    seed += 1
+                    seed_next += 1
+                    seed = seed_next
                     await s.update(lambda: s.fill("stNumberInput", "Background seed", str(seed)),
-                                   lambda: s.text(frame_caption(size)), "churn", "/sensitivity", "background seed")
+                                   lambda: s.text(frame_caption(size, seed)), "churn", "/sensitivity",
+                                   "background seed")
             else:  # attention: another sample image (a new cached analysis), or another layer
                 if done % 6 == 0:
                     await s.open(f"/attention?model=vit&layer=1&head={1 + i % 3}", "churn")
@@ -511,6 +551,13 @@ def main(argv=None) -> dict:
         args.interactions, args.deadline = min(args.interactions, 40), min(args.deadline, 420)
     log = {"timings": [], "checks": [], "failures": [], "faults": [], "interactions": 0, "memory": {}, "half": -1,
            "memory_samples": [], "health": {"polls": 0, "failures": 0}, "timed_out": False}
+    global ORACLE
+    try:
+        ORACLE = SweepOracle()
+        for size in [20] + [10 + 2 * i for i in range(args.sessions)]:  # phase 1's frames, before the clock runs
+            ORACLE.x(size, 7)
+    except Exception as e:  # noqa: BLE001  (no embedded weights: the sensitivity checks fall back to y only)
+        print(f"no sweep oracle ({e}); the sensitivity frame check uses y only")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     t0 = time.perf_counter()
