@@ -8,14 +8,14 @@ import torch
 # 1-2 on Community Cloud) two torch threads per session fight each other and get several times slower.
 torch.set_num_threads(int(os.environ.get("IBL_TORCH_THREADS", "1")))
 
-st.set_page_config(page_title="Inductive Bias Lab", page_icon="🔬", layout="wide")
+st.set_page_config(page_title="Inductive Bias Lab", page_icon=":material/biotech:", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/equivariance.py", title="Convolution equivariance", icon="↔️", url_path="equivariance"),
-    st.Page("pages/attention.py", title="ViT patches & attention", icon="🧩", url_path="attention"),
-    st.Page("pages/sensitivity.py", title="Shift sensitivity", icon="📈", url_path="sensitivity"),
-    st.Page("pages/data.py", title="Why ViTs need data", icon="📊", url_path="data"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/equivariance.py", title="Convolution equivariance", icon=":material/compare_arrows:", url_path="equivariance"),
+    st.Page("pages/attention.py", title="ViT patches & attention", icon=":material/grid_view:", url_path="attention"),
+    st.Page("pages/sensitivity.py", title="Shift sensitivity", icon=":material/show_chart:", url_path="sensitivity"),
+    st.Page("pages/data.py", title="Why ViTs need data", icon=":material/bar_chart:", url_path="data"),
 ]
 page = st.navigation(PAGES)
 

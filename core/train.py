@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from core import shapes
 from core.models import EMBEDDED, EMBEDDED_MEAN, EMBEDDED_STD, MODEL_CARD, WEIGHTS_DIR, build_embedded
 
-TRAIN_SIZE = 24_000
+TRAIN_SIZE = 60_000
 TEST_SIZE = 2_000
 SEEDS = {"train-full": 1, "train-center": 2, "test-full": 10_001, "test-center": 10_002, "torch": 0}
 
@@ -34,13 +34,16 @@ class Recipe:
 
 # Per-architecture training budgets, chosen so the whole run fits in ~30 min on 2 cores.
 RECIPES = {
-    "resnet": Recipe(steps=600, lr=2e-3, weight_decay=5e-4),
-    "resnet-aa": Recipe(steps=600, lr=2e-3, weight_decay=5e-4),
-    "vit": Recipe(steps=2500, lr=2e-3, weight_decay=0.05),
+    "resnet": Recipe(steps=1500, lr=2e-3, weight_decay=5e-4),
+    "resnet-aa": Recipe(steps=1500, lr=2e-3, weight_decay=5e-4),
+    "vit": Recipe(steps=3500, lr=2e-3, weight_decay=0.05),
 }
 
 
 def normalise(x: torch.Tensor) -> torch.Tensor:
+    """Pixels (float in [0, 1], or uint8) -> the embedded models' input normalisation."""
+    if x.dtype == torch.uint8:
+        x = x.float() / 255
     mean = torch.tensor(EMBEDDED_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(EMBEDDED_STD).view(1, 3, 1, 1)
     return (x - mean) / std
@@ -112,7 +115,8 @@ def datasets(train_size: int = TRAIN_SIZE, test_size: int = TEST_SIZE) -> dict:
         if key == "torch":
             continue
         split, region = key.split("-")
-        out[key] = shapes.make_dataset(train_size if split == "train" else test_size, seed, region)[:2]
+        n = train_size if split == "train" else test_size
+        out[key] = shapes.make_dataset(n, seed, region, dtype=torch.uint8 if split == "train" else torch.float32)[:2]
     return out
 
 

@@ -6,8 +6,11 @@ import torch
 
 from core import attention as att
 from ui import attention_views as views
+from ui import require_entry
 from ui.images import image_picker
 from ui.models import model_picker
+
+require_entry()
 
 st.title("ViT patches & attention")
 st.caption("A Vision Transformer cuts the image into square patches, turns each into a vector (a 'word') and lets "

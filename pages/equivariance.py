@@ -7,6 +7,9 @@ import torch
 
 from core import equivariance as eq
 from core.transforms import MODES, KernelError, as_kernel
+from ui import require_entry
+
+require_entry()
 
 KERNELS = eq.PRESETS + ("custom",)
 MODELS = {"whole CNN feature map (embedded cnn)": "cnn", "whole ViT token map (embedded vit)": "vit"}

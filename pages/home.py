@@ -2,6 +2,9 @@
 import streamlit as st
 
 from core import models
+from ui import require_entry
+
+require_entry()
 
 st.title("Inductive Bias Lab")
 st.markdown(
@@ -28,9 +31,9 @@ with left:
         "$f(T x) = f(x)$. Borders, strides and pooling break the exact symmetry; anti-aliasing and "
         "circular padding restore much of it."
     )
-    st.page_link("pages/equivariance.py", label="Shift, convolve, compare: the equivariance page", icon="↔️")
+    st.page_link("pages/equivariance.py", label="Shift, convolve, compare: the equivariance page", icon=":material/compare_arrows:")
     st.page_link("pages/sensitivity.py", label="Slide an object across the frame: the sensitivity page",
-                 icon="📈")
+                 icon=":material/show_chart:")
 with right:
     st.subheader("ViT: patches and position embeddings")
     st.markdown(
@@ -48,14 +51,14 @@ with right:
         "detectors; deeper layers mix information across the whole image."
     )
     st.page_link("pages/attention.py", label="Patches, attention maps, rollout, Fig. 7: the attention page",
-                 icon="🧩")
+                 icon=":material/grid_view:")
     st.subheader("Why ViTs need more data")
     st.markdown(
         "With weaker biases, a ViT has to learn locality and translation from examples, so on small "
         "datasets a CNN usually wins; with enough data the ViT catches up. A model that only saw objects "
         "in the centre shows how much each architecture generalises to new positions."
     )
-    st.page_link("pages/data.py", label="Accuracy vs data and vs position: the data page", icon="📊")
+    st.page_link("pages/data.py", label="Accuracy vs data and vs position: the data page", icon=":material/bar_chart:")
 
 st.divider()
 card = models.model_card()["models"]

@@ -3,36 +3,41 @@ import streamlit as st
 
 from core import sensitivity as sen
 from core import shapes
+from ui import require_entry
 from ui import sensitivity_views as views
 from ui.images import image_picker
-from ui.models import label, try_load
+from ui.models import try_load
 
-st.title("Shift sensitivity: slide an object across the frame")
-st.caption("One object moves across the frame in 1-pixel steps; every model classifies every frame. A model with "
-           "a good translation bias keeps its answer and its confidence wherever the object is.")
+require_entry()
 
-c1, c2, c3 = st.columns([1.2, 1, 1.3])
-with c1:
-    st.markdown("**Object**")
-    shape = st.selectbox("Shape", shapes.CLASSES + (views.REGION,), index=shapes.CLASSES.index("star"),
-                         key="shape", help="A shape from the training data's renderer, or a rectangle cut from "
-                                           "an image (for timm models trained on photos).")
+st.title("Shift sensitivity")
+st.caption("One object slides across the frame in 1-pixel steps and every model classifies every frame. A model "
+           "with a good translation bias keeps its answer and its confidence wherever the object is. "
+           "Set the object, the path and the models in the sidebar; click the chart to see one frame.")
+
+with st.sidebar:
+    st.header("Object")
+    shapes_ = shapes.CLASSES + (views.REGION,)
+    shape = st.selectbox("Shape", shapes_, index=views.bookmarked("shape", shapes_, "star"), key="shape",
+                         help="A shape from the training data's renderer, or a rectangle cut from an image "
+                              "(for timm models trained on photos).")
     if shape != views.REGION:
         size = st.slider("Size (px on the 64-px canvas)", 8, 40, 20, key="size")
         angle = st.slider("Rotation (°)", 0, 359, 0, key="angle")
         colour = st.color_picker("Colour", "#ffd21e", key="colour")
     else:
         size, angle, colour = 0, 0, "#000000"
-with c2:
-    st.markdown("**Scene**")
+    st.header("Scene")
     background = st.selectbox("Background", views.BACKGROUNDS, key="bg")
     bg_seed = st.number_input("Background seed", 0, 10_000, 7, key="bg_seed") if background == "noisy gradient" else 0
-    kind = st.radio("Path", sen.PATHS, horizontal=True, key="path")
+    kind = st.radio("Path", sen.PATHS, index=views.bookmarked("path", sen.PATHS, "horizontal"), horizontal=True,
+                    key="path")
     step = st.slider("Step (px)", 1, 8, 1 if kind != "grid" else 2, key="step")
-with c3:
-    st.markdown("**Models**")
-    chosen = st.multiselect("Compare", views.MODEL_CHOICES, default=["cnn", "vit"], format_func=label, key="models")
+    st.header("Models")
+    chosen = st.multiselect("Compare", views.MODEL_CHOICES, default=views.bookmarked_models(["cnn", "vit"]),
+                            key="models", help=views.MODELS_HELP)
     custom = st.text_input("Add a timm model", placeholder="timm:resnet18", key="custom")
+    st.query_params.update(shape=shape, path=kind, models=",".join(chosen))
 
 chosen = chosen + ([custom.strip()] if custom.strip() else [])
 loaded = {n: m for n in chosen if (m := try_load(n)) is not None}
@@ -43,7 +48,7 @@ if not loaded:
 canvas = views.canvas_for(loaded)
 region = photo = None
 if shape == views.REGION:
-    with st.expander("The region to slide", expanded=True):
+    with st.sidebar.expander("The region to slide", expanded=True):
         img = image_picker("sens-image", default="cat")
         if img is None:
             st.stop()
@@ -67,6 +72,7 @@ except ValueError as e:
 targets = views.targets(scene, loaded, result)
 table = views.long_table(path, result, targets, loaded)
 sel = views.chart(table, path, loaded, scene.canvas, key="sweep_chart")
+st.caption(views.rules_caption(path, loaded, scene.canvas))
 st.download_button("Download the sweep as CSV", table.to_csv(index=False), "sensitivity.csv", "text/csv")
 
 metrics = views.metrics_table(result, targets, path, loaded)

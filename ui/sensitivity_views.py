@@ -9,9 +9,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core import models
+from core import models, shapes
 from core import sensitivity as sen
-from core import shapes
 from core.models import total_stride
 from ui.models import cached_model, label
 
@@ -21,6 +20,18 @@ BASE = 64  # object sizes and steps are given on the embedded models' 64-pixel c
 
 
 REGION = "region of an image"
+MODELS_HELP = "  \n".join(f"**{n}**: {label(n).split(': ', 1)[-1]}" for n in models.EMBEDDED)
+
+
+def bookmarked(key: str, options, default) -> int:
+    """Index of the option bookmarked in the URL under `key`, else of `default`."""
+    value = st.query_params.get(key)
+    return list(options).index(value if value in options else default)
+
+
+def bookmarked_models(default: list[str]) -> list[str]:
+    names = [n for n in st.query_params.get("models", "").split(",") if n in MODEL_CHOICES]
+    return names or default
 
 
 @dataclass(frozen=True)
@@ -108,7 +119,7 @@ def long_table(path: sen.Path, result: dict, targets: dict, loaded: dict) -> pd.
         m = loaded[name]
         top1 = probs.argmax(1)
         rows.append(pd.DataFrame({
-            "index": np.arange(len(path)), "x": path.xs, "y": path.ys, "model": label(name),
+            "index": np.arange(len(path)), "x": path.xs, "y": path.ys, "model": name,
             "target": m.class_names[targets[name]], "p_target": probs[:, targets[name]],
             "top1": [m.class_names[i] for i in top1], "p_top1": probs.max(1),
             "correct": top1 == targets[name]}))
@@ -133,7 +144,8 @@ def chart(table: pd.DataFrame, path: sen.Path, loaded: dict, canvas: int, key: s
               scale=alt.Scale(domain=[int(pos.min()), int(pos.max())], nice=False))
     lines = alt.Chart(table).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
         x=x, y=alt.Y("p_target:Q", title="probability of the target class", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("model:N", legend=alt.Legend(orient="bottom", title=None)),
+        color=alt.Color("model:N", legend=alt.Legend(orient="top", title=None),
+                        scale=alt.Scale(scheme="category10")),
         tooltip=["model", axis, "target", alt.Tooltip("p_target:Q", format=".3f"), "top1",
                  alt.Tooltip("p_top1:Q", format=".3f")],
     ).add_params(pick)
@@ -156,7 +168,7 @@ def boundary_rules(path: sen.Path, loaded: dict, canvas: int) -> pd.DataFrame:
         if not stride:
             continue
         period = stride * canvas / m.input_size[0]
-        what = f"{label(name)}: {'patch boundary' if m.kind == 'vit' else 'total stride'} every {stride} px"
+        what = f"{name}: {'patch boundary' if m.kind == 'vit' else 'total stride'} every {stride} px"
         for p in np.arange(0, pos.max() + 1, period):
             if p >= pos.min():
                 rows.append({"pos": float(p), "what": what})
@@ -164,11 +176,18 @@ def boundary_rules(path: sen.Path, loaded: dict, canvas: int) -> pd.DataFrame:
     return df.drop_duplicates("pos") if len(df) else df
 
 
+def rules_caption(path: sen.Path, loaded: dict, canvas: int) -> str:
+    rules = boundary_rules(path, loaded, canvas)
+    if path.kind == "grid" or not len(rules):
+        return ""
+    return "Dashed lines: " + "; ".join(sorted(set(rules["what"]))) + " (object corner on the grid)."
+
+
 def metrics_table(result: dict, targets: dict, path: sen.Path, loaded: dict) -> pd.DataFrame:
     rows = []
     for name, probs in result.items():
         m = sen.metrics(probs, targets[name], path)
-        rows.append({"model": label(name), "target": loaded[name].class_names[targets[name]],
+        rows.append({"model": name, "target": loaded[name].class_names[targets[name]],
                      "accuracy": m["accuracy"], "min conf.": m["min_confidence"], "max conf.": m["max_confidence"],
                      "consistency %": m["consistency"], "jaggedness": m["jaggedness"], "MAC": m["mac_top1"]})
     return pd.DataFrame(rows).round(3)
@@ -180,7 +199,7 @@ def reading(result: dict, targets: dict, path: sen.Path) -> str:
     for name, probs in result.items():
         m = sen.metrics(probs, targets[name], path)
         wrong = probs.argmax(1) != targets[name]
-        rows.append({"name": label(name).split(":")[0], "jaggedness": m["jaggedness"], "mac_top1": m["mac_top1"],
+        rows.append({"name": name, "jaggedness": m["jaggedness"], "mac_top1": m["mac_top1"],
                      "positions": len(path), "n_wrong": int(wrong.sum()),
                      "wrong_at": np.sort(pos[wrong]) if path.kind != "grid" else [],
                      "axis": axis if path.kind != "grid" else None, "step": int(np.diff(pos[:2])[0]) if len(pos) > 1 else 1})
@@ -211,6 +230,6 @@ def top5_at(result: dict, loaded: dict, index: int) -> pd.DataFrame:
     for name, probs in result.items():
         p = probs[index]
         for rank, c in enumerate(np.argsort(-p)[:5], 1):
-            rows.append({"model": label(name), "rank": rank, "class": loaded[name].class_names[c],
+            rows.append({"model": name, "rank": rank, "class": loaded[name].class_names[c],
                          "probability": round(float(p[c]), 4)})
     return pd.DataFrame(rows)
