@@ -54,14 +54,30 @@ def browser():
         b.close()
 
 
+def _open(browser, url):
+    pg = browser.new_page(viewport={"width": 1400, "height": 900})
+    pg.goto(url)
+    pg.wait_for_selector(IDLE, timeout=180_000)
+    pg.wait_for_timeout(500)
+    pg.wait_for_selector(IDLE, timeout=180_000)
+    return pg
+
+
+def test_a_bookmarked_page_on_a_fresh_server_runs_inside_the_app(server, browser):
+    """The first visit of a fresh server is a deep link: it must still get the app's navigation and layout."""
+    pg = _open(browser, f"{server}/attention")
+    try:
+        nav = pg.locator("[data-testid='stSidebarNavLink']").all_inner_texts()
+        assert any("Shift sensitivity" in t for t in nav), nav  # the entry file's titles, not file names
+        assert pg.locator("h1").first.inner_text().startswith("ViT patches")
+    finally:
+        pg.close()
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders_without_exception(server, browser, page):
-    pg = browser.new_page(viewport={"width": 1400, "height": 900})
+    pg = _open(browser, f"{server}/{page}")
     try:
-        pg.goto(f"{server}/{page}")
-        pg.wait_for_selector(IDLE, timeout=180_000)
-        pg.wait_for_timeout(500)
-        pg.wait_for_selector(IDLE, timeout=180_000)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / f"{page or 'home'}.png"), full_page=True)
         assert pg.locator("[data-testid='stException']").count() == 0
