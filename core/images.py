@@ -297,6 +297,14 @@ def _shapes_scene() -> torch.Tensor:
     return img
 
 
+def _one_star() -> torch.Tensor:
+    """A training-like 64x64 image: one star on a dark noisy gradient, as the embedded models saw in training."""
+    from core import shapes
+
+    bg = shapes.random_background(np.random.default_rng(7), shapes.CANVAS)
+    return shapes.composite(bg, shapes.make_sprite("star", 22, 0.0, (1.0, 0.82, 0.12)), [30], [12])[0]
+
+
 def _shapes_available() -> bool:
     try:
         from core import shapes
@@ -307,7 +315,7 @@ def _shapes_available() -> bool:
 
 _PHOTOS = {"cat": "chelsea", "astronaut": "astronaut", "coffee": "coffee"}
 _SCENES = {"white square": _white_square, "checkerboard": _checkerboard, "stripes": _stripes,
-           "gradient + disc": _gradient_disc, "shapes": _shapes_scene}
+           "gradient + disc": _gradient_disc, "shapes": _shapes_scene, "one star (64×64)": _one_star}
 
 
 def _photos_available() -> bool:
@@ -320,7 +328,7 @@ def _photos_available() -> bool:
 
 def sample_names() -> list[str]:
     """Built-in images: procedural scenes, then natural photos bundled with scikit-image."""
-    names = [n for n in _SCENES if n != "shapes" or _shapes_available()]
+    names = [n for n in _SCENES if n not in ("shapes", "one star (64×64)") or _shapes_available()]
     if _photos_available():
         names += list(_PHOTOS)
     return names

@@ -21,7 +21,7 @@ c1, c2 = st.columns(2)
 with c1:
     lm = model_picker("Model", default="vit", key="model")
 with c2:
-    img = image_picker("att-image")
+    img = image_picker("att-image", default="one star (64×64)")
 if lm is None or img is None:
     st.stop()
 img_np = img.numpy()
