@@ -54,3 +54,82 @@ def predict_all(model, images: torch.Tensor, batch: int = 500) -> np.ndarray:
 def position_test_set(n: int = POSITION_IMAGES, seed: int = POSITION_SEED):
     """Seeded full-frame test images with their labels and object centres (never used in training)."""
     return shapes.make_dataset(n, seed, "full")
+
+
+# --- Data hunger: accuracy against training-set size -------------------------------------------------------
+SIZES = (250, 500, 1_000, 2_000, 4_000, 8_000, 16_000)
+ARCHS = {"cnn": "resnet", "vit": "vit"}
+HUNGER_TEST_SEED = 30_303
+HUNGER_TRAIN_SEED = 40_000  # + seed index: each seed draws its own training set
+
+
+def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Translation augmentation: roll each image by its own (dx, dy) in [-max_shift, max_shift] (circular, so
+    nothing is cut off and no fake border appears)."""
+    shifts = torch.randint(-max_shift, max_shift + 1, (len(images), 2), generator=generator)
+    return torch.stack([torch.roll(img, (int(dy), int(dx)), (-2, -1)) for img, (dx, dy) in zip(images, shifts)])
+
+
+def data_hunger_run(model: str, n: int, seed: int, steps: int, augment: int = 0, test=None,
+                    progress=None, should_stop=None) -> dict:
+    """Train a fresh embedded-architecture `model` ("cnn" | "vit") on `n` images for `steps` steps; one result row.
+
+    Every run gets the same number of optimizer steps (same compute), so small training sets are seen for more
+    epochs. `augment` > 0 rolls each training batch by up to that many pixels.
+    """
+    from core import train as tr
+    from core.models import build_embedded
+
+    arch = ARCHS[model]
+    torch.manual_seed(seed)
+    net = build_embedded(arch, len(shapes.CLASSES))
+    images, labels, _ = shapes.make_dataset(n, HUNGER_TRAIN_SEED + seed, "full", dtype=torch.uint8)
+    base = tr.RECIPES[arch]
+    recipe = tr.Recipe(steps, base.lr, base.weight_decay, min(base.batch, n), base.warmup)
+    gen = torch.Generator().manual_seed(seed)
+    transform = (lambda x: random_shift(x, augment, gen)) if augment else None
+    log = tr.train(net, images, labels, recipe, seed=seed, progress=progress, should_stop=should_stop,
+                   transform=transform)
+    test_images, test_labels, _ = test if test is not None else hunger_test_set()
+    return {"model": model, "train_size": n, "seed": seed, "steps": log["steps"], "augment_px": augment,
+            "accuracy": tr.evaluate(net, test_images, test_labels), "seconds": round(log["seconds"], 1)}
+
+
+def hunger_test_set(n: int = 2_000):
+    return shapes.make_dataset(n, HUNGER_TEST_SEED, "full")
+
+
+def main(argv=None):
+    import argparse
+    import csv
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    ap = argparse.ArgumentParser(description="Accuracy against training-set size for the embedded CNN and ViT.")
+    ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    ap.add_argument("--models", nargs="+", default=["cnn", "vit"], choices=list(ARCHS))
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=800, help="optimizer steps per run, the same for every size")
+    ap.add_argument("--augment", type=int, nargs="+", default=[0], help="max shift in px; 0 = none")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "data_hunger.csv")
+    args = ap.parse_args(argv)
+    runs = [(m, n, s, a) for a in args.augment for m in args.models for n in args.sizes for s in range(args.seeds)
+            if a == 0 or m == "vit"]
+    test = hunger_test_set()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as f, tqdm(total=len(runs) * args.steps, unit="step") as bar:
+        writer = None
+        for m, n, s, a in runs:
+            bar.set_description(f"{m} N={n} seed={s} aug={a}")
+            row = data_hunger_run(m, n, s, args.steps, a, test, progress=lambda *_: bar.update(1))
+            row["command"] = "python -m core.experiments " + " ".join(argv or __import__("sys").argv[1:])
+            if writer is None:
+                writer = csv.DictWriter(f, fieldnames=list(row))
+                writer.writeheader()
+            writer.writerow(row)
+            f.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -59,10 +59,11 @@ def lr_at(step: int, recipe: Recipe) -> float:
 
 
 def train(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, recipe: Recipe, seed: int = 0,
-          progress=None, should_stop=None) -> dict:
-    """Train `net` in place with AdamW on (images in [0,1], labels); returns a small log.
+          progress=None, should_stop=None, transform=None) -> dict:
+    """Train `net` in place with AdamW on (images in [0,1] or uint8, labels); returns a small log.
 
-    `progress(step, steps, loss)` is called every step; `should_stop()` returning True ends early.
+    `progress(step, steps, loss)` is called every step; `should_stop()` returning True ends early;
+    `transform(batch)` augments each batch of raw images.
     """
     gen = torch.Generator().manual_seed(seed)
     decay = [p for n, p in net.named_parameters() if p.ndim > 1 and "pos_embed" not in n]
@@ -71,7 +72,7 @@ def train(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, reci
                              {"params": no_decay, "weight_decay": 0.0}], lr=recipe.lr)
     net.train()
     order = torch.randperm(len(images), generator=gen)
-    pos, loss_ema, t0 = 0, None, time.perf_counter()
+    pos, loss_ema, done, t0 = 0, None, 0, time.perf_counter()
     for step in range(recipe.steps):
         if should_stop is not None and should_stop():
             break
@@ -81,15 +82,17 @@ def train(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, reci
         pos += recipe.batch
         for g in opt.param_groups:
             g["lr"] = lr_at(step, recipe)
-        loss = F.cross_entropy(net(normalise(images[idx])), labels[idx])
+        batch = images[idx] if transform is None else transform(images[idx])
+        loss = F.cross_entropy(net(normalise(batch)), labels[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         loss_ema = loss.item() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.item()
+        done = step + 1
         if progress is not None:
             progress(step + 1, recipe.steps, loss_ema)
     net.eval()
-    return {"steps": step + 1, "seconds": time.perf_counter() - t0, "final_loss": loss_ema}
+    return {"steps": done, "seconds": time.perf_counter() - t0, "final_loss": loss_ema}
 
 
 @torch.inference_mode()
