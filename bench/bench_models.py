@@ -135,12 +135,13 @@ def forward_times(quick: bool = False) -> list[dict]:
 
 # Runs in a fresh interpreter: what the app imports, the models it holds, the default sweep; prints ru_maxrss.
 _MEMORY_PROBE = r"""
-import json, resource, sys
+import json, os, resource, sys
 def stage(name):
     d = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines())
     stages.append({"stage": name, **{k: int(d[k].split()[0]) / 1024 for k in ("VmRSS", "RssAnon", "RssFile")}})
 stages = []
 import numpy, pandas, altair, streamlit, torch
+torch.set_num_threads(int(os.environ.get("IBL_TORCH_THREADS", "1")))  # as streamlit_app.py
 stage("import numpy, pandas, altair, streamlit, torch")
 import timm
 sys.path.insert(0, sys.argv[1])

@@ -6,8 +6,9 @@ usage: python -m bench.load_test [--sessions 8] [--interactions 200] [--deadline
 Phase 1, all sessions at once (headless Chromium contexts, one asyncio loop):
 - 8 normal sessions go through /, /equivariance, /attention, /sensitivity, /data. Each has its own settings
   (dx, dy in the equivariance URL; layer and head in the attention URL; the object size slider on the
-  sensitivity page) and changes a widget at the same moment as the others (a gate lines them up); after every
-  update it checks that the page shows *its own* numbers (no cross-talk) and no exception element.
+  sensitivity page; the cell size on the data page) and changes a widget at the same moment as the others (a
+  gate lines them up); after every update it checks that the page shows *its own* numbers (no cross-talk) and
+  no exception element. The sensitivity frame shown is checked against a sweep computed here, independently.
 - 2 fault sessions run alongside: one uploads random bytes named .png through the image picker on
   /equivariance and /attention, one asks for timm vit_small_patch16_224 (no cached weights offline) on
   /attention and /sensitivity. Each must get a clear error (stAlert), never an stException.
@@ -286,10 +287,17 @@ async def normal_session(s: Session, i: int, gate: Gate):
 
     async def data():
         await s.open("/data", "concurrent")
+        await gate.wait("data slider", s)
+        key, cell = ("ArrowRight", "16") if i % 2 == 0 else ("ArrowLeft", "4")
+        thumb = s.page.get_by_test_id("stSlider").filter(has_text="Cell size").get_by_test_id("stSliderThumbValue")
+        await s.update(lambda: s.slider_keys("Cell size (px)", [key]), None, "concurrent", "/data", "cell slider")
+        await s.settle()
+        shown = (await thumb.inner_text()).strip()
+        s.check("data", "own widget", shown == cell, f"cell size slider shows {shown}, set {cell}")
         await s.no_exception("data")
 
     gates = {"equivariance": ("equivariance slider", "equivariance radio"), "attention": ("attention slider",),
-             "sensitivity": ("sensitivity slider",)}
+             "sensitivity": ("sensitivity slider",), "data": ("data slider",)}
     for name, fn in (("home", home), ("equivariance", equivariance), ("attention", attention),
                      ("sensitivity", sensitivity), ("data", data)):
         await step(s, name, fn(), gate, gates.get(name, ()))
