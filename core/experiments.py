@@ -1,9 +1,13 @@
 """Measurements behind the "Why ViTs need data" page.
 
-Position generalisation: accuracy as a function of where the object is, for models trained on the whole
-frame and on the centre only, measured on a fixed, seeded set of full-frame test images.
+`python -m core.experiments positions`: accuracy as a function of where the object is, for models trained on
+the whole frame and on the centre only, on a fixed, seeded set of full-frame test images; writes
+core/results/positions.npz (the page reads it, so it opens at once).
+`python -m core.experiments hunger [--sizes ...]`: accuracy against training-set size (core/results/data_hunger.csv).
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -56,6 +60,29 @@ def position_test_set(n: int = POSITION_IMAGES, seed: int = POSITION_SEED):
     return shapes.make_dataset(n, seed, "full")
 
 
+POSITION_MODELS = ("cnn", "cnn-center", "vit", "vit-center")
+RESULTS_DIR = Path(__file__).parent / "results"
+POSITIONS_FILE = RESULTS_DIR / "positions.npz"
+
+
+def position_predictions(load, names=POSITION_MODELS, n: int = POSITION_IMAGES) -> dict[str, np.ndarray]:
+    """Top-1 predictions of each model on the position test set, with its labels and centres.
+
+    `load(name)` returns a core.models.LoadedModel (the app passes its cached loader).
+    """
+    images, labels, centres = position_test_set(n)
+    out = {f"pred_{name}": predict_all(load(name), images).astype(np.int8) for name in names}
+    return dict(out, labels=labels.numpy().astype(np.int8), centres=centres.numpy().astype(np.float32))
+
+
+def load_positions(path: Path = POSITIONS_FILE) -> dict[str, np.ndarray] | None:
+    """The shipped position results (made by `python -m core.experiments positions`), or None if absent."""
+    if not path.exists():
+        return None
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
 # --- Data hunger: accuracy against training-set size -------------------------------------------------------
 SIZES = (250, 500, 1_000, 2_000, 4_000, 8_000, 16_000)
 ARCHS = {"cnn": "resnet", "vit": "vit"}
@@ -100,9 +127,24 @@ def hunger_test_set(n: int = 2_000):
 
 
 def main(argv=None):
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["positions"]:
+        from core.models import load_model
+
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(POSITIONS_FILE, **position_predictions(load_model))
+        print(f"wrote {POSITIONS_FILE}")
+        return
+    if argv[:1] == ["hunger"]:
+        argv = argv[1:]
+    hunger_main(argv)
+
+
+def hunger_main(argv):
     import argparse
     import csv
-    from pathlib import Path
 
     from tqdm import tqdm
 
@@ -112,7 +154,7 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=800, help="optimizer steps per run, the same for every size")
     ap.add_argument("--augment", type=int, nargs="+", default=[0], help="max shift in px; 0 = none")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "data_hunger.csv")
+    ap.add_argument("--out", type=Path, default=RESULTS_DIR / "data_hunger.csv")
     args = ap.parse_args(argv)
     runs = [(m, n, s, a) for a in args.augment for m in args.models for n in args.sizes for s in range(args.seeds)
             if a == 0 or m == "vit"]
@@ -123,7 +165,7 @@ def main(argv=None):
         for m, n, s, a in runs:
             bar.set_description(f"{m} N={n} seed={s} aug={a}")
             row = data_hunger_run(m, n, s, args.steps, a, test, progress=lambda *_: bar.update(1))
-            row["command"] = "python -m core.experiments " + " ".join(argv or __import__("sys").argv[1:])
+            row["command"] = "python -m core.experiments hunger " + " ".join(argv)
             if writer is None:
                 writer = csv.DictWriter(f, fieldnames=list(row))
                 writer.writeheader()

@@ -23,3 +23,17 @@ def test_distance_accuracy_bands():
     centres = np.array([[32, 32], [33, 30], [40, 32], [32, 60]])  # Chebyshev distances 0, 2, 8, 28
     out = ex.distance_accuracy(np.array([1, 0, 1, 1]), np.array([1, 1, 1, 0]), centres, canvas=64, width=4)
     assert [(r["distance_px"], r["accuracy"], r["images"]) for r in out] == [(2, 0.5, 2), (10, 1.0, 1), (30, 0.0, 1)]
+
+
+def test_shipped_position_results_match_the_shipped_weights():
+    """The page reads core/results/positions.npz: it must be what the committed models predict today."""
+    from core import models
+
+    res = ex.load_positions()
+    assert res is not None, "run `python -m core.experiments positions`"
+    images, labels, centres = ex.position_test_set()
+    assert np.array_equal(res["labels"], labels.numpy()) and np.allclose(res["centres"], centres.numpy())
+    images = images[:150]
+    for name in ex.POSITION_MODELS:
+        stored = res[f"pred_{name}"][:150]
+        assert np.mean(stored == ex.predict_all(models.load_model(name), images)) >= 0.99, name
