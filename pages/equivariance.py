@@ -79,6 +79,8 @@ with left:
     _default("eq_dx", "dx", int, 20, lambda v: abs(v) <= limit)
     _default("eq_dy", "dy", int, 20, lambda v: abs(v) <= limit)
     _default("eq_mode", "mode", str, "zeros", lambda v: v in MODES)
+    for k in ("eq_dx", "eq_dy"):  # a new image changes the range: keep the shift, clamped, not reset
+        st.session_state[k] = int(np.clip(st.session_state[k], -limit, limit))
     dx = st.slider("Shift right dx (px, negative: left)", -limit, limit, key="eq_dx")
     dy = st.slider("Shift down dy (px, negative: up)", -limit, limit, key="eq_dy")
     mode = st.radio("Border", MODES, key="eq_mode", horizontal=True, format_func=lambda m: {

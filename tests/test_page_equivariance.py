@@ -112,3 +112,11 @@ def test_whole_model_chains_are_drawn_when_the_models_load(monkeypatch):
     assert not [t for t in texts(at) if t.startswith("Skipping")]
     chains = set(chart_data(at)["chain"])
     assert {"whole CNN (cnn) feature map", "whole ViT (vit) token map", "conv"} <= chains
+
+
+def test_changing_the_image_keeps_the_shift(app):
+    """A new image changes the sliders' range; the chosen shift must survive (it used to jump to the minimum)."""
+    app.selectbox(key="eq-image").set_value("cat")
+    app.run()
+    assert not app.exception
+    assert app.slider(key="eq_dx").value == 20 and app.slider(key="eq_dy").value == 20

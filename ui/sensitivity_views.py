@@ -66,9 +66,6 @@ def photo_on_canvas(img: torch.Tensor, canvas: int) -> bytes:
     from core.images import resize_to, to_uint8
     return to_uint8(resize_to(img, (canvas, canvas))).tobytes()
 
-    def background_image(self) -> torch.Tensor:
-        return sen.make_background(self.background, (self.canvas, self.canvas), self.bg_seed)
-
 
 def canvas_for(names) -> int:
     """The scene is drawn at the largest input size among the models (each model resizes it to its own)."""
