@@ -25,7 +25,7 @@ def _default(key, qp, cast, fallback, ok=lambda v: True):
             st.session_state[key] = fallback
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=8, ttl="15m", show_spinner=False)  # ~12 MB an entry at 512 px
 def compare(img: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode: str) -> eq.Comparison:
     return eq.compare(torch.from_numpy(img), kernel, dx, dy, mode)
 

@@ -27,7 +27,7 @@ class Analysis:
     probs: np.ndarray  # [classes]
 
 
-@st.cache_data(max_entries=24, show_spinner="Running the ViT…")
+@st.cache_data(max_entries=8, ttl="15m", show_spinner="Running the ViT…")
 def analyse(model_name: str, img: np.ndarray) -> Analysis:
     lm = cached_model(model_name)
     x = lm.preprocess(torch.from_numpy(img))
