@@ -6,8 +6,11 @@ import streamlit as st
 import torch
 
 from core import equivariance as eq
+from core.models import ModelError
 from core.transforms import MODES, KernelError, as_kernel
 from ui import require_entry
+from ui.images import image_picker
+from ui.models import cached_model
 
 require_entry()
 
@@ -36,7 +39,6 @@ def curves(img: np.ndarray, kernel: np.ndarray, names: tuple[str, ...]) -> pd.Da
     rows = []
     for name in names:
         if name in MODELS:
-            from ui.models import cached_model
             chain = eq.model_chain(cached_model(MODELS[name]))
         else:
             chain = chains[name]
@@ -46,10 +48,9 @@ def curves(img: np.ndarray, kernel: np.ndarray, names: tuple[str, ...]) -> pd.Da
 
 def model_loads(name: str) -> bool:
     try:
-        from ui.models import cached_model
         cached_model(MODELS[name])
         return True
-    except Exception as e:  # missing weights, or ui.models not there yet: skip this chain, keep the page
+    except ModelError as e:  # missing weights: skip this chain, keep the page
         st.info(f"Skipping **{name}**: the model cannot be loaded here ({e}).")
         return False
 
@@ -66,12 +67,7 @@ st.markdown("Shift an image and convolve it, or convolve it and shift the result
 # --- input, kernel, shift ------------------------------------------------------------------------
 left, right = st.columns([1, 1], gap="large")
 with left:
-    try:
-        from ui.images import image_picker
-        img = image_picker("eq-image", default="white square")
-    except ImportError:
-        img = eq.demo_image()
-        st.caption("Image: the built-in demo (100×100 black, white 20×20 square in the middle).")
+    img = image_picker("eq-image", default="white square")
     if img is None:
         st.stop()
     h, w = img.shape[-2:]
