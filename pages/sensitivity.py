@@ -75,7 +75,8 @@ sel = views.chart(table, path, loaded, scene.canvas, key="sweep_chart")
 st.caption(views.rules_caption(path, loaded, scene.canvas))
 st.download_button("Download the sweep as CSV", table.to_csv(index=False), "sensitivity.csv", "text/csv")
 
-metrics = views.metrics_table(result, targets, path, loaded)
+stats = views.model_metrics(result, targets, path)
+metrics = views.metrics_table(stats, targets, loaded)
 st.subheader("Numbers")
 st.dataframe(metrics, hide_index=True, width="stretch")
 st.caption(
@@ -83,7 +84,7 @@ st.caption(
     "probability of the target. **consistency** (Zhang 2019): % of random position pairs with the same top-1 "
     "class. **jaggedness** (Azulay & Weiss 2019): P(top-1 changes) between neighbouring positions. "
     "**MAC**: mean absolute change of the top-1 probability between neighbouring positions.")
-st.info(views.reading(result, targets, path))
+st.info(views.reading(result, stats, targets, path))
 
 st.subheader("The frame at one position")
 index = views.selected_index(sel, table, path, result, targets)

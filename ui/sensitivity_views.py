@@ -180,21 +180,25 @@ def rules_caption(path: sen.Path, loaded: dict, canvas: int) -> str:
     return "Dashed lines: " + "; ".join(sorted(set(rules["what"]))) + " (object corner on the grid)."
 
 
-def metrics_table(result: dict, targets: dict, path: sen.Path, loaded: dict) -> pd.DataFrame:
+def model_metrics(result: dict, targets: dict, path: sen.Path) -> dict[str, dict]:
+    """core.sensitivity.metrics per model, computed once for the table and the reading."""
+    return {name: sen.metrics(probs, targets[name], path) for name, probs in result.items()}
+
+
+def metrics_table(metrics: dict, targets: dict, loaded: dict) -> pd.DataFrame:
     rows = []
-    for name, probs in result.items():
-        m = sen.metrics(probs, targets[name], path)
+    for name, m in metrics.items():
         rows.append({"model": name, "target": loaded[name].class_names[targets[name]],
                      "accuracy": m["accuracy"], "min conf.": m["min_confidence"], "max conf.": m["max_confidence"],
                      "consistency %": m["consistency"], "jaggedness": m["jaggedness"], "MAC": m["mac_top1"]})
     return pd.DataFrame(rows).round(3)
 
 
-def reading(result: dict, targets: dict, path: sen.Path) -> str:
+def reading(result: dict, metrics: dict, targets: dict, path: sen.Path) -> str:
     axis, pos = _axis(path)
     rows = []
     for name, probs in result.items():
-        m = sen.metrics(probs, targets[name], path)
+        m = metrics[name]
         wrong = probs.argmax(1) != targets[name]
         rows.append({"name": name, "jaggedness": m["jaggedness"], "mac_top1": m["mac_top1"],
                      "positions": len(path), "n_wrong": int(wrong.sum()),
