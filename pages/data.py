@@ -1,4 +1,4 @@
-"""Why ViTs need data: accuracy vs object position (and, to come, vs training-set size)."""
+"""Why ViTs need data: accuracy vs object position and vs training-set size."""
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -6,6 +6,7 @@ import streamlit as st
 
 from core import experiments as ex
 from core import models, shapes
+from ui import hunger_views as hv
 from ui import require_entry
 from ui.models import cached_model
 
@@ -73,13 +74,19 @@ line = alt.Chart(bands).mark_line(point=True).encode(
 rule = alt.Chart(pd.DataFrame({"d": [radius]})).mark_rule(strokeDash=[4, 4], color="#888").encode(x="d:Q")
 st.altair_chart(rule + line, width="stretch")
 
-far = {n: float(bands[(bands.model == n) & (bands.distance_px > radius + 4)].eval("accuracy * images").sum()
-                 / max(1, bands[(bands.model == n) & (bands.distance_px > radius + 4)]["images"].sum()))
-       for n in NAMES}
-st.info(f"Away from the centre (more than {radius + 4} px out), **cnn-center** keeps {far['cnn-center']:.0%} "
-        f"(full-frame cnn: {far['cnn']:.0%}) while **vit-center** keeps {far['vit-center']:.0%} "
-        f"(full-frame vit: {far['vit']:.0%}). The dashed line marks the edge of the centre-trained models' "
-        "training positions.")
+NEAR, FAR = radius + 2, radius + 6  # px: the 4-px bands wholly inside 8 px, and those from 12 px out
+
+
+def band_accuracy(name: str, lo: float, hi: float) -> float:
+    """Accuracy of `name` on test objects whose centre is lo <= distance < hi px from the middle."""
+    b = bands[(bands.model == name) & (bands.distance_px - 2 >= lo) & (bands.distance_px + 2 <= hi)]
+    return float((b.accuracy * b.images).sum() / max(1, b.images.sum()))
+
+
+st.info(f"Objects within {NEAR} px of the middle → objects {FAR} px or more out: " + "; ".join(
+    f"**{n}** {band_accuracy(n, 0, NEAR):.0%} → {band_accuracy(n, FAR, 99):.0%}" for n in NAMES) +
+    ". The dashed line marks the edge of the centre-trained models' training positions. Compare each model "
+    "with its own accuracy near the middle: vit-center had the smallest training budget of the five.")
 st.caption(
     "This is the reverse of the textbook expectation, measured here. A likely reason: with a total stride of 32 on "
     "a 64-px canvas, the CNN's last feature map is 2×2 and zero padding tells each cell where the border is, so a "
@@ -90,5 +97,52 @@ st.download_button("Download the accuracy grid as CSV", grid.to_csv(index=False)
                    "text/csv")
 
 st.subheader("Accuracy against training-set size")
-st.info("Not measured yet: the data-hunger experiment (CNN and ViT trained on 250 to 16k images, 3 seeds each) "
-        "needs about an hour of both CPU cores and lands with its own results file.")
+st.markdown(
+    "The same two architectures, trained from scratch on N procedural images (objects anywhere in the frame) "
+    "and tested on 2,000 held-out images. **Budget rule:** every run gets the same compute, "
+    f"{ex.HUNGER_STEPS} AdamW steps of {ex.HUNGER_BATCH} images "
+    f"({ex.HUNGER_STEPS * ex.HUNGER_BATCH:,} images seen: {ex.HUNGER_STEPS * ex.HUNGER_BATCH / ex.SIZES[0]:.0f} "
+    f"epochs at N = {ex.SIZES[0]}, {ex.HUNGER_STEPS * ex.HUNGER_BATCH / ex.SIZES[-1]:.1f} at N = {ex.SIZES[-1]:,}), "
+    "with the embedded models' learning rates and schedule; 3 seeds, each drawing its own training set.")
+
+hunger = ex.load_hunger()
+live_rows = st.session_state.get(hv.LIVE, {}).get("rows", [])
+if hunger is None:
+    st.info("The shipped results (core/results/data_hunger.csv, made by `python -m core.experiments hunger`) are "
+            "missing; the control below measures points live.")
+    summary, crossings = {}, []
+else:
+    summary = ex.hunger_summary(hunger)
+    sizes = sorted(set(summary.get("cnn", {})) & set(summary.get("vit", {})))
+    crossings = ex.crossovers(sizes, [summary["cnn"][n][0] for n in sizes], [summary["vit"][n][0] for n in sizes])
+if hunger is not None or live_rows:
+    st.altair_chart(hv.chart(hunger, live_rows, crossings), width="stretch")
+if hunger is not None:
+    st.caption(f"Lines: mean over seeds; bars: ±1 standard deviation; dashed line: where the CNN and ViT means "
+               f"cross, if they do. *vit + shift aug*: every training batch rolled by up to ±{ex.AUGMENT_PX} px. "
+               f"Hollow diamonds: your live runs (1 seed). Made by `{hunger['command'].iloc[0]}` in "
+               f"{hunger['seconds'].sum() / 60:.0f} CPU-minutes.")
+    st.info(ex.hunger_reading(summary) + " Chance is 10 %.")
+    card = models.model_card().get("models", {})
+    if {"cnn", "vit"} <= set(card):
+        st.markdown(
+            "**Why this is not the textbook picture.** Both halves of the chart are about this small, fixed budget, "
+            "not about data alone:\n"
+            "- *Large N: the CNN learns faster per step.* Neither model has converged: with ~10× the compute on 60k "
+            f"images the embedded models reach cnn {card['cnn']['test_accuracy']['full_frame']:.1%} and vit "
+            f"{card['vit']['test_accuracy']['full_frame']:.1%}. Locality and weight sharing give the CNN a head start, "
+            "while a ViT's loss sits near chance for its first few hundred steps (it first has to learn which "
+            "patches belong together).\n"
+            "- *Small N: both fail, the CNN by memorising.* With 250 images the CNN fits its training set perfectly "
+            "(100 % training accuracy, checked for seed 0) yet scores near chance on new images: it memorises "
+            "backgrounds and noise. The slower ViT has memorised less when the budget ends. Neither is a useful "
+            "classifier there.\n\n"
+            "In the ViT paper (Dosovitskiy et al. 2021, Fig. 4) ViT-B/32 trails a ResNet-50 after pre-training on 9M "
+            "images and overtakes it only from 90M: the textbook crossover lies far beyond what a CPU can train. "
+            "What this chart does show is the ViT's weaker bias as slower learning: for the same steps, it extracts "
+            "less from more data.")
+    st.download_button("Download the runs as CSV", hunger.to_csv(index=False), "data_hunger.csv", "text/csv")
+
+with st.expander("Run a small experiment now", expanded=bool(live_rows) or bool(
+        st.session_state.get(hv.LIVE, {}).get("queue"))):
+    hv.live_controls(hunger)

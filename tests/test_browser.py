@@ -84,3 +84,21 @@ def test_page_renders_without_exception(server, browser, page):
         assert pg.locator("h1").count() >= 1
     finally:
         pg.close()
+
+
+def test_live_training_can_be_cancelled(server, browser):
+    """A lecture starts a live run, then cancels it: the run stops, adds no point, and the page is usable."""
+    pg = _open(browser, f"{server}/data")
+    try:
+        pg.get_by_text("Run a small experiment now").click()
+        pg.get_by_role("button", name="Train now").click()
+        pg.wait_for_selector("[data-testid='stProgress']", timeout=60_000)
+        pg.get_by_role("button", name="Cancel").click()
+        pg.wait_for_timeout(1000)
+        pg.wait_for_selector(IDLE, timeout=60_000)
+        assert pg.locator("[data-testid='stProgress']").count() == 0
+        assert pg.get_by_role("button", name="Train now").is_enabled()
+        assert pg.get_by_role("button", name="Clear live points").count() == 0  # no point was added
+        assert pg.locator("[data-testid='stException']").count() == 0
+    finally:
+        pg.close()
