@@ -1,12 +1,7 @@
 """Inductive Bias Lab: entry point. Page config, navigation over pages/, the shared sidebar."""
-import os
-
 import streamlit as st
-import torch
 
-# One intra-op thread per computation: sessions run in parallel threads, and on a small server (2 cores here,
-# 1-2 on Community Cloud) two torch threads per session fight each other and get several times slower.
-torch.set_num_threads(int(os.environ.get("IBL_TORCH_THREADS", "1")))
+# No torch here: ui/compute.py configures it when a page first computes, so the home page opens without it.
 
 st.set_page_config(page_title="Inductive Bias Lab", page_icon=":material/biotech:", layout="wide")
 

@@ -5,6 +5,7 @@ import streamlit as st
 import torch
 
 from core import images
+from ui import compute  # noqa: F401  (sets torch's thread count before first use)
 
 UPLOAD = "Upload…"
 CAMERA = "Camera"

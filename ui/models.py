@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import models
+from ui import compute  # noqa: F401  (sets torch's thread count before first use)
 
 LABELS = {
     "cnn": "cnn: small ResNet, full frame",
