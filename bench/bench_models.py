@@ -7,10 +7,10 @@ usage: python -m bench.bench_models [--quick]     (prints a table; `python -m be
   resnet18 built with pretrained=False (224x224), median of N runs after warm-up;
 - the machine's float32 matrix-multiply rate (torch.matmul of 2048x2048 matrices), the ceiling that the
   sensitivity bench compares its achieved GFLOP/s with;
-- peak resident memory (ru_maxrss) of a fresh Python process that imports what the app imports, loads the
+- peak resident memory (VmHWM) of a fresh Python process that imports what the app imports, loads the
   embedded models and runs the default sweep, and of one that also holds timm vit_tiny + resnet18.
 
-Torch runs at the app's thread count: streamlit_app.py calls torch.set_num_threads($IBL_TORCH_THREADS, default 1)
+Torch runs at the app's thread count: ui/compute.py calls torch.set_num_threads($IBL_TORCH_THREADS, default 1)
 so that parallel sessions do not fight over the cores; the matmul rate is measured at that count and at all cores.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMM_MODELS = ("vit_tiny_patch16_224", "resnet18")
 LOAD_GOAL_MS = 1000.0
 MEMORY_GOAL_MB = 700.0
-APP_THREADS = int(os.environ.get("IBL_TORCH_THREADS", "1"))  # as streamlit_app.py sets it
+APP_THREADS = int(os.environ.get("IBL_TORCH_THREADS", "1"))  # as ui/compute.py sets it
 ALL_THREADS = os.cpu_count() or 1
 
 
@@ -49,6 +49,25 @@ def timed(fn, repeat: int = 7, warmup: int = 2) -> dict:
         fn()
         times.append((time.perf_counter() - t) * 1e3)
     return {"median_ms": statistics.median(times), "best_ms": min(times), "runs": repeat}
+
+
+def paired(fn_a, fn_b, repeat: int = 15, warmup: int = 3) -> dict:
+    """Time two functions alternately (a, b, a, b, ...) so that drift in the machine's speed hits both alike.
+
+    Returns each one's median and best ms and the ratio a/b of the best times (the least disturbed runs) and of
+    the medians of the per-pair ratios."""
+    for _ in range(warmup):
+        fn_a()
+        fn_b()
+    ta, tb = [], []
+    for _ in range(repeat):
+        for fn, out in ((fn_a, ta), (fn_b, tb)):
+            t = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - t) * 1e3)
+    return {"a": {"median_ms": statistics.median(ta), "best_ms": min(ta)},
+            "b": {"median_ms": statistics.median(tb), "best_ms": min(tb)},
+            "ratio_best": min(ta) / min(tb), "ratio_paired_median": statistics.median(a / b for a, b in zip(ta, tb))}
 
 
 def matmul_gflops(n: int = 2048, repeat: int = 5, threads: int | None = None) -> dict:
@@ -133,15 +152,17 @@ def forward_times(quick: bool = False) -> list[dict]:
     return rows
 
 
-# Runs in a fresh interpreter: what the app imports, the models it holds, the default sweep; prints ru_maxrss.
+# Runs in a fresh interpreter: what the app imports, the models it holds, the default sweep; prints the peak RSS
+# from VmHWM. Not ru_maxrss: Linux keeps ru_maxrss across fork + exec, so a child started by a large bench process
+# reported the parent's peak (1287 MB in both cases of the first run).
 _MEMORY_PROBE = r"""
-import json, os, resource, sys
+import json, os, sys
 def stage(name):
     d = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines())
     stages.append({"stage": name, **{k: int(d[k].split()[0]) / 1024 for k in ("VmRSS", "RssAnon", "RssFile")}})
 stages = []
 import numpy, pandas, altair, streamlit, torch
-torch.set_num_threads(int(os.environ.get("IBL_TORCH_THREADS", "1")))  # as streamlit_app.py
+torch.set_num_threads(int(os.environ.get("IBL_TORCH_THREADS", "1")))  # as ui/compute.py
 stage("import numpy, pandas, altair, streamlit, torch")
 import timm
 sys.path.insert(0, sys.argv[1])
@@ -164,7 +185,8 @@ with torch.inference_mode():
     for name in sys.argv[2:]:
         held[name].net(torch.rand(1, 3, 224, 224))
 stage("+ default and grid sweeps" + (", a 224x224 forward of each timm model" if sys.argv[2:] else ""))
-print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines())
+print(json.dumps({"peak_mb": int(status["VmHWM"].split()[0]) / 1024,
                   "models": list(held), "stages": stages}))
 """
 
