@@ -265,16 +265,20 @@ def hunger_main(argv):
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows, t0 = [], time.perf_counter()
     with ProcessPoolExecutor(max(1, args.jobs), mp_context=mp.get_context("spawn")) as pool, \
-            tqdm(total=len(runs), unit="run") as bar:
+            tqdm(total=len(runs), unit="run") as bar, open(args.out, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=HUNGER_COLUMNS)
+        writer.writeheader()
         futures = [pool.submit(_hunger_worker_run, run, args.steps) for run in runs]
         for future in as_completed(futures):
             row = dict(future.result(), command=command)
             rows.append(row)
+            writer.writerow(row)  # as each run ends, so an interrupted hour keeps what it measured
+            f.flush()
             bar.set_postfix_str(f"{row['model']} N={row['train_size']} aug={row['augment_px']}: "
                                 f"{row['accuracy']:.1%}")
             bar.update(1)
     rows.sort(key=lambda r: (r["model"], r["augment_px"], r["train_size"], r["seed"]))
-    with open(args.out, "w", newline="") as f:
+    with open(args.out, "w", newline="") as f:  # the finished file in a stable order
         writer = csv.DictWriter(f, fieldnames=HUNGER_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
