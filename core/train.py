@@ -37,12 +37,14 @@ class Recipe:
     weight_decay: float
     batch: int = 128
     warmup: float = 0.05
-    bf16: bool = False  # bfloat16 autocast: 1.6x faster for the ResNets on AVX512-BF16 CPUs, no gain for the ViT
+    # bfloat16 autocast. On this AVX512-BF16 CPU: 1.6x faster for the plain ResNet, no gain for the ViT,
+    # and ~25 % *slower* for cnn-aa (BlurPool's depthwise convolutions), which keeps it to share cnn's recipe
+    bf16: bool = False
 
 
 # Per-architecture recipes. The ViT is compute-bound (its matmuls run at ~75 % of one core's peak), so
-# its budget is what decides whether `python -m core.train` fits in 30 min on 2 cores: one worker
-# trains "vit" alone while the other trains the four cheaper models (see BUDGET_STEPS).
+# its budget decides whether `python -m core.train` fits in 30 min on 2 cores: one worker trains vit,
+# the other vit-center and cnn-aa, and the two short ones go to whichever is free (see TRAIN_ORDER).
 RECIPES = {
     "resnet": Recipe(steps=1100, lr=2e-3, weight_decay=5e-4, bf16=True),
     "resnet-aa": Recipe(steps=1100, lr=2e-3, weight_decay=5e-4, bf16=True),
