@@ -163,14 +163,26 @@ def crossovers(sizes, first, second) -> list[float]:
     return out
 
 
+def series_name(model: str, augment_px) -> str:
+    """The chart series of a run: the model name, with " + shift aug" for augmented runs."""
+    return model + (" + shift aug" if int(augment_px) else "")
+
+
+def cnn_vit_crossings(summary: dict) -> list[float]:
+    """`crossovers` of the CNN and ViT mean accuracies of `hunger_summary` output, at the sizes both have."""
+    cnn, vit = summary.get("cnn", {}), summary.get("vit", {})
+    sizes = sorted(set(cnn) & set(vit))
+    return crossovers(sizes, [cnn[n][0] for n in sizes], [vit[n][0] for n in sizes])
+
+
 def hunger_summary(rows) -> dict[str, dict[int, tuple[float, float, int]]]:
     """{series: {N: (mean accuracy, sample std over seeds, runs)}} from result rows (dicts or a DataFrame).
 
-    A series is the model name, with " + shift aug" appended for augmented runs."""
+    Series are named by `series_name`."""
     records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
     groups: dict[str, dict[int, list[float]]] = {}
     for r in records:
-        series = r["model"] + (" + shift aug" if int(r["augment_px"]) else "")
+        series = series_name(r["model"], r["augment_px"])
         groups.setdefault(series, {}).setdefault(int(r["train_size"]), []).append(float(r["accuracy"]))
     return {s: {n: (float(np.mean(a)), float(np.std(a, ddof=1)) if len(a) > 1 else 0.0, len(a))
                 for n, a in sorted(by_n.items())} for s, by_n in groups.items()}
@@ -184,7 +196,7 @@ def hunger_reading(summary: dict) -> str:
         return "Both models are needed at the same training-set sizes for a comparison."
     gap = {n: 100 * (cnn[n][0] - vit[n][0]) for n in sizes}
     lo, hi = sizes[0], sizes[-1]
-    cross = crossovers(sizes, [cnn[n][0] for n in sizes], [vit[n][0] for n in sizes])
+    cross = cnn_vit_crossings(summary)
     if len(cross) == 1:
         first, then = ("ViT", "CNN") if gap[lo] < 0 else ("CNN", "ViT")
         lead = f"The **{first} is ahead below N ≈ {cross[0]:,.0f} and the {then} above it**."
@@ -199,7 +211,7 @@ def hunger_reading(summary: dict) -> str:
     text = (f"{lead} The gap (CNN − ViT) is {gap[lo]:+.1f} points at N = {lo:,} and {gap[hi]:+.1f} at N = {hi:,}; "
             f"from the smallest to the largest set the CNN goes from {cnn[lo][0]:.1%} to {cnn[hi][0]:.1%} and the "
             f"ViT from {vit[lo][0]:.1%} to {vit[hi][0]:.1%}.")
-    aug = summary.get("vit + shift aug", {})
+    aug = summary.get(series_name("vit", AUGMENT_PX), {})
     both = [n for n in sorted(aug) if n in vit]
     if both:
         text += " Shift augmentation changes the ViT by " + ", ".join(

@@ -106,15 +106,15 @@ st.markdown(
     "with the embedded models' learning rates and schedule; 3 seeds, each drawing its own training set.")
 
 hunger = ex.load_hunger()
-live_rows = st.session_state.get(hv.LIVE, {}).get("rows", [])
+live = st.session_state.get(hv.LIVE, {})
+live_rows = live.get("rows", [])
 if hunger is None:
     st.info("The shipped results (core/results/data_hunger.csv, made by `python -m core.experiments hunger`) are "
             "missing; the control below measures points live.")
     summary, crossings = {}, []
 else:
     summary = ex.hunger_summary(hunger)
-    sizes = sorted(set(summary.get("cnn", {})) & set(summary.get("vit", {})))
-    crossings = ex.crossovers(sizes, [summary["cnn"][n][0] for n in sizes], [summary["vit"][n][0] for n in sizes])
+    crossings = ex.cnn_vit_crossings(summary)
 if hunger is not None or live_rows:
     st.altair_chart(hv.chart(hunger, live_rows, crossings), width="stretch")
 if hunger is not None:
@@ -143,6 +143,5 @@ if hunger is not None:
             "less from more data.")
     st.download_button("Download the runs as CSV", hunger.to_csv(index=False), "data_hunger.csv", "text/csv")
 
-with st.expander("Run a small experiment now", expanded=bool(live_rows) or bool(
-        st.session_state.get(hv.LIVE, {}).get("queue"))):
+with st.expander("Run a small experiment now", expanded=bool(live_rows or live.get("queue"))):
     hv.live_controls(hunger)

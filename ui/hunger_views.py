@@ -13,11 +13,7 @@ from core import experiments as ex
 
 LIVE = "live_hunger"  # session state: {"rows": finished live runs, "queue": runs still to do}
 LIVE_STEPS = sorted({25, 100, 300, ex.HUNGER_STEPS})
-SERIES_COLOURS = {"cnn": "#1f77b4", "vit": "#d62728", "vit + shift aug": "#ff7f0e"}
-
-
-def series(row) -> str:
-    return row["model"] + (" + shift aug" if int(row["augment_px"]) else "")
+SERIES_COLOURS = {"cnn": "#1f77b4", "vit": "#d62728", ex.series_name("vit", ex.AUGMENT_PX): "#ff7f0e"}
 
 
 def chart(shipped: pd.DataFrame | None, live_rows: list[dict], crossings: list[float]) -> alt.LayerChart:
@@ -25,11 +21,12 @@ def chart(shipped: pd.DataFrame | None, live_rows: list[dict], crossings: list[f
     and dashed rules at the CNN/ViT crossovers."""
     frames = []
     if shipped is not None:
-        frames.append(shipped.assign(series=shipped.apply(series, axis=1), source="shipped"))
+        frames.append(shipped.assign(series=[ex.series_name(m, a) for m, a in zip(shipped.model, shipped.augment_px)],
+                                     source="shipped"))
     if live_rows:
         live = pd.DataFrame(live_rows)
-        frames.append(live.assign(series=live.apply(series, axis=1), source=live["steps"].map(
-            lambda s: f"live, {s} steps")))
+        frames.append(live.assign(series=[ex.series_name(m, a) for m, a in zip(live.model, live.augment_px)],
+                                  source=live["steps"].map(lambda s: f"live, {s} steps")))
     data = pd.concat(frames, ignore_index=True)
     sizes = sorted(data["train_size"].unique().tolist())
     x = alt.X("train_size:Q", scale=alt.Scale(type="log"), axis=alt.Axis(values=sizes, format=",d"),
