@@ -4,7 +4,7 @@ usage: python -m bench.bench_sensitivity [--quick]     (prints a table; `python 
 
 The page's default scene (ui/sensitivity_views.py, pages/sensitivity.py): a star of size 20, angle 0, colour
 #ffd21e, on the noisy-gradient background with seed 7, horizontal path in 1-pixel steps across the 64-pixel
-frame, models cnn + vit, chunk 128. Figures:
+frame, models cnn + vit, the sweep's default chunk (sen.frames_per_chunk: 32 frames at 64x64). Figures:
 - the default sweep's time (goal < 0.5 s) and the 2-D grid at 2-pixel steps (goal < 5 s);
 - positions per second per model;
 - overhead: sweep time / time of the bare batched forward pass (net(x) on the same, already composed and
@@ -28,7 +28,7 @@ from core import sensitivity as sen
 from core import shapes
 
 DEFAULT = {"shape": "star", "size": 20, "angle": 0, "colour": "#ffd21e", "background": "noisy gradient",
-           "bg_seed": 7, "path": "horizontal", "step": 1, "canvas": 64, "chunk": 128, "models": ["cnn", "vit"]}
+           "bg_seed": 7, "path": "horizontal", "step": 1, "canvas": 64, "models": ["cnn", "vit"]}
 GOALS = {"default_sweep_ms": 500.0, "grid_sweep_ms": 5000.0, "overhead_ratio": 1.15}
 
 
@@ -56,7 +56,7 @@ def main(quick: bool = False, matmul: dict | None = None) -> dict:
     sprite, background, canvas = scene()
     line = sen.make_path(DEFAULT["path"], sprite.shape, canvas, DEFAULT["step"])
     grid = sen.make_path("grid", sprite.shape, canvas, 2)
-    chunk = DEFAULT["chunk"]
+    chunk = sen.frames_per_chunk(*canvas)
     frames_line = shapes.composite(background, sprite, line.xs, line.ys)
     frames_grid = shapes.composite(background, sprite, grid.xs, grid.ys)
     flops = {n: flops_per_image(m.net) for n, m in loaded.items()}

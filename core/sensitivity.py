@@ -61,16 +61,28 @@ def frames(background: torch.Tensor, sprite: Sprite, path: Path, index: int) -> 
     return composite(background, sprite, path.xs[index:index + 1], path.ys[index:index + 1])[0]
 
 
+# Pixels per batched forward pass. A model's activations grow with the batch while its speed on a CPU core stops
+# improving long before: 32 frames of 64x64 run as fast per frame as 128 (measured) with a quarter of the memory.
+CHUNK_PIXELS = 32 * 64 * 64
+
+
+def frames_per_chunk(height: int, width: int) -> int:
+    """Frames of height x width per forward pass: 32 at 64x64, 2 at 224x224, at least 1."""
+    return max(1, CHUNK_PIXELS // (height * width))
+
+
 @torch.inference_mode()
-def sweep(models: dict, background: torch.Tensor, sprite: Sprite, path: Path, chunk: int = 256,
+def sweep(models: dict, background: torch.Tensor, sprite: Sprite, path: Path, chunk: int | None = None,
           progress=None) -> dict[str, np.ndarray]:
     """Probabilities [P, C] for each model in `models` (name -> LoadedModel) at every position of `path`.
 
-    Frames are composed `chunk` at a time and shared by all models; `progress(done, total)` is called
-    after each chunk.
+    Frames are composed `chunk` at a time (default: `frames_per_chunk` of the background's size) and shared by
+    all models; `progress(done, total)` is called after each chunk.
     """
     if len(path) == 0:
         raise ValueError("the path has no positions: make the object smaller or the step shorter")
+    if chunk is None:
+        chunk = frames_per_chunk(*background.shape[-2:])
     if chunk < 1:
         raise ValueError("chunk must be at least 1")
     out = {name: [] for name in models}

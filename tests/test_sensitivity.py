@@ -87,7 +87,12 @@ def test_bad_paths_have_clear_messages(args, msg):
         sen.make_path(*args)
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 1000])
+@pytest.mark.parametrize(("size", "frames"), [((64, 64), 32), ((224, 224), 2), ((32, 32), 128), ((2000, 3000), 1)])
+def test_frames_per_chunk_keeps_a_chunk_near_32_frames_of_64x64(size, frames):
+    assert sen.frames_per_chunk(*size) == frames
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1000, None])
 def test_sweep_equals_per_frame_forward(chunk):
     bg = torch.rand(3, 32, 32)
     sprite = shapes.make_sprite("cross", 9, color=(1, 0, 0))
