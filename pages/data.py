@@ -8,6 +8,7 @@ from core import experiments as ex
 from core import models, shapes
 from ui import hunger_views as hv
 from ui import require_entry
+from ui import compute
 from ui.models import cached_model
 
 require_entry()
@@ -28,7 +29,8 @@ def predictions() -> tuple[dict, np.ndarray, np.ndarray, bool]:
     res = ex.load_positions()
     shipped = res is not None
     if not shipped:
-        res = ex.position_predictions(cached_model, NAMES, n=1_000)
+        loaded = {n: cached_model(n) for n in NAMES}
+        res = compute.run(ex.position_predictions, loaded.__getitem__, NAMES, n=1_000)
     return {n: res[f"pred_{n}"] for n in NAMES}, res["labels"], res["centres"], shipped
 
 

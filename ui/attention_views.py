@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from core import attention as att
 from core import shapes
+from ui import compute
 from ui.models import cached_model
 
 CHART_PX = 384  # display width of the clickable image
@@ -29,7 +30,10 @@ class Analysis:
 
 @st.cache_data(max_entries=8, ttl="15m", show_spinner="Running the ViT…")
 def analyse(model_name: str, img: np.ndarray) -> Analysis:
-    lm = cached_model(model_name)
+    return compute.run(_analyse, cached_model(model_name), img)
+
+
+def _analyse(lm, img: np.ndarray) -> Analysis:
     x = lm.preprocess(torch.from_numpy(img))
     attn, logits = att.attention_and_logits(lm.net, x)
     shown = att.denormalize(x, lm.mean, lm.std)[0]
@@ -41,7 +45,7 @@ def analyse(model_name: str, img: np.ndarray) -> Analysis:
 def batch_distance(model_name: str, n: int = 32) -> np.ndarray:
     lm = cached_model(model_name)
     images, _, _ = shapes.make_dataset(n, seed=0)
-    return att.attention_distance_over(lm.net, lm.preprocess(images)).numpy()
+    return compute.run(lambda: att.attention_distance_over(lm.net, lm.preprocess(images)).numpy())
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -63,7 +67,10 @@ def embeddings(model_name: str):
 
 @st.cache_data(max_entries=16, show_spinner="Class activation map…")
 def cam(model_name: str, img: np.ndarray):
-    lm = cached_model(model_name)
+    return compute.run(_cam, cached_model(model_name), img)
+
+
+def _cam(lm, img: np.ndarray):
     x = lm.preprocess(torch.from_numpy(img))
     cam_map, logits = att.class_activation_map(lm.net, x)
     shown = att.denormalize(x, lm.mean, lm.std)[0]

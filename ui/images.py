@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import streamlit as st
+
+from ui import compute  # noqa: F401, I001  (configures torch and memory before first use)
 import torch
 
 from core import images
-from ui import compute  # noqa: F401  (sets torch's thread count before first use)
 
 UPLOAD = "Upload…"
 CAMERA = "Camera"

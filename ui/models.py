@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui import compute  # noqa: F401, I001  (configures torch and memory before first use)
+
 from core import models
-from ui import compute  # noqa: F401  (sets torch's thread count before first use)
 
 LABELS = {
     "cnn": "cnn: small ResNet, full frame",

@@ -12,6 +12,7 @@ import torch
 from core import models, shapes
 from core import sensitivity as sen
 from core.models import total_stride
+from ui import compute
 from ui.models import cached_model, label
 
 MODEL_CHOICES = list(models.EMBEDDED) + [n for n in models.available() if n.startswith(models.TIMM_PREFIX)]
@@ -88,8 +89,8 @@ def cached_sweep(scene: Scene, names: tuple[str, ...]) -> dict[str, np.ndarray]:
         if bar is not None:
             bar.progress(done / total, text=f"Classified {done} of {total} frames")
 
-    out = sen.sweep({n: cached_model(n) for n in names}, scene.background_image(), scene.sprite(), path,
-                    chunk=128, progress=progress)
+    loaded = {n: cached_model(n) for n in names}
+    out = compute.run(sen.sweep, loaded, scene.background_image(), scene.sprite(), path, progress=progress)
     if bar is not None:
         bar.empty()
     return out
