@@ -1,6 +1,8 @@
 """Inductive Bias Lab: entry point. Page config, navigation over pages/, the shared sidebar."""
 import streamlit as st
 
+from ui import release_memory
+
 # No torch here: ui/compute.py configures it when a page first computes, so the home page opens without it.
 
 st.set_page_config(page_title="Inductive Bias Lab", page_icon=":material/biotech:", layout="wide")
@@ -21,4 +23,7 @@ with st.sidebar:
         "any timm model works too when its weights are available."
     )
 
-page.run()
+try:
+    page.run()
+finally:
+    release_memory()

@@ -8,7 +8,8 @@ import torch
 from core import equivariance as eq
 from core.models import ModelError
 from core.transforms import MODES, KernelError, as_kernel
-from ui import require_entry
+from ui import png, require_entry
+from ui import compute
 from ui.images import image_picker
 from ui.models import cached_model
 
@@ -30,20 +31,15 @@ def _default(key, qp, cast, fallback, ok=lambda v: True):
 
 @st.cache_data(max_entries=8, ttl="15m", show_spinner=False)  # ~12 MB an entry at 512 px
 def compare(img: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode: str) -> eq.Comparison:
-    return eq.compare(torch.from_numpy(img), kernel, dx, dy, mode)
+    return compute.run(eq.compare, torch.from_numpy(img), kernel, dx, dy, mode)
 
 
 @st.cache_data(max_entries=16, show_spinner="Measuring the error at every shift…")
 def curves(img: np.ndarray, kernel: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
     chains = eq.basic_chains(kernel)
-    rows = []
-    for name in names:
-        if name in MODELS:
-            chain = eq.model_chain(cached_model(MODELS[name]))
-        else:
-            chain = chains[name]
-        rows += eq.error_curve(chain, torch.from_numpy(img))
-    return pd.DataFrame(rows)
+    chosen = [eq.model_chain(cached_model(MODELS[n])) if n in MODELS else chains[n] for n in names]
+    x = torch.from_numpy(img)
+    return pd.DataFrame(compute.run(lambda: [row for chain in chosen for row in eq.error_curve(chain, x)]))
 
 
 def model_loads(name: str) -> bool:
@@ -56,7 +52,7 @@ def model_loads(name: str) -> bool:
 
 
 def show_signed(col, values: torch.Tensor, vmax: float, title: str, formula: str):
-    col.image(eq.enlarge(eq.diverging_rgb(values.mean(0), vmax)), width="stretch", output_format="PNG")
+    col.image(png(eq.enlarge(eq.diverging_rgb(values.mean(0), vmax))), width="stretch", output_format="PNG")
     col.markdown(f"**{title}**  \n{formula}")
 
 
@@ -116,7 +112,7 @@ c = compare(image, kernel, dx, dy, mode)
 st.subheader("Shift then convolve (A) against convolve then shift (B)")
 vmax = max(float(t.mean(0).abs().max()) for t in (c.conv, c.shift_then_conv, c.conv_then_shift)) or 1.0
 cols = st.columns(4)
-cols[0].image(eq.enlarge((image.transpose(1, 2, 0) * 255).round().astype(np.uint8)), width="stretch", output_format="PNG")
+cols[0].image(png(eq.enlarge((image.transpose(1, 2, 0) * 255).round().astype(np.uint8))), width="stretch", output_format="PNG")
 cols[0].markdown(f"**Original** x  \n{w}×{h} px")
 show_signed(cols[1], c.conv, vmax, "Convolution", "f(x)")
 show_signed(cols[2], c.conv_then_shift, vmax, "Convolve, then shift (B)", f"T f(x), T = shift ({dx}, {dy})")
@@ -127,7 +123,7 @@ st.caption(f"Convolution outputs are signed: colour scale blue = −{vmax:.3g}, 
 diff_col, text_col = st.columns([1, 3])
 absdiff = c.diff.abs().amax(0)
 dmax = float(absdiff.max())
-diff_col.image(eq.enlarge(eq.sequential_rgb(absdiff, dmax)), width="stretch", output_format="PNG")
+diff_col.image(png(eq.enlarge(eq.sequential_rgb(absdiff, dmax))), width="stretch", output_format="PNG")
 diff_col.caption(f"|A − B| (max over channels): white = 0, dark red = {dmax:.3g}")
 with text_col:
     message = eq.verdict(c, mode)

@@ -202,3 +202,13 @@ def test_colour_maps_state_their_ends():
     assert eq.enlarge(np.zeros((100, 50, 3), np.uint8), 300, frame=0).shape == (600, 300, 3)
     framed = eq.enlarge(np.full((4, 4, 3), 255, np.uint8), 8, frame=1)
     assert framed.shape == (10, 10, 3) and framed[0, 0, 0] == 160 and framed[1, 1, 0] == 255
+
+
+def test_colour_maps_follow_a_linear_ramp_through_their_anchors():
+    t = np.concatenate([np.random.default_rng(0).uniform(0, 1, 5000), np.linspace(0, 1, 5)])
+    for rgb, anchors in ((eq.diverging_rgb(2 * t - 1, 1.0), eq._DIVERGING), (eq.sequential_rgb(t, 1.0), eq._SEQUENTIAL)):
+        ts = np.linspace(0, 1, len(anchors))
+        expected = np.stack([np.interp(t, ts, anchors[:, c]) for c in range(3)], -1)
+        assert np.abs(rgb.astype(float) - expected).max() <= 1.0
+    assert np.array_equal(eq.diverging_rgb(np.linspace(-1, 1, 5), 1.0), eq._DIVERGING.astype(np.uint8))
+    assert np.array_equal(eq.sequential_rgb(np.linspace(0, 1, 4), 1.0), eq._SEQUENTIAL.astype(np.uint8))

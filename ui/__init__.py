@@ -1,5 +1,9 @@
 """Streamlit helpers shared by the pages."""
+import io
+
+import numpy as np
 import streamlit as st
+from PIL import Image
 
 
 def require_entry() -> None:
@@ -14,3 +18,23 @@ def require_entry() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+try:
+    _malloc_trim = __import__("ctypes").CDLL("libc.so.6").malloc_trim
+except (OSError, AttributeError):  # not glibc
+    _malloc_trim = None
+
+
+def release_memory() -> None:
+    """Give the memory freed by this script run back to the system (glibc keeps it otherwise: see ui/compute.py)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def png(rgb: np.ndarray) -> bytes:
+    """[H, W, 3] uint8 as PNG at zlib level 1 for st.image: 5x faster than the default level for ~10 % more
+    bytes (516x516 map: 17 ms against 80 ms), and five such maps are most of an update on a 512-px image."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
