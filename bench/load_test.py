@@ -1,6 +1,6 @@
 """Load and fault test: many browser sessions at once against one `streamlit run` server on 127.0.0.1.
 
-usage: python -m bench.load_test [--sessions 8] [--interactions 200] [--deadline 900] [--quick]
+usage: python -m bench.load_test [--sessions 8] [--interactions 400] [--deadline 1500] [--quick]
        (prints a table, writes bench/load.json; stops by itself: every wait has a timeout, the whole run a deadline)
 
 Phase 1, all sessions at once (headless Chromium contexts, one asyncio loop):
@@ -14,9 +14,12 @@ Phase 1, all sessions at once (headless Chromium contexts, one asyncio loop):
   /attention and /sensitivity. Each must get a clear error (stAlert), never an stException.
 Phase 2: the normal sessions make `--interactions` varied changes in total (new shifts on a 512x512, a 451x300
 and a 100x100 image, new sweeps, new images, fresh sessions), each a new cache key; the server's resident memory
-(VmRSS from /proc) is read before, half-way and after. The caches are bounded when the memory stops growing
-once they are full: the goal is < 50 MB growth over the second half (the total growth is reported too).
-The health endpoint is polled every second throughout.
+(VmRSS from /proc) is read at rest (no script running, 3 s quiet; every session waits there) at the start, after
+each quarter and at the end. The first half warms up: the caches fill (~100 new keys) and the allocator's heaps
+reach their working size, which costs a few hundred MB once. The goal is that the memory then stays flat: < 50 MB
+growth over the second half's 200 interactions (the growth per quarter and the peak, VmHWM, are reported too).
+The health endpoint is polled every second throughout: no poll may go unanswered for 10 s (slow ones, > 3 s, are
+counted).
 Update time = from the widget change until the page shows the new result and the script is idle.
 """
 from __future__ import annotations
@@ -51,6 +54,10 @@ ARTIFACTS = Path("/tmp/load_test_artifacts")
 EXC = "[data-testid='stException']"
 ERR = "[data-testid='stAlertContentError']"
 TIMEOUT_MS = 120_000
+REST_S, REST_TIMEOUT_S = 3.0, 300.0  # quiet time before an at-rest memory reading; longest wait for all sessions
+# A poll fails when /_stcore/health gives no answer within HEALTH_TIMEOUT_S (the server counts as down, as a
+# liveness probe would see it); slower answers are counted as slow. The 10 browsers share the server's 2 cores.
+HEALTH_TIMEOUT_S, HEALTH_SLOW_S = 10.0, 3.0
 FLAT_MB = 50.0  # allowed growth of the server's resident memory over the second half of phase 2 (caches full)
 EQ_IMAGES = ("astronaut", "cat", "white square")  # equivariance churn images: 512x512, 451x300, 100x100
 FAULT_MODEL = "vit_small_patch16_224"
@@ -203,7 +210,7 @@ class SweepOracle:
             sprite = shapes.make_sprite("star", size, 0, (1.0, 210 / 255, 30 / 255))
             background = sen.make_background("noisy gradient", (64, 64), seed)
             path = sen.make_path("horizontal", sprite.shape, (64, 64), 1)
-            probs = sen.sweep(self.models, background, sprite, path, chunk=128)
+            probs = sen.sweep(self.models, background, sprite, path)
             target = {n: m.class_names.index("star") for n, m in self.models.items()}
             worst = np.min([p[:, target[n]] for n, p in probs.items()], axis=0)  # as the page picks it
             self.cache[size, seed] = int(path.xs[int(np.argmin(worst))])
@@ -356,14 +363,18 @@ async def weights_fault_session(s: Session):
     await step(s, "weights sensitivity", sensitivity())
 
 
-async def churn_session(s: Session, i: int, count: int):
-    """Phase 2: `count` varied changes that create new cache entries (shifts, sweeps, images, sessions)."""
+async def churn_session(s: Session, i: int, count: int, checkpoint):
+    """Phase 2: `count` varied changes that create new cache entries (shifts, sweeps, images, sessions);
+    `await checkpoint(q)` after each quarter q = 1, 2, 3 of them."""
     role = i % 3
     samples = ["white square", "checkerboard", "stripes", "gradient + disc", "shapes", "cat", "astronaut", "coffee"]
     dx, dy, layer, seed, size, image = 3 + i, -(1 + i), 1, 7, 20, "white square"
     seed_next = 100 * i
     done = 0
     while done < count:
+        for q in (1, 2, 3):
+            if done == count * q // 4 and done:
+                await checkpoint(q)
         name = f"churn{done}"
         try:
             if role == 0:  # equivariance: a new shift each time (a new cached comparison), a fresh session every 6
@@ -415,14 +426,22 @@ async def churn_session(s: Session, i: int, count: int):
                 pass
         done += 1
         s.log["interactions"] += 1
-        if s.log["interactions"] == s.log["half"]:  # the caches have had ~100 new keys: they should be full
-            s.log["memory"]["mid_mb"] = proc_memory_mb(s.log["pid"])["VmRSS"]
+
+
+async def memory_at_rest(pid: int) -> float:
+    """The server's VmRSS once no session is computing: readings taken while eight sessions compute at once
+    swing by ±100 MB with their working memory, which would hide (or fake) growth of what stays."""
+    await asyncio.sleep(REST_S)
+    return proc_memory_mb(pid)["VmRSS"]
 
 
 def health_monitor(url: str, stop: threading.Event, log: dict):
     while not stop.is_set():
+        t = time.perf_counter()
+        ok = healthy(url, HEALTH_TIMEOUT_S)
         log["health"]["polls"] += 1
-        if not healthy(url, 3.0):
+        log["health"]["latency_s"].append(round(time.perf_counter() - t, 3))
+        if not ok:
             log["health"]["failures"] += 1
         stop.wait(1.0)
 
@@ -466,14 +485,23 @@ async def run(args, log: dict, proc, url: str):
                                  upload_fault_session(upload), weights_fault_session(weights))
             log["phase1_s"] = time.perf_counter() - t
 
-            log["memory"]["start_mb"] = proc_memory_mb(proc.pid)["VmRSS"]
-            log["pid"], log["half"] = proc.pid, args.interactions // 2
+            log["memory"]["start_mb"] = await memory_at_rest(proc.pid)
             per = [args.interactions // args.sessions + (1 if i < args.interactions % args.sessions else 0)
                    for i in range(args.sessions)]
+            barrier = asyncio.Barrier(args.sessions)
+
+            async def checkpoint(q):  # every session idle; at q = 2 the warm-up half is over
+                try:
+                    if await asyncio.wait_for(barrier.wait(), REST_TIMEOUT_S) == 0:
+                        log["memory"][f"q{q}_mb"] = await memory_at_rest(proc.pid)
+                    await asyncio.wait_for(barrier.wait(), REST_TIMEOUT_S)
+                except (TimeoutError, asyncio.BrokenBarrierError):
+                    log["memory"]["rest_timeout"] = True  # the mid reading is missing: the memory check fails
+
             t = time.perf_counter()
-            await asyncio.gather(*(churn_session(s, i, per[i]) for i, s in enumerate(normal)))
+            await asyncio.gather(*(churn_session(s, i, per[i], checkpoint) for i, s in enumerate(normal)))
             log["phase2_s"] = time.perf_counter() - t
-            log["memory"]["end_mb"] = proc_memory_mb(proc.pid)["VmRSS"]
+            log["memory"]["end_mb"] = await memory_at_rest(proc.pid)
             log["memory"]["peak_mb"] = proc_memory_mb(proc.pid)["VmHWM"]
         finally:
             await browser.close()
@@ -491,7 +519,7 @@ def summarise(log: dict, args) -> dict:
             by_page.setdefault(r["page"], []).append(r)
     mem = log["memory"]
     growth = None if mem.get("end_mb") is None or mem.get("start_mb") is None else mem["end_mb"] - mem["start_mb"]
-    late = None if mem.get("end_mb") is None or mem.get("mid_mb") is None else mem["end_mb"] - mem["mid_mb"]
+    late = None if mem.get("end_mb") is None or mem.get("q2_mb") is None else mem["end_mb"] - mem["q2_mb"]
     checks = log["checks"]
     cross = [c for c in checks if c["kind"].startswith("own")]
     faults_ok = (len(log["faults"]) == 4 and all(f["exception"] == 0 and f["message"] for f in log["faults"])
@@ -503,12 +531,15 @@ def summarise(log: dict, args) -> dict:
         "update_concurrent_by_page": {k: stats(v) for k, v in by_page.items()},
         "page_load_concurrent": stats([r for r in t if r["phase"] == "concurrent" and r["kind"] == "page load"]),
         "update_churn": stats([r for r in t if r["phase"] == "churn" and r["kind"] == "update"]),
-        "memory_start_mb": mem.get("start_mb"), "memory_mid_mb": mem.get("mid_mb"), "memory_end_mb": mem.get("end_mb"),
+        "memory_start_mb": mem.get("start_mb"), "memory_mid_mb": mem.get("q2_mb"),
+        "memory_at_quarters_mb": [mem.get(k) for k in ("start_mb", "q1_mb", "q2_mb", "q3_mb", "end_mb")], "memory_end_mb": mem.get("end_mb"),
         "memory_growth_mb": growth, "memory_growth_second_half_mb": late, "memory_peak_mb": mem.get("peak_mb"),
         "ok_memory_flat": late is not None and late < FLAT_MB and log["interactions"] >= args.interactions,
         "cross_talk_checks": len(cross), "cross_talk_failures": sum(not c["ok"] for c in cross),
         "exception_elements": len(exceptions),
         "health_polls": log["health"]["polls"], "health_failures": log["health"]["failures"],
+        "health_slow": sum(v > HEALTH_SLOW_S for v in log["health"]["latency_s"]),
+        "health_p50_s": pct(log["health"]["latency_s"], 50), "health_max_s": max(log["health"]["latency_s"], default=None),
         "server_alive_at_end": log["server_alive_at_end"],
         "faults_ok": faults_ok, "failures": len(log["failures"]),
     }
@@ -535,13 +566,15 @@ def print_table(res: dict) -> None:
         row("  " + page, st)
     row("page load, all sessions at once", s["page_load_concurrent"])
     row("update during the churn phase", s["update_churn"])
-    print(f"server memory (VmRSS): start {s['memory_start_mb'] or 0:.0f} MB, after half the interactions "
-          f"{s['memory_mid_mb'] or 0:.0f} MB, end {s['memory_end_mb'] or 0:.0f} MB "
-          f"(peak {s['memory_peak_mb'] or 0:.0f}); "
-          f"growth {s['memory_growth_mb'] or 0:+.0f} MB in all, {s['memory_growth_second_half_mb'] or 0:+.0f} MB in "
-          f"the second half (goal < {FLAT_MB:.0f}: {'ok' if s['ok_memory_flat'] else 'FAIL'})")
+    quarters = " -> ".join("?" if v is None else f"{v:.0f}" for v in s["memory_at_quarters_mb"])
+    print(f"server memory at rest (VmRSS, MB) at 0, 1/4, 1/2, 3/4, all of the interactions: {quarters} "
+          f"(peak {s['memory_peak_mb'] or 0:.0f}); growth {s['memory_growth_mb'] or 0:+.0f} MB in all, "
+          f"{s['memory_growth_second_half_mb'] or 0:+.0f} MB over the second half, after the warm-up "
+          f"(goal < {FLAT_MB:.0f}: {'ok' if s['ok_memory_flat'] else 'FAIL'})")
     print(f"cross-talk: {s['cross_talk_failures']} of {s['cross_talk_checks']} checks failed; exception elements: "
-          f"{s['exception_elements']}; health: {s['health_failures']} of {s['health_polls']} polls failed, "
+          f"{s['exception_elements']}; health: {s['health_failures']} of {s['health_polls']} polls unanswered in "
+          f"{HEALTH_TIMEOUT_S:.0f} s, {s['health_slow']} slower than {HEALTH_SLOW_S:.0f} s (p50 {s['health_p50_s'] or 0:.2f} s, "
+          f"max {s['health_max_s'] or 0:.1f} s), "
           f"server alive at end: {s['server_alive_at_end']}")
     for f in res["faults"]:
         print(f"fault: {f['case']:48} exception {f['exception']}  message: {f['message'][:110]!r}")
@@ -555,15 +588,15 @@ def print_table(res: dict) -> None:
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sessions", type=int, default=8, help="normal sessions (2 fault sessions run as well)")
-    ap.add_argument("--interactions", type=int, default=200, help="phase-2 interactions in total")
-    ap.add_argument("--deadline", type=float, default=900, help="seconds; the run stops itself after this")
+    ap.add_argument("--interactions", type=int, default=400, help="phase-2 interactions in total (half warm-up)")
+    ap.add_argument("--deadline", type=float, default=1500, help="seconds; the run stops itself after this")
     ap.add_argument("--quick", action="store_true", help="40 interactions, 420 s deadline")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     if args.quick:
         args.interactions, args.deadline = min(args.interactions, 40), min(args.deadline, 420)
-    log = {"timings": [], "checks": [], "failures": [], "faults": [], "interactions": 0, "memory": {}, "half": -1,
-           "memory_samples": [], "health": {"polls": 0, "failures": 0}, "timed_out": False}
+    log = {"timings": [], "checks": [], "failures": [], "faults": [], "interactions": 0, "memory": {},
+           "memory_samples": [], "health": {"polls": 0, "failures": 0, "latency_s": []}, "timed_out": False}
     global ORACLE
     try:
         ORACLE = SweepOracle()
