@@ -161,11 +161,12 @@ def stage(name):
     d = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines())
     stages.append({"stage": name, **{k: int(d[k].split()[0]) / 1024 for k in ("VmRSS", "RssAnon", "RssFile")}})
 stages = []
-import numpy, pandas, altair, streamlit, torch
-torch.set_num_threads(int(os.environ.get("IBL_TORCH_THREADS", "1")))  # as ui/compute.py
+sys.path.insert(0, sys.argv[1])
+import numpy, pandas, altair, streamlit
+from ui import compute  # as the app: torch configured by ui/compute.py
+import torch
 stage("import numpy, pandas, altair, streamlit, torch")
 import timm
-sys.path.insert(0, sys.argv[1])
 from core import attention, equivariance, images, models, sensitivity as sen, shapes, transforms
 stage("+ import timm, core")
 from bench.bench_models import embedded_or_random
@@ -178,9 +179,9 @@ stage("+ models: " + ", ".join(held))
 sprite = shapes.make_sprite("star", 20, 0, (1.0, 0.82, 0.12))
 bg = sen.make_background("noisy gradient", (64, 64), 7)
 path = sen.make_path("horizontal", sprite.shape, (64, 64), 1)
-sen.sweep({n: held[n] for n in ("cnn", "vit")}, bg, sprite, path, chunk=128)
+sen.sweep({n: held[n] for n in ("cnn", "vit")}, bg, sprite, path)
 grid = sen.make_path("grid", sprite.shape, (64, 64), 2)
-sen.sweep({n: held[n] for n in ("cnn", "vit")}, bg, sprite, grid, chunk=128)
+sen.sweep({n: held[n] for n in ("cnn", "vit")}, bg, sprite, grid)
 with torch.inference_mode():
     for name in sys.argv[2:]:
         held[name].net(torch.rand(1, 3, 224, 224))
@@ -199,6 +200,32 @@ def peak_memory(timm_models=()) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+_IMPORT_TORCH = r"""
+import json, torch
+status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines())
+print(json.dumps({"torch": torch.__version__, "cuda_build": torch.version.cuda is not None,
+                  "import_mb": int(status["VmRSS"].split()[0]) / 1024}))
+"""
+
+
+def torch_import(python: str = sys.executable) -> dict:
+    """Resident memory of a fresh `import torch` by `python`, and which build of torch it has."""
+    out = subprocess.run([python, "-c", _IMPORT_TORCH], capture_output=True, check=False, text=True, timeout=120)
+    if out.returncode != 0:
+        return {"python": python, "import_mb": None, "error": out.stderr.strip().splitlines()[-1:]}
+    return {"python": python, **json.loads(out.stdout.strip().splitlines()[-1])}
+
+
+def torch_builds() -> dict:
+    """`import torch` here and, when IBL_CPU_TORCH_PYTHON names an interpreter with a CPU-only build (what
+    requirements.txt installs on Community Cloud; e.g. a venv with `pip install torch==2.13.0`), there too:
+    the CUDA build's extra libraries are most of the gap between this machine and the memory goal."""
+    builds = {"here": torch_import()}
+    if os.environ.get("IBL_CPU_TORCH_PYTHON"):
+        builds["cpu"] = torch_import(os.environ["IBL_CPU_TORCH_PYTHON"])
+    return builds
+
+
 def memory() -> list[dict]:
     rows = []
     for case, extra in (("app imports + embedded models + default and grid sweeps", ()),
@@ -215,7 +242,8 @@ def main(quick: bool = False) -> dict:
     torch.manual_seed(0)
     res = {"threads": torch.get_num_threads(), "torch": torch.__version__,
            "matmul": matmul_gflops(repeat=3 if quick else 5),
-           "load": load_times(3 if quick else 5), "forward": forward_times(quick), "memory": memory()}
+           "load": load_times(3 if quick else 5), "forward": forward_times(quick), "memory": memory(),
+           "torch_builds": torch_builds()}
     print_table(res)
     return res
 
@@ -244,6 +272,23 @@ def print_table(res: dict) -> None:
         for st in r.get("stages", []):
             print(f"    {st['stage'][:62]:62} resident {st['VmRSS']:6.0f} MB = anonymous {st['RssAnon']:5.0f} "
                   f"+ file-backed (library code) {st['RssFile']:5.0f}")
+    builds = res.get("torch_builds", {})
+    for where, b in builds.items():
+        if b.get("import_mb") is not None:
+            print(f"{'import torch alone, ' + where + ' (torch ' + b['torch'] + (', CUDA build' if b['cuda_build'] else ', CPU-only build') + ')':66} {b['import_mb']:7.0f}")
+    est = cpu_build_estimate(res)
+    if est is not None:
+        print(f"{'embedded case with a CPU-only torch (estimate: minus the import gap)':66} {est:7.0f}  "
+              f"< {MEMORY_GOAL_MB:.0f} {'ok' if est < MEMORY_GOAL_MB else 'FAIL'} (estimate)")
+
+
+def cpu_build_estimate(res: dict) -> float | None:
+    """The embedded case's peak minus (import torch here - import torch with the CPU-only build), when both known."""
+    b, peak = res.get("torch_builds", {}), res["memory"][0].get("peak_mb")
+    if peak is None or "cpu" not in b or None in (b["cpu"].get("import_mb"), b["here"].get("import_mb")) \
+            or not b["here"]["cuda_build"] or b["cpu"]["cuda_build"]:
+        return None
+    return peak - (b["here"]["import_mb"] - b["cpu"]["import_mb"])
 
 
 if __name__ == "__main__":
