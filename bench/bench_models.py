@@ -275,7 +275,9 @@ def print_table(res: dict) -> None:
     builds = res.get("torch_builds", {})
     for where, b in builds.items():
         if b.get("import_mb") is not None:
-            print(f"{'import torch alone, ' + where + ' (torch ' + b['torch'] + (', CUDA build' if b['cuda_build'] else ', CPU-only build') + ')':66} {b['import_mb']:7.0f}")
+            kind = "CUDA" if b["cuda_build"] else "CPU-only"
+            build = f"import torch alone, {where} (torch {b['torch']}, {kind} build)"
+            print(f"{build:66} {b['import_mb']:7.0f}")
     est = cpu_build_estimate(res)
     if est is not None:
         print(f"{'embedded case with a CPU-only torch (estimate: minus the import gap)':66} {est:7.0f}  "

@@ -532,14 +532,16 @@ def summarise(log: dict, args) -> dict:
         "page_load_concurrent": stats([r for r in t if r["phase"] == "concurrent" and r["kind"] == "page load"]),
         "update_churn": stats([r for r in t if r["phase"] == "churn" and r["kind"] == "update"]),
         "memory_start_mb": mem.get("start_mb"), "memory_mid_mb": mem.get("q2_mb"),
-        "memory_at_quarters_mb": [mem.get(k) for k in ("start_mb", "q1_mb", "q2_mb", "q3_mb", "end_mb")], "memory_end_mb": mem.get("end_mb"),
+        "memory_at_quarters_mb": [mem.get(k) for k in ("start_mb", "q1_mb", "q2_mb", "q3_mb", "end_mb")],
+        "memory_end_mb": mem.get("end_mb"),
         "memory_growth_mb": growth, "memory_growth_second_half_mb": late, "memory_peak_mb": mem.get("peak_mb"),
         "ok_memory_flat": late is not None and late < FLAT_MB and log["interactions"] >= args.interactions,
         "cross_talk_checks": len(cross), "cross_talk_failures": sum(not c["ok"] for c in cross),
         "exception_elements": len(exceptions),
         "health_polls": log["health"]["polls"], "health_failures": log["health"]["failures"],
         "health_slow": sum(v > HEALTH_SLOW_S for v in log["health"]["latency_s"]),
-        "health_p50_s": pct(log["health"]["latency_s"], 50), "health_max_s": max(log["health"]["latency_s"], default=None),
+        "health_p50_s": pct(log["health"]["latency_s"], 50),
+        "health_max_s": max(log["health"]["latency_s"], default=None),
         "server_alive_at_end": log["server_alive_at_end"],
         "faults_ok": faults_ok, "failures": len(log["failures"]),
     }
@@ -573,8 +575,8 @@ def print_table(res: dict) -> None:
           f"(goal < {FLAT_MB:.0f}: {'ok' if s['ok_memory_flat'] else 'FAIL'})")
     print(f"cross-talk: {s['cross_talk_failures']} of {s['cross_talk_checks']} checks failed; exception elements: "
           f"{s['exception_elements']}; health: {s['health_failures']} of {s['health_polls']} polls unanswered in "
-          f"{HEALTH_TIMEOUT_S:.0f} s, {s['health_slow']} slower than {HEALTH_SLOW_S:.0f} s (p50 {s['health_p50_s'] or 0:.2f} s, "
-          f"max {s['health_max_s'] or 0:.1f} s), "
+          f"{HEALTH_TIMEOUT_S:.0f} s, {s['health_slow']} slower than {HEALTH_SLOW_S:.0f} s "
+          f"(p50 {s['health_p50_s'] or 0:.2f} s, max {s['health_max_s'] or 0:.1f} s), "
           f"server alive at end: {s['server_alive_at_end']}")
     for f in res["faults"]:
         print(f"fault: {f['case']:48} exception {f['exception']}  message: {f['message'][:110]!r}")

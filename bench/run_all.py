@@ -160,7 +160,8 @@ def load_rows(rows, load):
     goal_row(rows, "load", "exception elements shown", s["exception_elements"], "", "0", s["exception_elements"] == 0)
     goal_row(rows, "load", "health polls unanswered in 10 s", s["health_failures"], "", "0",
              s["health_failures"] == 0 and s["server_alive_at_end"],
-             f"of {s['health_polls']}; {s.get('health_slow', '?')} slower than 3 s, max {s.get('health_max_s') or 0:.1f} s")
+             f"of {s['health_polls']}; {s.get('health_slow', '?')} slower than 3 s, "
+             f"max {s.get('health_max_s') or 0:.1f} s")
     goal_row(rows, "load", "fault sessions got a clear error", len(load["faults"]), "cases", "4, no exception",
              s["faults_ok"])
     goal_row(rows, "load", "overall", "PASS" if s["ok"] else "FAIL", "", "PASS", s["ok"],

@@ -100,7 +100,8 @@ def test_the_app_never_loads_triton_and_timm_still_builds_models():
     code = ("import sys; from ui import compute; import timm, torch; "
             "from torch.utils._triton import has_triton_package; "
             "net = timm.create_model('vit_tiny_patch16_224', pretrained=False, img_size=32, patch_size=8); "
-            "print(type(sys.modules.get('triton')).__name__, has_triton_package(), tuple(net(torch.rand(1, 3, 32, 32)).shape))")
+            "print(type(sys.modules.get('triton')).__name__, has_triton_package(), "
+            "tuple(net(torch.rand(1, 3, 32, 32)).shape))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["NoneType", "False", "(1,", "1000)"]

@@ -1,9 +1,7 @@
-"""Streamlit helpers shared by the pages."""
+"""Streamlit helpers shared by the pages (imported by the entry file: keep it light)."""
 import io
 
-import numpy as np
 import streamlit as st
-from PIL import Image
 
 
 def require_entry() -> None:
@@ -32,9 +30,11 @@ def release_memory() -> None:
         _malloc_trim(0)
 
 
-def png(rgb: np.ndarray) -> bytes:
-    """[H, W, 3] uint8 as PNG at zlib level 1 for st.image: 5x faster than the default level for ~10 % more
-    bytes (516x516 map: 17 ms against 80 ms), and five such maps are most of an update on a 512-px image."""
+def png(rgb) -> bytes:
+    """[H, W, 3] uint8 numpy array as PNG at zlib level 1 for st.image: 5x faster than the default level for
+    ~10 % more bytes (516x516 map: 17 ms against 80 ms); five such maps were most of an update on a 512-px image."""
+    from PIL import Image
+
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
