@@ -1,4 +1,5 @@
 """Streamlit helpers shared by the pages (imported by the entry file: keep it light)."""
+import ctypes
 import io
 
 import streamlit as st
@@ -19,7 +20,7 @@ def require_entry() -> None:
 
 
 try:
-    _malloc_trim = __import__("ctypes").CDLL("libc.so.6").malloc_trim
+    _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
 except (OSError, AttributeError):  # not glibc
     _malloc_trim = None
 
