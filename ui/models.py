@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import compute  # noqa: F401, I001  (configures torch and memory before first use)
+from ui import compute  # noqa: F401, I001  (configures torch before its first use)
 
 from core import models
 
