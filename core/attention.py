@@ -219,6 +219,16 @@ def mean_attention_distance(attn: torch.Tensor, grid_size, patch_size, num_prefi
     return per_query.mean(dim=-1).mean(dim=0)
 
 
+def uniform_attention_distance(grid_size, patch_size, num_prefix_tokens: int = 0) -> float:
+    """The mean attention distance (px) of attention spread evenly over all tokens: the no-locality baseline.
+
+    Each query gives weight 1/N to each of the N tokens; as in `mean_attention_distance`, the prefix tokens'
+    share is dropped, not renormalised, so with a class token the value is P/(P+1) of the mean patch distance.
+    """
+    dist = patch_distances(grid_size, patch_size)
+    return float(dist.sum(-1).mean() / (dist.shape[0] + int(num_prefix_tokens)))
+
+
 def attention_distance_over(net: torch.nn.Module, batch: torch.Tensor, chunk: int = 8) -> torch.Tensor:
     """Mean attention distance [L, H] of a model over a (preprocessed) batch, in chunks to bound memory."""
     geo = vit_geometry(net, batch.shape[-2:])
@@ -250,6 +260,20 @@ def pos_embed_similarity(net: torch.nn.Module) -> torch.Tensor:
         raise AttentionError(f"position embedding has {pe.shape[0]} entries, not one per patch of a {gh}x{gw} grid")
     patches = F.normalize(pe[-gh * gw:], dim=-1)
     return (patches @ patches.T).reshape(gh, gw, gh, gw)
+
+
+def pos_embed_locality(net: torch.nn.Module) -> float:
+    """How 2-D-local the position embeddings are, in [-1, 1]: the Pearson correlation between the cosine
+    similarity of two patches' position embeddings and minus the grid distance between the patches, over every
+    pair of distinct patches. Near +1: nearby patches get similar embeddings (ViT paper, Fig. 7 centre);
+    near 0: no spatial structure (e.g. random embeddings)."""
+    sim = pos_embed_similarity(net)
+    gh, gw = sim.shape[:2]
+    dist = patch_distances((gh, gw), 1).float()
+    pairs = torch.triu_indices(gh * gw, gh * gw, offset=1)
+    s = sim.reshape(gh * gw, gh * gw)[pairs[0], pairs[1]]
+    d = -dist[pairs[0], pairs[1]]
+    return float(torch.corrcoef(torch.stack([s, d]))[0, 1])
 
 
 def patch_embed_pca(net: torch.nn.Module, k: int = 28) -> tuple[torch.Tensor, torch.Tensor]:

@@ -42,20 +42,18 @@ class Recipe:
     bf16: bool = False
 
 
-# Per-architecture recipes. The ViT is compute-bound (its matmuls run at ~75 % of one core's peak), so
-# its budget decides whether `python -m core.train` fits in 30 min on 2 cores: one worker trains vit,
-# the other vit-center and cnn-aa, and the two short ones go to whichever is free (see TRAIN_ORDER).
+# Per-architecture recipes. The ViT is compute-bound on a CPU (its matmuls run at ~75 % of one core's peak).
 RECIPES = {
     "resnet": Recipe(steps=1100, lr=2e-3, weight_decay=5e-4, bf16=True),
     "resnet-aa": Recipe(steps=1100, lr=2e-3, weight_decay=5e-4, bf16=True),
     "vit": Recipe(steps=5000, lr=1.5e-3, weight_decay=0.05, batch=64),
 }
-# Models whose step budget differs from their architecture's: the centre-trained ViT has no 95 %
-# full-frame goal, so it gets 3000 steps (its loss falls steeply between ~1500 and ~2800) to fit the budget.
-BUDGET_STEPS = {"vit-center": 3000}
-# Longest first, so the worker that finishes early takes the short ones. Measured on 2 workers: vit 1303 s,
-# vit-center 777 s, cnn-aa 847 s, cnn and cnn-center ~180 s each, plus ~55 s per 60k training set rendered.
-TRAIN_ORDER = ("vit", "vit-center", "cnn-aa", "cnn", "cnn-center")
+# Every model gets its architecture's full budget (vit-center too: with fewer steps its centre-vs-full-frame
+# comparison with vit would mix under-training with the effect of the training region).
+BUDGET_STEPS: dict[str, int] = {}
+# Longest first, so the worker that finishes early takes the short ones. On 2 CPU workers: vit and vit-center
+# ~1,300 s each, cnn-aa (stride-1 stem, 3x cnn's FLOPs) ~1,500 s, cnn and cnn-center ~180 s each.
+TRAIN_ORDER = ("cnn-aa", "vit", "vit-center", "cnn", "cnn-center")
 
 
 def recipe_for(name: str, steps: int | None = None) -> Recipe:
@@ -69,8 +67,8 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
     """Pixels (float in [0, 1], or uint8) -> the embedded models' input normalisation."""
     if x.dtype == torch.uint8:
         x = x.float() / 255
-    mean = torch.tensor(EMBEDDED_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(EMBEDDED_STD).view(1, 3, 1, 1)
+    mean = torch.tensor(EMBEDDED_MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(EMBEDDED_STD, device=x.device).view(1, 3, 1, 1)
     return (x - mean) / std
 
 
@@ -84,31 +82,47 @@ def lr_at(step: int, recipe: Recipe) -> float:
 
 
 def train(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, recipe: Recipe, seed: int = 0,
-          progress=None, should_stop=None, transform=None) -> dict:
+          progress=None, should_stop=None, transform=None, validate=None, validate_every: int = 0) -> dict:
     """Train `net` in place with AdamW on (images in [0,1] or uint8, labels); returns a small log.
 
-    `progress(step, steps, loss)` is called every step; `should_stop()` returning True ends early;
-    `transform(batch)` augments each batch of raw images.
+    Runs on the device that `images` and `net` are on. `progress(step, steps, loss)` is called every step;
+    `should_stop()` returning True ends early; `transform(batch, idx)` augments each batch of raw images
+    (`idx`: their indices in `images`). With `validate(net) -> score`, the model is scored every
+    `validate_every` steps and at the end, and the best-scoring weights are the ones left in `net`
+    (the log gives `best_step` and `best_score`): checkpoint selection on a validation set.
     """
     gen = torch.Generator().manual_seed(seed)
     decay = [p for n, p in net.named_parameters() if p.ndim > 1 and "pos_embed" not in n]
     no_decay = [p for n, p in net.named_parameters() if not (p.ndim > 1 and "pos_embed" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": recipe.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=recipe.lr)
+    device = images.device
     net.train()
     order = torch.randperm(len(images), generator=gen)
     pos, loss_ema, done, t0 = 0, None, 0, time.perf_counter()
+    best = {"score": -math.inf, "step": 0, "state": None}
+    history = []
+
+    def check(step: int) -> None:
+        net.eval()
+        score = float(validate(net))
+        net.train()
+        history.append((step, score))
+        if score > best["score"]:  # the earliest of equal scores: fewer steps, same validation
+            best.update(score=score, step=step,
+                        state={k: v.detach().clone() for k, v in net.state_dict().items()})
+
     for step in range(recipe.steps):
         if should_stop is not None and should_stop():
             break
         if pos + recipe.batch > len(order):
             order, pos = torch.randperm(len(images), generator=gen), 0
-        idx = order[pos:pos + recipe.batch]
+        idx = order[pos:pos + recipe.batch].to(device)
         pos += recipe.batch
         for g in opt.param_groups:
             g["lr"] = lr_at(step, recipe)
-        batch = images[idx] if transform is None else transform(images[idx])
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
+        batch = images[idx] if transform is None else transform(images[idx], idx)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=recipe.bf16):
             logits = net(normalise(batch))
         loss = F.cross_entropy(logits.float(), labels[idx])
         opt.zero_grad(set_to_none=True)
@@ -118,16 +132,27 @@ def train(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, reci
         done = step + 1
         if progress is not None:
             progress(step + 1, recipe.steps, loss_ema)
+        if validate is not None and validate_every and done % validate_every == 0 and done < recipe.steps:
+            check(done)
+    log = {"steps": done, "seconds": time.perf_counter() - t0, "final_loss": loss_ema}
+    if validate is not None and done:
+        check(done)
+        net.load_state_dict(best["state"])
+        log.update(best_step=best["step"], best_score=best["score"], history=history)
     net.eval()
-    return {"steps": done, "seconds": time.perf_counter() - t0, "final_loss": loss_ema}
+    return log
 
 
 @torch.inference_mode()
-def evaluate(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int = 500) -> float:
-    """Top-1 accuracy in [0, 1]."""
+def evaluate(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int = 500,
+             bf16: bool = False) -> float:
+    """Top-1 accuracy in [0, 1] (on the device the images are on)."""
     net.eval()
-    correct = sum((net(normalise(images[i:i + batch])).argmax(-1) == labels[i:i + batch]).sum().item()
-                  for i in range(0, len(images), batch))
+    correct = 0
+    for i in range(0, len(images), batch):
+        with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = net(normalise(images[i:i + batch]))
+        correct += (logits.argmax(-1) == labels[i:i + batch]).sum().item()
     return correct / len(images)
 
 
@@ -157,8 +182,12 @@ def _data(key: str):
     return _DATA[key]
 
 
-def _init_worker(threads: int) -> None:
+_DEVICE = ["cpu"]
+
+
+def _init_worker(threads: int, device: str = "cpu") -> None:
     torch.set_num_threads(threads)
+    _DEVICE[0] = device
 
 
 def train_one(name: str, steps: int | None = None, position: int = 0) -> tuple[str, dict, dict]:
@@ -167,16 +196,21 @@ def train_one(name: str, steps: int | None = None, position: int = 0) -> tuple[s
 
     arch, region = EMBEDDED[name]
     recipe = recipe_for(name, steps)
+    device = torch.device(_DEVICE[0])
+    if device.type == "cuda":  # bf16 autocast pays on a GPU for every architecture
+        recipe = replace(recipe, bf16=True)
     torch.manual_seed(SEEDS["torch"])
-    net = build_embedded(arch, len(shapes.CLASSES))
+    net = build_embedded(arch, len(shapes.CLASSES)).to(device)
     bar = tqdm(total=recipe.steps, desc=f"{name:>10}", unit="step", position=position, mininterval=2)
 
     def progress(step, steps, loss):
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
 
-    log = train(net, *_data(f"train-{region}"), recipe, seed=SEEDS["torch"], progress=progress)
+    log = train(net, *(t.to(device) for t in _data(f"train-{region}")), recipe, seed=SEEDS["torch"],
+                progress=progress)
     bar.close()
+    net = net.cpu()
     acc_full = evaluate(net, *_data("test-full"))
     acc_center = evaluate(net, *_data("test-center"))
     entry = {
@@ -195,6 +229,8 @@ def train_one(name: str, steps: int | None = None, position: int = 0) -> tuple[s
         "test_accuracy": {"full_frame": acc_full, "center": acc_center, "images": TEST_SIZE,
                           "seeds": {"full": SEEDS["test-full"], "center": SEEDS["test-center"]}},
         "training_seconds": round(log["seconds"], 1),
+        "device": (f"cuda:{torch.cuda.get_device_name(device)}" if device.type == "cuda"
+                   else f"cpu:{torch.get_num_threads()} thread(s)"),
         "final_train_loss": log["final_loss"],
         "torch_version": torch.__version__,
     }
@@ -213,8 +249,12 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=2,
                     help="models trained at once, one thread each (2 on a 2-core machine: small models keep "
                          "one core busier than two threads keep two)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     args = ap.parse_args(argv)
+    import sys
+
+    command = " ".join(["python -m core.train", *(sys.argv[1:] if argv is None else argv)])
     names = sorted(args.only or list(EMBEDDED), key=TRAIN_ORDER.index)
     args.out.mkdir(parents=True, exist_ok=True)
     card_path = args.out / MODEL_CARD.name
@@ -226,10 +266,12 @@ def main(argv=None):
     print(f"training {', '.join(names)} with {jobs} worker(s) x {threads} thread(s); rendering datasets ...",
           flush=True)
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                             initargs=(threads,)) as pool:
+                             initargs=(threads, args.device)) as pool:
         futures = [pool.submit(train_one, n, args.steps, i % jobs) for i, n in enumerate(names)]
         for future in as_completed(futures):
             name, state, entry = future.result()
+            entry["command"] = command
+            entry["run_seconds"] = round(time.perf_counter() - t0)  # wall time of the command when this one ended
             save_file(state, args.out / f"{name}.safetensors")
             card["models"][name] = entry
             card["models"] = {n: card["models"][n] for n in EMBEDDED if n in card["models"]}
@@ -237,7 +279,7 @@ def main(argv=None):
             acc = entry["test_accuracy"]
             print(f"\n{name}: test accuracy full frame {acc['full_frame']:.2%}, centre {acc['center']:.2%}, "
                   f"trained in {entry['training_seconds']:.0f} s", flush=True)
-    card["total_seconds"] = round(time.perf_counter() - t0)
+    card.pop("total_seconds", None)  # each entry records the command and wall time that made it
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     print(f"done in {time.perf_counter() - t0:.0f} s", flush=True)
 

@@ -4,7 +4,6 @@ import math
 import pytest
 import torch
 
-from core import experiments as ex
 from core import train as tr
 
 
@@ -41,21 +40,3 @@ def test_a_tiny_model_learns_a_separable_task():
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2))
     tr.train(net, images, labels, tr.Recipe(60, 5e-2, 0.0, batch=32))
     assert tr.evaluate(net, images, labels) == 1.0
-
-
-def test_random_shift_is_a_circular_roll_within_bounds():
-    img = torch.zeros(1, 1, 9, 9)
-    img[0, 0, 4, 4] = 1
-    out = ex.random_shift(img.repeat(50, 1, 1, 1), 2, torch.Generator().manual_seed(0))
-    ys, xs = torch.nonzero(out[:, 0] == 1, as_tuple=True)[1:]
-    assert out.sum() == 50 and (ys - 4).abs().max() <= 2 and (xs - 4).abs().max() <= 2
-    assert len(set(zip(ys.tolist(), xs.tolist()))) > 5  # the shifts vary
-
-
-@pytest.mark.parametrize("model", ["cnn", "vit"])
-def test_data_hunger_run_produces_a_result_row(model):
-    test = ex.hunger_test_set(60)
-    row = ex.data_hunger_run(model, 40, seed=0, steps=3, augment=4 if model == "vit" else 0, test=test)
-    assert set(row) >= {"model", "train_size", "seed", "steps", "augment_px", "accuracy", "seconds"}
-    assert row["model"] == model and row["train_size"] == 40 and row["steps"] == 3
-    assert 0.0 <= row["accuracy"] <= 1.0

@@ -1,0 +1,494 @@
+"""Why ViTs need data, measured: the embedded CNN and ViT architectures trained from scratch on N images.
+
+`python -m core.experiments hunger [--quick] [--device cuda|cpu]` trains every (architecture, N, seed,
+augmentation) *cell* to convergence and writes one row per cell to core/results/data_hunger.csv:
+
+- the step budget grows with N (`Budget.steps`: many epochs for small N, many steps for large N);
+- a validation split drawn from the cell's training seed (never the test set) scores the model during
+  training; the best-scoring checkpoint is the one reported (train, validation and test accuracy);
+- every cell tries the same learning-rate x weight-decay grid, whatever the architecture, and keeps the
+  configuration that is best on validation;
+- for ViT rows, what the ViT learned: mean attention distance per layer on a fixed probe set and the
+  2-D locality of its position embeddings (core.attention).
+
+Training sets are nested: seed s's images come from one pool, rendered in chunks of CHUNK images, each chunk
+from its own seed, so any prefix is deterministic and the chunks render in parallel (once, into a cache).
+The validation split is the pool's first chunk(s); the training set of size N is the next N images.
+The grid is resumable: rows already in the output file are kept and their cells skipped.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core import shapes
+
+ARCHS = {"cnn": "resnet", "vit": "vit"}
+RESULTS_DIR = Path(__file__).parent / "results"
+HUNGER_FILE = RESULTS_DIR / "data_hunger.csv"
+CHUNK = 2_000  # images per rendered chunk of a seed's pool (a multiple of the 10 classes: balanced chunks)
+POOL_SEED = 40_000  # chunk k of seed s is shapes.make_dataset(CHUNK, POOL_SEED + 1000 * s + k)
+TEST_SEED = 30_303
+PROBE_SEED = 50_505
+PROBE_SIZE = 256  # images on which every ViT's mean attention distance is measured
+OBJECT_HALF = math.ceil(shapes.SIZE_RANGE[1] / 2)  # px: no object reaches further than this from its centre
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Optimizer steps for a training set of N images: `epochs` passes, but at least `min_steps` (small sets
+    need many epochs to fit) and at most `max_steps` (large sets converge in fewer passes)."""
+    batch: int
+    epochs: float
+    min_steps: int
+    max_steps: int
+    checks: int = 16  # validation checks per run (the checkpoint is picked among these)
+
+    def steps(self, n: int) -> int:
+        return int(min(self.max_steps, max(self.min_steps, math.ceil(self.epochs * n / self.batch))))
+
+
+@dataclass(frozen=True)
+class Grid:
+    name: str
+    sizes: tuple[int, ...]
+    seeds: int
+    augments: tuple[int, ...]  # max translation in px; 0 = no augmentation
+    lrs: tuple[float, ...]
+    weight_decays: tuple[float, ...]
+    budget: Budget
+    val_size: int
+    test_size: int
+
+    def cells(self, models=tuple(ARCHS)) -> list[tuple[str, int, int, int]]:
+        """(model, N, seed, augment px) of every run, the costliest first (ViT, large N) for load balance."""
+        cells = [(m, n, s, a) for m in models for n in self.sizes for s in range(self.seeds) for a in self.augments]
+        return sorted(cells, key=lambda c: (c[0] != "vit", -self.budget.steps(c[1]), c[2], c[3]))
+
+    def total_steps(self, models=tuple(ARCHS)) -> dict[str, int]:
+        configs = len(self.lrs) * len(self.weight_decays)
+        out = dict.fromkeys(models, 0)
+        for m, n, _, _ in self.cells(models):
+            out[m] += self.budget.steps(n) * configs
+        return out
+
+
+# The full grid, for a GPU: 10 sizes from 250 to 128k, 3 seeds, with and without augmentation, 2 x 2 configs.
+FULL = Grid("full", sizes=(250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000), seeds=3,
+            augments=(0, 8), lrs=(1e-3, 3e-3), weight_decays=(0.05, 0.3),
+            budget=Budget(batch=256, epochs=40, min_steps=600, max_steps=6_000), val_size=2_000, test_size=2_000)
+# The same experiment cut to ~35 min of 2 CPU cores: 4 sizes, 1 seed, one configuration (the embedded ViT's).
+QUICK = Grid("quick", sizes=(250, 1_000, 4_000, 16_000), seeds=1, augments=(0, 8), lrs=(1.5e-3,),
+             weight_decays=(0.05,), budget=Budget(batch=64, epochs=40, min_steps=500, max_steps=2_000),
+             val_size=1_000, test_size=2_000)
+GRIDS = {"full": FULL, "quick": QUICK}
+AUGMENT_PX = 8
+
+COLUMNS = ("model", "train_size", "seed", "augment_px", "steps", "best_step", "lr", "weight_decay", "train_accuracy",
+           "val_accuracy", "test_accuracy", "seconds", "device", "command")
+TRAIN_ACCURACY_IMAGES = 2_000  # training accuracy is measured on (up to) this many of the training images
+
+
+# --- data ----------------------------------------------------------------------------------------------------------
+def pool_chunk(seed: int, k: int):
+    """Chunk k of seed `seed`'s image pool: (uint8 images [CHUNK, 3, 64, 64], labels [CHUNK], centres [CHUNK, 2])."""
+    return shapes.make_dataset(CHUNK, POOL_SEED + 1000 * seed + k, "full", dtype=torch.uint8)
+
+
+def _chunk_path(cache: Path, seed: int, k: int) -> Path:
+    return cache / f"pool-s{seed}-c{k}.pt"
+
+
+def render_chunk(cache: Path, seed: int, k: int) -> None:
+    path = _chunk_path(cache, seed, k)
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        torch.save(pool_chunk(seed, k), tmp)
+        tmp.replace(path)  # atomic: a killed render never leaves half a chunk behind
+
+
+def chunks_needed(grid: Grid, n: int) -> int:
+    return math.ceil((grid.val_size + n) / CHUNK)
+
+
+def load_split(cache: Path | None, grid: Grid, seed: int, n: int):
+    """(train, val) for seed `seed` and N = `n`, each (images uint8, labels, centres): validation is the pool's
+    first `grid.val_size` images, training the next `n`. Chunks come from `cache` when given (rendering the
+    missing ones), else are rendered here."""
+    parts = []
+    for k in range(chunks_needed(grid, n)):
+        if cache is None:
+            parts.append(pool_chunk(seed, k))
+        else:
+            render_chunk(cache, seed, k)
+            parts.append(torch.load(_chunk_path(cache, seed, k)))
+    images, labels, centres = (torch.cat(t) for t in zip(*parts))
+    v = grid.val_size
+    val = (images[:v], labels[:v], centres[:v])
+    train = (images[v:v + n], labels[v:v + n], centres[v:v + n])
+    return train, val
+
+
+def test_set(n: int = 2_000):
+    """The held-out test images (full frame, their own seed): never used for training or model selection."""
+    return shapes.make_dataset(n, TEST_SEED, "full", dtype=torch.uint8)
+
+
+def probe_set():
+    return shapes.make_dataset(PROBE_SIZE, PROBE_SEED, "full")[0]
+
+
+def shift_within_frame(images: torch.Tensor, centres: torch.Tensor, max_px: int,
+                       generator: torch.Generator) -> torch.Tensor:
+    """Translation augmentation: move each image's content by its own (dx, dy), |dx|, |dy| <= max_px, limited so
+    the object (centre `centres`, at most OBJECT_HALF px from it) stays whole inside the frame. The uncovered
+    border repeats the edge pixels (the backgrounds are smooth gradients), so nothing wraps around."""
+    b, _, h, w = images.shape
+    c = centres.cpu()
+
+    def draw(centre, size):
+        lo = torch.clamp(torch.ceil(OBJECT_HALF - centre), min=-max_px, max=0)
+        hi = torch.clamp(torch.floor(size - OBJECT_HALF - centre), min=0, max=max_px)
+        u = torch.rand(b, generator=generator)
+        return (lo + torch.floor(u * (hi - lo + 1))).clamp(max=hi).long()
+
+    dx, dy = draw(c[:, 0], w).to(images.device), draw(c[:, 1], h).to(images.device)
+    cols = (torch.arange(w, device=images.device) - dx[:, None]).clamp(0, w - 1)  # [B, W]: source column
+    rows = (torch.arange(h, device=images.device) - dy[:, None]).clamp(0, h - 1)
+    out = images.gather(2, rows[:, None, :, None].expand(b, images.shape[1], h, w))
+    return out.gather(3, cols[:, None, None, :].expand(b, images.shape[1], h, w))
+
+
+# --- one cell --------------------------------------------------------------------------------------------------------
+def _recipe(arch: str, grid: Grid, n: int, lr: float, wd: float, device: torch.device):
+    from core import train as tr
+
+    # bf16 autocast everywhere on a GPU; on a CPU only where it measured faster (core.train.RECIPES)
+    bf16 = device.type == "cuda" or tr.RECIPES[arch].bf16
+    return replace(tr.RECIPES[arch], steps=grid.budget.steps(n), batch=min(grid.budget.batch, n), lr=lr,
+                   weight_decay=wd, bf16=bf16)
+
+
+def vit_probe_metrics(net: torch.nn.Module, probe: torch.Tensor) -> dict:
+    """mad_layer_1..L (px, mean over heads and probe images) and pos_embed_locality of a trained ViT."""
+    from core import attention as at
+    from core.train import normalise
+
+    net = net.cpu().float().eval()
+    mad = at.attention_distance_over(net, normalise(probe), chunk=64).mean(-1)
+    out = {f"mad_layer_{i + 1}": round(float(d), 3) for i, d in enumerate(mad)}
+    out["pos_embed_locality"] = round(at.pos_embed_locality(net), 4)
+    return out
+
+
+def run_cell(model: str, n: int, seed: int, augment: int, grid: Grid, device: str = "cpu", cache: Path | None = None,
+             test=None, probe=None) -> dict:
+    """Train `model` on N = `n` images of seed `seed` with every configuration of the grid; the row of the one
+    best on validation (its checkpoint picked on validation too), with train/val/test accuracy."""
+    from core import train as tr
+    from core.models import build_embedded
+
+    dev = torch.device(device)
+    arch = ARCHS[model]
+    (x, y, centres), (vx, vy, _) = load_split(cache, grid, seed, n)
+    x, y, vx, vy = x.to(dev), y.to(dev), vx.to(dev), vy.to(dev)
+    tx, ty, _ = test if test is not None else test_set(grid.test_size)
+    tx, ty = tx.to(dev), ty.to(dev)
+    sub = torch.arange(min(n, TRAIN_ACCURACY_IMAGES))
+    best, t0 = None, time.perf_counter()
+    for lr in grid.lrs:
+        for wd in grid.weight_decays:
+            recipe = _recipe(arch, grid, n, lr, wd, dev)
+            torch.manual_seed(seed)
+            net = build_embedded(arch, len(shapes.CLASSES)).to(dev)
+            gen = torch.Generator().manual_seed(seed)
+            transform = (lambda b, idx: shift_within_frame(b, centres[idx.cpu()], augment, gen)) if augment else None
+            log = tr.train(net, x, y, recipe, seed=seed, transform=transform,
+                           validate=lambda m: tr.evaluate(m, vx, vy, bf16=recipe.bf16),
+                           validate_every=max(1, recipe.steps // grid.budget.checks))
+            if best is None or log["best_score"] > best[1]["best_score"]:
+                best = (net, log, recipe)
+    net, log, recipe = best
+    row = {"model": model, "train_size": n, "seed": seed, "augment_px": augment, "steps": log["steps"],
+           "best_step": log["best_step"], "lr": recipe.lr, "weight_decay": recipe.weight_decay,
+           "train_accuracy": round(tr.evaluate(net, x[sub.to(dev)], y[sub.to(dev)], bf16=recipe.bf16), 4),
+           "val_accuracy": round(log["best_score"], 4),
+           "test_accuracy": round(tr.evaluate(net, tx, ty, bf16=recipe.bf16), 4),
+           "seconds": round(time.perf_counter() - t0, 1), "device": device_name(dev)}
+    if model == "vit":
+        row.update(vit_probe_metrics(net, probe if probe is not None else probe_set()))
+    return row
+
+
+def device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(dev)}"
+    return f"cpu:{torch.get_num_threads()} thread(s)"
+
+
+# --- a short live run (the page's "train now") -----------------------------------------------------------------------
+LIVE = QUICK  # the live runs use the quick grid's batch and configuration
+
+
+def live_run(model: str, n: int, steps: int, test=None, progress=None, should_stop=None) -> dict:
+    """Train `model` on the first N images of seed 0 for a fixed number of steps (no validation, one
+    configuration): a quick point to set beside the shipped curves. Train and test accuracy of the last step."""
+    from core import train as tr
+    from core.models import build_embedded
+
+    arch = ARCHS[model]
+    (x, y, _), _ = load_split(None, replace(LIVE, val_size=0), 0, n)
+    recipe = replace(_recipe(arch, LIVE, n, LIVE.lrs[0], LIVE.weight_decays[0], torch.device("cpu")), steps=steps)
+    torch.manual_seed(0)
+    net = build_embedded(arch, len(shapes.CLASSES))
+    log = tr.train(net, x, y, recipe, progress=progress, should_stop=should_stop)
+    tx, ty, _ = test if test is not None else test_set()
+    return {"model": model, "train_size": n, "seed": 0, "augment_px": 0, "steps": log["steps"],
+            "train_accuracy": tr.evaluate(net, x[:TRAIN_ACCURACY_IMAGES], y[:TRAIN_ACCURACY_IMAGES]),
+            "test_accuracy": tr.evaluate(net, tx, ty), "seconds": round(log["seconds"], 1)}
+
+
+# --- reading the results ---------------------------------------------------------------------------------------------
+def series_name(model: str, augment_px) -> str:
+    """The chart series of a run: the model name, with " + shift aug" for augmented runs."""
+    return model + (" + shift aug" if int(augment_px) else "")
+
+
+def summary(rows, column: str = "test_accuracy") -> dict[str, dict[int, tuple[float, float, int]]]:
+    """{series: {N: (mean, sample std over seeds, runs)}} of `column` from result rows (dicts or a DataFrame)."""
+    records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
+    groups: dict[str, dict[int, list[float]]] = {}
+    for r in records:
+        groups.setdefault(series_name(r["model"], r["augment_px"]), {}).setdefault(
+            int(r["train_size"]), []).append(float(r[column]))
+    return {s: {n: (float(np.mean(a)), float(np.std(a, ddof=1)) if len(a) > 1 else 0.0, len(a))
+                for n, a in sorted(by_n.items())} for s, by_n in groups.items()}
+
+
+def crossings(sizes, first, second) -> list[tuple[int, int]]:
+    """The pairs of neighbouring measured sizes between which `first` - `second` changes sign.
+
+    Exact ties are skipped (a tie with the same sign on both sides is no crossing): the crossover lies
+    somewhere in each returned bracket, which is as precise as the measurement allows."""
+    diff = [(n, a - b) for n, a, b in zip(sizes, first, second) if a != b]
+    return [(int(n0), int(n1)) for (n0, d0), (n1, d1) in pairwise(diff) if (d0 > 0) != (d1 > 0)]
+
+
+def series_crossings(summ: dict, a: str = "cnn", b: str = "vit") -> list[tuple[int, int]]:
+    sa, sb = summ.get(a, {}), summ.get(b, {})
+    sizes = sorted(set(sa) & set(sb))
+    return crossings(sizes, [sa[n][0] for n in sizes], [sb[n][0] for n in sizes])
+
+
+def size_to_reach(curve: dict[int, tuple], target: float) -> tuple[int | None, int | None]:
+    """(last measured N below `target`, first measured N at or above it) of a mean-accuracy curve:
+    (None, N0) if even the smallest size reaches it, (N_max, None) if no size does."""
+    below = None
+    for n in sorted(curve):
+        if curve[n][0] >= target:
+            return below, n
+        below = n
+    return below, None
+
+
+def fmt_n(n: int) -> str:
+    return f"{n // 1000:,}k" if n >= 1000 and n % 1000 == 0 else f"{n:,}"
+
+
+def reach_phrase(curve: dict, target: float) -> str:
+    lo, hi = size_to_reach(curve, target)
+    if hi is None:
+        return f"not reached by N = {fmt_n(lo)}" if lo else "no data"
+    if lo is None:
+        return f"reached at N = {fmt_n(hi)}, the smallest size measured"
+    return f"N between {fmt_n(lo)} and {fmt_n(hi)}"
+
+
+def reading(rows) -> str:
+    """Plain sentences on the shipped curves (markdown), every number taken from `rows`."""
+    test, train = summary(rows), summary(rows, "train_accuracy")
+    cnn, vit = test.get("cnn", {}), test.get("vit", {})
+    sizes = sorted(set(cnn) & set(vit))
+    if not sizes:
+        return "Both models are needed at the same training-set sizes for a comparison."
+    lo, hi = sizes[0], sizes[-1]
+    gap = {n: 100 * (cnn[n][0] - vit[n][0]) for n in sizes}
+    cross = series_crossings(test)
+    if cross:
+        lead = "The CNN and ViT curves cross " + ", ".join(
+            f"between N = {fmt_n(a)} and {fmt_n(b)}" for a, b in cross) + "."
+    elif all(g > 0 for g in gap.values()):
+        lead = f"The **CNN beats the ViT at every N** measured, from {fmt_n(lo)} to {fmt_n(hi)}."
+    elif all(g < 0 for g in gap.values()):
+        lead = f"The **ViT beats the CNN at every N** measured, from {fmt_n(lo)} to {fmt_n(hi)}."
+    else:
+        lead = "The two tie at some sizes and do not cross."
+    text = (f"{lead} The gap (CNN − ViT, test accuracy) is {gap[lo]:+.1f} points at N = {fmt_n(lo)} and "
+            f"{gap[hi]:+.1f} at N = {fmt_n(hi)}: the CNN goes from {cnn[lo][0]:.1%} to {cnn[hi][0]:.1%}, the ViT "
+            f"from {vit[lo][0]:.1%} to {vit[hi][0]:.1%}.")
+    text += " To reach 90 % test accuracy: " + "; ".join(
+        f"{s} {reach_phrase(test[s], 0.9)}" for s in test) + "."
+    memorised = [s for s in train if train[s].get(lo, (0,))[0] >= 0.99]
+    if memorised:
+        text += (f" At N = {fmt_n(lo)} " + " and ".join(memorised) + f" fit {'its' if len(memorised) == 1 else 'their'}"
+                 f" training images (≥ 99 % training accuracy) yet score " + ", ".join(
+                     f"{test[s][lo][0]:.0%}" for s in memorised) + " on new ones: memorisation.")
+    return text
+
+
+def augmentation_effect(rows) -> str:
+    """How much translation augmentation changes each architecture, from the rows."""
+    test = summary(rows)
+    parts = []
+    for m in ARCHS:
+        plain, aug = test.get(m, {}), test.get(series_name(m, AUGMENT_PX), {})
+        both = [n for n in sorted(aug) if n in plain]
+        if both:
+            parts.append(f"{m}: " + ", ".join(f"{100 * (aug[n][0] - plain[n][0]):+.1f} at N = {fmt_n(n)}"
+                                               for n in both))
+    return "Shift augmentation changes test accuracy by (points) " + "; ".join(parts) + "." if parts else ""
+
+
+def mad_columns(rows) -> list[str]:
+    cols = rows.columns if hasattr(rows, "columns") else rows[0].keys()
+    return sorted((c for c in cols if c.startswith("mad_layer_")), key=lambda c: int(c.rsplit("_", 1)[1]))
+
+
+def load(path: Path = HUNGER_FILE):
+    """The shipped rows as a pandas DataFrame, or None if the file is absent."""
+    import pandas as pd
+
+    return pd.read_csv(path) if path.exists() else None
+
+
+# --- the command -------------------------------------------------------------------------------------------------------
+_WORKER: dict = {}
+
+
+def _init_worker(device: str, threads: int) -> None:
+    torch.set_num_threads(threads)
+    _WORKER["device"] = device
+
+
+def _worker_run(cell: tuple, grid: Grid, cache: Path) -> dict:
+    if "test" not in _WORKER:
+        _WORKER["test"], _WORKER["probe"] = test_set(grid.test_size), probe_set()
+    model, n, seed, augment = cell
+    return run_cell(model, n, seed, augment, grid, _WORKER["device"], cache, _WORKER["test"], _WORKER["probe"])
+
+
+def _render_pools(pool, grid: Grid, cache: Path) -> None:
+    top = max(grid.sizes)
+    jobs = [pool.submit(render_chunk, cache, s, k) for s in range(grid.seeds) for k in range(chunks_needed(grid, top))]
+    for j in jobs:
+        j.result()
+
+
+def main(argv=None) -> None:
+    import argparse
+    import csv
+    import multiprocessing as mp
+    import os
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ap = argparse.ArgumentParser(prog="python -m core.experiments hunger", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="the reduced grid for 2 CPU cores (~35 min)")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cuda", "cpu"])
+    ap.add_argument("--sizes", type=int, nargs="+", help="override the grid's training-set sizes")
+    ap.add_argument("--seeds", type=int, help="override the grid's number of seeds")
+    ap.add_argument("--models", nargs="+", default=list(ARCHS), choices=list(ARCHS))
+    ap.add_argument("--max-steps", type=int, help="cap every run's steps (for trials)")
+    ap.add_argument("--jobs", type=int, help="cells trained at once (default: 8 on a GPU, one per core on a CPU)")
+    ap.add_argument("--time-limit", type=float, default=0, help="start no new cell after this many seconds")
+    ap.add_argument("--cache", type=Path, default=Path(os.environ.get("IBL_CACHE", "~/.cache/ibl")).expanduser() / "pools")
+    ap.add_argument("--out", type=Path, default=HUNGER_FILE)
+    ap.add_argument("--fresh", action="store_true", help="discard the rows already in --out")
+    ap.add_argument("--plan", action="store_true", help="print the cells and steps, train nothing")
+    args = ap.parse_args(argv)
+
+    grid = QUICK if args.quick else FULL
+    if args.sizes:
+        grid = replace(grid, sizes=tuple(args.sizes))
+    if args.seeds:
+        grid = replace(grid, seeds=args.seeds)
+    if args.max_steps:
+        grid = replace(grid, budget=replace(grid.budget, max_steps=args.max_steps,
+                                            min_steps=min(grid.budget.min_steps, args.max_steps)))
+    command = " ".join(["python -m core.experiments hunger", *(argv if argv is not None else [])]).strip()
+    for flag in ("--fresh", "--time-limit", "--jobs", "--cache"):  # how a run is executed, not what it measures
+        command = _drop_flag(command, flag)
+    cells = grid.cells(tuple(args.models))
+    if args.plan:
+        for m, steps in grid.total_steps(tuple(args.models)).items():
+            print(f"{m}: {steps:,} steps of {grid.budget.batch} images")
+        print(f"{len(cells)} cells x {len(grid.lrs) * len(grid.weight_decays)} configurations")
+        return
+
+    rows = [] if args.fresh or not args.out.exists() else load(args.out).to_dict("records")
+    other = {r["command"] for r in rows} - {command}
+    if other:
+        raise SystemExit(f"{args.out} holds rows of another command ({sorted(other)[0]!r}); "
+                         "pass --fresh to replace them or --out for another file")
+    done = {(r["model"], int(r["train_size"]), int(r["seed"]), int(r["augment_px"])) for r in rows}
+    todo = [c for c in cells if c not in done]
+    print(f"{len(todo)} of {len(cells)} cells to train on {args.device}", flush=True)
+    cuda = args.device == "cuda"
+    jobs = args.jobs or (8 if cuda else max(1, os.cpu_count() or 1))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fields = list(COLUMNS) + ([f"mad_layer_{i + 1}" for i in range(6)] + ["pos_embed_locality"]
+                              if "vit" in args.models else [])
+
+    def write(all_rows):
+        ordered = sorted(all_rows, key=lambda r: (r["model"], int(r["augment_px"]), int(r["train_size"]), int(r["seed"])))
+        tmp = args.out.with_suffix(".tmp")
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(ordered)
+        tmp.replace(args.out)  # each finished cell is on disk at once, never half a file
+
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(os.cpu_count() or 1, mp_context=mp.get_context("spawn")) as renderers:
+        _render_pools(renderers, grid, args.cache)  # every chunk once, on every core
+    print(f"pools rendered in {time.perf_counter() - t0:.0f} s", flush=True)
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                             initargs=(args.device, threads)) as pool:
+        queue, running = list(todo), {}
+        while queue or running:
+            while queue and len(running) < jobs and not (args.time_limit and time.perf_counter() - t0 > args.time_limit):
+                cell = queue.pop(0)
+                running[pool.submit(_worker_run, cell, grid, args.cache)] = cell
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                running.pop(fut)
+                row = dict(fut.result(), command=command)
+                rows.append(row)
+                write(rows)
+                print(f"[{time.perf_counter() - t0:6.0f} s] {row['model']} N={row['train_size']} seed={row['seed']} "
+                      f"aug={row['augment_px']}: train {row['train_accuracy']:.1%}, val {row['val_accuracy']:.1%}, "
+                      f"test {row['test_accuracy']:.1%} (best step {row['best_step']}/{row['steps']}, "
+                      f"{row['seconds']:.0f} s)", flush=True)
+    left = len([c for c in cells if c not in {(r["model"], int(r["train_size"]), int(r["seed"]),
+                                                int(r["augment_px"])) for r in rows}])
+    print(f"wrote {len(rows)} rows to {args.out} in {time.perf_counter() - t0:.0f} s; {left} cells left", flush=True)
+
+
+def _drop_flag(command: str, flag: str) -> str:
+    """`command` without `flag` and its value(s) (up to the next --option)."""
+    out, skip = [], False
+    for word in command.split():
+        if word.startswith("--"):
+            skip = word == flag
+        if not skip:
+            out.append(word)
+    return " ".join(out)
