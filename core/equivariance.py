@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.transforms import (as_kernel, blur_pool, convolve, max_pool, patchify, subsample,
+from core.transforms import (as_kernel, blur_pool, convolve, fractional_shift, max_pool, patchify, subsample,
                              translate)
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -199,11 +199,6 @@ def working_image(img: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(x[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
 
 
-def reference_shift(shift: int, stride: int) -> int:
-    """Output shift to compare against: shift / stride, rounded to the nearest whole cell (halves up)."""
-    return math.floor(shift / stride + 0.5)
-
-
 def crop_margin(side: int, stride: int) -> int:
     """Border band left out of the error, in output cells: 1/8 of the input side, at least 1 cell."""
     return max(1, math.ceil(side / 8 / stride))
@@ -212,8 +207,10 @@ def crop_margin(side: int, stride: int) -> int:
 def error_curve(chain: Chain, img: torch.Tensor, shifts: list[int] | None = None) -> list[dict]:
     """Normalised equivariance error ||f(T_s x) - T'f(x)|| / ||f(x)|| (interior crop) per horizontal shift s.
 
-    T_s is a circular shift of the input by s px to the right; T' a circular shift of the output by
-    reference_shift(s, stride) cells. Error is nan when f(x) is 0 on the crop (nothing to compare).
+    T_s is a circular shift of the input by s px to the right; T' a circular shift of the output by s / stride
+    cells. When s is not a multiple of the stride that is a fraction of a cell, done by Fourier interpolation
+    (`fractional_shift`): a chain that only subsampled a smooth map would still match it, so what remains is
+    aliasing, not half-cell misregistration. Error is nan when f(x) is 0 on the crop (nothing to compare).
     """
     shifts = chain_shifts(chain.stride) if shifts is None else shifts
     x = working_image(img, chain.size)
@@ -225,9 +222,8 @@ def error_curve(chain: Chain, img: torch.Tensor, shifts: list[int] | None = None
     norm = float(base[inner].norm())
     rows = []
     for s, f_shifted in zip(shifts, moved):
-        ref = reference_shift(s, chain.stride)
-        err = float((f_shifted - torch.roll(base, ref, dims=-1))[inner].norm())
-        rows.append({"chain": chain.name, "shift_px": s, "reference_shift_cells": ref,
+        err = float((f_shifted - fractional_shift(base, s / chain.stride))[inner].norm())
+        rows.append({"chain": chain.name, "shift_px": s, "reference_shift_cells": s / chain.stride,
                      "whole_multiple": s % chain.stride == 0,
                      "error": err / norm if norm > 0 else float("nan")})
     return rows

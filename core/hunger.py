@@ -243,15 +243,20 @@ def live_run(model: str, n: int, steps: int, test=None, progress=None, should_st
     from core.models import build_embedded
 
     arch = ARCHS[model]
+    t0 = time.perf_counter()
     (x, y, _), _ = load_split(None, replace(LIVE, val_size=0), 0, n)
+    rendered = time.perf_counter() - t0
     recipe = replace(_recipe(arch, LIVE, n, LIVE.lrs[0], LIVE.weight_decays[0], torch.device("cpu")), steps=steps)
     torch.manual_seed(0)
     net = build_embedded(arch, len(shapes.CLASSES))
     log = tr.train(net, x, y, recipe, progress=progress, should_stop=should_stop)
     tx, ty, _ = test if test is not None else test_set()
+    t0 = time.perf_counter()
+    train_acc = tr.evaluate(net, x[:TRAIN_ACCURACY_IMAGES], y[:TRAIN_ACCURACY_IMAGES])
+    test_acc = tr.evaluate(net, tx, ty)
     return {"model": model, "train_size": n, "seed": 0, "augment_px": 0, "steps": log["steps"],
-            "train_accuracy": tr.evaluate(net, x[:TRAIN_ACCURACY_IMAGES], y[:TRAIN_ACCURACY_IMAGES]),
-            "test_accuracy": tr.evaluate(net, tx, ty), "seconds": round(log["seconds"], 1)}
+            "train_accuracy": train_acc, "test_accuracy": test_acc, "seconds": round(log["seconds"], 1),
+            "render_seconds": round(rendered, 2), "eval_seconds": round(time.perf_counter() - t0, 2)}
 
 
 # --- reading the results ---------------------------------------------------------------------------------------------
@@ -355,15 +360,74 @@ def augmentation_effect(rows) -> str:
     return "Shift augmentation changes test accuracy by (points) " + "; ".join(parts) + "." if parts else ""
 
 
+def grid_of(command: str) -> Grid:
+    """The grid a results command ran (`--quick` or the full one)."""
+    return QUICK if "--quick" in command.split() else FULL
+
+
+def method(rows) -> str:
+    """How the shipped runs were made, in one paragraph (markdown), from the rows and the grid they name."""
+    df = rows
+    grid = grid_of(df["command"].iloc[0])
+    sizes = sorted(df.train_size.unique())
+    seeds, configs = df.seed.nunique(), df[["lr", "weight_decay"]].drop_duplicates()
+    cfg = ", ".join(f"lr {lr:g} / weight decay {wd:g}" for lr, wd in configs.itertuples(index=False))
+    steps = df.groupby("train_size").steps.max()
+    b = grid.budget
+    return (f"{len(df)} runs: the embedded CNN and ViT architectures trained from scratch on N = "
+            f"{', '.join(fmt_n(n) for n in sizes)} procedural images (objects anywhere in the frame), with and "
+            f"without shift augmentation (±{AUGMENT_PX} px, objects kept whole), {seeds} seed{'s' if seeds > 1 else ''}, each drawing "
+            f"its own images. **Step budget grows with N**: {b.epochs:g} epochs of batch {b.batch}, at least {b.min_steps:,} "
+            f"and at most {b.max_steps:,} steps ({steps.iloc[0]:,} steps at N = {fmt_n(sizes[0])}, "
+            f"{steps.iloc[-1]:,} at N = {fmt_n(sizes[-1])}: {steps.iloc[0] * b.batch / sizes[0]:,.0f} and "
+            f"{steps.iloc[-1] * b.batch / sizes[-1]:,.1f} epochs). Every run is scored {b.checks} times on "
+            f"{grid.val_size:,} validation images drawn from its own training seed; the best checkpoint "
+            f"{'and configuration ' if len(configs) > 1 else ''}is reported ({cfg}), then tested once on "
+            f"{grid.test_size:,} held-out images. Made on {df.device.iloc[0]} by `{df.command.iloc[0]}`, "
+            f"{df.seconds.sum() / 60:,.0f} minutes of training in all.")
+
+
+def convergence_note(rows) -> str:
+    """Which runs were still improving on validation at their last check (their accuracy is a lower bound)."""
+    df = rows
+    late = df[df.best_step >= df.steps]
+    if late.empty:
+        return (f"Every run peaked on validation before its last step (best step {df.best_step.min():,} to "
+                f"{df.best_step.max():,}): the budgets were long enough.")
+    where = sorted({(series_name(m, a), int(n)) for m, a, n in zip(late.model, late.augment_px, late.train_size)})
+    return (f"{len(late)} of {len(df)} runs were still improving on validation at their last step ("
+            + ", ".join(f"{s} at N = {fmt_n(n)}" for s, n in where)
+            + "): they had not converged, so their accuracy is a lower bound.")
+
+
+def vit_learning_reading(rows, uniform_px: float) -> str:
+    """What the shipped ViT runs' attention distance and position-embedding locality do as N grows."""
+    vit = rows[(rows.model == "vit") & (rows.augment_px == 0)]
+    cols = mad_columns(vit)
+    if vit.empty or not cols:
+        return ""
+    by_n = vit.groupby("train_size")[cols + ["pos_embed_locality"]].mean()
+    lo, hi = by_n.index.min(), by_n.index.max()
+    first, last = cols[0], cols[-1]
+    spread = by_n.loc[hi, cols]
+    return (f"Without augmentation, layer 1's mean attention distance is {by_n.loc[lo, first]:.1f} px at "
+            f"N = {fmt_n(lo)} and {by_n.loc[hi, first]:.1f} px at N = {fmt_n(hi)}; the last layer's "
+            f"{by_n.loc[lo, last]:.1f} → {by_n.loc[hi, last]:.1f} px. At N = {fmt_n(hi)} the layers span "
+            f"{spread.min():.1f}–{spread.max():.1f} px, against {uniform_px:.1f} px for uniform attention. "
+            f"Position-embedding locality goes from {by_n.loc[lo, 'pos_embed_locality']:+.2f} to "
+            f"{by_n.loc[hi, 'pos_embed_locality']:+.2f} (0: no 2-D structure, 1: nearby patches most alike).")
+
+
 def mad_columns(rows) -> list[str]:
     cols = rows.columns if hasattr(rows, "columns") else rows[0].keys()
     return sorted((c for c in cols if c.startswith("mad_layer_")), key=lambda c: int(c.rsplit("_", 1)[1]))
 
 
-def load(path: Path = HUNGER_FILE):
-    """The shipped rows as a pandas DataFrame, or None if the file is absent."""
+def load(path: Path | None = None):
+    """The shipped rows (or those at `path`) as a pandas DataFrame, or None if the file is absent."""
     import pandas as pd
 
+    path = HUNGER_FILE if path is None else path
     return pd.read_csv(path) if path.exists() else None
 
 

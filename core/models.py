@@ -45,18 +45,42 @@ class WeightsUnavailableError(ModelError):
 
 def build_embedded(arch: str, num_classes: int = 10) -> torch.nn.Module:
     """The embedded architectures: small timm models for 64x64 canvases."""
+    from timm.layers import BlurPool2d
     from timm.models.resnet import BasicBlock, ResNet
     from timm.models.vision_transformer import VisionTransformer
 
-    if arch in ("resnet", "resnet-aa"):
-        from timm.layers import BlurPool2d
-        return ResNet(BasicBlock, [1, 1, 1, 1], num_classes=num_classes, channels=(16, 32, 64, 128),
-                      stem_width=16, aa_layer=BlurPool2d if arch == "resnet-aa" else None)
+    if arch == "resnet":
+        return ResNet(BasicBlock, [1, 1, 1, 1], num_classes=num_classes, channels=(16, 32, 64, 128), stem_width=16)
+    if arch == "resnet-aa":
+        return _blur_every_downsampling(ResNet(BasicBlock, [1, 1, 1, 1], num_classes=num_classes,
+                                               channels=(16, 32, 64, 128), stem_width=16, aa_layer=BlurPool2d))
     if arch == "vit":
         # mlp_ratio 2 (not 4): a third fewer FLOPs, so the ViT trains to 95 % within the CPU budget
         return VisionTransformer(img_size=64, patch_size=8, embed_dim=96, depth=6, num_heads=3, mlp_ratio=2,
                                  num_classes=num_classes)
     raise UnknownModelError(f"unknown embedded architecture {arch!r}")
+
+
+def _blur_every_downsampling(net: torch.nn.Module) -> torch.nn.Module:
+    """Anti-alias every stride-2 path of a timm ResNet built with `aa_layer=BlurPool2d` (Zhang 2019).
+
+    timm's `aa_layer` blurs the stem's max-pool and each block's main path, but leaves the stem convolution and the
+    1x1 shortcut convolutions strided, so they still subsample without a low-pass filter. As in Zhang's
+    anti-aliased ResNet: the stem convolution runs at stride 1 and is followed by a BlurPool, and each shortcut
+    is a BlurPool followed by a stride-1 1x1 convolution. Afterwards the only strided layers are BlurPools.
+    """
+    from timm.layers import BlurPool2d
+
+    stem = net.conv1
+    stem.stride = (1, 1)
+    net.act1 = torch.nn.Sequential(net.act1, BlurPool2d(stem.out_channels, stride=2))
+    for block in (b for stage in (net.layer1, net.layer2, net.layer3, net.layer4) for b in stage):
+        down = block.downsample
+        if down is not None and down[0].stride != (1, 1):
+            conv = down[0]
+            conv.stride = (1, 1)
+            block.downsample = torch.nn.Sequential(BlurPool2d(conv.in_channels, stride=2), *down)
+    return net
 
 
 @dataclass
@@ -130,7 +154,12 @@ def _load_embedded(name: str) -> LoadedModel:
             f"the embedded weights for {name!r} are missing ({path.name}); run `python -m core.train` to make them")
     arch, _ = EMBEDDED[name]
     net = build_embedded(arch, len(card["classes"]))
-    net.load_state_dict(load_file(path))
+    try:
+        net.load_state_dict(load_file(path))
+    except Exception as e:  # a file from another version of the architecture, or a corrupt one (SafetensorError)
+        raise WeightsUnavailableError(
+            f"the embedded weights for {name!r} ({path.name}) do not fit its architecture; run "
+            f"`python -m core.train --only {name}` to remake them") from e
     net.eval()
     return LoadedModel(name, net, kind_of(net), (64, 64), list(card["classes"]), EMBEDDED_MEAN, EMBEDDED_STD,
                        info=card)

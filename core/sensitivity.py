@@ -95,16 +95,15 @@ def sweep(models: dict, background: torch.Tensor, sprite: Sprite, path: Path, ch
     return {name: torch.cat(p).numpy() for name, p in out.items()}
 
 
-def consistency(top1: np.ndarray, pairs: int = 2000, seed: int = 0) -> float:
-    """Zhang (2019): percent of random position pairs (o1, o2), o1 != o2, with the same top-1 class."""
+def consistency(top1: np.ndarray) -> float:
+    """Zhang (2019): percent of position pairs (o1, o2), o1 != o2, with the same top-1 class, over *all* pairs
+    (exact, not sampled): sum over classes of n_c (n_c - 1), divided by n (n - 1)."""
     top1 = np.asarray(top1).ravel()
     n = len(top1)
     if n < 2:
         return float("nan")
-    rng = np.random.default_rng(seed)
-    a = rng.integers(0, n, pairs)
-    b = (a + rng.integers(1, n, pairs)) % n  # uniform over the other positions
-    return float(100.0 * np.mean(top1[a] == top1[b]))
+    counts = np.unique(top1, return_counts=True)[1].astype(np.float64)
+    return float(100.0 * (counts * (counts - 1)).sum() / (n * (n - 1)))
 
 
 def _neighbour_pairs(values: np.ndarray, grid_shape) -> tuple[np.ndarray, np.ndarray]:
@@ -179,13 +178,21 @@ def _runs(positions: np.ndarray, step: int) -> str:
 
 
 def reading(rows: list[dict]) -> str:
-    """Sentences that read a comparison. Each row has name, jaggedness, mac_top1, positions (count),
-    wrong_at (sorted positions along `axis` with a wrong top-1, or None on a grid), axis and step."""
+    """Sentences that read a comparison. Each row has name, jaggedness, mac_target, positions (count), n_wrong,
+    wrong_at (sorted positions along `axis` with a wrong top-1, or None on a grid), axis and step.
+
+    Only a model that is right at most positions can be called the steadiest: one that is steadily wrong is not
+    robust, just wrong."""
     if not rows:
         return ""
-    steady = min(rows, key=lambda r: (r["jaggedness"], r["mac_top1"]))
-    parts = [f"**{steady['name']}** is the steadiest here (top-1 changes at {steady['jaggedness']:.0%} of "
-             f"1-step moves, mean confidence change {steady['mac_top1']:.3f} per step)."]
+    right = [r for r in rows if r["n_wrong"] <= r["positions"] / 2]
+    if right:
+        steady = min(right, key=lambda r: (r["jaggedness"], r["mac_target"]))
+        parts = [f"**{steady['name']}** is the steadiest of the models that are right at most positions (top-1 "
+                 f"changes at {steady['jaggedness']:.0%} of moves from one position to the next, mean change of the "
+                 f"target's probability {steady['mac_target']:.3f} per move)."]
+    else:
+        parts = ["No model is right at most positions, so none is called steady."]
     for r in rows:
         wrong = np.asarray(r["wrong_at"])
         if r["n_wrong"] == 0:

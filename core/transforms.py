@@ -169,3 +169,21 @@ def patchify(img, patch: int) -> torch.Tensor:
     batch = x if x.dim() == 4 else x[None]
     tokens = F.unfold(batch, kernel_size=patch, stride=patch).transpose(1, 2)
     return tokens if x.dim() == 4 else tokens[0]
+
+
+def fractional_shift(x: torch.Tensor, cells: float) -> torch.Tensor:
+    """Circular shift of `x` [..., W] right by `cells` (any real number) along the last axis, by Fourier
+    interpolation: exact for a band-limited signal, and the same as torch.roll for a whole number of cells.
+
+    Every frequency k is delayed by exp(-2 pi i k cells / W); the Nyquist term of an even W, which must stay
+    real, is scaled by cos(pi cells) instead.
+    """
+    if float(cells).is_integer():
+        return torch.roll(x, int(cells), dims=-1)
+    w = x.shape[-1]
+    spec = torch.fft.rfft(x.double(), dim=-1)
+    k = torch.arange(spec.shape[-1], dtype=torch.float64)
+    phase = torch.exp(-2j * math.pi * k * cells / w)
+    if w % 2 == 0:
+        phase[-1] = math.cos(math.pi * cells)
+    return torch.fft.irfft(spec * phase, n=w, dim=-1).to(x.dtype)

@@ -136,6 +136,11 @@ views.download(views.grid_frame(roll, geo).rename(columns={"attention": "rollout
                .assign(last_layer=last.reshape(-1)), "rollout", "dl-rollout")
 
 st.header("4 · Inside the ViT (Fig. 7 of Dosovitskiy et al. 2021)")
+st.caption("What the paper found for large ViTs pre-trained on JFT-300M (300M images): the patch-embedding filters "
+           "look like basis functions for fine structure; nearby patches have similar position embeddings (2-D "
+           "structure learnt from data); some heads attend locally in the lowest layers and the mean attention "
+           "distance grows with depth. Below, the same three views of the model picked above: a small model "
+           "trained on 60,000 shapes need not show them, and the reading under the charts says what it does show.")
 pca, sim = views.embeddings(lm.name)
 f1, f2, f3 = st.columns(3)
 with f1:
@@ -153,7 +158,13 @@ with f2:
         st.info(sim)
     else:
         st.image(views.similarity_tiles(sim), width="stretch",
-                 caption="One tile per patch position: its similarity to every position (yellow = +1, blue = −1)")
+                 caption="One tile per patch position: its similarity to every position "
+                         "(yellow = +1, orange, purple, dark blue = −1)")
+        locality = att.pos_embed_locality(lm.net)
+        st.metric("Locality", f"{locality:+.2f}",
+                  help="Correlation between two patches' position-embedding similarity and their closeness on the "
+                       "grid, over all pairs: near +1 when nearby patches are most alike, near 0 for no 2-D "
+                       "structure (random embeddings), negative when distant patches are more alike.")
         views.download(views.similarity_frame(sim), "pos_embed_similarity", "dl-sim")
 with f3:
     st.markdown("**Mean attention distance per head**")
@@ -164,8 +175,14 @@ with f3:
         dist = views.batch_distance(lm.name)
     idx = np.indices(dist.shape).reshape(2, -1) + 1
     dist_df = pd.DataFrame({"layer": idx[0], "head": idx[1], "distance": dist.reshape(-1)})
-    st.altair_chart(views.distance_chart(dist_df), width="stretch")
+    uniform = att.uniform_attention_distance(geo.grid_size, geo.patch_size, P)
+    st.altair_chart(views.distance_chart(dist_df, uniform), width="stretch")
     views.download(dist_df, "mean_attention_distance", "dl-dist")
+    per_layer = dist.mean(1)
+    st.caption(f"Dashed: {uniform:.1f} px, what attention spread evenly over all tokens would give. Here the layers' "
+               f"means run {per_layer[0]:.1f} px (layer 1) to {per_layer[-1]:.1f} px (layer {len(per_layer)}), heads "
+               f"{dist.min():.1f}–{dist.max():.1f} px. The class token's share of attention is left out, not "
+               "renormalised away, so a head that attends mostly to it has a small distance.")
 
 st.header("5 · Prediction")
 table = views.predictions(res.probs, lm.class_names)

@@ -27,9 +27,11 @@ with left:
     st.subheader("Equivariance vs invariance")
     st.markdown(
         "Convolution is **translation equivariant**: shift the input and the feature map shifts with it, "
-        "$f(T x) = T f(x)$. Global pooling then throws position away and makes the output **invariant**, "
-        "$f(T x) = f(x)$. Borders, strides and pooling break the exact symmetry; anti-aliasing and "
-        "circular padding restore much of it."
+        "$f(T x) = T f(x)$. Global pooling then throws position away, so $g = \\text{pool} \\circ f$ is "
+        "**invariant**: $g(T x) = g(x)$. Borders, strides and pooling break the exact symmetry. Anti-aliasing "
+        "restores it only partly (\"a partial solution at best\", Azulay & Weiss 2019), and circular padding "
+        "helps only with circular shifts. The small CNN here is not shift-invariant: its last feature map is 2×2, "
+        "and zero padding tells it where the border is (Kayhan & van Gemert 2020)."
     )
     st.page_link("pages/equivariance.py", label="Shift, convolve, compare: the equivariance page", icon=":material/compare_arrows:")
     st.page_link("pages/sensitivity.py", label="Slide an object across the frame: the sensitivity page",
@@ -44,20 +46,23 @@ with right:
     )
     st.subheader("What a trained ViT learns")
     st.markdown(
-        "- **Global relations**: some heads attend far away already in early layers, others stay local; "
+        "In the ViT paper (Dosovitskiy et al. 2021, Fig. 7; large ViTs pre-trained on 300M images):\n"
+        "- **Global relations**: some heads attend far away already in the lowest layers, others stay local; "
         "the *mean attention distance* grows with depth.\n"
         "- **Spatial structure** from position embeddings: nearby positions end up with similar embeddings.\n"
-        "- **Features from low to high level**: the patch-embedding filters look like edge and colour "
-        "detectors; deeper layers mix information across the whole image."
+        "- **Features from low to high level**: the patch-embedding filters resemble basis functions for the "
+        "fine structure of a patch.\n\n"
+        "The attention page measures the same things on the small ViT trained here, against the value that "
+        "evenly spread attention would give; the data page shows how they change with the amount of data."
     )
     st.page_link("pages/attention.py", label="Patches, attention maps, rollout, Fig. 7: the attention page",
                  icon=":material/grid_view:")
     st.subheader("Why ViTs need more data")
     st.markdown(
-        "With weaker biases, a ViT has to learn locality and translation from examples, so on small "
-        "datasets a CNN wins; in the ViT paper it took tens of millions of images for the ViT to overtake. "
-        "The data page measures both architectures here, from 250 to 16,000 images, and shows how models "
-        "that only saw objects in the centre generalise to new positions."
+        "With weaker biases, a ViT has to learn locality and translation from examples. In the ViT paper, "
+        "ViT-B/32 did much worse than a ResNet-50 after pre-training on 9M images but better from 90M on. "
+        "The data page trains both architectures here on growing training sets and tests models that only saw "
+        "objects in the centre on new positions."
     )
     st.page_link("pages/data.py", label="Accuracy vs data and vs position: the data page", icon=":material/bar_chart:")
 

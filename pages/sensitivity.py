@@ -11,7 +11,7 @@ from ui.models import try_load
 require_entry()
 
 st.title("Shift sensitivity")
-st.caption("One object slides across the frame in 1-pixel steps and every model classifies every frame. A model "
+st.caption("One object slides across the frame step by step and every model classifies every frame. A model "
            "with a good translation bias keeps its answer and its confidence wherever the object is. "
            "Set the object, the path and the models in the sidebar; click the chart to see one frame.")
 
@@ -22,7 +22,12 @@ with st.sidebar:
                          help="A shape from the training data's renderer, or a rectangle cut from an image "
                               "(for timm models trained on photos).")
     if shape != views.REGION:
-        size = st.slider("Size (px on the 64-px canvas)", 8, 40, 20, key="size")
+        size = st.slider("Size (px on the 64-px canvas)", 8, 40, 20, key="size",
+                         help=f"The embedded models were trained on objects of {shapes.SIZE_RANGE[0]}–"
+                              f"{shapes.SIZE_RANGE[1]} px.")
+        if not shapes.SIZE_RANGE[0] <= size <= shapes.SIZE_RANGE[1]:
+            st.warning(f"{size} px is outside the {shapes.SIZE_RANGE[0]}–{shapes.SIZE_RANGE[1]} px the embedded "
+                       "models were trained on: expect them to fail at every position.")
         angle = st.slider("Rotation (°)", 0, 359, 0, key="angle")
         colour = st.color_picker("Colour", "#ffd21e", key="colour")
     else:
@@ -72,18 +77,20 @@ except ValueError as e:
 targets = views.targets(scene, loaded, result)
 table = views.long_table(path, result, targets, loaded)
 sel = views.chart(table, path, loaded, scene.canvas, key="sweep_chart")
-st.caption(views.rules_caption(path, loaded, scene.canvas))
+st.caption(views.step_caption(path, loaded, scene.canvas) + " " + views.rules_caption(path, loaded, scene.canvas))
 st.download_button("Download the sweep as CSV", table.to_csv(index=False), "sensitivity.csv", "text/csv")
 
 stats = views.model_metrics(result, targets, path)
-metrics = views.metrics_table(stats, targets, loaded)
+metrics = views.metrics_table(stats, targets, loaded, scene)
 st.subheader("Numbers")
 st.dataframe(metrics, hide_index=True, width="stretch")
 st.caption(
-    "**accuracy**: share of positions whose top-1 class is the target. **min/max conf.**: lowest and highest "
-    "probability of the target. **consistency** (Zhang 2019): % of random position pairs with the same top-1 "
-    "class. **jaggedness** (Azulay & Weiss 2019): P(top-1 changes) between neighbouring positions. "
-    "**MAC**: mean absolute change of the top-1 probability between neighbouring positions.")
+    "**accuracy**: share of positions whose top-1 class is the target; for a model that does not know the shape "
+    "(an ImageNet timm model) the target is its own answer at the middle frame, so accuracy is agreement with that "
+    "answer. **min/max conf.**: lowest and highest probability of the target. **consistency** (Zhang 2019): % of "
+    "all pairs of positions with the same top-1 class. **jaggedness** (Azulay & Weiss 2019): P(top-1 changes) "
+    "between neighbouring positions. **MAC**: mean absolute change of the target's probability between "
+    "neighbouring positions (the top-1 probability would jump whenever the answer flips).")
 st.info(views.reading(result, stats, targets, path))
 
 st.subheader("The frame at one position")

@@ -151,3 +151,16 @@ def test_corrupt_weights_file_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a safetensors file")
     with pytest.raises(models.WeightsUnavailableError, match="could not load"):
         models.load_model("timm:resnet18", weights=bad)
+
+
+def test_embedded_weights_of_another_architecture_are_a_clear_error(monkeypatch, tmp_path):
+    """A weights file left from another version of an architecture (or a corrupt one) names the fix."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in models.build_embedded("resnet").state_dict().items()},
+              tmp_path / "cnn-aa.safetensors")  # plain ResNet weights where the anti-aliased one is expected
+    (tmp_path / "vit.safetensors").write_bytes(b"not a safetensors file")
+    monkeypatch.setattr(models, "WEIGHTS_DIR", tmp_path)
+    for name in ("cnn-aa", "vit"):
+        with pytest.raises(models.WeightsUnavailableError, match=f"core.train --only {name}"):
+            models.load_model(name)

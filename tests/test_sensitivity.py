@@ -117,7 +117,24 @@ def test_consistency_hand_computed():
     # two classes split 50/50 over 2 positions: every pair of distinct positions disagrees
     assert sen.consistency(np.array([0, 1])) == 0.0
     # 3 of 4 positions agree: distinct pairs agree with probability 3/6 = 0.5
-    assert sen.consistency(np.array([1, 1, 1, 0]), pairs=200_000) == pytest.approx(50.0, abs=0.5)
+    assert sen.consistency(np.array([1, 1, 1, 0])) == pytest.approx(50.0)
+    # exact, compared with counting every ordered pair by brute force
+    top1 = np.random.default_rng(3).integers(0, 4, 37)
+    agree = [top1[i] == top1[j] for i in range(37) for j in range(37) if i != j]
+    assert sen.consistency(top1) == pytest.approx(100 * np.mean(agree), abs=1e-9)
+
+
+def _reading_row(name, n_wrong, jag, mac, positions=10):
+    return {"name": name, "jaggedness": jag, "mac_target": mac, "positions": positions, "n_wrong": n_wrong,
+            "wrong_at": list(range(n_wrong)), "axis": "x", "step": 1}
+
+
+def test_reading_never_calls_a_mostly_wrong_model_steady():
+    # cnn never changes its (wrong) answer; vit is right at 8 of 10 positions but jumps around
+    text = sen.reading([_reading_row("cnn", 9, 0.0, 0.0), _reading_row("vit", 2, 0.3, 0.1)])
+    assert text.startswith("**vit** is the steadiest") and "cnn is wrong at 9 of 10 positions" in text
+    text = sen.reading([_reading_row("cnn", 9, 0.0, 0.0), _reading_row("vit", 10, 0.3, 0.1)])
+    assert text.startswith("No model is right at most positions") and "steadiest" not in text
 
 
 def test_jaggedness_and_mac_hand_computed():

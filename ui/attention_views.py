@@ -209,13 +209,18 @@ def small_multiples(df: pd.DataFrame, geo: att.ViTGeometry) -> alt.FacetChart:
         row=alt.Row("layer:O", title="layer"), column=alt.Column("head:O", title="head"), spacing=4)
 
 
-def distance_chart(df: pd.DataFrame) -> alt.Chart:
-    return alt.Chart(df).mark_circle(size=70, opacity=0.8).encode(
+def distance_chart(df: pd.DataFrame, uniform: float) -> alt.LayerChart:
+    """Mean attention distance of every head against depth, with the uniform-attention baseline dashed."""
+    heads = alt.Chart(df).mark_circle(size=70, opacity=0.8).encode(
         x=alt.X("layer:Q", title="network depth (layer)", scale=alt.Scale(domain=[0.5, df.layer.max() + 0.5]),
                 axis=alt.Axis(tickMinStep=1)),
-        y=alt.Y("distance:Q", title="mean attention distance (pixels)"),
+        y=alt.Y("distance:Q", title="mean attention distance (pixels)",
+                scale=alt.Scale(domain=[0, max(float(df.distance.max()), uniform) * 1.1])),
         color=alt.Color("head:N", title="head"),
-        tooltip=["layer", "head", alt.Tooltip("distance:Q", format=".1f")]).properties(height=320)
+        tooltip=["layer", "head", alt.Tooltip("distance:Q", format=".1f")])
+    base = alt.Chart(pd.DataFrame({"distance": [uniform]})).mark_rule(strokeDash=[5, 4], color="#555").encode(
+        y="distance:Q", tooltip=[alt.Tooltip("distance:Q", format=".1f", title="uniform attention (px)")])
+    return alt.layer(base, heads).properties(height=320)
 
 
 def similarity_tiles(sim: np.ndarray) -> np.ndarray:

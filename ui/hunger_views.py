@@ -1,64 +1,120 @@
-"""The data-hunger chart and the "run a small experiment now" control (the numbers come from core.experiments)."""
+"""The data-hunger charts and the "run a small experiment now" control (the numbers come from core.hunger)."""
 from __future__ import annotations
 
+import math
 import threading
 import time
 
 import altair as alt
 import pandas as pd
 import streamlit as st
-import torch
 
-from core import experiments as ex
+from core import attention as at
+from core import hunger as hu
 
 LIVE = "live_hunger"  # session state: {"rows": finished live runs, "queue": runs still to do}
-LIVE_STEPS = sorted({25, 100, 300, ex.HUNGER_STEPS})
-SERIES_COLOURS = {"cnn": "#1f77b4", "vit": "#d62728", ex.series_name("vit", ex.AUGMENT_PX): "#ff7f0e"}
+LIVE_OPEN = "live_hunger_open"  # session state: the live panel stays open once used (Cancel must not fold it)
+LIVE_SIZES = (250, 500, 1_000, 2_000, 4_000)
+LIVE_STEPS = (25, 100, 300, 1_000)
+SERIES_COLOURS = {"cnn": "#1f77b4", hu.series_name("cnn", hu.AUGMENT_PX): "#17becf",
+                  "vit": "#d62728", hu.series_name("vit", hu.AUGMENT_PX): "#ff7f0e"}
+METRICS = {"test_accuracy": "test (new images)", "train_accuracy": "training images"}
 
 
-def chart(shipped: pd.DataFrame | None, live_rows: list[dict], crossings: list[float]) -> alt.LayerChart:
-    """Mean accuracy against N on a log axis with ±1 std error bars over seeds, live points as hollow diamonds
-    and dashed rules at the CNN/ViT crossovers."""
+def _series(df: pd.DataFrame) -> list[str]:
+    return [hu.series_name(m, a) for m, a in zip(df.model, df.augment_px)]
+
+
+def _log_x(sizes) -> alt.X:
+    return alt.X("train_size:Q", scale=alt.Scale(type="log"), title="training images N (log scale)",
+                 axis=alt.Axis(values=sorted(sizes), labelExpr="datum.value >= 1000 ? datum.value / 1000 + 'k' : datum.value"))
+
+
+def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.LayerChart:
+    """Test accuracy (solid, ±1 std over seeds) and training accuracy (dashed) against N, one colour per series;
+    live runs as hollow diamonds."""
     frames = []
     if shipped is not None:
-        frames.append(shipped.assign(series=[ex.series_name(m, a) for m, a in zip(shipped.model, shipped.augment_px)],
-                                     source="shipped"))
-    if live_rows:
-        live = pd.DataFrame(live_rows)
-        frames.append(live.assign(series=[ex.series_name(m, a) for m, a in zip(live.model, live.augment_px)],
-                                  source=live["steps"].map(lambda s: f"live, {s} steps")))
-    data = pd.concat(frames, ignore_index=True)
-    sizes = sorted(data["train_size"].unique().tolist())
-    x = alt.X("train_size:Q", scale=alt.Scale(type="log"), axis=alt.Axis(values=sizes, format=",d"),
-              title="training images N (log scale)")
+        frames.append(shipped.assign(series=_series(shipped)).melt(
+            id_vars=["series", "train_size", "seed"], value_vars=list(METRICS), var_name="metric", value_name="accuracy"))
+    live = pd.DataFrame(live_rows)
+    sizes = set(frames[0].train_size) if frames else set()
+    sizes |= set(live.train_size) if len(live) else set()
+    x = _log_x(sizes)
     colour = alt.Color("series:N", title=None, scale=alt.Scale(domain=list(SERIES_COLOURS),
                                                                 range=list(SERIES_COLOURS.values())))
-    y_title = "held-out accuracy"
-    base = alt.Chart(data[data.source == "shipped"])
-    layers = [
-        base.mark_errorbar(extent="stdev", ticks=True).encode(x=x, y=alt.Y("accuracy:Q", title=y_title),
-                                                               color=colour),
-        base.mark_line(point=True).encode(
-            x=x, y=alt.Y("mean(accuracy):Q", title=y_title, scale=alt.Scale(domain=[0, 1])), color=colour,
-            tooltip=["series:N", alt.Tooltip("train_size:Q", format=",d", title="N"),
-                     alt.Tooltip("mean(accuracy):Q", format=".1%", title="mean accuracy"),
-                     alt.Tooltip("stdev(accuracy):Q", format=".1%", title="std over seeds"),
-                     alt.Tooltip("count():Q", title="seeds")]),
-    ]
-    if live_rows:
-        layers.append(alt.Chart(data[data.source != "shipped"]).mark_point(
-            shape="diamond", filled=False, size=140, strokeWidth=2).encode(
-            x=x, y="accuracy:Q", color=colour,
+    y = alt.Y("mean(accuracy):Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"))
+    layers = []
+    if frames:
+        data = frames[0].assign(metric=lambda d: d.metric.map(METRICS))
+        base = alt.Chart(data)
+        dash = alt.StrokeDash("metric:N", title=None, sort=list(METRICS.values()),
+                              scale=alt.Scale(domain=list(METRICS.values()), range=[[1, 0], [5, 4]]))
+        layers += [
+            base.mark_line(point=True).encode(
+                x=x, y=y, color=colour, strokeDash=dash, detail="metric:N",
+                tooltip=["series:N", "metric:N", alt.Tooltip("train_size:Q", format=",d", title="N"),
+                         alt.Tooltip("mean(accuracy):Q", format=".1%", title="mean"),
+                         alt.Tooltip("stdev(accuracy):Q", format=".1%", title="std over seeds"),
+                         alt.Tooltip("count():Q", title="seeds")]),
+            base.transform_filter(alt.datum.metric == METRICS["test_accuracy"]).mark_errorbar(
+                extent="stdev", ticks=True).encode(x=x, y=alt.Y("accuracy:Q", title="accuracy"), color=colour),
+        ]
+    if len(live):
+        live = live.assign(series=_series(live), source=live["steps"].map(lambda s: f"live, {s} steps"))
+        layers.append(alt.Chart(live).mark_point(shape="diamond", filled=False, size=140, strokeWidth=2).encode(
+            x=x, y=alt.Y("test_accuracy:Q", title="accuracy"), color=colour,
             tooltip=["series:N", "source:N", alt.Tooltip("train_size:Q", format=",d", title="N"),
-                     alt.Tooltip("accuracy:Q", format=".1%"), alt.Tooltip("seconds:Q", title="seconds")]))
-    if crossings:
-        cross = pd.DataFrame({"train_size": crossings, "label": [f"crossover N ≈ {c:,.0f}" for c in crossings]})
-        rule = alt.Chart(cross).mark_rule(strokeDash=[4, 4], color="#666").encode(x=x)
-        text = alt.Chart(cross).mark_text(align="left", dx=4, y=8, color="#444").encode(x=x, text="label:N")
-        layers += [rule, text]
+                     alt.Tooltip("test_accuracy:Q", format=".1%", title="test"),
+                     alt.Tooltip("train_accuracy:Q", format=".1%", title="training"), "seconds:Q"]))
     return alt.layer(*layers).properties(height=380)
 
 
+def attention_distance_chart(shipped: pd.DataFrame) -> alt.HConcatChart:
+    """Mean attention distance of every layer against N (mean over seeds), one panel per ViT series, with the
+    uniform-attention baseline."""
+    vit = shipped[shipped.model == "vit"]
+    cols = hu.mad_columns(vit)
+    data = vit.assign(series=_series(vit)).melt(id_vars=["series", "train_size"], value_vars=cols, var_name="layer",
+                                                value_name="distance")
+    data["layer"] = data.layer.str.rsplit("_", n=1).str[1].astype(int)
+    uniform = at.uniform_attention_distance(8, 8, 1)
+    x = _log_x(set(vit.train_size))
+    lines = alt.Chart(data).mark_line(point=True).encode(
+        x=x, y=alt.Y("mean(distance):Q", title="mean attention distance (px)", scale=alt.Scale(domain=[0, 40])),
+        color=alt.Color("layer:O", scale=alt.Scale(scheme="viridis"), title="layer"),
+        tooltip=["series:N", "layer:O", alt.Tooltip("train_size:Q", format=",d", title="N"),
+                 alt.Tooltip("mean(distance):Q", format=".1f", title="px")])
+    rule = alt.Chart(pd.DataFrame({"d": [uniform], "label": [f"uniform attention: {uniform:.1f} px"]}))
+    base_line = rule.mark_rule(strokeDash=[4, 4], color="#555").encode(y="d:Q")
+    base_text = rule.mark_text(align="left", dx=4, dy=-6, color="#333").encode(y="d:Q", text="label:N", x=alt.value(0))
+    return _facet(lines, base_line, base_text, data)
+
+
+def _facet(lines, rule, text, data) -> alt.HConcatChart:
+    # one panel per series by hand: a faceted chart cannot share the baseline layer, which has its own data
+    panels = []
+    for series in sorted(data.series.unique()):
+        d = data[data.series == series]
+        panels.append(alt.layer(lines.properties(data=d), rule, text).properties(title=series, width=320, height=260))
+    return alt.hconcat(*panels)
+
+
+def locality_chart(shipped: pd.DataFrame) -> alt.LayerChart:
+    vit = shipped[shipped.model == "vit"]
+    data = vit.assign(series=_series(vit))
+    colour = alt.Color("series:N", title=None, scale=alt.Scale(domain=list(SERIES_COLOURS),
+                                                                range=list(SERIES_COLOURS.values())))
+    line = alt.Chart(data).mark_line(point=True).encode(
+        x=_log_x(set(vit.train_size)),
+        y=alt.Y("mean(pos_embed_locality):Q", title="position-embedding locality", scale=alt.Scale(domain=[-0.5, 1])),
+        color=colour, tooltip=["series:N", alt.Tooltip("train_size:Q", format=",d", title="N"),
+                               alt.Tooltip("mean(pos_embed_locality):Q", format=".2f", title="locality")])
+    zero = alt.Chart(pd.DataFrame({"y": [0]})).mark_rule(strokeDash=[4, 4], color="#555").encode(y="y:Q")
+    return alt.layer(zero, line).properties(height=260)
+
+
+# --- the live run ------------------------------------------------------------------------------------------------
 @st.cache_resource
 def _live_slot() -> threading.BoundedSemaphore:
     # one live training run at a time on the whole server: forty students pressing "Train" at once would
@@ -68,19 +124,28 @@ def _live_slot() -> threading.BoundedSemaphore:
 
 @st.cache_resource(show_spinner="Rendering the held-out test images…")
 def _live_test_set():
-    images, labels, centres = ex.hunger_test_set()
-    return (images * 255).round().to(torch.uint8), labels, centres  # a quarter of the memory, same images
+    return hu.test_set()
 
 
-def seconds_per_step(shipped: pd.DataFrame | None) -> dict[str, float]:
-    """Measured training seconds per step of each model in the shipped runs (a rough live-time estimate)."""
-    if shipped is None:
-        return {"cnn": 0.2, "vit": 0.3}
-    plain = shipped[shipped.augment_px == 0]
-    return (plain.groupby("model")["seconds"].sum() / plain.groupby("model")["steps"].sum()).to_dict()
+@st.cache_resource
+def _live_rates() -> dict:
+    """Seconds per rendered image, per training step and per evaluated image of each model on this server:
+    measured here (2 busy cores, one torch thread), then replaced by what each finished live run measured."""
+    return {"render": 1.0e-3, "step": {"cnn": 0.12, "vit": 0.35}, "eval": {"cnn": 1.5e-3, "vit": 2.0e-3}}
 
 
-def live_controls(shipped: pd.DataFrame | None) -> None:
+def live_estimate(runs: list[tuple[str, int, int]], rates: dict, test_images: int = 2_000) -> float:
+    """Seconds for the queued runs: rendering the N training images (whole chunks), the steps, and evaluating
+    the test images and up to 2,000 training images."""
+    total = 0.0
+    for model, n, steps in runs:
+        rendered = math.ceil(n / hu.CHUNK) * hu.CHUNK
+        total += (rates["render"] * rendered + rates["step"][model] * steps
+                  + rates["eval"][model] * (test_images + min(n, hu.TRAIN_ACCURACY_IMAGES)))
+    return total
+
+
+def live_controls() -> None:
     """Pick a few N, models and a step budget; train them one after another with a progress bar and Cancel.
 
     Each finished run is stored in session state and the page reruns, so its point appears on the chart above
@@ -90,17 +155,17 @@ def live_controls(shipped: pd.DataFrame | None) -> None:
     live = st.session_state.setdefault(LIVE, {"rows": [], "queue": []})
     busy = bool(live["queue"])
     c1, c2, c3 = st.columns([2, 2, 2])
-    sizes = c1.multiselect("Training images N", ex.SIZES, default=[250, 2_000], key="live_sizes", disabled=busy,
+    sizes = c1.multiselect("Training images N", LIVE_SIZES, default=[250, 2_000], key="live_sizes", disabled=busy,
                            format_func=lambda n: f"{n:,}")
-    picked = c2.multiselect("Models", list(ex.ARCHS), default=list(ex.ARCHS), key="live_models", disabled=busy)
-    steps = c3.select_slider("Steps per run", LIVE_STEPS, value=300, key="live_steps", disabled=busy,
-                             help=f"The shipped curves used {ex.HUNGER_STEPS} steps; fewer steps finish sooner "
-                                  "but land lower.")
-    per_step = seconds_per_step(shipped)
-    estimate = sum(per_step.get(m, 0.3) * steps for m in picked) * len(sizes)
+    picked = c2.multiselect("Models", list(hu.ARCHS), default=list(hu.ARCHS), key="live_models", disabled=busy)
+    steps = c3.select_slider("Steps per run", LIVE_STEPS, value=100, key="live_steps", disabled=busy,
+                             help="A fixed number of steps and no validation: a live point is a quick look, not a "
+                                  "converged run like the shipped ones.")
+    runs = [(m, n, steps) for n in sorted(sizes) for m in picked]
     b1, b2, b3 = st.columns([1, 1, 3])
-    if b1.button("Train now", type="primary", disabled=busy or not sizes or not picked, key="live_train"):
-        live["queue"] = [(m, n, steps) for n in sorted(sizes) for m in picked]
+    if b1.button("Train now", type="primary", disabled=busy or not runs, key="live_train"):
+        live["queue"] = runs
+        st.session_state[LIVE_OPEN] = True
         busy = True
     if busy and b2.button("Cancel", key="live_cancel"):
         live["queue"] = []
@@ -108,8 +173,9 @@ def live_controls(shipped: pd.DataFrame | None) -> None:
     if live["rows"] and not busy and b2.button("Clear live points", key="live_clear"):
         live["rows"] = []
         st.rerun()
-    b3.caption(f"{len(sizes) * len(picked)} run(s), 1 seed, about {estimate / 60:.1f} min on one core here. "
-               "Points appear on the chart as each run finishes.")
+    estimate = live_estimate(live["queue"] if busy else runs, _live_rates())
+    b3.caption(f"{len(live['queue'] if busy else runs)} run(s), 1 seed, about {_duration(estimate)} here "
+               "(from the times measured on this server). Points appear on the chart as each run finishes.")
     if not busy:
         return
     slot = _live_slot()
@@ -128,11 +194,15 @@ def live_controls(shipped: pd.DataFrame | None) -> None:
     st.rerun()  # draw the new point; the rerun trains the next queued run
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
 def _train_next(live: dict) -> None:
     model, n, steps = live["queue"][0]
     done = len(live["rows"])
     label = f"Training {model} on N = {n:,} ({len(live['queue'])} run(s) left): "
-    bar = st.progress(0.0, text=label)
+    bar = st.progress(0.0, text=label + "rendering the images…")
     last = [0.0]
 
     def progress(step, total_steps, loss):
@@ -141,7 +211,12 @@ def _train_next(live: dict) -> None:
             last[0] = now
             bar.progress(step / total_steps, text=f"{label}step {step}/{total_steps}, training loss {loss:.2f}")
 
-    row = ex.data_hunger_run(model, n, seed=0, steps=steps, test=_live_test_set(), progress=progress)
+    test = _live_test_set()
+    row = hu.live_run(model, n, steps, test=test, progress=progress)
+    rates = _live_rates()
+    rates["render"] = row["render_seconds"] / (math.ceil(n / hu.CHUNK) * hu.CHUNK)
+    rates["step"][model] = row["seconds"] / max(1, row["steps"])
+    rates["eval"][model] = row["eval_seconds"] / (len(test[0]) + min(n, hu.TRAIN_ACCURACY_IMAGES))
     if len(live["rows"]) == done and live["queue"][:1] == [(model, n, steps)]:  # not cancelled meanwhile
         live["rows"].append(row)
         live["queue"].pop(0)

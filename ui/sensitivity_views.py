@@ -186,13 +186,27 @@ def model_metrics(result: dict, targets: dict, path: sen.Path) -> dict[str, dict
     return {name: sen.metrics(probs, targets[name], path) for name, probs in result.items()}
 
 
-def metrics_table(metrics: dict, targets: dict, loaded: dict) -> pd.DataFrame:
+def metrics_table(metrics: dict, targets: dict, loaded: dict, scene: Scene) -> pd.DataFrame:
     rows = []
     for name, m in metrics.items():
+        knows = scene.shape in loaded[name].class_names
         rows.append({"model": name, "target": loaded[name].class_names[targets[name]],
+                     "target is": "the shape's class" if knows else "the middle frame's top-1",
                      "accuracy": m["accuracy"], "min conf.": m["min_confidence"], "max conf.": m["max_confidence"],
-                     "consistency %": m["consistency"], "jaggedness": m["jaggedness"], "MAC": m["mac_top1"]})
+                     "consistency %": m["consistency"], "jaggedness": m["jaggedness"], "MAC": m["mac_target"]})
     return pd.DataFrame(rows).round(3)
+
+
+def step_caption(path: sen.Path, loaded: dict, canvas: int) -> str:
+    """One move of the object in each model's own input pixels (a model resizes the canvas to its input)."""
+    axis, pos = _axis(path)
+    step = int(np.diff(pos[:2])[0]) if len(pos) > 1 else 1
+    sizes = {}
+    for name, m in loaded.items():
+        sizes.setdefault(step * m.input_size[0] / canvas, []).append(name)
+    per_model = "; ".join(f"{v:.3g} px of {', '.join(names)}'s input" for v, names in sizes.items())
+    return (f"The object moves over a fixed background (Azulay & Weiss 2019's set-up; Zhang 2019 shifts the "
+            f"whole image instead), {step} px of the {canvas}-px canvas per move: {per_model}.")
 
 
 def reading(result: dict, metrics: dict, targets: dict, path: sen.Path) -> str:
@@ -201,7 +215,7 @@ def reading(result: dict, metrics: dict, targets: dict, path: sen.Path) -> str:
     for name, probs in result.items():
         m = metrics[name]
         wrong = probs.argmax(1) != targets[name]
-        rows.append({"name": name, "jaggedness": m["jaggedness"], "mac_top1": m["mac_top1"],
+        rows.append({"name": name, "jaggedness": m["jaggedness"], "mac_target": m["mac_target"],
                      "positions": len(path), "n_wrong": int(wrong.sum()),
                      "wrong_at": np.sort(pos[wrong]) if path.kind != "grid" else [],
                      "axis": axis if path.kind != "grid" else None, "step": int(np.diff(pos[:2])[0]) if len(pos) > 1 else 1})
