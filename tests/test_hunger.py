@@ -190,3 +190,14 @@ def test_the_command_writes_the_csv_contract_and_resumes(tmp_path, monkeypatch):
 def test_live_run_trains_a_fixed_number_of_steps():
     row = hu.live_run("cnn", 40, steps=3, test=hu.test_set(50))
     assert row["steps"] == 3 and row["train_size"] == 40 and 0 <= row["test_accuracy"] <= 1
+
+
+def test_convergence_note_names_the_runs_that_did_not_fit_their_training_set():
+    import pandas as pd
+
+    rows = pd.DataFrame([_row("cnn", 250, 0, 0.4, 1.0), _row("vit", 16000, 0, 0.77, 0.83),
+                         _row("vit", 16000, 0, 0.70, 0.80, aug=8)])
+    note = hu.convergence_note(rows)
+    assert note.startswith("2 of 3 runs did not fit") and "vit at N = 16k: 83%" in note
+    assert "vit + shift aug at N = 16k: 80%" in note and "cnn at" not in note
+    assert hu.convergence_note(rows.iloc[:1]).startswith("Every run fit its training images")

@@ -4,11 +4,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import experiments as ex
+from core import attention as at
+from core import hunger as hu
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "data.py")
-
-
 
 
 @pytest.fixture
@@ -19,10 +18,13 @@ def page():
 
 def test_data_page_reads_the_shipped_curves(page):
     assert not page.exception
-    reading = [i.value for i in page.info if "N = 250" in i.value]
-    assert reading, "the sentence reading the data-hunger curves is missing"
-    assert reading[0].startswith(ex.hunger_reading(ex.hunger_summary(ex.load_hunger())))
-    assert any(f"{ex.HUNGER_STEPS} AdamW steps" in m.value for m in page.markdown)
+    shipped = hu.load()
+    readings = [i.value for i in page.info if i.value.startswith(hu.reading(shipped))]
+    assert readings, "the sentences reading the data-hunger curves are missing"
+    assert any(m.value == hu.method(shipped) for m in page.markdown)
+    assert any(c.value == hu.convergence_note(shipped) for c in page.caption)
+    uniform = at.uniform_attention_distance(8, 8, 1)  # the embedded ViT: 8x8 patches of 8 px and a class token
+    assert any(i.value == hu.vit_learning_reading(shipped, uniform) for i in page.info)
 
 
 def test_a_live_run_trains_and_adds_its_point(page):
@@ -36,8 +38,19 @@ def test_a_live_run_trains_and_adds_its_point(page):
     rows = page.session_state["live_hunger"]["rows"]
     assert [(r["model"], r["train_size"], r["steps"]) for r in rows] == [("cnn", 250, 25)]
     assert page.session_state["live_hunger"]["queue"] == []
-    assert 0 <= rows[0]["accuracy"] <= 1
+    assert 0 <= rows[0]["test_accuracy"] <= 1 and 0 <= rows[0]["train_accuracy"] <= 1
+    assert page.session_state["live_hunger_open"]  # the panel stays open from now on
     assert page.button(key="live_clear")  # the point can be cleared again
     page.button(key="live_clear").click()
     page.run()
     assert page.session_state["live_hunger"]["rows"] == []
+
+
+def test_the_live_estimate_counts_rendering_steps_and_evaluation():
+    from ui.hunger_views import live_estimate
+
+    rates = {"render": 0.001, "step": {"cnn": 0.1, "vit": 0.3}, "eval": {"cnn": 0.002, "vit": 0.003}}
+    # cnn at N = 250 for 25 steps: one 2,000-image chunk rendered, 25 steps, 2,000 test + 250 training images
+    # evaluated; vit at N = 2,500 for 10 steps: two chunks, 10 steps, 2,000 + 2,000 images
+    expected = (2.0 + 2.5 + 0.002 * 2250) + (4.0 + 3.0 + 0.003 * 4000)
+    assert live_estimate([("cnn", 250, 25), ("vit", 2_500, 10)], rates) == pytest.approx(expected)
