@@ -3,6 +3,8 @@
 `python -m core.experiments positions`: accuracy as a function of where the object is, for models trained on
 the whole frame and on the centre only, on a fixed, seeded set of full-frame test images; writes
 core/results/positions.npz (the page reads it, so it opens at once).
+`python -m core.experiments stability`: how much a whole-image shift changes cnn, cnn-aa and vit
+(core/results/shift_stability.csv).
 `python -m core.experiments hunger [--quick] [--device cuda|cpu]`: accuracy against training-set size, trained to
 convergence (core/hunger.py; core/results/data_hunger.csv).
 """
@@ -84,6 +86,60 @@ def load_positions(path: Path = POSITIONS_FILE) -> dict[str, np.ndarray] | None:
         return {k: f[k] for k in f.files}
 
 
+# --- Shift stability: how much a whole-image shift changes what the classifier sees (Zhang 2019's set-up) ----------
+STABILITY_MODELS = ("cnn", "cnn-aa", "vit")
+STABILITY_SHIFTS = (1, 2, 3, 4, 8)
+STABILITY_IMAGES = 1_000
+STABILITY_FILE = RESULTS_DIR / "shift_stability.csv"
+
+
+@torch.inference_mode()
+def shift_stability(model, images: torch.Tensor, shifts=STABILITY_SHIFTS, batch: int = 250) -> list[dict]:
+    """For each circular horizontal shift s of the whole image: the mean relative change of the pooled features
+    the classifier reads, ||g(T_s x) - g(x)|| / ||g(x)||, and the % of images whose top-1 class stays the same."""
+    net = model.net
+
+    def pooled_and_top1(x):
+        feats = net.forward_head(net.forward_features(model.preprocess(x)), pre_logits=True)
+        return feats, net.get_classifier()(feats).argmax(-1)
+
+    rows = []
+    base = [pooled_and_top1(images[i:i + batch]) for i in range(0, len(images), batch)]
+    for s in shifts:
+        change, same = [], []
+        for (f0, t0), i in zip(base, range(0, len(images), batch)):
+            f1, t1 = pooled_and_top1(torch.roll(images[i:i + batch], s, dims=-1))
+            change.append((f1 - f0).norm(dim=-1) / f0.norm(dim=-1).clamp_min(1e-12))
+            same.append(t1 == t0)
+        rows.append({"model": model.name, "shift_px": s, "feature_change": round(float(torch.cat(change).mean()), 4),
+                     "top1_kept_pct": round(100 * float(torch.cat(same).float().mean()), 2),
+                     "images": len(images)})
+    return rows
+
+
+def load_stability(path: Path = STABILITY_FILE):
+    """The shipped shift-stability rows as a DataFrame, or None if absent."""
+    import pandas as pd
+
+    return pd.read_csv(path) if path.exists() else None
+
+
+def stability_reading(df, a: str = "cnn-aa", b: str = "cnn", shift: int = 1) -> str:
+    """One sentence comparing two models' shift stability at `shift` px, from the shipped rows."""
+    rows = df[df.shift_px == shift].set_index("model")
+    if a not in rows.index or b not in rows.index:
+        return ""
+    ra, rb = rows.loc[a], rows.loc[b]
+    feat = "less" if ra.feature_change < rb.feature_change else "more"
+    kept = "more" if ra.top1_kept_pct > rb.top1_kept_pct else "fewer"
+    verdict = ("more shift-stable than" if feat == "less" and kept == "more" else
+               "less shift-stable than" if feat == "more" and kept == "fewer" else "not clearly more stable than")
+    return (f"Shifting whole test images by {shift} px (circularly), {a}'s pooled features change by "
+            f"{ra.feature_change:.1%} against {rb.feature_change:.1%} for {b}, and its answer stays the same for "
+            f"{ra.top1_kept_pct:.1f} % of images against {rb.top1_kept_pct:.1f} %: {a} is {verdict} {b} "
+            f"({int(ra.images):,} held-out images, `python -m core.experiments stability`).")
+
+
 def main(argv=None):
     import sys
 
@@ -95,12 +151,22 @@ def main(argv=None):
         np.savez_compressed(POSITIONS_FILE, **position_predictions(load_model))
         print(f"wrote {POSITIONS_FILE}")
         return
+    if argv[:1] == ["stability"]:
+        import pandas as pd
+
+        from core.models import load_model
+
+        images = shapes.make_dataset(STABILITY_IMAGES, POSITION_SEED + 1, "full")[0]
+        rows = [r for name in STABILITY_MODELS for r in shift_stability(load_model(name), images)]
+        pd.DataFrame(rows).assign(command="python -m core.experiments stability").to_csv(STABILITY_FILE, index=False)
+        print(pd.DataFrame(rows).to_string(index=False))
+        return
     if argv[:1] == ["hunger"]:
         from core import hunger
 
         hunger.main(argv[1:])
         return
-    raise SystemExit("usage: python -m core.experiments positions | hunger [--quick] [--device cuda|cpu] ...")
+    raise SystemExit("usage: python -m core.experiments positions | stability | hunger [--quick] [--device cuda|cpu] ...")
 
 
 if __name__ == "__main__":

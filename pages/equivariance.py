@@ -6,6 +6,7 @@ import streamlit as st
 import torch
 
 from core import equivariance as eq
+from core import experiments as ex
 from core.models import ModelError
 from core.transforms import MODES, KernelError, as_kernel
 from ui import png, require_entry
@@ -181,3 +182,7 @@ if len(named) >= 2 and not odd[named].isna().any():
         f"**{odd[n]:.3f}** for {n}" for n in named) + f": {best} aliases least"
         + (" — blurring before subsampling (Zhang 2019) removes most of the aliasing." if "blur" in best else
            ". Blurring (Zhang 2019) only helps where the image has detail finer than the stride; here it does not."))
+stability = ex.load_stability()
+if stability is not None:
+    st.caption("**The trained networks.** " + ex.stability_reading(stability)
+               + " The hand-built chains above show the mechanism; this is what it adds up to in a trained model.")

@@ -1,6 +1,7 @@
 """Shift sensitivity: each model's confidence as one object slides across the frame."""
 import streamlit as st
 
+from core import experiments as ex
 from core import sensitivity as sen
 from core import shapes
 from ui import require_entry
@@ -92,6 +93,9 @@ st.caption(
     "between neighbouring positions. **MAC**: mean absolute change of the target's probability between "
     "neighbouring positions (the top-1 probability would jump whenever the answer flips).")
 st.info(views.reading(result, stats, targets, path))
+stability = ex.load_stability()
+if stability is not None and {"cnn", "cnn-aa"} & set(loaded):
+    st.caption("**Anti-aliasing, measured.** " + ex.stability_reading(stability))
 
 st.subheader("The frame at one position")
 index = views.selected_index(sel, table, path, result, targets)

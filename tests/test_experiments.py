@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from core import experiments as ex
 
@@ -37,3 +38,54 @@ def test_shipped_position_results_match_the_shipped_weights():
     for name in ex.POSITION_MODELS:
         stored = res[f"pred_{name}"][:150]
         assert np.mean(stored == ex.predict_all(models.load_model(name), images)) >= 0.99, name
+
+
+class _PoolNet(torch.nn.Module):
+    """Circular conv -> global average pool -> linear: exactly invariant to circular shifts by construction."""
+
+    def __init__(self, invariant=True):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1, padding_mode="circular" if invariant else "zeros")
+        self.fc = torch.nn.Linear(4 * (1 if invariant else 16), 10)
+        self.invariant = invariant
+
+    def forward_features(self, x):
+        return torch.relu(self.conv(x))
+
+    def forward_head(self, f, pre_logits=False):
+        pooled = f.mean((-2, -1)) if self.invariant else torch.nn.functional.adaptive_avg_pool2d(f, 4).flatten(1)
+        return pooled if pre_logits else self.fc(pooled)
+
+    def get_classifier(self):
+        return self.fc
+
+
+class _Loaded:
+    def __init__(self, net):
+        self.name, self.net = "stub", net
+
+    def preprocess(self, x):
+        return x
+
+
+def test_shift_stability_of_an_exactly_invariant_model_and_a_position_coding_one():
+    torch.manual_seed(0)
+    images = torch.rand(20, 3, 16, 16)
+    rows = ex.shift_stability(_Loaded(_PoolNet()), images, shifts=(1, 3))
+    assert [r["shift_px"] for r in rows] == [1, 3]
+    assert all(r["feature_change"] < 1e-5 and r["top1_kept_pct"] == 100.0 and r["images"] == 20 for r in rows)
+    # pooling into a 4x4 grid keeps where things are: a shift changes the features
+    coded = ex.shift_stability(_Loaded(_PoolNet(invariant=False)), images, shifts=(1,))
+    assert coded[0]["feature_change"] > 0.01
+
+
+def test_stability_reading_follows_the_numbers():
+    import pandas as pd
+
+    df = pd.DataFrame([{"model": "cnn", "shift_px": 1, "feature_change": 0.14, "top1_kept_pct": 88.7, "images": 300},
+                       {"model": "cnn-aa", "shift_px": 1, "feature_change": 0.05, "top1_kept_pct": 95.7,
+                        "images": 300}])
+    assert "cnn-aa is more shift-stable than cnn" in ex.stability_reading(df)
+    assert "14.0%" in ex.stability_reading(df) and "95.7 %" in ex.stability_reading(df)
+    df.loc[1, "top1_kept_pct"] = 80.0
+    assert "cnn-aa is not clearly more stable than cnn" in ex.stability_reading(df)
