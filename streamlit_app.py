@@ -1,19 +1,15 @@
 """Inductive Bias Lab: entry point. Page config, navigation over pages/, the shared sidebar."""
 import streamlit as st
 
-from ui import release_memory
+from ui import registry, release_memory
 
 # No torch here: ui/compute.py configures it when a page first computes, so the home page opens without it.
 
 st.set_page_config(page_title="Inductive Bias Lab", page_icon=":material/biotech:", layout="wide")
 
-PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/equivariance.py", title="Convolution equivariance", icon=":material/compare_arrows:", url_path="equivariance"),
-    st.Page("pages/attention.py", title="ViT patches & attention", icon=":material/grid_view:", url_path="attention"),
-    st.Page("pages/sensitivity.py", title="Shift sensitivity", icon=":material/show_chart:", url_path="sensitivity"),
-    st.Page("pages/data.py", title="Why ViTs need data", icon=":material/bar_chart:", url_path="data"),
-]
+PAGES = [st.Page(p.path, title=p.title, icon=p.icon, default=not p.url_path,
+                 **({"url_path": p.url_path} if p.url_path else {}))  # the home page is the default, at "/"
+         for p in registry.PAGES]
 page = st.navigation(PAGES)
 
 with st.sidebar:

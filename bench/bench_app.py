@@ -18,12 +18,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+from ui.registry import URL_PATHS
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-PAGES = ["", "equivariance", "attention", "sensitivity", "data"]
+PAGES = URL_PATHS
 FIRST_PAGE_GOAL_S = 5.0
 MEMORY_GOAL_MB = 700.0  # the goal for the app with the embedded models (bench_models uses it too)
 

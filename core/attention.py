@@ -40,10 +40,6 @@ class ViTGeometry:
     def num_tokens(self) -> int:
         return self.num_prefix_tokens + self.num_patches
 
-    @property
-    def image_size(self) -> tuple[int, int]:
-        return self.grid_size[0] * self.patch_size[0], self.grid_size[1] * self.patch_size[1]
-
     def token_name(self, token: int) -> str:
         if token < self.num_prefix_tokens:
             return self.prefix_names[token]

@@ -18,14 +18,6 @@ from core.transforms import (as_kernel, blur_pool, convolve, fractional_shift, m
 # --- inputs -------------------------------------------------------------------------------------
 
 
-def demo_image(size: int = 100, square: int = 20) -> torch.Tensor:
-    """The classic demo: a black size x size RGB image with a white square x square in the middle."""
-    img = torch.zeros(3, size, size)
-    top = (size - square) // 2
-    img[:, top:top + square, top:top + square] = 1.0
-    return img
-
-
 SIZED_PRESETS = ("Gaussian blur", "box", "random")
 PRESETS = ("vertical edge", "Sobel x", "Sobel y", "Laplacian", "Gaussian blur", "sharpen", "box", "random")
 

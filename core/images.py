@@ -284,7 +284,7 @@ def _gradient_disc(size: int = 128) -> torch.Tensor:
 
 
 def _shapes_scene() -> torch.Tensor:
-    from core import shapes  # imported lazily: optional
+    from core import shapes  # here, not at the top: shapes is only needed for the two procedural scenes
 
     size = 128
     img = torch.empty(3, size, size)
@@ -305,14 +305,6 @@ def _one_star() -> torch.Tensor:
     return shapes.composite(bg, shapes.make_sprite("star", 22, 0.0, (1.0, 0.82, 0.12)), [30], [12])[0]
 
 
-def _shapes_available() -> bool:
-    try:
-        from core import shapes
-        return all(hasattr(shapes, n) for n in ("make_sprite", "composite"))
-    except Exception:
-        return False
-
-
 _PHOTOS = {"cat": "chelsea", "astronaut": "astronaut", "coffee": "coffee"}
 _SCENES = {"white square": _white_square, "checkerboard": _checkerboard, "stripes": _stripes,
            "gradient + disc": _gradient_disc, "shapes": _shapes_scene, "one star (64×64)": _one_star}
@@ -328,7 +320,7 @@ def _photos_available() -> bool:
 
 def sample_names() -> list[str]:
     """Built-in images: procedural scenes, then natural photos bundled with scikit-image."""
-    names = [n for n in _SCENES if n not in ("shapes", "one star (64×64)") or _shapes_available()]
+    names = list(_SCENES)
     if _photos_available():
         names += list(_PHOTOS)
     return names

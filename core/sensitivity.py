@@ -145,17 +145,11 @@ def metrics(probs: np.ndarray, target: int, path: Path) -> dict:
     }
 
 
-def patch_boundaries(extent: int, period: int) -> list[int]:
-    """Positions 0, period, 2*period, ... up to `extent`: where a ViT's patch grid (or a CNN's stride) repeats."""
-    return list(range(0, extent + 1, period)) if period and period > 0 else []
+BACKGROUNDS = ("noisy gradient", "black", "grey", "white")
 
 
-BACKGROUNDS = ("noisy gradient", "black", "grey", "white", "image")
-
-
-def make_background(kind: str, canvas: tuple[int, int], seed: int = 0, image: torch.Tensor | None = None
-                    ) -> torch.Tensor:
-    """A [3, H, W] background: the training data's noisy gradient (seeded), a flat colour, or an image."""
+def make_background(kind: str, canvas: tuple[int, int], seed: int = 0) -> torch.Tensor:
+    """A [3, H, W] background: the training data's noisy gradient (seeded) or a flat colour."""
     h, w = canvas
     if kind == "noisy gradient":
         bg = shapes.random_background(np.random.default_rng(seed), max(h, w))
@@ -163,11 +157,6 @@ def make_background(kind: str, canvas: tuple[int, int], seed: int = 0, image: to
     flat = {"black": 0.0, "grey": 0.5, "white": 1.0}
     if kind in flat:
         return torch.full((3, h, w), flat[kind])
-    if kind == "image":
-        if image is None:
-            raise ValueError("pick an image for the background")
-        return torch.nn.functional.interpolate(image[None].float(), size=(h, w), mode="bilinear",
-                                               antialias=True, align_corners=False)[0].clamp(0, 1)
     raise ValueError(f"unknown background {kind!r}: choose one of {', '.join(BACKGROUNDS)}")
 
 

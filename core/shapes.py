@@ -146,11 +146,6 @@ def composite(background: torch.Tensor, sprite: Sprite, xs, ys) -> torch.Tensor:
     return out
 
 
-def positions_range(size: int, canvas: int = CANVAS) -> range:
-    """Top-left coordinates that keep a sprite of `size` fully inside the canvas."""
-    return range(0, canvas - size + 1)
-
-
 def _luminance(c: np.ndarray) -> np.ndarray:
     return c @ np.array([0.299, 0.587, 0.114])
 

@@ -6,7 +6,7 @@ import torch
 
 from core import attention as att
 from ui import attention_views as views
-from ui import require_entry
+from ui import bookmarks, require_entry
 from ui.images import image_picker
 from ui.models import model_picker
 
@@ -66,14 +66,15 @@ def _token_from_param(value) -> int:
         return 0
 
 
-# Bookmarkable state: query params seed the widgets once, then follow them.
-qp, ss = st.query_params, st.session_state
-if "att-layer" not in ss or ss.get("att-model") != lm.name:
-    ss["att-layer"] = min(max(int(qp.get("layer", L)) if str(qp.get("layer", "")).isdigit() else L, 1), L)
-    head = qp.get("head", "mean")
-    ss["att-head"] = int(head) if str(head).isdigit() and 1 <= int(head) <= H else "mean"
-    ss["att-query"] = _token_from_param(qp.get("query", "CLS"))
+# Bookmarkable state: query params seed the widgets once, then follow them; another model seeds them again
+ss = st.session_state
+if ss.get("att-model") != lm.name:
+    for k in ("att-layer", "att-head", "att-query"):
+        ss.pop(k, None)
     ss["att-model"] = lm.name
+bookmarks.seed("att-layer", "layer", lambda v: min(max(int(v), 1), L), L)
+bookmarks.seed("att-head", "head", int, "mean", lambda h: 1 <= h <= H)
+bookmarks.seed("att-query", "query", _token_from_param, _token_from_param("CLS"))
 
 
 def _on_click():

@@ -9,7 +9,7 @@ from core import equivariance as eq
 from core import experiments as ex
 from core.models import ModelError
 from core.transforms import MODES, KernelError, as_kernel
-from ui import png, require_entry
+from ui import bookmarks, png, require_entry
 from ui import compute
 from ui.images import image_picker
 from ui.models import cached_model
@@ -18,16 +18,6 @@ require_entry()
 
 KERNELS = eq.PRESETS + ("custom",)
 MODELS = {"whole CNN feature map (embedded cnn)": "cnn", "whole ViT token map (embedded vit)": "vit"}
-
-
-def _default(key, qp, cast, fallback, ok=lambda v: True):
-    """Widget default: the bookmarked query parameter when it is valid, else `fallback`."""
-    if key not in st.session_state:
-        try:
-            v = cast(st.query_params.get(qp, fallback))
-            st.session_state[key] = v if ok(v) else fallback
-        except (TypeError, ValueError):
-            st.session_state[key] = fallback
 
 
 @st.cache_data(max_entries=8, ttl="15m", show_spinner=False)  # ~12 MB an entry at 512 px
@@ -69,9 +59,9 @@ with left:
         st.stop()
     h, w = img.shape[-2:]
     limit = max(h, w) + 20  # shifts larger than the image are allowed: in zeros mode everything leaves
-    _default("eq_dx", "dx", int, 20, lambda v: abs(v) <= limit)
-    _default("eq_dy", "dy", int, 20, lambda v: abs(v) <= limit)
-    _default("eq_mode", "mode", str, "zeros", lambda v: v in MODES)
+    bookmarks.seed("eq_dx", "dx", int, 20, lambda v: abs(v) <= limit)
+    bookmarks.seed("eq_dy", "dy", int, 20, lambda v: abs(v) <= limit)
+    bookmarks.seed("eq_mode", "mode", str, "zeros", lambda v: v in MODES)
     for k in ("eq_dx", "eq_dy"):  # a new image changes the range: keep the shift, clamped, not reset
         st.session_state[k] = int(np.clip(st.session_state[k], -limit, limit))
     dx = st.slider("Shift right dx (px, negative: left)", -limit, limit, key="eq_dx")
@@ -79,9 +69,9 @@ with left:
     mode = st.radio("Border", MODES, key="eq_mode", horizontal=True, format_func=lambda m: {
         "zeros": "zeros (content leaves the frame)", "circular": "circular (content wraps around)"}[m])
 with right:
-    _default("eq_kernel", "kernel", str, "vertical edge", lambda v: v in KERNELS)
-    _default("eq_ksize", "size", int, 3, lambda v: v in (1, 3, 5, 7))
-    _default("eq_seed", "seed", int, 0, lambda v: 0 <= v <= 9999)
+    bookmarks.seed("eq_kernel", "kernel", str, "vertical edge", lambda v: v in KERNELS)
+    bookmarks.seed("eq_ksize", "size", int, 3, lambda v: v in (1, 3, 5, 7))
+    bookmarks.seed("eq_seed", "seed", int, 0, lambda v: 0 <= v <= 9999)
     preset = st.selectbox("Kernel", KERNELS, key="eq_kernel")
     size, seed = st.session_state.eq_ksize, st.session_state.eq_seed
     if preset == "custom" and size == 1:

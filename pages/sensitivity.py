@@ -4,7 +4,7 @@ import streamlit as st
 from core import experiments as ex
 from core import sensitivity as sen
 from core import shapes
-from ui import require_entry
+from ui import bookmarks, require_entry
 from ui import sensitivity_views as views
 from ui.images import image_picker
 from ui.models import try_load
@@ -19,7 +19,7 @@ st.caption("One object slides across the frame step by step and every model clas
 with st.sidebar:
     st.header("Object")
     shapes_ = shapes.CLASSES + (views.REGION,)
-    shape = st.selectbox("Shape", shapes_, index=views.bookmarked("shape", shapes_, "star"), key="shape",
+    shape = st.selectbox("Shape", shapes_, index=bookmarks.index_in("shape", shapes_, "star"), key="shape",
                          help="A shape from the training data's renderer, or a rectangle cut from an image "
                               "(for timm models trained on photos).")
     if shape != views.REGION:
@@ -36,7 +36,7 @@ with st.sidebar:
     st.header("Scene")
     background = st.selectbox("Background", views.BACKGROUNDS, key="bg")
     bg_seed = st.number_input("Background seed", 0, 10_000, 7, key="bg_seed") if background == "noisy gradient" else 0
-    kind = st.radio("Path", sen.PATHS, index=views.bookmarked("path", sen.PATHS, "horizontal"), horizontal=True,
+    kind = st.radio("Path", sen.PATHS, index=bookmarks.index_in("path", sen.PATHS, "horizontal"), horizontal=True,
                     key="path")
     step = st.slider("Step (px)", 1, 8, 1 if kind != "grid" else 2, key="step")
     st.header("Models")

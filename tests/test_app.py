@@ -4,9 +4,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui import registry
+
 ROOT = Path(__file__).resolve().parents[1]
 
-PAGES = ["pages/home.py", "pages/equivariance.py", "pages/attention.py", "pages/sensitivity.py", "pages/data.py"]
+PAGES = [p.path for p in registry.PAGES]
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from ui.registry import URL_PATHS
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-PAGES = ["", "equivariance", "attention", "sensitivity", "data"]
+PAGES = URL_PATHS
 ARTIFACTS = Path("tests/artifacts")
 
 pytestmark = [pytest.mark.browser,

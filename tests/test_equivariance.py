@@ -26,19 +26,25 @@ def loop_translate(img: np.ndarray, dx: int, dy: int, circular: bool) -> np.ndar
     return out
 
 
+def demo_image():
+    from core.images import load_sample
+
+    return load_sample("white square")
+
+
 def test_demo_image_is_the_classic_square():
-    img = eq.demo_image().numpy()
+    img = demo_image().numpy()
     assert img.shape == (3, 100, 100)
     ys, xs = np.nonzero(img[0])
     assert (ys.min(), ys.max(), xs.min(), xs.max()) == (40, 59, 40, 59) and img.sum() == 3 * 400
 
 
 def test_classic_demo_is_exactly_equivariant():
-    c = eq.compare(eq.demo_image(), EDGE, 20, 20, "zeros")
+    c = eq.compare(demo_image(), EDGE, 20, 20, "zeros")
     assert c.max_err == 0.0 and c.band == 0
     assert eq.verdict(c, "zeros").startswith("max |A - B| = 0 (equivariant)")
     # the conv output is the scipy one, and it is signed: +3 on the square's left edge, -3 on its right
-    expected = ndimage.convolve(eq.demo_image().numpy(), EDGE[None], mode="constant")
+    expected = ndimage.convolve(demo_image().numpy(), EDGE[None], mode="constant")
     np.testing.assert_allclose(c.conv.numpy(), expected, atol=1e-6)
     assert c.conv.max() == 3 and c.conv.min() == -3
 
@@ -92,7 +98,7 @@ def test_all_zero_kernel_is_a_sensible_result():
 
 
 def test_global_average_pool_is_invariant_with_circular_shift_only():
-    img = eq.demo_image()
+    img = demo_image()
     circ = eq.compare(img, EDGE, 7, -3, "circular")
     assert circ.gap_change < 1e-6
     relu = np.maximum(ndimage.convolve(img.numpy(), EDGE[None], mode="wrap"), 0).mean(axis=(1, 2))
@@ -119,7 +125,7 @@ def test_fractional_shift_is_a_roll_at_whole_cells_and_exact_for_band_limited_si
 
 
 def test_odd_shift_reference_is_half_a_cell():
-    rows = eq.error_curve(eq.basic_chains(EDGE)["conv + stride 2"], eq.demo_image(), [0, 1, 3, 4])
+    rows = eq.error_curve(eq.basic_chains(EDGE)["conv + stride 2"], demo_image(), [0, 1, 3, 4])
     assert [r["reference_shift_cells"] for r in rows] == [0, 0.5, 1.5, 2]
 
 
@@ -154,7 +160,7 @@ def test_stride_two_chains_only_equivariant_at_multiples_of_two(chains, name):
 def test_blur_pool_aliases_least_at_odd_shifts(image):
     # with the half-cell reference, what is left at an odd shift is aliasing: blurring first removes most of it
     if image == "square":
-        img = eq.demo_image()
+        img = demo_image()
     else:  # the built-in diagonal sine stripes
         from core.images import load_sample
 

@@ -436,11 +436,12 @@ def test_core_images_does_not_import_streamlit():
 def picker_app():
     import streamlit as st
 
-    from ui.images import image_picker, show_image
+    from core.images import to_uint8
+    from ui.images import image_picker
 
     img = image_picker("img", default="white square")
     if img is not None:
-        show_image(img, "picked")
+        st.image(to_uint8(img), caption="picked")
         st.write(f"shape={tuple(img.shape)} max={img.max().item():.3f}")
     else:
         st.write("none")

@@ -87,3 +87,5 @@ def test_cnn_gets_a_message_and_a_cam(random_models):
     _run(at)
     assert any("CNN" in i.value for i in at.info)
     assert not at.error
+    captions = [img.caption for el in at.get("image") for img in el.proto.imgs]
+    assert any(c.startswith("CAM of the top class") for c in captions), captions

@@ -35,36 +35,6 @@ class PerPixel(torch.nn.Module):
         return self.fc(x.flatten(1)) * 20
 
 
-def test_object_occupies_exactly_its_mask():
-    bg = torch.rand(3, 40, 50)
-    sprite = shapes.make_sprite("star", 15, angle=20, color=(0.1, 0.9, 0.3))
-    mask = sprite.alpha.numpy()
-    for x, y in [(0, 0), (7, 3), (35, 25), (-5, 30), (45, 38)]:
-        frame = shapes.composite(bg, sprite, [x], [y])[0].numpy()
-        expect = bg.numpy().copy()
-        for i in range(15):
-            for j in range(15):
-                yy, xx = y + i, x + j
-                if 0 <= yy < 40 and 0 <= xx < 50:
-                    a = mask[i, j]
-                    expect[:, yy, xx] = (1 - a) * expect[:, yy, xx] + a * np.array([0.1, 0.9, 0.3])
-        np.testing.assert_allclose(frame, expect, atol=1e-6)
-        # untouched outside the box, and fully covered pixels are exactly the object colour
-        covered = np.zeros((40, 50), bool)
-        full = np.argwhere(mask == 1.0)
-        for i, j in full:
-            if 0 <= y + i < 40 and 0 <= x + j < 50:
-                covered[y + i, x + j] = True
-        assert np.allclose(frame[:, covered].T, [0.1, 0.9, 0.3])
-
-
-def test_shifted_object_is_an_exact_shift():
-    bg = torch.zeros(3, 30, 30)
-    sprite = shapes.make_sprite("heart", 12, angle=33, color=(1, 1, 1))
-    a, b = shapes.composite(bg, sprite, [3, 8], [4, 6])
-    assert torch.equal(torch.roll(a, (2, 5), (1, 2)), b)
-
-
 def test_paths_keep_object_inside_and_step():
     p = sen.make_path("horizontal", (20, 20), (64, 64))
     assert list(p.xs) == list(range(45)) and set(p.ys) == {22}

@@ -1,4 +1,4 @@
-"""Image picker (built-in samples, upload, camera) and a small display helper shared by the pages."""
+"""The image picker shared by the pages: built-in samples (bookmarkable), upload and camera."""
 from __future__ import annotations
 
 import streamlit as st
@@ -7,12 +7,12 @@ from ui import compute  # noqa: F401, I001  (configures torch before its first u
 import torch
 
 from core import images
+from ui import bookmarks
 
 UPLOAD = "Upload…"
 CAMERA = "Camera"
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 MAX_SIDE = 512  # larger images are downscaled for display and compute
-PIXELATED_SIDE = 256  # show_image enlarges smaller images to about this size with nearest-neighbour
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -42,9 +42,7 @@ def image_picker(key: str, default: str = "white square", label: str = "Image") 
     """A selectbox of built-in samples plus upload and camera. Returns a float RGB tensor [3, H, W] in
     [0, 1], or None (nothing chosen yet, or a bad file: the reason is shown with st.error)."""
     options = images.sample_names() + [UPLOAD, CAMERA]
-    qp = st.query_params.get(key)
-    index = options.index(qp) if qp in options else (options.index(default) if default in options else 0)
-    choice = st.selectbox(label, options, index=index, key=key)
+    choice = st.selectbox(label, options, index=bookmarks.index_in(key, options, default), key=key)
     if choice in (UPLOAD, CAMERA):
         if key in st.query_params:
             del st.query_params[key]  # an upload cannot be bookmarked
@@ -74,15 +72,3 @@ def _from_user(key: str, choice: str) -> torch.Tensor | None:
         return None
     _downscale_caption(original, img)
     return img
-
-
-def show_image(img: torch.Tensor, caption: str | None = None, width: int | str = "stretch",
-               pixelated: bool = True) -> None:
-    """Show a float tensor [3, H, W] (or [H, W]) in [0, 1]. With `pixelated`, small images are first
-    enlarged by an integer factor with nearest-neighbour, so the browser does not blur their pixels."""
-    if pixelated:
-        side = max(img.shape[-2:])
-        factor = max(1, PIXELATED_SIDE // side)
-        if factor > 1:
-            img = img.repeat_interleave(factor, -1).repeat_interleave(factor, -2)
-    st.image(images.to_uint8(img), caption=caption, width=width)

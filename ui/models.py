@@ -6,6 +6,7 @@ import streamlit as st
 from ui import compute  # noqa: F401, I001  (configures torch before its first use)
 
 from core import models
+from ui import bookmarks
 
 LABELS = {
     "cnn": "cnn: small ResNet, full frame",
@@ -43,9 +44,8 @@ def model_picker(label_text: str = "Model", kinds=("cnn", "vit"), default: str =
     options = embedded + [n for n in models.available() if n.startswith(models.TIMM_PREFIX)]
     if allow_custom:
         options.append("timm: other…")
-    qp = st.query_params.get(key)
-    index = options.index(qp) if qp in options else (options.index(default) if default in options else 0)
-    name = st.selectbox(label_text, options, index=index, key=key, format_func=label)
+    name = st.selectbox(label_text, options, index=bookmarks.index_in(key, options, default), key=key,
+                        format_func=label)
     if name == "timm: other…":
         custom = st.text_input("timm model name", placeholder="e.g. vit_small_patch16_224", key=f"{key}-custom")
         if not custom:

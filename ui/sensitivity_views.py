@@ -12,11 +12,11 @@ import torch
 from core import models, shapes
 from core import sensitivity as sen
 from core.models import total_stride
-from ui import compute
+from ui import bookmarks, compute
 from ui.models import cached_model, label
 
 MODEL_CHOICES = list(models.EMBEDDED) + [n for n in models.available() if n.startswith(models.TIMM_PREFIX)]
-BACKGROUNDS = [b for b in sen.BACKGROUNDS if b != "image"]
+BACKGROUNDS = list(sen.BACKGROUNDS)
 BASE = 64  # object sizes and steps are given on the embedded models' 64-pixel canvas
 
 
@@ -24,14 +24,8 @@ REGION = "region of an image"
 MODELS_HELP = "  \n".join(f"**{n}**: {label(n).split(': ', 1)[-1]}" for n in models.EMBEDDED)
 
 
-def bookmarked(key: str, options, default) -> int:
-    """Index of the option bookmarked in the URL under `key`, else of `default`."""
-    value = st.query_params.get(key)
-    return list(options).index(value if value in options else default)
-
-
 def bookmarked_models(default: list[str]) -> list[str]:
-    names = [n for n in st.query_params.get("models", "").split(",") if n in MODEL_CHOICES]
+    names = bookmarks.from_url("models", lambda v: [n for n in v.split(",") if n in MODEL_CHOICES], [])
     return names or default
 
 
