@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core import equivariance as eq  # noqa: E402
-from core.models import LoadedModel, ModelError, build_embedded, load_model  # noqa: E402
+from core.models import ModelError, load_model  # noqa: E402
 
 GOALS_MS = {"page update": 50.0, "chart, all chains": 300.0}
 
@@ -41,9 +41,8 @@ def model_chains() -> tuple[list[eq.Chain], str]:
     try:
         return [eq.model_chain(load_model(n)) for n in ("cnn", "vit")], "embedded weights"
     except ModelError:  # same architectures with random weights: the same compute
-        cnn = LoadedModel("cnn", build_embedded("resnet").eval(), "cnn", (64, 64), [], (0.5,) * 3, (0.5,) * 3)
-        vit = LoadedModel("vit", build_embedded("vit").eval(), "vit", (64, 64), [], (0.5,) * 3, (0.5,) * 3)
-        return [eq.model_chain(cnn), eq.model_chain(vit)], "random weights (embedded weights missing)"
+        return ([eq.model_chain(load_model(n, pretrained=False)) for n in ("cnn", "vit")],
+                "random weights (embedded weights missing)")
 
 
 def main() -> None:

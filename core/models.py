@@ -132,8 +132,9 @@ def kind_of(net: torch.nn.Module) -> str:
 def load_model(name: str, weights: str | os.PathLike | None = None, pretrained: bool = True) -> LoadedModel:
     """Load an embedded model ("cnn", "vit", ...) or a timm model ("timm:<name>").
 
-    `weights` points a timm model at a local .safetensors/.pth file; `pretrained=False` builds a timm
-    model with random weights (for tests and benchmarks). Raises ModelError subclasses, never hangs.
+    `weights` points a timm model at a local .safetensors/.pth file; `pretrained=False` builds any model,
+    embedded or timm, with random weights (seeded: for tests and benchmarks, which need no weights file).
+    Raises ModelError subclasses, never hangs.
     """
     if not isinstance(name, str) or not name:
         raise UnknownModelError("no model name given")
@@ -141,7 +142,17 @@ def load_model(name: str, weights: str | os.PathLike | None = None, pretrained: 
         return _load_timm(name[len(TIMM_PREFIX):], weights, pretrained)
     if name not in EMBEDDED:
         raise UnknownModelError(f"unknown model {name!r}: choose one of {', '.join(EMBEDDED)} or 'timm:<name>'")
-    return _load_embedded(name)
+    return _load_embedded(name) if pretrained else _random_embedded(name)
+
+
+def _random_embedded(name: str) -> LoadedModel:
+    """Embedded model `name`'s architecture with seeded random weights, served like the real one."""
+    from core.shapes import CLASSES
+
+    torch.manual_seed(0)
+    net = build_embedded(EMBEDDED[name][0], len(CLASSES)).eval()
+    return LoadedModel(name, net, kind_of(net), (64, 64), list(CLASSES), EMBEDDED_MEAN, EMBEDDED_STD,
+                       pretrained=False)
 
 
 def _load_embedded(name: str) -> LoadedModel:

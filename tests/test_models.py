@@ -164,3 +164,14 @@ def test_embedded_weights_of_another_architecture_are_a_clear_error(monkeypatch,
     for name in ("cnn-aa", "vit"):
         with pytest.raises(models.WeightsUnavailableError, match=f"core.train --only {name}"):
             models.load_model(name)
+
+
+@pytest.mark.parametrize("name", list(EMBEDDED))
+def test_random_weight_version_of_every_embedded_model(name):
+    """load_model(name, pretrained=False): the embedded architecture, seeded random weights, no file needed."""
+    a, b = models.load_model(name, pretrained=False), models.load_model(name, pretrained=False)
+    assert not a.pretrained and a.input_size == (64, 64) and len(a.class_names) == 10
+    assert a.kind == ("vit" if name.startswith("vit") else "cnn")
+    assert all(torch.equal(p, q) for p, q in zip(a.net.parameters(), b.net.parameters()))  # seeded
+    trained = models.load_model(name)
+    assert any(not torch.equal(p, q) for p, q in zip(a.net.parameters(), trained.net.parameters()))

@@ -4,10 +4,9 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-import torch
 from streamlit.testing.v1 import AppTest
 
-from core import models, shapes
+from core import models
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "attention.py")
 
@@ -37,16 +36,8 @@ def test_page_runs_with_the_embedded_vit():
 @pytest.fixture
 def random_models(monkeypatch):
     """Embedded architectures with random weights, served under the embedded names."""
-    def fake_load(name, *args, **kwargs):
-        arch = {"vit": "vit", "vit-center": "vit", "cnn": "resnet", "cnn-aa": "resnet-aa", "cnn-center": "resnet"}
-        if name not in arch:
-            raise models.UnknownModelError(f"unknown model {name!r}")
-        torch.manual_seed(0)
-        net = models.build_embedded(arch[name], len(shapes.CLASSES)).eval()
-        return models.LoadedModel(name, net, models.kind_of(net), (64, 64), list(shapes.CLASSES),
-                                  models.EMBEDDED_MEAN, models.EMBEDDED_STD, pretrained=False)
-
-    monkeypatch.setattr(models, "load_model", fake_load)
+    real = models.load_model
+    monkeypatch.setattr(models, "load_model", lambda name, *a, **k: real(name, pretrained=False))
     _clear_caches()
     yield
     _clear_caches()
