@@ -201,3 +201,16 @@ def test_convergence_note_names_the_runs_that_did_not_fit_their_training_set():
     assert note.startswith("2 of 3 runs did not fit") and "vit at N = 16k: 83%" in note
     assert "vit + shift aug at N = 16k: 80%" in note and "cnn at" not in note
     assert hu.convergence_note(rows.iloc[:1]).startswith("Every run fit its training images")
+
+
+def test_other_seeds_train_with_the_configuration_seed_0_chose(tmp_path, monkeypatch):
+    grid = replace(TINY, seeds=2, augments=(0,), lrs=(1e-4, 3e-2))
+    monkeypatch.setattr(hu, "QUICK", grid)
+    out = tmp_path / "h.csv"
+    hu.main(["--quick", "--sizes", "30", "--models", "cnn", "--jobs", "2", "--cache", str(tmp_path / "c"),
+             "--out", str(out)])
+    df = hu.load(out).set_index("seed")
+    assert sorted(df.index) == [0, 1] and df.loc[0, "lr"] in grid.lrs
+    assert (df.loc[1, "lr"], df.loc[1, "weight_decay"]) == (df.loc[0, "lr"], df.loc[0, "weight_decay"])
+    assert hu.configs_for(("cnn", 30, 1, 0), grid, []) is None  # waits while seed 0 is not done
+    assert hu.configs_for(("cnn", 30, 0, 0), grid, []) == grid.configs
