@@ -440,6 +440,17 @@ def mad_columns(rows) -> list[str]:
     return sorted((c for c in cols if c.startswith("mad_layer_")), key=lambda c: int(c.rsplit("_", 1)[1]))
 
 
+def markdown_table(rows) -> str:
+    """Mean test accuracy (training accuracy in brackets) by series and N, as a markdown table (README)."""
+    test, train = summary(rows), summary(rows, "train_accuracy")
+    sizes = sorted({n for s in test.values() for n in s})
+    lines = ["| series | " + " | ".join(f"N = {fmt_n(n)}" for n in sizes) + " |", "|---" * (len(sizes) + 1) + "|"]
+    for s in sorted(test, key=lambda k: (k.split()[0] != "cnn", k)):
+        cells = [f"{test[s][n][0]:.1%} ({train[s][n][0]:.0%})" if n in test[s] else "" for n in sizes]
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def load(path: Path | None = None):
     """The shipped rows (or those at `path`) as a pandas DataFrame, or None if the file is absent."""
     import pandas as pd
@@ -579,6 +590,8 @@ def main(argv=None) -> None:
     left = len([c for c in cells if c not in {(r["model"], int(r["train_size"]), int(r["seed"]),
                                                 int(r["augment_px"])) for r in rows}])
     print(f"wrote {len(rows)} rows to {args.out} in {time.perf_counter() - t0:.0f} s; {left} cells left", flush=True)
+    if rows:
+        print(markdown_table(rows))
 
 
 def _drop_flag(command: str, flag: str) -> str:

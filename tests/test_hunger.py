@@ -214,3 +214,10 @@ def test_other_seeds_train_with_the_configuration_seed_0_chose(tmp_path, monkeyp
     assert (df.loc[1, "lr"], df.loc[1, "weight_decay"]) == (df.loc[0, "lr"], df.loc[0, "weight_decay"])
     assert hu.configs_for(("cnn", 30, 1, 0), grid, []) is None  # waits while seed 0 is not done
     assert hu.configs_for(("cnn", 30, 0, 0), grid, []) == grid.configs
+
+
+def test_markdown_table_by_series_and_n():
+    rows = [_row("vit", 250, 0, 0.30, 0.9), _row("vit", 250, 1, 0.40, 1.0), _row("cnn", 1000, 0, 0.812, 1.0)]
+    assert hu.markdown_table(rows).splitlines() == [
+        "| series | N = 250 | N = 1k |", "|---|---|---|",
+        "| cnn |  | 81.2% (100%) |", "| vit | 35.0% (95%) |  |"]
