@@ -292,14 +292,6 @@ def patch_embed_pca(net: torch.nn.Module, k: int = 28) -> tuple[torch.Tensor, to
     return vh[:k].reshape(k, *w.shape[1:]).float(), ratio.float()
 
 
-def filters_to_rgb(filters: torch.Tensor) -> torch.Tensor:
-    """[K, 3, h, w] filters -> [K, h, w, 3] in [0, 1], each stretched to its own min..max for display."""
-    f = filters.float()
-    lo = f.amin(dim=(1, 2, 3), keepdim=True)
-    hi = f.amax(dim=(1, 2, 3), keepdim=True)
-    return ((f - lo) / (hi - lo).clamp_min(1e-12)).permute(0, 2, 3, 1)
-
-
 # ---------------------------------------------------------------- predictions and CNN comparison
 
 
@@ -337,54 +329,7 @@ def class_activation_map(net: torch.nn.Module, x: torch.Tensor, class_idx: int |
 # ---------------------------------------------------------------- display prep
 
 
-def denormalize(x: torch.Tensor, mean, std) -> torch.Tensor:
-    """Undo a model's normalisation: [B, 3, H, W] -> values in [0, 1] (what the model sees)."""
-    m = torch.tensor(mean, dtype=x.dtype).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=x.dtype).view(1, -1, 1, 1)
-    return (x * s + m).clamp(0, 1)
-
-
 def query_map(attn_layer: torch.Tensor, query: int, geo: ViTGeometry) -> torch.Tensor:
     """One query token's attention over the patch grid: [..., N, N] -> [..., gh, gw]."""
     p = geo.num_prefix_tokens
     return attn_layer[..., query, p:].reshape(*attn_layer.shape[:-2], *geo.grid_size)
-
-
-_STOPS = torch.tensor([[0.05, 0.03, 0.25], [0.55, 0.1, 0.55], [0.95, 0.45, 0.15], [1.0, 0.95, 0.3]])
-
-
-def colormap(v: torch.Tensor) -> torch.Tensor:
-    """Values in [0, 1] of any shape -> RGB [..., 3]: dark blue (0) -> purple -> orange -> yellow (1)."""
-    pos = v.float().clamp(0, 1) * (len(_STOPS) - 1)
-    lo = pos.floor().long().clamp(max=len(_STOPS) - 2)
-    t = (pos - lo).unsqueeze(-1)
-    return _STOPS[lo] * (1 - t) + _STOPS[lo + 1] * t
-
-
-def stretch(v: torch.Tensor) -> torch.Tensor:
-    """Min..max of v -> 0..1 (a constant map becomes all zeros)."""
-    v = v.float()
-    return (v - v.min()) / (v.max() - v.min()).clamp_min(1e-12)
-
-
-def overlay(img: torch.Tensor, heat: torch.Tensor, alpha: float = 0.6) -> torch.Tensor:
-    """Blend a heat map [h, w] over an image [3, H, W] -> [H, W, 3] in [0, 1].
-
-    The map is stretched to 0..1, scaled up with nearest-neighbour (one block per patch or feature
-    cell, so the resolution the model really has stays visible) and coloured with `colormap`.
-    """
-    H, W = img.shape[-2:]
-    h = F.interpolate(stretch(heat)[None, None], size=(H, W), mode="nearest")[0, 0]
-    base = img.float().permute(1, 2, 0).clamp(0, 1)
-    return (base * (1 - alpha) + colormap(h) * alpha).clamp(0, 1)
-
-
-def tile_grid(tiles: torch.Tensor, cols: int, gap: int = 1, fill: float = 1.0) -> torch.Tensor:
-    """[K, h, w, 3] tiles -> one [H, W, 3] image, `cols` tiles per row, `gap` pixels of `fill` between."""
-    k, h, w, c = tiles.shape
-    rows = -(-k // cols)
-    out = torch.full((rows * (h + gap) - gap, cols * (w + gap) - gap, c), float(fill))
-    for i in range(k):
-        r, q = divmod(i, cols)
-        out[r * (h + gap):r * (h + gap) + h, q * (w + gap):q * (w + gap) + w] = tiles[i]
-    return out

@@ -217,18 +217,6 @@ def _to_rgb8(img: Image.Image) -> Image.Image:
 
 # ------------------------------------------------------------------------------------ tensor helpers
 
-def to_uint8(img: torch.Tensor) -> np.ndarray:
-    """[3, H, W] (or [1, H, W] / [H, W]) float in [0, 1] -> H x W x 3 uint8 array for st.image."""
-    img = img.detach().float().cpu()
-    if img.dim() == 2:
-        img = img.unsqueeze(0)
-    if img.dim() != 3 or img.shape[0] not in (1, 3):
-        raise ValueError(f"expected an image [3, H, W], got shape {tuple(img.shape)}")
-    img = img.expand(3, -1, -1)
-    out = (img.nan_to_num(0.0).clamp(0, 1) * 255).round().to(torch.uint8)
-    return out.permute(1, 2, 0).contiguous().numpy()
-
-
 def resize_to(img: torch.Tensor, size) -> torch.Tensor:
     """Resize [C, H, W] or [B, C, H, W] to `size` (int for a square, or (H, W)); bilinear, antialiased."""
     h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))

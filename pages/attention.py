@@ -5,6 +5,7 @@ import streamlit as st
 import torch
 
 from core import attention as att
+from core import pictures as pic
 from ui import attention_views as views
 from ui import bookmarks, require_entry
 from ui.images import image_picker
@@ -36,7 +37,7 @@ if lm.kind != "vit":
         st.error(f"No CAM for this model: {e}")
         st.stop()
     a, b = st.columns(2)
-    a.image(views.upscale(rgb, max(1, 320 // rgb.shape[0])), width=320,
+    a.image(pic.upscale(rgb, max(1, 320 // rgb.shape[0])), width=320,
             caption=f"CAM of the top class: {cam_map.shape[0]}×{cam_map.shape[1]} feature cells, one block each")
     table = views.predictions(probs, lm.class_names)
     b.altair_chart(views.prediction_chart(table), width="stretch")

@@ -7,6 +7,7 @@ import torch
 
 from core import equivariance as eq
 from core import experiments as ex
+from core import pictures as pic
 from core.models import ModelError
 from core.transforms import MODES, KernelError, as_kernel
 from ui import bookmarks, png, require_entry
@@ -43,7 +44,7 @@ def model_loads(name: str) -> bool:
 
 
 def show_signed(col, values: torch.Tensor, vmax: float, title: str, formula: str):
-    col.image(png(eq.enlarge(eq.diverging_rgb(values.mean(0), vmax))), width="stretch", output_format="PNG")
+    col.image(png(pic.enlarge(pic.diverging_rgb(values.mean(0), vmax))), width="stretch", output_format="PNG")
     col.markdown(f"**{title}**  \n{formula}")
 
 
@@ -103,7 +104,7 @@ c = compare(image, kernel, dx, dy, mode)
 st.subheader("Shift then convolve (A) against convolve then shift (B)")
 vmax = max(float(t.mean(0).abs().max()) for t in (c.conv, c.shift_then_conv, c.conv_then_shift)) or 1.0
 cols = st.columns(4)
-cols[0].image(png(eq.enlarge((image.transpose(1, 2, 0) * 255).round().astype(np.uint8))), width="stretch", output_format="PNG")
+cols[0].image(png(pic.enlarge(pic.to_uint8(image.transpose(1, 2, 0)))), width="stretch", output_format="PNG")
 cols[0].markdown(f"**Original** x  \n{w}×{h} px")
 show_signed(cols[1], c.conv, vmax, "Convolution", "f(x)")
 show_signed(cols[2], c.conv_then_shift, vmax, "Convolve, then shift (B)", f"T f(x), T = shift ({dx}, {dy})")
@@ -114,8 +115,9 @@ st.caption(f"Convolution outputs are signed: colour scale blue = −{vmax:.3g}, 
 diff_col, text_col = st.columns([1, 3])
 absdiff = c.diff.abs().amax(0)
 dmax = float(absdiff.max())
-diff_col.image(png(eq.enlarge(eq.sequential_rgb(absdiff, dmax))), width="stretch", output_format="PNG")
-diff_col.caption(f"|A − B| (max over channels): white = 0, dark red = {dmax:.3g}")
+diff_col.image(png(pic.enlarge(pic.sequential_rgb(absdiff, dmax))), width="stretch", output_format="PNG")
+diff_col.caption("|A − B|: identical, no difference anywhere" if dmax == 0 else
+                 f"|A − B| (max over channels): white = 0, dark red = {dmax:.3g}")
 with text_col:
     message = eq.verdict(c, mode)
     (st.success if c.equivariant else st.warning)(message)
@@ -147,7 +149,7 @@ if df["error"].isna().all():
 else:
     base = alt.Chart(df).encode(
         x=alt.X("shift_px:Q", title="horizontal input shift s (px)"),
-        y=alt.Y("error:Q", title="relative equivariance error"),
+        y=alt.Y("error:Q", title="relative equivariance error", axis=alt.Axis(titleLimit=0)),
         color=alt.Color("chain:N", title="chain", legend=alt.Legend(orient="bottom", columns=2, labelLimit=400)),
         tooltip=["chain", "shift_px", "reference_shift_cells", alt.Tooltip("error:Q", format=".4f")])
     points = base.mark_point(size=60, filled=True).encode(shape=alt.Shape("reference:N", title="reference"))

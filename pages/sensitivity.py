@@ -2,6 +2,7 @@
 import streamlit as st
 
 from core import experiments as ex
+from core import pictures as pic
 from core import sensitivity as sen
 from core import shapes
 from ui import bookmarks, require_entry
@@ -102,7 +103,7 @@ index = views.selected_index(sel, table, path, result, targets)
 left, right = st.columns([1, 2])
 with left:
     frame = views.frame_at(scene, index)
-    st.image(views.to_display(frame), caption=f"object at x={path.xs[index]}, y={path.ys[index]} (top-left)",
+    st.image(pic.to_uint8(frame), caption=f"object at x={path.xs[index]}, y={path.ys[index]} (top-left)",
              width=256)
 with right:
     st.dataframe(views.top5_at(result, loaded, index), hide_index=True, width="stretch")

@@ -10,6 +10,7 @@ from timm.models.deit import VisionTransformerDistilled
 from timm.models.vision_transformer import ParallelScalingBlock, ResPostBlock, VisionTransformer
 
 from core import attention as A
+from core import pictures
 
 SMALL = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=5)
 
@@ -324,7 +325,7 @@ def test_patch_embed_pca_matches_covariance_eigenvectors():
     # fewer filters than 28: only as many components as the data has directions
     tiny = VisionTransformer(img_size=16, patch_size=8, embed_dim=8, depth=1, num_heads=2)
     assert A.patch_embed_pca(tiny, k=28)[0].shape[0] == 7
-    rgb = A.filters_to_rgb(comps)
+    rgb = pictures.filters_to_rgb(comps)
     assert rgb.shape == (28, 8, 8, 3) and rgb.min() == 0 and rgb.max() == 1
 
 
@@ -357,6 +358,6 @@ def test_query_map_and_overlay():
     m = A.query_map(layer, 0, geo)
     assert m.shape == (4, 6) and m[2, 5] == 1 and m.sum() == 1
     img = torch.rand(3, 32, 48)
-    out = A.overlay(img, m, alpha=0.0)
+    out = pictures.overlay(img, m, alpha=0.0)
     torch.testing.assert_close(out, img.permute(1, 2, 0))
-    assert A.overlay(img, m).shape == (32, 48, 3)
+    assert pictures.overlay(img, m).shape == (32, 48, 3)

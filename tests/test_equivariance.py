@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from core import equivariance as eq
+from core import pictures as pic
 from core.models import LoadedModel, build_embedded
 
 RNG = np.random.default_rng(7)
@@ -225,21 +226,21 @@ def test_kernel_presets():
 
 
 def test_colour_maps_state_their_ends():
-    rgb = eq.diverging_rgb(np.array([[-2.0, 0.0, 2.0, 9.0]]), 2.0)
+    rgb = pic.diverging_rgb(np.array([[-2.0, 0.0, 2.0, 9.0]]), 2.0)
     assert rgb[0, 1].tolist() == [247, 247, 247]          # 0 -> white
     assert rgb[0, 0, 2] > rgb[0, 0, 0]                    # -vmax -> blue
     assert rgb[0, 2, 0] > rgb[0, 2, 2] and (rgb[0, 3] == rgb[0, 2]).all()  # +vmax red, beyond saturates
-    assert eq.sequential_rgb(np.zeros((2, 2)), 0.0)[0, 0].tolist() == [255, 255, 255]
-    assert eq.enlarge(np.zeros((100, 50, 3), np.uint8), 300, frame=0).shape == (600, 300, 3)
-    framed = eq.enlarge(np.full((4, 4, 3), 255, np.uint8), 8, frame=1)
+    assert pic.sequential_rgb(np.zeros((2, 2)), 0.0)[0, 0].tolist() == [255, 255, 255]
+    assert pic.enlarge(np.zeros((100, 50, 3), np.uint8), 300, frame=0).shape == (600, 300, 3)
+    framed = pic.enlarge(np.full((4, 4, 3), 255, np.uint8), 8, frame=1)
     assert framed.shape == (10, 10, 3) and framed[0, 0, 0] == 160 and framed[1, 1, 0] == 255
 
 
 def test_colour_maps_follow_a_linear_ramp_through_their_anchors():
     t = np.concatenate([np.random.default_rng(0).uniform(0, 1, 5000), np.linspace(0, 1, 5)])
-    for rgb, anchors in ((eq.diverging_rgb(2 * t - 1, 1.0), eq._DIVERGING), (eq.sequential_rgb(t, 1.0), eq._SEQUENTIAL)):
+    for rgb, anchors in ((pic.diverging_rgb(2 * t - 1, 1.0), pic._DIVERGING), (pic.sequential_rgb(t, 1.0), pic._SEQUENTIAL)):
         ts = np.linspace(0, 1, len(anchors))
         expected = np.stack([np.interp(t, ts, anchors[:, c]) for c in range(3)], -1)
         assert np.abs(rgb.astype(float) - expected).max() <= 1.0
-    assert np.array_equal(eq.diverging_rgb(np.linspace(-1, 1, 5), 1.0), eq._DIVERGING.astype(np.uint8))
-    assert np.array_equal(eq.sequential_rgb(np.linspace(0, 1, 4), 1.0), eq._SEQUENTIAL.astype(np.uint8))
+    assert np.array_equal(pic.diverging_rgb(np.linspace(-1, 1, 5), 1.0), pic._DIVERGING.astype(np.uint8))
+    assert np.array_equal(pic.sequential_rgb(np.linspace(0, 1, 4), 1.0), pic._SEQUENTIAL.astype(np.uint8))

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image, ImageFile
 
-from core import images
+from core import images, pictures
 from core.images import ImageError, load_image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -335,7 +335,7 @@ def test_wrong_type():
 
 def test_to_uint8():
     t = torch.tensor([0.0, 0.5, 1.0, 1.7, -0.2, 0.2]).view(3, 1, 2)
-    out = images.to_uint8(t)
+    out = pictures.to_uint8(t)
     assert out.dtype == np.uint8 and out.shape == (1, 2, 3)
     assert out[0, 0].tolist() == [0, 255, 0]  # channels 0, 1, 2 at pixel (0, 0): 0.0, 1.0, -0.2
     assert out[0, 1].tolist() == [128, 255, 51]  # 0.5 -> 127.5 rounds to 128; 1.7 clips; 0.2 -> 51
@@ -399,7 +399,7 @@ def test_photos_are_scikit_image_data():
                             ("coffee", skimage.data.coffee, (400, 600))]:
         t = images.load_sample(name)
         assert tuple(t.shape) == (3, *shape)
-        assert np.array_equal(images.to_uint8(t), fn()[..., :3])
+        assert np.array_equal(pictures.to_uint8(t), fn()[..., :3])
 
 
 def test_checkerboard_alternates():
@@ -436,7 +436,7 @@ def test_core_images_does_not_import_streamlit():
 def picker_app():
     import streamlit as st
 
-    from core.images import to_uint8
+    from core.pictures import to_uint8
     from ui.images import image_picker
 
     img = image_picker("img", default="white square")

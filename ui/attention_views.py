@@ -13,6 +13,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from core import attention as att
+from core import pictures as pic
 from core import shapes
 from ui import compute
 from ui.models import cached_model
@@ -36,7 +37,7 @@ def analyse(model_name: str, img: np.ndarray) -> Analysis:
 def _analyse(lm, img: np.ndarray) -> Analysis:
     x = lm.preprocess(torch.from_numpy(img))
     attn, logits = att.attention_and_logits(lm.net, x)
-    shown = att.denormalize(x, lm.mean, lm.std)[0]
+    shown = pic.denormalize(x, lm.mean, lm.std)[0]
     return Analysis(att.vit_geometry(lm.net, x.shape[-2:]), shown.numpy(), attn[0].numpy(),
                     logits.softmax(-1)[0].numpy())
 
@@ -54,8 +55,8 @@ def embeddings(model_name: str):
     net = cached_model(model_name).net
     try:
         comps, ratio = att.patch_embed_pca(net, 28)
-        tiles = att.tile_grid(att.filters_to_rgb(comps), cols=7)
-        pca = (upscale(tiles.numpy(), 256 // max(tiles.shape[:2]) + 1), ratio.numpy())
+        tiles = pic.tile_grid(pic.filters_to_rgb(comps), cols=7)
+        pca = (pic.upscale(tiles.numpy(), 256 // max(tiles.shape[:2]) + 1), ratio.numpy())
     except att.AttentionError as e:
         pca = str(e)
     try:
@@ -73,22 +74,13 @@ def cam(model_name: str, img: np.ndarray):
 def _cam(lm, img: np.ndarray):
     x = lm.preprocess(torch.from_numpy(img))
     cam_map, logits = att.class_activation_map(lm.net, x)
-    shown = att.denormalize(x, lm.mean, lm.std)[0]
-    return att.overlay(shown, cam_map[0]).numpy(), logits.softmax(-1)[0].numpy(), cam_map[0].numpy()
+    shown = pic.denormalize(x, lm.mean, lm.std)[0]
+    return pic.overlay(shown, cam_map[0]).numpy(), logits.softmax(-1)[0].numpy(), cam_map[0].numpy()
 
 
 def cam_frame(cam_map: np.ndarray) -> pd.DataFrame:
     idx = np.indices(cam_map.shape).reshape(2, -1) + 1
     return pd.DataFrame({"row": idx[0], "col": idx[1], "cam": cam_map.reshape(-1)})
-
-
-def upscale(rgb: np.ndarray, factor: int) -> np.ndarray:
-    """[H, W, 3] -> nearest-neighbour enlarged, so the browser does not blur small images."""
-    return np.repeat(np.repeat(rgb, factor, 0), factor, 1)
-
-
-def to_uint8(rgb) -> np.ndarray:
-    return (np.clip(np.asarray(rgb), 0, 1) * 255).round().astype(np.uint8)
 
 
 def _font(size: int):
@@ -102,7 +94,7 @@ def _factor(h: int, w: int, target: int = CHART_PX) -> int:
 def patch_grid_image(shown: np.ndarray, geo: att.ViTGeometry) -> Image.Image:
     """The image with the patch grid drawn over it and every patch numbered (1 = top-left)."""
     f = max(_factor(*shown.shape[1:]), -(-32 // min(geo.patch_size)))  # patches at least 32 px
-    im = Image.fromarray(upscale(to_uint8(shown.transpose(1, 2, 0)), f))
+    im = Image.fromarray(pic.upscale(pic.to_uint8(shown.transpose(1, 2, 0)), f))
     d = ImageDraw.Draw(im)
     ph, pw = geo.patch_size[0] * f, geo.patch_size[1] * f
     font = _font(min(ph, pw) // 3)
@@ -125,7 +117,7 @@ def token_sequence_image(shown: np.ndarray, geo: att.ViTGeometry, per_line: int 
     d = ImageDraw.Draw(im)
     font = _font(11)
     ph, pw = geo.patch_size
-    img = to_uint8(shown.transpose(1, 2, 0))
+    img = pic.to_uint8(shown.transpose(1, 2, 0))
     for t in range(n):
         r, c = divmod(t, per_line)
         x0, y0 = c * (tile + gap), r * (tile + label_h + gap)
@@ -145,7 +137,7 @@ def token_sequence_image(shown: np.ndarray, geo: att.ViTGeometry, per_line: int 
 
 def _data_uri(rgb: np.ndarray) -> str:
     buf = io.BytesIO()
-    Image.fromarray(to_uint8(rgb)).save(buf, format="PNG")
+    Image.fromarray(pic.to_uint8(rgb)).save(buf, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
@@ -168,7 +160,7 @@ def clickable_attention(shown: np.ndarray, df: pd.DataFrame, geo: att.ViTGeometr
     xs = alt.Scale(domain=[0, W], nice=False, zero=False)
     ys = alt.Scale(domain=[0, H], nice=False, zero=False, reverse=True)
     picture = pd.DataFrame({"x": [0], "x2": [W], "y": [0], "y2": [H],
-                            "url": [_data_uri(upscale(shown.transpose(1, 2, 0), _factor(H, W)))]})
+                            "url": [_data_uri(pic.upscale(shown.transpose(1, 2, 0), _factor(H, W)))]})
     image = alt.Chart(picture).mark_image(aspect=False).encode(
         x=alt.X("x:Q", scale=xs, axis=None), x2="x2", y=alt.Y("y:Q", scale=ys, axis=None), y2="y2", url="url:N")
     pick = alt.selection_point(name="patch", fields=["patch"], on="click", clear=False)
@@ -226,9 +218,9 @@ def distance_chart(df: pd.DataFrame, uniform: float) -> alt.LayerChart:
 def similarity_tiles(sim: np.ndarray) -> np.ndarray:
     """[gh, gw, gh, gw] cosine similarities -> one RGB picture: a small tile per position, on the grid."""
     gh, gw = sim.shape[:2]
-    tiles = att.colormap((torch.from_numpy(sim).reshape(gh * gw, gh, gw) + 1) / 2)
-    big = att.tile_grid(tiles, cols=gw, gap=1).numpy()
-    return upscale(big, max(1, 420 // big.shape[1]))
+    tiles = pic.colormap((torch.from_numpy(sim).reshape(gh * gw, gh, gw) + 1) / 2)
+    big = pic.tile_grid(tiles, cols=gw, gap=1).numpy()
+    return pic.upscale(big, max(1, 420 // big.shape[1]))
 
 
 def similarity_frame(sim: np.ndarray) -> pd.DataFrame:
@@ -238,8 +230,8 @@ def similarity_frame(sim: np.ndarray) -> pd.DataFrame:
 
 
 def overlay_image(shown: np.ndarray, heat: np.ndarray) -> np.ndarray:
-    rgb = att.overlay(torch.from_numpy(shown), torch.from_numpy(heat)).numpy()
-    return upscale(rgb, _factor(*rgb.shape[:2], 320))
+    rgb = pic.overlay(torch.from_numpy(shown), torch.from_numpy(heat)).numpy()
+    return pic.upscale(rgb, _factor(*rgb.shape[:2], 320))
 
 
 def predictions(probs: np.ndarray, class_names) -> pd.DataFrame:

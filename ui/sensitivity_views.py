@@ -10,6 +10,7 @@ import streamlit as st
 import torch
 
 from core import models, shapes
+from core import pictures as pic
 from core import sensitivity as sen
 from core.models import total_stride
 from ui import bookmarks, compute
@@ -58,8 +59,8 @@ class Scene:
 
 def photo_on_canvas(img: torch.Tensor, canvas: int) -> bytes:
     """The picked image squeezed to the square canvas, as hashable uint8 bytes for Scene.photo."""
-    from core.images import resize_to, to_uint8
-    return to_uint8(resize_to(img, (canvas, canvas))).tobytes()
+    from core.images import resize_to
+    return pic.to_uint8(resize_to(img, (canvas, canvas))).tobytes()
 
 
 def canvas_for(names) -> int:
@@ -229,10 +230,6 @@ def selected_index(event, table: pd.DataFrame, path: sen.Path, result: dict, tar
 
 def frame_at(scene: Scene, index: int) -> torch.Tensor:
     return sen.frames(scene.background_image(), scene.sprite(), scene_path(scene), index)
-
-
-def to_display(img: torch.Tensor) -> np.ndarray:
-    return (img.permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
 
 
 def top5_at(result: dict, loaded: dict, index: int) -> pd.DataFrame:
