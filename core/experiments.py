@@ -51,6 +51,14 @@ def distance_accuracy(predictions: np.ndarray, labels: np.ndarray, centres: np.n
              "images": int((band == b).sum())} for b in np.unique(band)]
 
 
+def band_accuracy(predictions: np.ndarray, labels: np.ndarray, centres: np.ndarray, lo: float, hi: float,
+                  canvas: int = shapes.CANVAS) -> float:
+    """Accuracy on the objects whose centre is lo <= distance < hi px from the canvas centre (Chebyshev)."""
+    d = np.abs(np.asarray(centres, dtype=np.float64) - canvas / 2).max(1)
+    inside = (d >= lo) & (d < hi)
+    return float((np.asarray(predictions)[inside] == np.asarray(labels)[inside]).mean())
+
+
 @torch.inference_mode()
 def predict_all(model, images: torch.Tensor, batch: int = 500) -> np.ndarray:
     """Top-1 class of every image for a core.models.LoadedModel."""

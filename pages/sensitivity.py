@@ -69,7 +69,8 @@ if shape == views.REGION:
         st.caption(f"The image is squeezed to the {canvas}×{canvas} canvas; the rectangle is cut from it.")
 
 try:
-    scene = views.Scene(shape, size, angle, colour, background, int(bg_seed), kind, step, canvas, region, photo)
+    scene = views.Scene(shape=shape, size=size, angle=angle, colour=colour, background=background,
+                        bg_seed=int(bg_seed), path=kind, step=step, canvas=canvas, region=region, photo=photo)
     path = views.scene_path(scene)
     result = views.cached_sweep(scene, tuple(loaded))
 except ValueError as e:

@@ -89,3 +89,11 @@ def test_stability_reading_follows_the_numbers():
     assert "14.0%" in ex.stability_reading(df) and "95.7 %" in ex.stability_reading(df)
     df.loc[1, "top1_kept_pct"] = 80.0
     assert "cnn-aa is not clearly more stable than cnn" in ex.stability_reading(df)
+
+
+def test_band_accuracy_counts_the_objects_within_the_band():
+    centres = np.array([[32, 32], [33, 30], [40, 32], [32, 60]])  # Chebyshev distances 0, 2, 8, 28
+    preds, labels = np.array([1, 0, 1, 1]), np.array([1, 1, 1, 0])
+    assert ex.band_accuracy(preds, labels, centres, 0, 8) == 0.5  # distances 0 and 2
+    assert ex.band_accuracy(preds, labels, centres, 8, 99) == 0.5  # 8 (right) and 28 (wrong)
+    assert ex.band_accuracy(preds, labels, centres, 0, 3) == 0.5 and ex.band_accuracy(preds, labels, centres, 3, 9) == 1

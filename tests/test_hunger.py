@@ -221,3 +221,11 @@ def test_markdown_table_by_series_and_n():
     assert hu.markdown_table(rows).splitlines() == [
         "| series | N = 250 | N = 1k |", "|---|---|---|",
         "| cnn |  | 81.2% (100%) |", "| vit | 35.0% (95%) |  |"]
+
+
+def test_against_the_papers_follows_who_is_ahead():
+    cnn_ahead = [_row("cnn", 250, 0, 0.6), _row("vit", 250, 0, 0.3), _row("cnn", 16000, 0, 0.99),
+                 _row("vit", 16000, 0, 0.8)]
+    assert "The CNN is ahead at every N measured, up to 16k" in hu.against_the_papers(cnn_ahead)
+    vit_ahead = cnn_ahead[:3] + [_row("vit", 16000, 0, 0.995)]
+    assert "The ViT is ahead at N = 16k." in hu.against_the_papers(vit_ahead)

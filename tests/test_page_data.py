@@ -47,7 +47,7 @@ def test_a_live_run_trains_and_adds_its_point(page):
 
 
 def test_the_live_estimate_counts_rendering_steps_and_evaluation():
-    from ui.hunger_views import live_estimate
+    from ui.data_views import live_estimate
 
     rates = {"render": 0.001, "step": {"cnn": 0.1, "vit": 0.3}, "eval": {"cnn": 0.002, "vit": 0.003}}
     # cnn at N = 250 for 25 steps: one 2,000-image chunk rendered, 25 steps, 2,000 test + 250 training images

@@ -30,7 +30,7 @@ def bookmarked_models(default: list[str]) -> list[str]:
     return names or default
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Scene:
     """Everything that fixes a sweep's frames. With shape == REGION the object is the rectangle `region`
     (x, y, w, h in canvas pixels) of `photo`, an image given as a uint8 array resized to the canvas."""

@@ -1,4 +1,5 @@
-"""The data-hunger charts and the "run a small experiment now" control (the numbers come from core.hunger)."""
+"""The data page's sections: accuracy by object position, accuracy against training-set size, what the ViT learns,
+and the "run a small experiment now" control (the numbers come from core.experiments and core.hunger)."""
 from __future__ import annotations
 
 import math
@@ -6,11 +7,16 @@ import threading
 import time
 
 import altair as alt
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from core import attention as at
+from core import experiments as ex
 from core import hunger as hu
+from core import models, shapes
+from ui import compute
+from ui.models import cached_model
 
 LIVE = "live_hunger"  # session state: {"rows": finished live runs, "queue": runs still to do}
 LIVE_OPEN = "live_hunger_open"  # session state: the live panel stays open once used (Cancel must not fold it)
@@ -21,6 +27,108 @@ SERIES_COLOURS = {"cnn": "#1f77b4", hu.series_name("cnn", hu.AUGMENT_PX): "#17be
 METRICS = {"test_accuracy": "test (new images)", "train_accuracy": "training images"}
 
 
+# --- where: trained on the centre, tested everywhere ----------------------------------------------------------------
+POSITION_NAMES = ex.POSITION_MODELS
+
+
+@st.cache_data(max_entries=2, show_spinner="Classifying 1,000 test images with four models…")
+def _position_predictions() -> tuple[dict, np.ndarray, np.ndarray, bool]:
+    """The shipped results if present (instant), else a smaller live measurement."""
+    res = ex.load_positions()
+    shipped = res is not None
+    if not shipped:
+        loaded = {n: cached_model(n) for n in POSITION_NAMES}
+        res = compute.run(ex.position_predictions, loaded.__getitem__, POSITION_NAMES, n=1_000)
+    return {n: res[f"pred_{n}"] for n in POSITION_NAMES}, res["labels"], res["centres"], shipped
+
+
+def position_section() -> None:
+    """Accuracy by where the object is, for models trained on the whole frame and on the centre only."""
+    try:
+        preds, labels, centres, shipped = _position_predictions()
+    except models.ModelError as e:
+        st.error(f"The embedded models are needed here: {e}")
+        return
+    if not shipped:
+        st.warning("core/results/positions.npz is missing, so this is a smaller live measurement; "
+                   "`python -m core.experiments positions` makes the full one.")
+    cell = st.select_slider("Cell size (px)", [4, 8, 16], value=8, key="cell",
+                            help="Test images are grouped by where the object's centre falls; a blank cell "
+                                 "holds no test object (object centres cannot lie near the frame's edge).")
+    st.altair_chart(_position_heatmaps(preds, labels, centres, cell))
+    radius = shapes.CENTER_RADIUS
+    st.caption(f"Accuracy on {len(labels):,} seeded test images with objects anywhere, by where the object's centre "
+               f"falls. The *-center* models only ever saw centres within {radius} px of the middle "
+               f"({32 - radius}–{32 + radius} px). Objects are {shapes.SIZE_RANGE[0]}–{shapes.SIZE_RANGE[1]} px wide, "
+               "so even 'edge' objects overlap the centre a little; blank cells hold no test object.")
+    st.altair_chart(_distance_chart(preds, labels, centres), width="stretch")
+    near, far = radius + 2, radius + 6  # px: objects whose centre is within `near` px, and those `far` or more out
+    acc = {n: (ex.band_accuracy(preds[n], labels, centres, 0, near), ex.band_accuracy(preds[n], labels, centres, far, 99))
+           for n in POSITION_NAMES}
+    card = models.model_card().get("models", {})
+    budget = "; ".join(f"{n} {card[n]['recipe']['steps']:,} steps of {card[n]['recipe']['batch']}"
+                       for n in POSITION_NAMES if n in card)
+    images = " / ".join(sorted({f"{card[n]['training_set']['images']:,}" for n in POSITION_NAMES if n in card}))
+    st.info(f"Objects within {near} px of the middle → objects {far} px or more out: " + "; ".join(
+        f"**{n}** {a:.0%} → {b:.0%}" for n, (a, b) in acc.items()) +
+        ". The dashed line marks the edge of the centre-trained models' training positions. Each was trained on "
+        f"{images} images ({budget}; model card).")
+    st.caption(_centre_reading({n: a - b for n, (a, b) in acc.items()}))
+    grid = _position_grid(preds, labels, centres, cell)
+    st.download_button("Download the accuracy grid as CSV", grid.to_csv(index=False), "position_accuracy.csv",
+                       "text/csv")
+
+
+def _position_grid(preds, labels, centres, cell: int) -> pd.DataFrame:
+    rows = []
+    for name in POSITION_NAMES:
+        acc, counts = ex.position_accuracy(preds[name], labels, centres, cell=cell)
+        for (i, j), a in np.ndenumerate(acc):
+            rows.append({"model": name, "x": j * cell + cell // 2, "y": i * cell + cell // 2,
+                         "accuracy": a, "images": int(counts[i, j])})
+    return pd.DataFrame(rows).dropna()
+
+
+def _position_heatmaps(preds, labels, centres, cell: int) -> alt.FacetChart:
+    return alt.Chart(_position_grid(preds, labels, centres, cell)).mark_rect().encode(
+        x=alt.X("x:O", title="object centre x (px)"), y=alt.Y("y:O", title="object centre y (px)"),
+        color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 1], scheme="viridis"), title="accuracy"),
+        tooltip=["model", "x", "y", alt.Tooltip("accuracy:Q", format=".1%"), "images"],
+    ).properties(width=180, height=180).facet(
+        facet=alt.Facet("model:N", sort=list(POSITION_NAMES), title=None), columns=4)
+
+
+def _distance_chart(preds, labels, centres) -> alt.LayerChart:
+    bands = pd.DataFrame([dict(r, model=n) for n in POSITION_NAMES
+                          for r in ex.distance_accuracy(preds[n], labels, centres)])
+    line = alt.Chart(bands).mark_line(point=True).encode(
+        x=alt.X("distance_px:Q", title="object centre's distance from the middle (px, Chebyshev)"),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title="accuracy"),
+        color=alt.Color("model:N", sort=list(POSITION_NAMES), scale=alt.Scale(scheme="category10"), title=None),
+        tooltip=["model", "distance_px", alt.Tooltip("accuracy:Q", format=".1%"), "images"])
+    rule = alt.Chart(pd.DataFrame({"d": [shapes.CENTER_RADIUS]})).mark_rule(strokeDash=[4, 4], color="#888").encode(
+        x="d:Q")
+    return rule + line
+
+
+def _centre_reading(drop: dict[str, float]) -> str:
+    """Which centre-trained model loses more away from the centre, and the likely reason, from the measured drops."""
+    cnn, vit = 100 * drop["cnn-center"], 100 * drop["vit-center"]
+    if cnn > vit:
+        return (f"Away from the centre the centre-trained CNN drops by {cnn:.0f} points and the centre-trained ViT by "
+                f"{vit:.0f}: the reverse of the textbook expectation that convolution generalises across positions "
+                "for free. A likely reason: with a total stride of 32 on a 64-px canvas, the CNN's last feature map is "
+                "2×2, and zero padding tells each cell where the border is, so a CNN can learn absolute position "
+                "(Kayhan & van Gemert 2020); trained only on centred objects it learns 'centred-object' features. The "
+                f"ViT's objects ({shapes.SIZE_RANGE[0]}–{shapes.SIZE_RANGE[1]} px) cover several 8-px patches "
+                "wherever they are, and every position embedding gets gradient from every image, background patches "
+                "included.")
+    return (f"Away from the centre the centre-trained ViT drops by {vit:.0f} points and the centre-trained CNN by "
+            f"{cnn:.0f}, as the textbook expects: the CNN's shared kernels carry what it learnt at the centre to "
+            "other positions.")
+
+
+# --- how much: accuracy against training-set size ----------------------------------------------------------------------
 def _series(df: pd.DataFrame) -> list[str]:
     return [hu.series_name(m, a) for m, a in zip(df.model, df.augment_px)]
 
@@ -28,6 +136,48 @@ def _series(df: pd.DataFrame) -> list[str]:
 def _log_x(sizes) -> alt.X:
     return alt.X("train_size:Q", scale=alt.Scale(type="log"), title="training images N (log scale)",
                  axis=alt.Axis(values=sorted(sizes), labelExpr="datum.value >= 1000 ? datum.value / 1000 + 'k' : datum.value"))
+
+
+def hunger_section(hunger: pd.DataFrame | None, live_rows: list[dict]) -> None:
+    """How the shipped runs were made, the accuracy chart with live points, and what the data say."""
+    if hunger is None:
+        st.info("The shipped results (core/results/data_hunger.csv, made by `python -m core.experiments hunger`) "
+                "are missing; the control below measures points live.")
+    else:
+        st.markdown(hu.method(hunger))
+        if hu.grid_of(hunger.command.iloc[0]) is hu.QUICK:
+            full = hu.FULL
+            st.warning(f"These are the reduced CPU runs (`--quick`: {len(hu.QUICK.sizes)} sizes up to "
+                       f"{hu.fmt_n(max(hu.QUICK.sizes))}, 1 seed, one configuration). The full grid "
+                       f"({len(full.sizes)} sizes up to {hu.fmt_n(max(full.sizes))}, {full.seeds} seeds, "
+                       f"{len(full.configs)} configurations) is for a GPU: "
+                       "`python -m core.experiments hunger --device cuda`.")
+    if hunger is not None or live_rows:
+        st.altair_chart(accuracy_chart(hunger, live_rows), width="stretch")
+    if hunger is None:
+        return
+    st.caption("Solid: accuracy on the held-out test images (bars: ±1 standard deviation over seeds, where there "
+               "is more than one); dashed: accuracy on the training images themselves, at the same checkpoint. "
+               "A gap between the two is memorisation. Hollow diamonds: your live runs. Chance is 10 %.")
+    st.info(hu.reading(hunger) + " " + hu.augmentation_effect(hunger))
+    st.caption(hu.convergence_note(hunger))
+    st.markdown(hu.PAPERS + "\n\n" + hu.against_the_papers(hunger))
+    st.download_button("Download the runs as CSV", hunger.to_csv(index=False), "data_hunger.csv", "text/csv")
+
+
+def vit_learning_section(hunger: pd.DataFrame) -> None:
+    """Mean attention distance per layer and position-embedding locality of every ViT run, against N."""
+    st.markdown(
+        "The ViT paper's Fig. 7 (ViT-L/16 pre-trained on JFT-300M) found heads in the lowest layers that "
+        "attend locally, attention distance that grows with depth, and position embeddings in which nearby "
+        "patches are most alike (2-D structure learnt from data). Here the same measures for every ViT run: "
+        f"the **mean attention distance** of each layer on {hu.PROBE_SIZE} fixed probe images (the attention-"
+        "weighted distance between a patch and the patches it attends to, in pixels; the class token's share is "
+        "left out), and the **locality** of the position embeddings (the correlation between two patches' "
+        "embedding similarity and their closeness on the grid).")
+    st.altair_chart(attention_distance_chart(hunger))
+    st.altair_chart(locality_chart(hunger), width="stretch")
+    st.info(hu.vit_learning_reading(hunger, at.uniform_attention_distance(8, 8, 1)))
 
 
 def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.LayerChart:
