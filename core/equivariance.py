@@ -219,3 +219,20 @@ def error_curve(chain: Chain, img: torch.Tensor, shifts: list[int] | None = None
                      "whole_multiple": s % chain.stride == 0,
                      "error": err / norm if norm > 0 else float("nan")})
     return rows
+
+
+STRIDE_2_CHAINS = ("conv + stride 2", "conv + max-pool 2", "conv + blur-pool 2 (anti-aliased)")
+
+
+def odd_shift_reading(rows) -> str:
+    """Which stride-2 chain aliases least: their mean error at shifts that are not a multiple of 2 px, from
+    `error_curve` rows (a DataFrame); empty unless at least two of them were measured."""
+    odd = rows[~rows["whole_multiple"]].groupby("chain")["error"].mean()
+    named = [n for n in STRIDE_2_CHAINS if n in odd.index]
+    if len(named) < 2 or odd[named].isna().any():
+        return ""
+    best = odd[named].idxmin()
+    return ("On this image and kernel, the mean error at shifts that are not a multiple of 2 px is " + ", ".join(
+        f"**{odd[n]:.3f}** for {n}" for n in named) + f": {best} aliases least"
+        + (" — blurring before subsampling (Zhang 2019) removes most of the aliasing." if "blur" in best else
+           ". Blurring (Zhang 2019) only helps where the image has detail finer than the stride; here it does not."))

@@ -244,3 +244,18 @@ def test_colour_maps_follow_a_linear_ramp_through_their_anchors():
         assert np.abs(rgb.astype(float) - expected).max() <= 1.0
     assert np.array_equal(pic.diverging_rgb(np.linspace(-1, 1, 5), 1.0), pic._DIVERGING.astype(np.uint8))
     assert np.array_equal(pic.sequential_rgb(np.linspace(0, 1, 4), 1.0), pic._SEQUENTIAL.astype(np.uint8))
+
+
+def test_odd_shift_reading_names_the_chain_that_aliases_least():
+    import pandas as pd
+
+    rows = [{"chain": c, "shift_px": s, "whole_multiple": s % 2 == 0, "error": e}
+            for c, errs in (("conv + stride 2", (0, 0.6, 0, 0.7)), ("conv + max-pool 2", (0, 0.5, 0, 0.5)),
+                            ("conv + blur-pool 2 (anti-aliased)", (0, 0.2, 0, 0.1)))
+            for s, e in zip(range(4), errs)]
+    text = eq.odd_shift_reading(pd.DataFrame(rows))
+    assert "**0.650** for conv + stride 2, **0.500** for conv + max-pool 2, **0.150** for conv + blur-pool" in text
+    assert "blur-pool 2 (anti-aliased) aliases least — blurring" in text
+    rows = [r for r in rows if r["chain"] != "conv + blur-pool 2 (anti-aliased)"]
+    assert "conv + max-pool 2 aliases least. Blurring" in eq.odd_shift_reading(pd.DataFrame(rows))
+    assert eq.odd_shift_reading(pd.DataFrame(rows[:4])) == ""  # one chain: nothing to compare
