@@ -247,3 +247,105 @@ def prediction_chart(df: pd.DataFrame) -> alt.Chart:
 
 def download(df: pd.DataFrame, name: str, key: str) -> None:
     st.download_button(f"⬇ {name}.csv", df.to_csv(index=False).encode(), f"{name}.csv", "text/csv", key=key)
+
+
+# --- page sections (called by pages/attention.py) --------------------------------------------------------------------
+def cnn_section(lm, img_np: np.ndarray) -> None:
+    """A CNN has no attention: its class activation map and prediction instead."""
+    st.info(f"**{lm.name}** is a CNN, not a Vision Transformer: it has no patches and no attention. Below is its "
+            "class activation map (CAM: the last convolution's features weighted by the classifier's weights for the top class), the closest "
+            "CNN analogue of 'where it looks'. Pick a ViT to see attention.")
+    try:
+        rgb, probs, cam_map = cam(lm.name, img_np)
+    except att.AttentionError as e:
+        st.error(f"No CAM for this model: {e}")
+        return
+    a, b = st.columns(2)
+    a.image(pic.upscale(rgb, max(1, 320 // rgb.shape[0])), width=320,
+            caption=f"CAM of the top class: {cam_map.shape[0]}×{cam_map.shape[1]} feature cells, one block each")
+    table = predictions(probs, lm.class_names)
+    b.altair_chart(prediction_chart(table), width="stretch")
+    download(table, "cnn_top5", "dl-cnn-top5")
+    download(cam_frame(cam_map), "cam", "dl-cam")
+
+
+def rollout_section(res: Analysis) -> None:
+    """Attention rollout through all layers against the last layer's raw attention, for the class token."""
+    geo, L, P = res.geo, res.attn.shape[0], res.geo.num_prefix_tokens
+    st.header("3 · Attention rollout")
+    st.caption("Rollout (Abnar & Zuidema 2020) follows attention through all layers: fuse the heads, add the "
+               "residual connection as identity, re-normalise and multiply the layers. Shown for the class-token query.")
+    r1, r2 = st.columns(2)
+    fusion = r1.radio("Head fusion", ["mean", "max", "min"], horizontal=True, key="att-fusion")
+    discard = r2.slider("Discard ratio (drop the weakest attention links)", 0.0, 0.95, 0.0, 0.05, key="att-discard")
+    joint = att.rollout(torch.from_numpy(res.attn), fusion, discard, P)
+    roll = att.query_map(joint, 0, geo).numpy()
+    last = att.query_map(att.fuse_heads(torch.from_numpy(res.attn[-1])), 0, geo).numpy()
+    a, b = st.columns(2)
+    a.image(overlay_image(res.shown, roll), caption=f"Rollout over {L} layers ({fusion}, discard {discard:.0%})",
+            width=320)
+    b.image(overlay_image(res.shown, last), caption=f"Raw attention of layer {L} (mean over heads)", width=320)
+    download(grid_frame(roll, geo).rename(columns={"attention": "rollout"}).assign(last_layer=last.reshape(-1)),
+             "rollout", "dl-rollout")
+
+
+def fig7_section(lm, res: Analysis) -> None:
+    """The ViT paper's Fig. 7 views of the picked model, with the uniform-attention baseline and a locality score."""
+    geo, P = res.geo, res.geo.num_prefix_tokens
+    st.header("4 · Inside the ViT (Fig. 7 of Dosovitskiy et al. 2021)")
+    st.caption("What the paper found for large ViTs pre-trained on JFT-300M (300M images): the patch-embedding filters "
+               "look like basis functions for fine structure; nearby patches have similar position embeddings (2-D "
+               "structure learnt from data); some heads attend locally in the lowest layers and the mean attention "
+               "distance grows with depth. Below, the same three views of the model picked above: a small model "
+               "trained on 60,000 shapes need not show them, and the reading under the charts says what it does show.")
+    pca, sim = embeddings(lm.name)
+    f1, f2, f3 = st.columns(3)
+    with f1:
+        st.markdown("**Patch-embedding filters: principal components**")
+        if isinstance(pca, str):
+            st.info(pca)
+        else:
+            st.image(pca[0], width="stretch", caption=f"First {len(pca[1])} PCs as RGB tiles "
+                                                     f"({pca[1].sum():.0%} of the filters' variance)")
+            download(pd.DataFrame({"pc": np.arange(len(pca[1])) + 1, "explained": pca[1]}),
+                           "patch_embed_pca", "dl-pca")
+    with f2:
+        st.markdown("**Position embeddings: cosine similarity**")
+        if isinstance(sim, str):
+            st.info(sim)
+        else:
+            st.image(similarity_tiles(sim), width="stretch",
+                     caption="One tile per patch position: its similarity to every position "
+                             "(yellow = +1, orange, purple, dark blue = −1)")
+            locality = att.pos_embed_locality(lm.net)
+            st.metric("Locality", f"{locality:+.2f}",
+                      help="Correlation between two patches' position-embedding similarity and their closeness on the "
+                           "grid, over all pairs: near +1 when nearby patches are most alike, near 0 for no 2-D "
+                           "structure (random embeddings), negative when distant patches are more alike.")
+            download(similarity_frame(sim), "pos_embed_similarity", "dl-sim")
+    with f3:
+        st.markdown("**Mean attention distance per head**")
+        over = st.radio("Over", ["this image", "32 sample images"], horizontal=True, key="att-over")
+        if over == "this image":
+            dist = att.mean_attention_distance(torch.from_numpy(res.attn), geo.grid_size, geo.patch_size, P).numpy()
+        else:
+            dist = batch_distance(lm.name)
+        idx = np.indices(dist.shape).reshape(2, -1) + 1
+        dist_df = pd.DataFrame({"layer": idx[0], "head": idx[1], "distance": dist.reshape(-1)})
+        uniform = att.uniform_attention_distance(geo.grid_size, geo.patch_size, P)
+        st.altair_chart(distance_chart(dist_df, uniform), width="stretch")
+        download(dist_df, "mean_attention_distance", "dl-dist")
+        per_layer = dist.mean(1)
+        st.caption(f"Dashed: {uniform:.1f} px, what attention spread evenly over all tokens would give. Here the layers' "
+                   f"means run {per_layer[0]:.1f} px (layer 1) to {per_layer[-1]:.1f} px (layer {len(per_layer)}), heads "
+                   f"{dist.min():.1f}–{dist.max():.1f} px. The class token's share of attention is left out, not "
+                   "renormalised away, so a head that attends mostly to it has a small distance.")
+
+
+def prediction_section(lm, res: Analysis) -> None:
+    st.header("5 · Prediction")
+    table = predictions(res.probs, lm.class_names)
+    a, b = st.columns([1.4, 1])
+    a.altair_chart(prediction_chart(table), width="stretch")
+    b.dataframe(table, hide_index=True)
+    download(table, "top5", "dl-top5")
