@@ -73,8 +73,8 @@ if card:
     st.caption("Trained on procedural shapes (64×64) by `python -m core.train`; test accuracy on 2,000 held-out "
                "images with objects anywhere in the frame, and with objects near the centre.")
     st.dataframe(
-        [{"model": n, "architecture": c["timm_class"].rsplit(".", 1)[-1], "parameters": c["parameters"],
-          "MFLOPs / image": round(c["flops_per_image"] / 1e6, 1), "trained on": c["training_set"]["region"],
+        [{"model": n, "architecture": c["timm_class"].rsplit(".", 1)[-1],
+          "parameters": f"{c['parameters'] / 1e6:.2f} M", "MFLOPs / image": round(c["flops_per_image"] / 1e6, 1), "trained on": c["training_set"]["region"],
           "accuracy, full frame": f"{c['test_accuracy']['full_frame']:.1%}",
           "accuracy, centre": f"{c['test_accuracy']['center']:.1%}"} for n, c in card.items()],
         hide_index=True, width="stretch")
