@@ -128,13 +128,15 @@ def train(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, reci
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        loss_ema = loss.item() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.item()
+        # kept on the device: reading it every step would make a GPU wait for every step to finish
+        loss_ema = loss.detach() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.detach()
         done = step + 1
         if progress is not None:
-            progress(step + 1, recipe.steps, loss_ema)
+            progress(step + 1, recipe.steps, float(loss_ema))
         if validate is not None and validate_every and done % validate_every == 0 and done < recipe.steps:
             check(done)
-    log = {"steps": done, "seconds": time.perf_counter() - t0, "final_loss": loss_ema}
+    log = {"steps": done, "seconds": time.perf_counter() - t0,
+           "final_loss": None if loss_ema is None else float(loss_ema)}
     if validate is not None and done:
         check(done)
         net.load_state_dict(best["state"])
