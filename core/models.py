@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,48 @@ class UnknownModelError(ModelError, KeyError):
 
 class WeightsUnavailableError(ModelError):
     pass
+
+
+class ModelTooLargeError(ModelError):
+    pass
+
+
+DEFAULT_MAX_PARAMS = 100_000_000  # a ViT-Base has 86 M; a shared 1-2.7 GB server cannot hold many larger ones
+
+
+def max_params() -> int:
+    """The cap on a timm model's parameters: IBL_MAX_PARAMS (raise it on your own machine), default 100 M."""
+    try:
+        return int(float(os.environ.get("IBL_MAX_PARAMS", DEFAULT_MAX_PARAMS)))
+    except ValueError:
+        return DEFAULT_MAX_PARAMS
+
+
+def count_parameters(arch: str) -> int | None:
+    """Parameters of timm model `arch`, counted on the meta device: no memory is allocated and no weights are
+    read or downloaded (0.3 s for a 1-billion-parameter ViT). None if the model cannot be built there."""
+    import timm
+
+    try:
+        with torch.device("meta"):
+            net = timm.create_model(arch, pretrained=False)
+    except Exception:  # a model whose constructor computes with real tensors: it cannot be sized in advance
+        return None
+    return sum(p.numel() for p in net.parameters())
+
+
+def _millions(n: int) -> str:
+    return f"{n / 1e6:,.0f} M" if n >= 100e6 else f"{n / 1e6:.3g} M"
+
+
+def check_size(arch: str) -> None:
+    """ModelTooLargeError, naming the count and the cap, if timm model `arch` is over `max_params()`."""
+    n, cap = count_parameters(arch), max_params()
+    if n is not None and n > cap:
+        raise ModelTooLargeError(
+            f"{arch} has {_millions(n)} parameters, more than this app's cap of {_millions(cap)} "
+            "(IBL_MAX_PARAMS): on a shared server it would take the memory every other visitor needs. Pick a "
+            "smaller model, or raise IBL_MAX_PARAMS when you run the app on your own machine")
 
 
 def build_embedded(arch: str, num_classes: int = 10) -> torch.nn.Module:
@@ -118,6 +161,53 @@ class LoadedModel:
     def predict(self, img: torch.Tensor) -> torch.Tensor:
         """Class probabilities [B, num_classes]."""
         return self.net(self.preprocess(img)).softmax(-1)
+
+
+def model_bytes(model: LoadedModel) -> int:
+    """Bytes held by a loaded model's weights and buffers."""
+    tensors = list(model.net.parameters()) + list(model.net.buffers())
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+DEFAULT_CACHE_MB = 400  # one ViT-Base (344 MB) fits in a 1 GB container; the five embedded models take ~7 MB
+
+
+class ModelCache:
+    """Loaded models shared by every session, bounded by the bytes of their weights (IBL_MODEL_CACHE_MB): a new
+    model evicts the least recently used ones until the total fits. The newest model always stays, so a
+    model larger than the budget still loads (the parameter cap keeps that bounded). Thread-safe."""
+
+    def __init__(self, max_bytes: int | None = None, load=None):
+        if max_bytes is None:
+            try:
+                max_bytes = int(float(os.environ.get("IBL_MODEL_CACHE_MB", DEFAULT_CACHE_MB)) * 2 ** 20)
+            except ValueError:
+                max_bytes = DEFAULT_CACHE_MB * 2 ** 20
+        self.max_bytes = max_bytes
+        self._load = load or load_model
+        self._models: dict[str, tuple[LoadedModel, int]] = {}  # insertion order = least recently used first
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> LoadedModel:
+        with self._lock:
+            if name in self._models:
+                self._models[name] = self._models.pop(name)  # now the most recently used
+                return self._models[name][0]
+        model = self._load(name)  # outside the lock: one slow load does not hold up the cached ones
+        with self._lock:
+            if name not in self._models:
+                self._models[name] = (model, model_bytes(model))
+                while self.total_bytes() > self.max_bytes and len(self._models) > 1:
+                    self._models.pop(next(iter(self._models)))
+            return self._models[name][0]
+
+    def total_bytes(self) -> int:
+        return sum(b for _, b in self._models.values())
+
+    def names(self) -> list[str]:
+        """Cached models, least recently used first."""
+        with self._lock:
+            return list(self._models)
 
 
 def available() -> list[str]:
@@ -202,6 +292,7 @@ def _load_timm(arch: str, weights, pretrained: bool) -> LoadedModel:
 
     if not timm.is_model(arch):
         raise UnknownModelError(f"timm has no model called {arch!r}")
+    check_size(arch)  # before any weights are built, read or downloaded
     overlay = {}
     if weights is not None:
         if not Path(weights).is_file():

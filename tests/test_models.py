@@ -175,3 +175,77 @@ def test_random_weight_version_of_every_embedded_model(name):
     assert all(torch.equal(p, q) for p, q in zip(a.net.parameters(), b.net.parameters()))  # seeded
     trained = models.load_model(name)
     assert any(not torch.equal(p, q) for p, q in zip(a.net.parameters(), trained.net.parameters()))
+
+
+def test_an_oversized_timm_model_is_refused_before_it_is_built():
+    """The cap is checked on the meta device: refusing a 1-billion-parameter ViT allocates (almost) nothing."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, timm, torch\n"
+        "from core import models\n"
+        "timm.create_model('resnet18', pretrained=False)  # warm the allocator and timm's registry\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    models.load_model('timm:vit_giant_patch14_clip_224', pretrained=False)\n"
+        "except models.ModelTooLargeError as e:\n"
+        "    print(str(e))\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=str(WEIGHTS_DIR.parents[1])).stdout.splitlines()
+    assert out[0].startswith("vit_giant_patch14_clip_224 has 1,013 M parameters") and "cap of 100 M" in out[0]
+    assert float(out[1]) < 50  # MB of peak memory added; building it for real takes ~3.9 GB
+
+
+def test_the_parameter_cap_follows_the_environment(monkeypatch):
+    monkeypatch.setenv("IBL_MAX_PARAMS", "5e6")
+    with pytest.raises(models.ModelTooLargeError, match="resnet18 has 11.7 M parameters, more than this app's cap of 5 M"):
+        models.load_model("timm:resnet18", pretrained=False)
+    monkeypatch.setenv("IBL_MAX_PARAMS", "2e7")
+    assert models.load_model("timm:resnet18", pretrained=False).kind == "cnn"
+    assert models.count_parameters("resnet18") == sum(
+        p.numel() for p in models.load_model("timm:resnet18", pretrained=False).net.parameters())
+
+
+def _fake_model(name, floats):
+    net = torch.nn.Linear(floats, 1, bias=False)  # floats x 4 bytes of weights
+    return models.LoadedModel(name, net, "cnn", (8, 8), ["a"], (0.0,), (1.0,))
+
+
+def test_model_cache_evicts_the_least_recently_used_by_bytes():
+    sizes = {"a": 100, "b": 100, "c": 150, "huge": 1000}
+    loads = []
+
+    def load(name):
+        loads.append(name)
+        return _fake_model(name, sizes[name])
+
+    cache = models.ModelCache(max_bytes=1000, load=load)  # room for 250 floats
+    cache.get("a"), cache.get("b")
+    assert cache.names() == ["a", "b"] and cache.total_bytes() == 800
+    cache.get("a")  # a is now the most recently used
+    cache.get("c")  # 1,400 bytes: b, the least recently used, goes
+    assert cache.names() == ["a", "c"] and cache.total_bytes() == 1000
+    assert cache.get("c") is cache.get("c") and loads == ["a", "b", "c"]  # hits do not reload
+    cache.get("huge")  # over the budget alone: it still loads, and is the only one kept
+    assert cache.names() == ["huge"]
+    assert models.model_bytes(_fake_model("x", 10)) == 40
+
+
+def test_model_cache_serves_one_instance_to_threads_at_once():
+    import threading
+
+    cache = models.ModelCache(max_bytes=10**6, load=lambda n: _fake_model(n, 10))
+    got, barrier = [], threading.Barrier(8)
+
+    def work():
+        barrier.wait()
+        got.append(cache.get("m"))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 8 and all(m is got[0] for m in got) and cache.names() == ["m"]

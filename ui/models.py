@@ -17,10 +17,18 @@ LABELS = {
 }
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading model…")
+@st.cache_resource
+def _model_cache() -> models.ModelCache:
+    return models.ModelCache()  # bounded by bytes (IBL_MODEL_CACHE_MB), shared by every session
+
+
 def cached_model(name: str) -> models.LoadedModel:
     """One shared instance per model for all sessions (read-only use: eval mode, no hooks)."""
-    return models.load_model(name)
+    cache = _model_cache()
+    if name in cache.names():
+        return cache.get(name)
+    with st.spinner(f"Loading {name}…"):
+        return cache.get(name)
 
 
 def label(name: str) -> str:
