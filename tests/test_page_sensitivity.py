@@ -92,3 +92,12 @@ def test_region_outside_the_image_is_a_clear_error(app):
     app.run()
     assert not app.exception
     assert any("does not fit" in e.value for e in app.error)
+
+
+def test_an_oversized_timm_model_gets_a_message_and_the_page_carries_on(app):
+    app.text_input(key="custom").set_value("timm:vit_giant_patch14_clip_224")
+    app.run()
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert any("1,013 M parameters" in e and "cap of 100 M" in e for e in errors), errors
+    assert set(_numbers(app).index) == {"cnn", "vit"}  # the other models still swept
