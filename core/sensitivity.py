@@ -28,6 +28,9 @@ class Path:
         return len(self.xs)
 
 
+MAX_POSITIONS = 2_500  # frames in one sweep: a 50 x 50 grid, ~10 s for two timm models on 2 cores
+
+
 def make_path(kind: str, sprite_shape: tuple[int, int], canvas: tuple[int, int], step: int = 1,
               fixed: int | None = None) -> Path:
     """Positions that keep the whole object inside the canvas, `step` pixels apart.
@@ -52,6 +55,9 @@ def make_path(kind: str, sprite_shape: tuple[int, int], canvas: tuple[int, int],
     if kind == "diagonal":
         n = min(len(xr), len(yr))
         return Path(kind, xr[:n], yr[:n])
+    if len(xr) * len(yr) > MAX_POSITIONS:
+        raise ValueError(f"a {len(xr)} x {len(yr)} grid is {len(xr) * len(yr):,} positions, more than the "
+                         f"{MAX_POSITIONS:,} this app sweeps at once (a shared server): take a larger step")
     gy, gx = np.meshgrid(yr, xr, indexing="ij")
     return Path(kind, gx.ravel(), gy.ravel(), (len(yr), len(xr)))
 

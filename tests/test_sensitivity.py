@@ -141,3 +141,10 @@ def test_region_sprite_validates():
         shapes.sprite_from_region(img, 0, 0, 0, 5)
     with pytest.raises(ValueError, match="does not fit"):
         shapes.sprite_from_region(img, 25, 0, 10, 5)
+
+
+def test_a_grid_over_the_position_cap_is_refused_with_the_reason():
+    # an 8-px object on a 64-px canvas at step 1: 57 x 57 = 3,249 positions
+    with pytest.raises(ValueError, match="57 x 57 grid is 3,249 positions, more than the 2,500"):
+        sen.make_path("grid", (8, 8), (64, 64), 1)
+    assert len(sen.make_path("grid", (8, 8), (64, 64), 2)) == 29 * 29
