@@ -121,6 +121,27 @@ def load_times(repeat: int = 5) -> list[dict]:
     return rows
 
 
+OVERSIZED = "timm:vit_giant_patch14_clip_224"  # 1,013 M parameters, 3.9 GB when built
+REFUSAL_GOAL_MS = 1000.0
+
+
+def refusal_time(repeat: int = 3) -> dict:
+    """How long refusing an oversized timm model takes (its parameters are counted on the meta device)."""
+    import timm  # noqa: F401  (the app has it imported already)
+
+    from core import models
+
+    def refuse():
+        try:
+            models.load_model(OVERSIZED, pretrained=False)
+        except models.ModelTooLargeError:
+            return
+        raise AssertionError(f"{OVERSIZED} was not refused")
+
+    r = timed(refuse, repeat=repeat, warmup=1)
+    return {"model": OVERSIZED, **r, "goal_ms": REFUSAL_GOAL_MS, "ok": r["median_ms"] < REFUSAL_GOAL_MS}
+
+
 def forward_times(quick: bool = False) -> list[dict]:
     import timm
 
@@ -239,7 +260,7 @@ def main(quick: bool = False) -> dict:
     res = {"threads": torch.get_num_threads(), "torch": torch.__version__,
            "matmul": matmul_gflops(repeat=3 if quick else 5),
            "load": load_times(3 if quick else 5), "forward": forward_times(quick), "memory": memory(),
-           "torch_builds": torch_builds()}
+           "torch_builds": torch_builds(), "refusal": refusal_time()}
     print_table(res)
     return res
 
@@ -256,6 +277,10 @@ def print_table(res: dict) -> None:
         else:
             print(f"{r['model']:12} {r['weights']:18} {r['first_ms']:9.1f} {r['median_ms']:10.1f}  "
                   f"{'ok' if r['ok'] else 'FAIL'}")
+    r = res.get("refusal")
+    if r:
+        print(f"\nrefuse {r['model']} (over IBL_MAX_PARAMS): median {r['median_ms']:.0f} ms, best {r['best_ms']:.0f} ms"
+              f"  goal < {r['goal_ms']:.0f} ms {'ok' if r['ok'] else 'FAIL'}")
     print(f"\n{'forward':28} {'input':16} {'median ms':>10} {'best ms':>9} {'ms/image':>9} {'img/s':>8}  weights")
     for r in res["forward"]:
         print(f"{r['model']:28} {r['input']:16} {r['median_ms']:10.1f} {r['best_ms']:9.1f} {r['per_image_ms']:9.2f} "
