@@ -422,21 +422,25 @@ def method(rows) -> str:
             f"{df.seconds.sum() / 60:,.0f} minutes of training in all.")
 
 
-FIT = 0.95  # training accuracy below this: the run did not fit its own training set (short of steps, not of data)
+FIT = 0.95  # training accuracy below this at the reported checkpoint: the run did not fit its training set
+LATE = 0.75  # a best checkpoint after this share of the budget: validation was still improving near the end
 
 
 def convergence_note(rows) -> str:
-    """Which runs did not fit their own training images: those are limited by optimisation, not by data, so
-    their test accuracy is a lower bound of what the architecture can do at that N."""
+    """Which runs are short of optimisation rather than of data: still improving on validation late in their
+    budget without having fitted their own training images. Their test accuracy is a lower bound. (A run whose
+    validation peaked early stopped improving for lack of data: more steps would only memorise more.)"""
     df = rows
-    short = df[df.train_accuracy < FIT]
+    short = df[(df.train_accuracy < FIT) & (df.best_step > LATE * df.steps)]
     if short.empty:
-        return (f"Every run fit its training images (training accuracy ≥ {FIT:.0%} at the reported checkpoint): "
-                "where test accuracy is low, the runs are short of data, not of training steps.")
+        return (f"No run was still improving at the end of its budget without fitting its training images "
+                f"(training accuracy ≥ {FIT:.0%}, or the best validation score before {LATE:.0%} of the steps): "
+                "the budgets were long enough, and where test accuracy is low the runs are short of data.")
     where = sorted({(series_name(m, a), int(n), t) for m, a, n, t in
                     zip(short.model, short.augment_px, short.train_size, short.train_accuracy)})
-    return (f"{len(short)} of {len(df)} runs did not fit their own training images (training accuracy below "
-            f"{FIT:.0%}: " + ", ".join(f"{s} at N = {fmt_n(n)}: {t:.0%}" for s, n, t in where)
+    return (f"{len(short)} of {len(df)} runs were still improving on validation in the last quarter of their "
+            f"budget without fitting their training images (" + ", ".join(
+                f"{s} at N = {fmt_n(n)}: {t:.0%} training accuracy" for s, n, t in where)
             + "). They are short of training steps, not of data: their test accuracy is a lower bound.")
 
 

@@ -192,15 +192,17 @@ def test_live_run_trains_a_fixed_number_of_steps():
     assert row["steps"] == 3 and row["train_size"] == 40 and 0 <= row["test_accuracy"] <= 1
 
 
-def test_convergence_note_names_the_runs_that_did_not_fit_their_training_set():
+def test_convergence_note_names_the_runs_short_of_steps_not_of_data():
     import pandas as pd
 
-    rows = pd.DataFrame([_row("cnn", 250, 0, 0.4, 1.0), _row("vit", 16000, 0, 0.77, 0.83),
-                         _row("vit", 16000, 0, 0.70, 0.80, aug=8)])
+    rows = pd.DataFrame([dict(_row("cnn", 250, 0, 0.4, 1.0), best_step=400, steps=500),
+                         dict(_row("vit", 250, 0, 0.18, 0.64), best_step=124, steps=500),  # peaked early: data
+                         dict(_row("vit", 16000, 0, 0.77, 0.83), best_step=1750, steps=2000),
+                         dict(_row("vit", 16000, 0, 0.85, 0.85, aug=8), best_step=1875, steps=2000)])
     note = hu.convergence_note(rows)
-    assert note.startswith("2 of 3 runs did not fit") and "vit at N = 16k: 83%" in note
-    assert "vit + shift aug at N = 16k: 80%" in note and "cnn at" not in note
-    assert hu.convergence_note(rows.iloc[:1]).startswith("Every run fit its training images")
+    assert note.startswith("2 of 4 runs were still improving") and "vit at N = 16k: 83% training accuracy" in note
+    assert "vit + shift aug at N = 16k: 85%" in note and "N = 250" not in note
+    assert hu.convergence_note(rows.iloc[:2]).startswith("No run was still improving")
 
 
 def test_other_seeds_train_with_the_configuration_seed_0_chose(tmp_path, monkeypatch):
