@@ -381,18 +381,38 @@ PAPERS = ("**What the papers found.** In the ViT paper (Dosovitskiy et al. 2021,
 
 def against_the_papers(rows) -> str:
     """What the shipped runs say next to the papers' finding (markdown), decided by the data."""
-    test = summary(rows)
+    test, train = summary(rows), summary(rows, "train_accuracy")
     cnn, vit = test.get("cnn", {}), test.get("vit", {})
-    ahead = [n for n in sorted(set(cnn) & set(vit)) if vit[n][0] > cnn[n][0]]
-    top = fmt_n(int(max(cnn.keys() | vit.keys())))
-    if ahead:
-        return (f"**What this experiment shows.** The ViT is ahead at N = {', '.join(fmt_n(n) for n in ahead)}. On "
-                "this small, synthetic task a ViT can match a CNN long before the millions of images the paper "
-                "needed: ten shape classes of a few patches each are far easier than ImageNet.")
-    return (f"**What this experiment shows.** The CNN is ahead at every N measured, up to {top}. That agrees with "
-            f"the papers: the crossover they report lies at tens of millions of images, far beyond {top}. The CNN's "
-            "locality and weight sharing fit this task (local shapes on smooth backgrounds), so it needs fewer "
-            "images for the same accuracy; the ViT has to learn from data which patches belong together.")
+    sizes = sorted(set(cnn) & set(vit))
+    if not sizes:
+        return ""
+    vit_ahead = [n for n in sizes if vit[n][0] > cnn[n][0]]
+    cnn_ahead = [n for n in sizes if cnn[n][0] > vit[n][0]]
+    top = sizes[-1]
+    lead = "**What this experiment shows.** "
+    if not vit_ahead:
+        return (lead + f"The CNN is ahead at every N measured, up to {fmt_n(top)}. That agrees with the papers: the "
+                f"crossover they report lies at tens of millions of images, far beyond {fmt_n(top)}. The CNN's "
+                "locality and weight sharing fit this task (local shapes on smooth backgrounds), so it needs fewer "
+                "images for the same accuracy; the ViT has to learn from data which patches belong together.")
+    if cnn_ahead and max(vit_ahead) < min(cnn_ahead):
+        small = ", ".join(fmt_n(n) for n in vit_ahead)
+        fitted = [n for n in vit_ahead if train.get("cnn", {}).get(n, (0,))[0] >= 0.99]
+        why = (f" There the CNN fits its training images (100 % training accuracy at N = "
+               f"{', '.join(fmt_n(n) for n in fitted)}) and generalises worse: it memorises." if fitted else "")
+        return (lead + f"The ViT is ahead only at the smallest sizes (N = {small}), where neither model is useful "
+                f"(ViT {_pct_range(vit, vit_ahead)}, CNN {_pct_range(cnn, vit_ahead)}).{why} From N = "
+                f"{fmt_n(min(cnn_ahead))} on the CNN is ahead ({cnn[top][0]:.1%} against {vit[top][0]:.1%} at "
+                f"N = {fmt_n(top)}): where the models learn at all, the CNN needs far fewer images, as in the papers, "
+                "whose crossover lies at tens of millions of images.")
+    return (lead + f"The ViT is ahead at N = {', '.join(fmt_n(n) for n in vit_ahead)}. On this small, synthetic task "
+            "a ViT can match a CNN long before the millions of images the paper needed: ten shape classes of a few "
+            "patches each are far easier than ImageNet.")
+
+
+def _pct_range(curve: dict, sizes: list[int]) -> str:
+    vals = [curve[n][0] for n in sizes]
+    return f"{min(vals):.0%}" if len(vals) == 1 else f"{min(vals):.0%}–{max(vals):.0%}"
 
 
 def grid_of(command: str) -> Grid:
@@ -418,8 +438,17 @@ def method(rows) -> str:
             f"{steps.iloc[-1] * b.batch / sizes[-1]:,.1f} epochs). Every run is scored {b.checks} times on "
             f"{grid.val_size:,} validation images drawn from its own training seed; the best checkpoint "
             f"{'and configuration ' if len(configs) > 1 else ''}is reported ({cfg}), then tested once on "
-            f"{grid.test_size:,} held-out images. Made on {df.device.iloc[0]} by `{df.command.iloc[0]}`, "
-            f"{df.seconds.sum() / 60:,.0f} minutes of training in all.")
+            f"{grid.test_size:,} held-out images. Made on {device_phrase(df.device.iloc[0])} by "
+            f"`{df.command.iloc[0]}`: {df.seconds.sum() / 60:,.0f} minutes of training, the runs' times added up.")
+
+
+def device_phrase(device: str) -> str:
+    """'cuda:NVIDIA H200' -> 'an NVIDIA H200 GPU'; 'cpu:1 thread(s)' -> 'a CPU, 1 thread per run'."""
+    kind, _, what = device.partition(":")
+    if kind == "cuda":
+        return f"an {what} GPU" if what else "a GPU"
+    threads = what.split()[0] if what else "?"
+    return f"a CPU, {threads} thread{'s' if threads != '1' else ''} per run"
 
 
 FIT = 0.95  # training accuracy below this at the reported checkpoint: the run did not fit its training set
@@ -454,12 +483,22 @@ def vit_learning_reading(rows, uniform_px: float) -> str:
     lo, hi = by_n.index.min(), by_n.index.max()
     first, last = cols[0], cols[-1]
     spread = by_n.loc[hi, cols]
+    locality = by_n.loc[hi, "pos_embed_locality"]
+    near_uniform = (spread >= 0.9 * uniform_px).all()
+    verdict = (f" So by N = {fmt_n(hi)} neither has emerged here: every layer attends within 10 % of uniform, and "
+               "the position embeddings carry little 2-D structure. The paper's Fig. 7 model had seen 300M images."
+               if near_uniform and locality < 0.3 else
+               f" By N = {fmt_n(hi)} some locality has emerged: " + (
+                   f"the most local layer attends at {spread.min():.1f} px, {1 - spread.min() / uniform_px:.0%} "
+                   "closer than uniform" if not near_uniform else "") + (
+                   "; " if not near_uniform and locality >= 0.3 else "") + (
+                   f"the position embeddings reach a locality of {locality:+.2f}" if locality >= 0.3 else "") + ".")
     return (f"Without augmentation, layer 1's mean attention distance is {by_n.loc[lo, first]:.1f} px at "
             f"N = {fmt_n(lo)} and {by_n.loc[hi, first]:.1f} px at N = {fmt_n(hi)}; the last layer's "
             f"{by_n.loc[lo, last]:.1f} → {by_n.loc[hi, last]:.1f} px. At N = {fmt_n(hi)} the layers span "
             f"{spread.min():.1f}–{spread.max():.1f} px, against {uniform_px:.1f} px for uniform attention. "
             f"Position-embedding locality goes from {by_n.loc[lo, 'pos_embed_locality']:+.2f} to "
-            f"{by_n.loc[hi, 'pos_embed_locality']:+.2f} (0: no 2-D structure, 1: nearby patches most alike).")
+            f"{by_n.loc[hi, 'pos_embed_locality']:+.2f} (0: no 2-D structure, 1: nearby patches most alike)." + verdict)
 
 
 def mad_columns(rows) -> list[str]:

@@ -231,3 +231,36 @@ def test_against_the_papers_follows_who_is_ahead():
     assert "The CNN is ahead at every N measured, up to 16k" in hu.against_the_papers(cnn_ahead)
     vit_ahead = cnn_ahead[:3] + [_row("vit", 16000, 0, 0.995)]
     assert "The ViT is ahead at N = 16k." in hu.against_the_papers(vit_ahead)
+    # the ViT ahead only where both are poor, the CNN memorising there; the CNN ahead from 4k on
+    small = [_row("cnn", 250, 0, 0.12, 1.0), _row("vit", 250, 0, 0.18, 0.6), _row("cnn", 1000, 0, 0.20, 1.0),
+             _row("vit", 1000, 0, 0.34, 0.9), _row("cnn", 4000, 0, 0.96), _row("vit", 4000, 0, 0.62)]
+    text = hu.against_the_papers(small)
+    assert "The ViT is ahead only at the smallest sizes (N = 250, 1k)" in text
+    assert "(ViT 18%–34%, CNN 12%–20%)" in text and "100 % training accuracy at N = 250, 1k" in text
+    assert "From N = 4k on the CNN is ahead (96.0% against 62.0% at N = 4k)" in text
+
+
+def _vit_rows(mads_small, mads_large, loc_small, loc_large):
+    import pandas as pd
+
+    rows = []
+    for n, mads, loc in ((250, mads_small, loc_small), (16000, mads_large, loc_large)):
+        rows.append(dict(_row("vit", n, 0, 0.5), **{f"mad_layer_{i + 1}": d for i, d in enumerate(mads)},
+                         pos_embed_locality=loc))
+    return pd.DataFrame(rows)
+
+
+def test_vit_learning_reading_says_whether_locality_emerged():
+    flat = hu.vit_learning_reading(_vit_rows([32, 32, 31], [31, 30, 31], 0.01, 0.09), uniform_px=32.6)
+    assert "layer 1's mean attention distance is 32.0 px at N = 250 and 31.0 px at N = 16k" in flat
+    assert "the layers span 30.0–31.0 px, against 32.6 px for uniform" in flat
+    assert "neither has emerged here" in flat and "+0.01 to +0.09" in flat
+    local = hu.vit_learning_reading(_vit_rows([32, 32, 31], [12, 25, 31], 0.01, 0.6), uniform_px=32.6)
+    assert "some locality has emerged: the most local layer attends at 12.0 px, 63% closer than uniform; the " \
+           "position embeddings reach a locality of +0.60." in local
+
+
+def test_device_phrase():
+    assert hu.device_phrase("cuda:NVIDIA H200") == "an NVIDIA H200 GPU"
+    assert hu.device_phrase("cpu:1 thread(s)") == "a CPU, 1 thread per run"
+    assert hu.device_phrase("cpu:4 thread(s)") == "a CPU, 4 threads per run"
