@@ -19,14 +19,29 @@ TIMM_PREFIX = "timm:"
 # timm models offered in the picker; any other timm name works through load_model too.
 TIMM_SUGGESTED = ("vit_tiny_patch16_224", "deit_tiny_patch16_224", "deit_tiny_distilled_patch16_224", "resnet18")
 
-# Embedded models: (architecture, training region). Architectures are defined in `build_embedded`.
+@dataclass(frozen=True)
+class EmbeddedSpec:
+    """Everything about one embedded model, in one place: the loader, the training script (its recipe is
+    core.train.RECIPES[arch]), the pickers and the charts' palette read it from here."""
+    arch: str  # an architecture of `build_embedded`
+    region: str  # where its training objects were: "full" frame or "center"
+    label: str  # what the pickers say about it
+    colour: str  # its colour on every chart of every page
+
+    @property
+    def kind(self) -> str:
+        return "vit" if self.arch == "vit" else "cnn"
+
+
 EMBEDDED = {
-    "cnn": ("resnet", "full"),
-    "cnn-aa": ("resnet-aa", "full"),
-    "vit": ("vit", "full"),
-    "cnn-center": ("resnet", "center"),
-    "vit-center": ("vit", "center"),
+    "cnn": EmbeddedSpec("resnet", "full", "small ResNet, full frame", "#1f77b4"),
+    "cnn-aa": EmbeddedSpec("resnet-aa", "full", "ResNet, every downsampling anti-aliased (BlurPool)", "#2ca02c"),
+    "vit": EmbeddedSpec("vit", "full", "small ViT (patch 8), full frame", "#d62728"),
+    "cnn-center": EmbeddedSpec("resnet", "center", "ResNet, trained on centred objects", "#9467bd"),
+    "vit-center": EmbeddedSpec("vit", "center", "ViT, trained on centred objects", "#ff7f0e"),
 }
+# colours of other models (timm), in order of appearance: none of the embedded models' colours
+OTHER_COLOURS = ("#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 EMBEDDED_MEAN = (0.5, 0.5, 0.5)
 EMBEDDED_STD = (0.5, 0.5, 0.5)
 
@@ -240,7 +255,7 @@ def _random_embedded(name: str) -> LoadedModel:
     from core.shapes import CLASSES
 
     torch.manual_seed(0)
-    net = build_embedded(EMBEDDED[name][0], len(CLASSES)).eval()
+    net = build_embedded(EMBEDDED[name].arch, len(CLASSES)).eval()
     return LoadedModel(name, net, kind_of(net), (64, 64), list(CLASSES), EMBEDDED_MEAN, EMBEDDED_STD,
                        pretrained=False)
 
@@ -253,7 +268,7 @@ def _load_embedded(name: str) -> LoadedModel:
     if not path.exists() or card is None:
         raise WeightsUnavailableError(
             f"the embedded weights for {name!r} are missing ({path.name}); run `python -m core.train` to make them")
-    arch, _ = EMBEDDED[name]
+    arch = EMBEDDED[name].arch
     net = build_embedded(arch, len(card["classes"]))
     try:
         net.load_state_dict(load_file(path))

@@ -58,7 +58,7 @@ TRAIN_ORDER = ("cnn-aa", "vit", "vit-center", "cnn", "cnn-center")
 
 def recipe_for(name: str, steps: int | None = None) -> Recipe:
     """The recipe that trains embedded model `name` (`steps` overrides the budget, for trials)."""
-    base = RECIPES[EMBEDDED[name][0]]
+    base = RECIPES[EMBEDDED[name].arch]
     steps = steps or BUDGET_STEPS.get(name, base.steps)
     return replace(base, steps=steps)
 
@@ -196,7 +196,7 @@ def train_one(name: str, steps: int | None = None, position: int = 0) -> tuple[s
     """Train one embedded model on the worker's datasets; returns (name, state dict, model-card entry)."""
     from tqdm import tqdm
 
-    arch, region = EMBEDDED[name]
+    arch, region = EMBEDDED[name].arch, EMBEDDED[name].region
     recipe = recipe_for(name, steps)
     device = torch.device(_DEVICE[0])
     if device.type == "cuda":  # bf16 autocast pays on a GPU for every architecture

@@ -251,3 +251,12 @@ def test_model_cache_serves_one_instance_to_threads_at_once():
     for t in threads:
         t.join()
     assert len(got) == 8 and all(m is got[0] for m in got) and cache.names() == ["m"]
+
+
+def test_each_embedded_model_has_one_spec_with_its_own_colour():
+    specs = models.EMBEDDED.values()
+    assert len({s.colour for s in specs}) == len(models.EMBEDDED)  # one colour per model
+    assert not {s.colour for s in specs} & set(models.OTHER_COLOURS)  # timm models never borrow one
+    for name, spec in models.EMBEDDED.items():
+        assert spec.kind == name.split("-")[0] and spec.region == ("center" if name.endswith("center") else "full")
+        assert models.kind_of(models.build_embedded(spec.arch)) == spec.kind

@@ -16,7 +16,7 @@ from core import experiments as ex
 from core import hunger as hu
 from core import models, shapes
 from ui import compute
-from ui.models import cached_model
+from ui.models import cached_model, colour_scale
 
 LIVE = "live_hunger"  # session state: {"rows": finished live runs, "queue": runs still to do}
 LIVE_OPEN = "live_hunger_open"  # session state: the live panel stays open once used (Cancel must not fold it)
@@ -104,7 +104,7 @@ def _distance_chart(preds, labels, centres) -> alt.LayerChart:
     line = alt.Chart(bands).mark_line(point=True).encode(
         x=alt.X("distance_px:Q", title="object centre's distance from the middle (px, Chebyshev)"),
         y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title="accuracy"),
-        color=alt.Color("model:N", sort=list(POSITION_NAMES), scale=alt.Scale(scheme="category10"), title=None),
+        color=alt.Color("model:N", sort=list(POSITION_NAMES), scale=colour_scale(POSITION_NAMES), title=None),
         tooltip=["model", "distance_px", alt.Tooltip("accuracy:Q", format=".1%"), "images"])
     rule = alt.Chart(pd.DataFrame({"d": [shapes.CENTER_RADIUS]})).mark_rule(strokeDash=[4, 4], color="#888").encode(
         x="d:Q")

@@ -1,6 +1,7 @@
 """Model picker and the cached loader shared by every page."""
 from __future__ import annotations
 
+import altair as alt
 import streamlit as st
 
 from ui import compute  # noqa: F401, I001  (configures torch before its first use)
@@ -8,13 +9,21 @@ from ui import compute  # noqa: F401, I001  (configures torch before its first u
 from core import models
 from ui import bookmarks
 
-LABELS = {
-    "cnn": "cnn: small ResNet, full frame",
-    "cnn-aa": "cnn-aa: ResNet + anti-aliasing (BlurPool)",
-    "vit": "vit: small ViT (patch 8), full frame",
-    "cnn-center": "cnn-center: ResNet, trained on centred objects",
-    "vit-center": "vit-center: ViT, trained on centred objects",
-}
+def label(name: str) -> str:
+    """What a picker shows for a model: an embedded model's name and its spec's description."""
+    spec = models.EMBEDDED.get(name)
+    return f"{name}: {spec.label}" if spec else name
+
+
+def colours(names) -> dict[str, str]:
+    """Each model's colour: an embedded model's own (the same on every chart), others from a spare list."""
+    spare = iter(models.OTHER_COLOURS * (1 + len(names) // len(models.OTHER_COLOURS)))
+    return {n: models.EMBEDDED[n].colour if n in models.EMBEDDED else next(spare) for n in names}
+
+
+def colour_scale(names) -> alt.Scale:
+    c = colours(list(names))
+    return alt.Scale(domain=list(c), range=list(c.values()))
 
 
 @st.cache_resource
@@ -31,10 +40,6 @@ def cached_model(name: str) -> models.LoadedModel:
         return cache.get(name)
 
 
-def label(name: str) -> str:
-    return LABELS.get(name, name)
-
-
 def try_load(name: str) -> models.LoadedModel | None:
     """Load `name`, or show why not (and what to use instead) and return None."""
     try:
@@ -48,7 +53,7 @@ def try_load(name: str) -> models.LoadedModel | None:
 def model_picker(label_text: str = "Model", kinds=("cnn", "vit"), default: str = "vit", key: str = "model",
                  allow_custom: bool = True) -> models.LoadedModel | None:
     """A selectbox over the embedded models (of `kinds`) and suggested timm models, plus any timm name."""
-    embedded = [n for n in models.EMBEDDED if n.split("-")[0] in kinds]
+    embedded = [n for n, spec in models.EMBEDDED.items() if spec.kind in kinds]
     options = embedded + [n for n in models.available() if n.startswith(models.TIMM_PREFIX)]
     if allow_custom:
         options.append("timm: other…")

@@ -14,7 +14,7 @@ from core import pictures as pic
 from core import sensitivity as sen
 from core.models import total_stride
 from ui import bookmarks, compute
-from ui.models import cached_model, label
+from ui.models import cached_model, colour_scale, label
 
 MODEL_CHOICES = list(models.EMBEDDED) + [n for n in models.available() if n.startswith(models.TIMM_PREFIX)]
 BACKGROUNDS = list(sen.BACKGROUNDS)
@@ -138,7 +138,7 @@ def chart(table: pd.DataFrame, path: sen.Path, loaded: dict, canvas: int, key: s
     lines = alt.Chart(table).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
         x=x, y=alt.Y("p_target:Q", title="probability of the target class", scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("model:N", legend=alt.Legend(orient="top", title=None),
-                        scale=alt.Scale(scheme="category10")),
+                        scale=colour_scale(loaded)),
         tooltip=["model", axis, "target", alt.Tooltip("p_target:Q", format=".3f"), "top1",
                  alt.Tooltip("p_top1:Q", format=".3f")],
     ).add_params(pick)
