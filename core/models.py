@@ -341,6 +341,14 @@ def _load_timm(arch: str, weights, pretrained: bool) -> LoadedModel:
                        pretrained=bool(overlay) or pretrained)
 
 
+def top_k(probs: torch.Tensor, class_names, k: int = 5) -> list[tuple[str, float]]:
+    """The k most probable classes of one probability vector, most probable first."""
+    p = probs.detach().float().reshape(-1)
+    k = min(k, p.numel())
+    vals, idx = p.topk(k)
+    return [(class_names[i] if i < len(class_names) else f"class {i}", float(v)) for v, i in zip(vals, idx.tolist())]
+
+
 def total_stride(net: torch.nn.Module) -> int | None:
     """Feature-map stride of a CNN (32 for a ResNet), or the patch size of a ViT."""
     if hasattr(net, "patch_embed"):

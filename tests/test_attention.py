@@ -10,6 +10,8 @@ from timm.models.deit import VisionTransformerDistilled
 from timm.models.vision_transformer import ParallelScalingBlock, ResPostBlock, VisionTransformer
 
 from core import attention as A
+from core import cam as C
+from core import models
 from core import pictures
 
 SMALL = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=5)
@@ -331,8 +333,8 @@ def test_patch_embed_pca_matches_covariance_eigenvectors():
 
 def test_top_k_by_hand():
     probs = torch.tensor([0.1, 0.5, 0.05, 0.3, 0.05])
-    assert A.top_k(probs, list("abcde"), k=3) == [("b", 0.5), ("d", pytest.approx(0.3)), ("a", pytest.approx(0.1))]
-    assert len(A.top_k(probs, list("abcde"), k=10)) == 5
+    assert models.top_k(probs, list("abcde"), k=3) == [("b", 0.5), ("d", pytest.approx(0.3)), ("a", pytest.approx(0.1))]
+    assert len(models.top_k(probs, list("abcde"), k=10)) == 5
 
 
 def test_class_activation_map_averages_to_the_logit():
@@ -340,14 +342,14 @@ def test_class_activation_map_averages_to_the_logit():
     torch.manual_seed(0)
     net = ResNet(BasicBlock, [1, 1, 1, 1], num_classes=4, channels=(8, 8, 16, 16), stem_width=8).eval()
     x = torch.randn(2, 3, 64, 64)
-    cam, logits = A.class_activation_map(net, x)
+    cam, logits = C.class_activation_map(net, x)
     assert cam.shape == (2, 2, 2)
     top = logits.argmax(-1)
     torch.testing.assert_close(cam.mean(dim=(1, 2)) + net.fc.bias[top], logits[torch.arange(2), top])
-    cam1, _ = A.class_activation_map(net, x, class_idx=1)
+    cam1, _ = C.class_activation_map(net, x, class_idx=1)
     torch.testing.assert_close(cam1.mean(dim=(1, 2)) + net.fc.bias[1], logits[:, 1])
-    with pytest.raises(A.AttentionError):
-        A.class_activation_map(_vit("plain"), torch.zeros(1, 3, 32, 32))
+    with pytest.raises(C.CAMError):
+        C.class_activation_map(_vit("plain"), torch.zeros(1, 3, 32, 32))
 
 
 def test_query_map_and_overlay():

@@ -13,6 +13,8 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from core import attention as att
+from core.cam import CAMError, class_activation_map
+from core import models
 from core import pictures as pic
 from core import shapes
 from ui import compute
@@ -73,7 +75,7 @@ def cam(model_name: str, img: np.ndarray):
 
 def _cam(lm, img: np.ndarray):
     x = lm.preprocess(torch.from_numpy(img))
-    cam_map, logits = att.class_activation_map(lm.net, x)
+    cam_map, logits = class_activation_map(lm.net, x)
     shown = pic.denormalize(x, lm.mean, lm.std)[0]
     return pic.overlay(shown, cam_map[0]).numpy(), logits.softmax(-1)[0].numpy(), cam_map[0].numpy()
 
@@ -235,7 +237,7 @@ def overlay_image(shown: np.ndarray, heat: np.ndarray) -> np.ndarray:
 
 
 def predictions(probs: np.ndarray, class_names) -> pd.DataFrame:
-    return pd.DataFrame(att.top_k(torch.from_numpy(probs), class_names, 5), columns=["class", "probability"])
+    return pd.DataFrame(models.top_k(torch.from_numpy(probs), class_names, 5), columns=["class", "probability"])
 
 
 def prediction_chart(df: pd.DataFrame) -> alt.Chart:
@@ -257,7 +259,7 @@ def cnn_section(lm, img_np: np.ndarray) -> None:
             "CNN analogue of 'where it looks'. Pick a ViT to see attention.")
     try:
         rgb, probs, cam_map = cam(lm.name, img_np)
-    except att.AttentionError as e:
+    except CAMError as e:
         st.error(f"No CAM for this model: {e}")
         return
     a, b = st.columns(2)
