@@ -32,8 +32,8 @@ def test_embedded_model_loads_and_classifies(name, test_batch):
     assert acc > floor, f"{name}: accuracy {acc:.3f}"
     if name.endswith("center"):  # objects near the centre are what it was trained on
         near = ((centres - 32).abs().max(1).values <= shapes.CENTER_RADIUS)
-        # (vit-center, the least trained of the five, has 85.6 % near the centre on the card's 2,000 images)
-        assert (probs.argmax(-1)[near] == labels[near]).float().mean().item() > 0.75
+        # (the card, 2,000 images: cnn-center 100 %, vit-center 98.35 % near the centre)
+        assert (probs.argmax(-1)[near] == labels[near]).float().mean().item() > 0.9
 
 
 def test_model_card_matches_weights():
