@@ -260,3 +260,25 @@ def test_each_embedded_model_has_one_spec_with_its_own_colour():
     for name, spec in models.EMBEDDED.items():
         assert spec.kind == name.split("-")[0] and spec.region == ("center" if name.endswith("center") else "full")
         assert models.kind_of(models.build_embedded(spec.arch)) == spec.kind
+
+
+def test_every_downsampling_of_cnn_aa_is_blurred_first():
+    """Zhang 2019: no strided convolution or pooling may see an unblurred input. In cnn-aa the only layers that
+    subsample are BlurPools (a low-pass filter, then stride 2), one for each of the plain cnn's 8 strided layers."""
+    from timm.layers import BlurPool2d
+
+    def strided(net):
+        return {n: m for n, m in net.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.MaxPool2d,
+                torch.nn.AvgPool2d, BlurPool2d)) and getattr(m, "stride", 1) not in (1, (1, 1))}
+
+    aa, plain = models.build_embedded("resnet-aa"), models.build_embedded("resnet")
+    assert len(strided(plain)) == 8 and not any(isinstance(m, BlurPool2d) for m in strided(plain).values())
+    blurs = strided(aa)
+    # stem conv, max-pool, and the main path and shortcut of 3 downsampling blocks
+    assert len(blurs) == 8 and all(isinstance(m, BlurPool2d) for m in blurs.values())
+    for m in blurs.values():  # each is a normalised binomial low-pass filter
+        f = m.filt[0, 0]
+        assert (f >= 0).all() and torch.isclose(f.sum(), torch.tensor(1.0)) and torch.equal(f, f.T)
+    # the whole network still subsamples by 32, as the plain one does
+    x = torch.zeros(1, 3, 64, 64)
+    assert aa.forward_features(x).shape[-2:] == plain.forward_features(x).shape[-2:] == (2, 2)
