@@ -321,10 +321,10 @@ def fmt_n(n: int) -> str:
 def reach_phrase(curve: dict, target: float) -> str:
     lo, hi = size_to_reach(curve, target)
     if hi is None:
-        return f"not reached by N = {fmt_n(lo)}" if lo else "no data"
+        return f"does not reach it by N = {fmt_n(lo)}" if lo else "no data"
     if lo is None:
-        return f"reached at N = {fmt_n(hi)}, the smallest size measured"
-    return f"N between {fmt_n(lo)} and {fmt_n(hi)}"
+        return f"reaches it already at N = {fmt_n(hi)}, the smallest size measured"
+    return f"needs between {fmt_n(lo)} and {fmt_n(hi)} images"
 
 
 def reading(rows) -> str:

@@ -121,8 +121,8 @@ def test_size_to_reach_brackets_the_target():
     assert hu.size_to_reach(curve, 0.95) == (4000, 16000)
     assert hu.size_to_reach(curve, 0.4) == (None, 250)
     assert hu.size_to_reach(curve, 0.99) == (16000, None)
-    assert hu.reach_phrase(curve, 0.9) == "N between 1k and 4k"
-    assert hu.reach_phrase(curve, 0.99) == "not reached by N = 16k"
+    assert hu.reach_phrase(curve, 0.9) == "needs between 1k and 4k images"
+    assert hu.reach_phrase(curve, 0.99) == "does not reach it by N = 16k"
 
 
 def _row(model, n, seed, test, train=1.0, aug=0):
@@ -144,12 +144,12 @@ def test_reading_names_the_crossing_bracket_the_sizes_to_90_and_memorisation():
     text = hu.reading(rows)
     assert "cross between N = 250 and 1k" in text
     assert "+10.0 points at N = 250 and -4.0 at N = 4k" in text
-    assert "cnn N between 1k and 4k" in text and "vit N between 1k and 4k" in text
+    assert "cnn needs between 1k and 4k images" in text and "vit needs between 1k and 4k images" in text
     assert "At N = 250 cnn fit its training images" in text and "40% on new ones" in text
     ahead = hu.reading([_row("cnn", 250, 0, 0.6, 0.5), _row("cnn", 500, 0, 0.7, 0.5),
                         _row("vit", 250, 0, 0.3, 0.5), _row("vit", 500, 0, 0.5, 0.5)])
     assert "CNN beats the ViT at every N" in ahead and "memorisation" not in ahead
-    assert "cnn not reached by N = 500" in ahead
+    assert "cnn does not reach it by N = 500" in ahead
 
 
 def test_augmentation_effect_per_architecture():

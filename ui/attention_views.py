@@ -298,8 +298,8 @@ def fig7_section(lm, res: Analysis) -> None:
     st.caption("What the paper found for large ViTs pre-trained on JFT-300M (300M images): the patch-embedding filters "
                "look like basis functions for fine structure; nearby patches have similar position embeddings (2-D "
                "structure learnt from data); some heads attend locally in the lowest layers and the mean attention "
-               "distance grows with depth. Below, the same three views of the model picked above: a small model "
-               "trained on 60,000 shapes need not show them, and the reading under the charts says what it does show.")
+               "distance grows with depth. Below, the same three views of the model picked above, which need not show "
+               "them (the embedded ViTs saw 60,000 shapes); the numbers under the charts say what it does show.")
     pca, sim = embeddings(lm.name)
     f1, f2, f3 = st.columns(3)
     with f1:

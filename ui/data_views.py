@@ -59,8 +59,8 @@ def position_section() -> None:
     radius = shapes.CENTER_RADIUS
     st.caption(f"Accuracy on {len(labels):,} seeded test images with objects anywhere, by where the object's centre "
                f"falls. The *-center* models only ever saw centres within {radius} px of the middle "
-               f"({32 - radius}–{32 + radius} px). Objects are {shapes.SIZE_RANGE[0]}–{shapes.SIZE_RANGE[1]} px wide, "
-               "so even 'edge' objects overlap the centre a little; blank cells hold no test object.")
+               f"({32 - radius}–{32 + radius} px). Objects are {shapes.SIZE_RANGE[0]}–{shapes.SIZE_RANGE[1]} px wide and "
+               "always whole inside the frame, so no centre lies near the edge: blank cells hold no test object.")
     st.altair_chart(_distance_chart(preds, labels, centres), width="stretch")
     near, far = radius + 2, radius + 6  # px: objects whose centre is within `near` px, and those `far` or more out
     acc = {n: (ex.band_accuracy(preds[n], labels, centres, 0, near), ex.band_accuracy(preds[n], labels, centres, far, 99))
@@ -73,7 +73,7 @@ def position_section() -> None:
         f"**{n}** {a:.0%} → {b:.0%}" for n, (a, b) in acc.items()) +
         ". The dashed line marks the edge of the centre-trained models' training positions. Each was trained on "
         f"{images} images ({budget}; model card).")
-    st.caption(_centre_reading({n: a - b for n, (a, b) in acc.items()}))
+    st.caption(_centre_reading(acc))
     grid = _position_grid(preds, labels, centres, cell)
     st.download_button("Download the accuracy grid as CSV", grid.to_csv(index=False), "position_accuracy.csv",
                        "text/csv")
@@ -111,20 +111,21 @@ def _distance_chart(preds, labels, centres) -> alt.LayerChart:
     return rule + line
 
 
-def _centre_reading(drop: dict[str, float]) -> str:
-    """Which centre-trained model loses more away from the centre, and the likely reason, from the measured drops."""
-    cnn, vit = 100 * drop["cnn-center"], 100 * drop["vit-center"]
-    if cnn > vit:
-        return (f"Away from the centre the centre-trained CNN drops by {cnn:.0f} points and the centre-trained ViT by "
-                f"{vit:.0f}: the reverse of the textbook expectation that convolution generalises across positions "
+def _centre_reading(acc: dict[str, tuple[float, float]]) -> str:
+    """Which centre-trained model loses more away from the centre, and the likely reason, from the measured
+    (near, far) accuracies."""
+    (cn, cf), (vn, vf) = acc["cnn-center"], acc["vit-center"]
+    if cn - cf > vn - vf:
+        return (f"Away from the centre the centre-trained CNN falls from {cn:.0%} to {cf:.0%} and the centre-trained "
+                f"ViT only from {vn:.0%} to {vf:.0%}: the reverse of the textbook expectation that convolution generalises across positions "
                 "for free. A likely reason: with a total stride of 32 on a 64-px canvas, the CNN's last feature map is "
                 "2×2, and zero padding tells each cell where the border is, so a CNN can learn absolute position "
                 "(Kayhan & van Gemert 2020); trained only on centred objects it learns 'centred-object' features. The "
                 f"ViT's objects ({shapes.SIZE_RANGE[0]}–{shapes.SIZE_RANGE[1]} px) cover several 8-px patches "
                 "wherever they are, and every position embedding gets gradient from every image, background patches "
                 "included.")
-    return (f"Away from the centre the centre-trained ViT drops by {vit:.0f} points and the centre-trained CNN by "
-            f"{cnn:.0f}, as the textbook expects: the CNN's shared kernels carry what it learnt at the centre to "
+    return (f"Away from the centre the centre-trained ViT falls from {vn:.0%} to {vf:.0%} and the centre-trained CNN "
+            f"only from {cn:.0%} to {cf:.0%}, as the textbook expects: the CNN's shared kernels carry what it learnt at the centre to "
             "other positions.")
 
 
@@ -199,7 +200,8 @@ def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.L
         data = frames[0].assign(metric=lambda d: d.metric.map(METRICS))
         base = alt.Chart(data)
         dash = alt.StrokeDash("metric:N", title=None, sort=list(METRICS.values()),
-                              scale=alt.Scale(domain=list(METRICS.values()), range=[[1, 0], [5, 4]]))
+                              scale=alt.Scale(domain=list(METRICS.values()), range=[[1, 0], [5, 4]]),
+                              legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=2, symbolSize=300))
         layers += [
             base.mark_line(point=True).encode(
                 x=x, y=y, color=colour, strokeDash=dash, detail="metric:N",
@@ -253,8 +255,9 @@ def _facet(lines, rule, text, data) -> alt.HConcatChart:
 def locality_chart(shipped: pd.DataFrame) -> alt.LayerChart:
     vit = shipped[shipped.model == "vit"]
     data = vit.assign(series=_series(vit))
-    colour = alt.Color("series:N", title=None, scale=alt.Scale(domain=list(SERIES_COLOURS),
-                                                                range=list(SERIES_COLOURS.values())))
+    present = [s for s in SERIES_COLOURS if s in set(data.series)]
+    colour = alt.Color("series:N", title=None, scale=alt.Scale(domain=present,
+                                                                range=[SERIES_COLOURS[s] for s in present]))
     line = alt.Chart(data).mark_line(point=True).encode(
         x=_log_x(set(vit.train_size)),
         y=alt.Y("mean(pos_embed_locality):Q", title="position-embedding locality", scale=alt.Scale(domain=[-0.5, 1])),

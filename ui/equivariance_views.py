@@ -103,7 +103,8 @@ def chains_section(image: np.ndarray, kernel: np.ndarray) -> None:
             y=alt.Y("error:Q", title="relative equivariance error", axis=alt.Axis(titleLimit=0)),
             color=alt.Color("chain:N", title="chain", legend=alt.Legend(orient="bottom", columns=2, labelLimit=400)),
             tooltip=["chain", "shift_px", "reference_shift_cells", alt.Tooltip("error:Q", format=".4f")])
-        points = base.mark_point(size=60, filled=True).encode(shape=alt.Shape("reference:N", title="reference"))
+        points = base.mark_point(size=60, filled=True).encode(
+            shape=alt.Shape("reference:N", title="reference", legend=alt.Legend(labelLimit=400)))
         st.altair_chart((base.mark_line() + points).properties(height=360), width="stretch")
     st.download_button("Download the chart data (CSV)", df.to_csv(index=False), "equivariance_error.csv", "text/csv")
     st.markdown(

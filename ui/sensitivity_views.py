@@ -199,7 +199,7 @@ def step_caption(path: sen.Path, loaded: dict, canvas: int) -> str:
     sizes = {}
     for name, m in loaded.items():
         sizes.setdefault(step * m.input_size[0] / canvas, []).append(name)
-    per_model = "; ".join(f"{v:.3g} px of {', '.join(names)}'s input" for v, names in sizes.items())
+    per_model = "; ".join(f"{v:.3g} px in the input of {' and '.join(names)}" for v, names in sizes.items())
     return (f"The object moves over a fixed background (Azulay & Weiss 2019's set-up; Zhang 2019 shifts the "
             f"whole image instead), {step} px of the {canvas}-px canvas per move: {per_model}.")
 
