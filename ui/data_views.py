@@ -201,7 +201,7 @@ def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.L
         base = alt.Chart(data)
         dash = alt.StrokeDash("metric:N", title=None, sort=list(METRICS.values()),
                               scale=alt.Scale(domain=list(METRICS.values()), range=[[1, 0], [5, 4]]),
-                              legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=2, symbolSize=300))
+                              legend=None)  # the caption says it: Streamlit's theme draws no stroke symbols
         layers += [
             base.mark_line(point=True).encode(
                 x=x, y=y, color=colour, strokeDash=dash, detail="metric:N",
