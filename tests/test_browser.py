@@ -108,3 +108,20 @@ def test_live_training_can_be_cancelled(server, browser):
         assert pg.locator("[data-testid='stException']").count() == 0
     finally:
         pg.close()
+
+
+def test_an_oversized_timm_name_gets_a_message_and_the_page_keeps_working(server, browser):
+    """A visitor types a 1-billion-parameter model: it is refused at once, and the sweep of the others is drawn."""
+    from playwright.sync_api import expect
+
+    pg = _open(browser, f"{server}/sensitivity")
+    try:
+        box = pg.get_by_label("Add a timm model")
+        box.fill("timm:vit_giant_patch14_clip_224")
+        box.press("Enter")
+        expect(pg.get_by_text("1,013 M parameters", exact=False)).to_be_visible(timeout=120_000)
+        pg.wait_for_selector(IDLE, timeout=120_000)
+        assert pg.locator("[data-testid='stException']").count() == 0
+        assert pg.locator("[data-testid='stVegaLiteChart']").count() >= 1  # cnn and vit are still swept and drawn
+    finally:
+        pg.close()
