@@ -48,19 +48,17 @@ RECIPES = {
     "resnet-aa": Recipe(steps=1100, lr=2e-3, weight_decay=5e-4, bf16=True),
     "vit": Recipe(steps=5000, lr=1.5e-3, weight_decay=0.05, batch=64),
 }
-# Every model gets its architecture's full budget (vit-center too: with fewer steps its centre-vs-full-frame
-# comparison with vit would mix under-training with the effect of the training region).
-BUDGET_STEPS: dict[str, int] = {}
-# Longest first, so the worker that finishes early takes the short ones. On 2 CPU workers: vit and vit-center
-# ~1,300 s each, cnn-aa (stride-1 stem, 3x cnn's FLOPs) ~1,500 s, cnn and cnn-center ~180 s each.
+# Longest first, so the worker that finishes early takes the short ones. Measured on 2 CPU workers of one thread:
+# cnn-aa 2,440 s (stride-1 stem: 3x cnn's FLOPs, and slow depthwise blurs), vit 1,300 s, vit-center 1,350 s,
+# cnn and cnn-center ~180 s each.
 TRAIN_ORDER = ("cnn-aa", "vit", "vit-center", "cnn", "cnn-center")
 
 
 def recipe_for(name: str, steps: int | None = None) -> Recipe:
-    """The recipe that trains embedded model `name` (`steps` overrides the budget, for trials)."""
+    """The recipe that trains embedded model `name`: its architecture's full budget (vit-center too, so that its
+    comparison with vit is about the training region, not under-training); `steps` overrides it, for trials."""
     base = RECIPES[EMBEDDED[name].arch]
-    steps = steps or BUDGET_STEPS.get(name, base.steps)
-    return replace(base, steps=steps)
+    return replace(base, steps=steps or base.steps)
 
 
 def normalise(x: torch.Tensor) -> torch.Tensor:
