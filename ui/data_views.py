@@ -55,7 +55,8 @@ def position_section() -> None:
     cell = st.select_slider("Cell size (px)", [4, 8, 16], value=8, key="cell",
                             help="Test images are grouped by where the object's centre falls; a blank cell "
                                  "holds no test object (object centres cannot lie near the frame's edge).")
-    st.altair_chart(_position_heatmaps(preds, labels, centres, cell))
+    grid = _position_grid(preds, labels, centres, cell)
+    st.altair_chart(_position_heatmaps(grid))
     radius = shapes.CENTER_RADIUS
     st.caption(f"Accuracy on {len(labels):,} seeded test images with objects anywhere, by where the object's centre "
                f"falls. The *-center* models only ever saw centres within {radius} px of the middle "
@@ -74,7 +75,6 @@ def position_section() -> None:
         ". The dashed line marks the edge of the centre-trained models' training positions. Each was trained on "
         f"{images} images ({budget}; model card).")
     st.caption(_centre_reading(acc))
-    grid = _position_grid(preds, labels, centres, cell)
     st.download_button("Download the accuracy grid as CSV", grid.to_csv(index=False), "position_accuracy.csv",
                        "text/csv")
 
@@ -89,8 +89,8 @@ def _position_grid(preds, labels, centres, cell: int) -> pd.DataFrame:
     return pd.DataFrame(rows).dropna()
 
 
-def _position_heatmaps(preds, labels, centres, cell: int) -> alt.FacetChart:
-    return alt.Chart(_position_grid(preds, labels, centres, cell)).mark_rect().encode(
+def _position_heatmaps(grid: pd.DataFrame) -> alt.FacetChart:
+    return alt.Chart(grid).mark_rect().encode(
         x=alt.X("x:O", title="object centre x (px)"), y=alt.Y("y:O", title="object centre y (px)"),
         color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 1], scheme="viridis"), title="accuracy"),
         tooltip=["model", "x", "y", alt.Tooltip("accuracy:Q", format=".1%"), "images"],
