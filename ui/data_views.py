@@ -282,9 +282,10 @@ def _live_test_set():
 
 @st.cache_resource
 def _live_rates() -> dict:
-    """Seconds per rendered image, per training step and per evaluated image of each model on this server:
-    measured here (2 busy cores, one torch thread), then replaced by what each finished live run measured."""
-    return {"render": 1.0e-3, "step": {"cnn": 0.12, "vit": 0.35}, "eval": {"cnn": 1.5e-3, "vit": 2.0e-3}}
+    """Seconds per rendered image, per training step and per evaluated image of each model: measured on the
+    2-core development machine, idle, one torch thread (N = 250, 100 steps: cnn 16.1 s, estimate 14.4 s; vit 27.7 s,
+    estimate 27.6 s), then replaced by what each finished live run measures on this server."""
+    return {"render": 0.68e-3, "step": {"cnn": 0.10, "vit": 0.23}, "eval": {"cnn": 1.33e-3, "vit": 1.44e-3}}
 
 
 def live_estimate(runs: list[tuple[str, int, int]], rates: dict, test_images: int = 2_000) -> float:
