@@ -30,8 +30,7 @@ import torch
 from core import shapes
 
 ARCHS = {"cnn": "resnet", "vit": "vit"}
-RESULTS_DIR = Path(__file__).parent / "results"
-HUNGER_FILE = RESULTS_DIR / "data_hunger.csv"
+HUNGER_FILE = Path(__file__).parent / "results" / "data_hunger.csv"
 CHUNK = 2_000  # images per rendered chunk of a seed's pool (a multiple of the 10 classes: balanced chunks)
 POOL_SEED = 40_000  # chunk k of seed s is shapes.make_dataset(CHUNK, POOL_SEED + 1000 * s + k)
 TEST_SEED = 30_303
@@ -99,7 +98,6 @@ FULL = Grid("full", sizes=(250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000,
 QUICK = Grid("quick", sizes=(250, 1_000, 4_000, 16_000), seeds=1, augments=(0, 8), lrs=(1.5e-3,),
              weight_decays=(0.05,), budget=Budget(batch=64, epochs=40, min_steps=500, max_steps=2_000),
              val_size=1_000, test_size=2_000)
-GRIDS = {"full": FULL, "quick": QUICK}
 AUGMENT_PX = 8
 
 COLUMNS = ("model", "train_size", "seed", "augment_px", "steps", "best_step", "lr", "weight_decay", "train_accuracy",
@@ -232,16 +230,10 @@ def run_cell(model: str, n: int, seed: int, augment: int, grid: Grid, device: st
            "train_accuracy": round(tr.evaluate(net, x[sub.to(dev)], y[sub.to(dev)], bf16=recipe.bf16), 4),
            "val_accuracy": round(log["best_score"], 4),
            "test_accuracy": round(tr.evaluate(net, tx, ty, bf16=recipe.bf16), 4),
-           "seconds": round(time.perf_counter() - t0, 1), "device": device_name(dev)}
+           "seconds": round(time.perf_counter() - t0, 1), "device": tr.device_name(dev)}
     if model == "vit":
         row.update(vit_probe_metrics(net, probe if probe is not None else probe_set()))
     return row
-
-
-def device_name(dev: torch.device) -> str:
-    if dev.type == "cuda":
-        return f"cuda:{torch.cuda.get_device_name(dev)}"
-    return f"cpu:{torch.get_num_threads()} thread(s)"
 
 
 # --- a short live run (the page's "train now") -----------------------------------------------------------------------
@@ -327,11 +319,16 @@ def reach_phrase(curve: dict, target: float) -> str:
     return f"needs between {fmt_n(lo)} and {fmt_n(hi)} images"
 
 
-def reading(rows) -> str:
-    """Plain sentences on the shipped curves (markdown), every number taken from `rows`."""
+def _cnn_vit(rows):
+    """(test summary, training summary, cnn test curve, vit test curve, the sizes both were measured at)."""
     test, train = summary(rows), summary(rows, "train_accuracy")
     cnn, vit = test.get("cnn", {}), test.get("vit", {})
-    sizes = sorted(set(cnn) & set(vit))
+    return test, train, cnn, vit, sorted(set(cnn) & set(vit))
+
+
+def reading(rows) -> str:
+    """Plain sentences on the shipped curves (markdown), every number taken from `rows`."""
+    test, train, cnn, vit, sizes = _cnn_vit(rows)
     if not sizes:
         return "Both models are needed at the same training-set sizes for a comparison."
     lo, hi = sizes[0], sizes[-1]
@@ -381,9 +378,7 @@ PAPERS = ("**What the papers found.** In the ViT paper (Dosovitskiy et al. 2021,
 
 def against_the_papers(rows) -> str:
     """What the shipped runs say next to the papers' finding (markdown), decided by the data."""
-    test, train = summary(rows), summary(rows, "train_accuracy")
-    cnn, vit = test.get("cnn", {}), test.get("vit", {})
-    sizes = sorted(set(cnn) & set(vit))
+    _, train, cnn, vit, sizes = _cnn_vit(rows)
     if not sizes:
         return ""
     vit_ahead = [n for n in sizes if vit[n][0] > cnn[n][0]]

@@ -61,6 +61,13 @@ def recipe_for(name: str, steps: int | None = None) -> Recipe:
     return replace(base, steps=steps or base.steps)
 
 
+def device_name(dev: torch.device) -> str:
+    """How a result records where it was made: 'cuda:<GPU name>' or 'cpu:<n> thread(s)'."""
+    if dev.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(dev)}"
+    return f"cpu:{torch.get_num_threads()} thread(s)"
+
+
 def normalise(x: torch.Tensor) -> torch.Tensor:
     """Pixels (float in [0, 1], or uint8) -> the embedded models' input normalisation."""
     if x.dtype == torch.uint8:
@@ -229,8 +236,7 @@ def train_one(name: str, steps: int | None = None, position: int = 0) -> tuple[s
         "test_accuracy": {"full_frame": acc_full, "center": acc_center, "images": TEST_SIZE,
                           "seeds": {"full": SEEDS["test-full"], "center": SEEDS["test-center"]}},
         "training_seconds": round(log["seconds"], 1),
-        "device": (f"cuda:{torch.cuda.get_device_name(device)}" if device.type == "cuda"
-                   else f"cpu:{torch.get_num_threads()} thread(s)"),
+        "device": device_name(device),
         "final_train_loss": log["final_loss"],
         "torch_version": torch.__version__,
     }
