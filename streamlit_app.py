@@ -1,7 +1,7 @@
 """Inductive Bias Lab: entry point. Page config, navigation over pages/, the shared sidebar."""
 import streamlit as st
 
-from ui import registry, release_memory
+from ui import registry, release_memory, warmup
 
 # No torch here: ui/compute.py configures it when a page first computes, so the home page opens without it.
 
@@ -11,6 +11,7 @@ PAGES = [st.Page(p.path, title=p.title, icon=p.icon, default=not p.url_path,
                  **({"url_path": p.url_path} if p.url_path else {}))  # the home page is the default, at "/"
          for p in registry.PAGES]
 page = st.navigation(PAGES)
+warmup.start()  # once per server: torch, the models and the default results load while the visitor reads
 
 with st.sidebar:
     st.caption(

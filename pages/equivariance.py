@@ -4,40 +4,29 @@ import pandas as pd
 import streamlit as st
 
 from core import equivariance as eq
-from core.transforms import MODES, KernelError, as_kernel
+from core.transforms import KernelError
 from ui import bookmarks, require_entry
 from ui import equivariance_views as views
 from ui.images import image_picker
 
 require_entry()
 
-KERNELS = eq.PRESETS + ("custom",)
+KERNELS, D = views.KERNELS, views.DEFAULTS
 
 st.title("Convolution equivariance")
 st.markdown("Shift an image and convolve it, or convolve it and shift the result: for a convolution both "
             "paths give the same picture, **f(T x) = T f(x)** — except where the border gets in the way.")
 
-# --- input, kernel, shift ------------------------------------------------------------------------
+# --- input and kernel (a new image or kernel reruns the page; a shift reruns only the panels) ---------------------
 left, right = st.columns([1, 1], gap="large")
 with left:
-    img = image_picker("eq-image", default="white square")
+    img = image_picker("eq-image", default=D["image"])
     if img is None:
         st.stop()
-    h, w = img.shape[-2:]
-    limit = max(h, w) + 20  # shifts larger than the image are allowed: in zeros mode everything leaves
-    bookmarks.seed("eq_dx", "dx", int, 20, lambda v: abs(v) <= limit)
-    bookmarks.seed("eq_dy", "dy", int, 20, lambda v: abs(v) <= limit)
-    bookmarks.seed("eq_mode", "mode", str, "zeros", lambda v: v in MODES)
-    for k in ("eq_dx", "eq_dy"):  # a new image changes the range: keep the shift, clamped, not reset
-        st.session_state[k] = int(np.clip(st.session_state[k], -limit, limit))
-    dx = st.slider("Shift right dx (px, negative: left)", -limit, limit, key="eq_dx")
-    dy = st.slider("Shift down dy (px, negative: up)", -limit, limit, key="eq_dy")
-    mode = st.radio("Border", MODES, key="eq_mode", horizontal=True, format_func=lambda m: {
-        "zeros": "zeros (content leaves the frame)", "circular": "circular (content wraps around)"}[m])
 with right:
-    bookmarks.seed("eq_kernel", "kernel", str, "vertical edge", lambda v: v in KERNELS)
-    bookmarks.seed("eq_ksize", "size", int, 3, lambda v: v in (1, 3, 5, 7))
-    bookmarks.seed("eq_seed", "seed", int, 0, lambda v: 0 <= v <= 9999)
+    bookmarks.seed("eq_kernel", "kernel", str, D["kernel"], lambda v: v in KERNELS)
+    bookmarks.seed("eq_ksize", "size", int, D["size"], lambda v: v in (1, 3, 5, 7))
+    bookmarks.seed("eq_seed", "seed", int, D["seed"], lambda v: 0 <= v <= 9999)
     preset = st.selectbox("Kernel", KERNELS, key="eq_kernel")
     size, seed = st.session_state.eq_ksize, st.session_state.eq_seed
     if preset == "custom" and size == 1:
@@ -55,13 +44,13 @@ with right:
     else:
         raw = eq.kernel_preset(preset, size, seed)
         st.dataframe(pd.DataFrame(raw).style.format("{:.3g}"), hide_index=True)
-st.query_params.update(kernel=preset, dx=str(dx), dy=str(dy), mode=mode, size=str(size), seed=str(seed))
+st.query_params.update(kernel=preset, size=str(size), seed=str(seed))
 
 try:
-    kernel = np.asarray(as_kernel(raw), dtype=np.float64)
+    kernel = views.kernel_array(raw)
 except KernelError as e:
     st.error(f"Cannot use this kernel: {e}.")
     st.stop()
 
-views.panels_section(img.numpy(), kernel, dx, dy, mode)
+views.shift_section(img.numpy(), kernel)
 views.chains_section(img.numpy(), kernel)

@@ -11,6 +11,7 @@ from ui.images import image_picker
 from ui.models import try_load
 
 require_entry()
+D = views.DEFAULT_SCENE
 
 st.title("Shift sensitivity")
 st.caption("One object slides across the frame step by step and every model classifies every frame. A model "
@@ -20,28 +21,30 @@ st.caption("One object slides across the frame step by step and every model clas
 with st.sidebar:
     st.header("Object")
     shapes_ = shapes.CLASSES + (views.REGION,)
-    shape = st.selectbox("Shape", shapes_, index=bookmarks.index_in("shape", shapes_, "star"), key="shape",
+    shape = st.selectbox("Shape", shapes_, index=bookmarks.index_in("shape", shapes_, D.shape), key="shape",
                          help="A shape from the training data's renderer, or a rectangle cut from an image "
                               "(for timm models trained on photos).")
     if shape != views.REGION:
-        size = st.slider("Size (px on the 64-px canvas)", 8, 40, 20, key="size",
+        size = st.slider("Size (px on the 64-px canvas)", 8, 40, D.size, key="size",
                          help=f"The embedded models were trained on objects of {shapes.SIZE_RANGE[0]}–"
                               f"{shapes.SIZE_RANGE[1]} px.")
         if not shapes.SIZE_RANGE[0] <= size <= shapes.SIZE_RANGE[1]:
             st.warning(f"{size} px is outside the {shapes.SIZE_RANGE[0]}–{shapes.SIZE_RANGE[1]} px the embedded "
                        "models were trained on: expect them to fail at every position.")
-        angle = st.slider("Rotation (°)", 0, 359, 0, key="angle")
-        colour = st.color_picker("Colour", "#ffd21e", key="colour")
+        angle = st.slider("Rotation (°)", 0, 359, D.angle, key="angle")
+        colour = st.color_picker("Colour", D.colour, key="colour")
     else:
         size, angle, colour = 0, 0, "#000000"
     st.header("Scene")
-    background = st.selectbox("Background", views.BACKGROUNDS, key="bg")
-    bg_seed = st.number_input("Background seed", 0, 10_000, 7, key="bg_seed") if background == "noisy gradient" else 0
-    kind = st.radio("Path", sen.PATHS, index=bookmarks.index_in("path", sen.PATHS, "horizontal"), horizontal=True,
-                    key="path")
-    step = st.slider("Step (px)", 1, 8, 1 if kind != "grid" else 2, key="step")
+    background = st.selectbox("Background", views.BACKGROUNDS, views.BACKGROUNDS.index(D.background), key="bg")
+    bg_seed = st.number_input("Background seed", 0, 10_000, D.bg_seed, key="bg_seed") if background == "noisy gradient" else 0
+    kind = st.radio("Path", sen.PATHS, index=bookmarks.index_in("path", sen.PATHS, D.path), horizontal=True,
+                    key="path", on_change=views.step_for_path)
+    step = st.slider("Step (px)", 1, 8, views.default_step(kind), key="step",
+                     help=f"Switching the path sets {D.step} px for a line and {views.GRID_STEP} px for the grid, "
+                          "which has a frame for every pair of positions.")
     st.header("Models")
-    chosen = st.multiselect("Compare", views.MODEL_CHOICES, default=views.bookmarked_models(["cnn", "vit"]),
+    chosen = st.multiselect("Compare", views.MODEL_CHOICES, default=views.bookmarked_models(views.DEFAULT_MODELS),
                             key="models", help=views.MODELS_HELP)
     custom = st.text_input("Add a timm model", placeholder="timm:resnet18", key="custom")
     st.query_params.update(shape=shape, path=kind, models=",".join(chosen))

@@ -125,3 +125,33 @@ def test_an_oversized_timm_name_gets_a_message_and_the_page_keeps_working(server
         assert pg.locator("[data-testid='stVegaLiteChart']").count() >= 1  # cnn and vit are still swept and drawn
     finally:
         pg.close()
+
+
+def test_clicking_the_sensitivity_chart_shows_that_frame(server, browser):
+    """A click on the line chart's left part shows a frame with the object on the left, then on the right part one
+    with the object on the right (the frame first shown is the least confident one, at x = 41)."""
+    import re
+
+    pg = _open(browser, f"{server}/sensitivity")
+    try:
+        caption = pg.locator("[data-testid='stImageCaption']").filter(has_text="object at x=").first
+
+        def x_shown():
+            return int(re.search(r"x=(\d+)", caption.inner_text()).group(1))
+
+        chart = pg.locator("[data-testid='stVegaLiteChart']").first
+        chart.scroll_into_view_if_needed()
+        seen = [x_shown()]
+        for fx in (0.25, 0.75):
+            box = chart.bounding_box()
+            pg.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * 0.5)
+            pg.wait_for_function("([sel, old]) => { const e = [...document.querySelectorAll(sel)]"
+                                 ".find(e => e.innerText.includes('object at x=')); "
+                                 "return e && !e.innerText.includes(`x=${old},`); }",
+                                 arg=["[data-testid='stImageCaption']", seen[-1]], timeout=120_000)
+            pg.wait_for_selector(IDLE, timeout=120_000)
+            seen.append(x_shown())
+        assert seen[1] < 22 < seen[2], seen  # the path runs x = 0..44 from left to right
+        assert pg.locator("[data-testid='stException']").count() == 0
+    finally:
+        pg.close()

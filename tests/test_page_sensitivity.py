@@ -23,6 +23,14 @@ def _numbers(at):
     return table.set_index(table["model"].str.split(":").str[0])
 
 
+def _chart_table(at):
+    import pyarrow as pa
+
+    chart = at.get("vega_lite_chart")[0]
+    ds = chart.proto.datasets[0].data.data if chart.proto.datasets else chart.proto.data.data
+    return pa.ipc.open_stream(ds).read_all().to_pandas()
+
+
 def test_default_sweep_compares_cnn_and_vit(app):
     nums = _numbers(app)
     assert set(nums.index) == {"cnn", "vit"}
@@ -67,6 +75,18 @@ def test_grid_and_other_paths_run(app):
         assert not app.error
     nums = _numbers(app)
     assert np.isfinite(nums["jaggedness"]).all()
+
+
+def test_the_grid_starts_at_its_own_coarser_step_and_a_line_gets_its_step_back(app):
+    assert app.slider(key="step").value == 1
+    app.radio(key="path").set_value("grid")
+    app.run()
+    assert app.slider(key="step").value == 4  # the 64-px canvas, a 20-px star: (64 - 20) / 4 + 1 = 12 positions a side
+    table = _chart_table(app)
+    assert len(table[["x", "y"]].drop_duplicates()) == 12 * 12
+    app.radio(key="path").set_value("horizontal")
+    app.run()
+    assert app.slider(key="step").value == 1
 
 
 def test_more_models_and_a_missing_timm_model(app):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import io
 from dataclasses import dataclass
 
 import altair as alt
@@ -17,10 +16,11 @@ from core.cam import CAMError, class_activation_map
 from core import models
 from core import pictures as pic
 from core import shapes
-from ui import compute
+from ui import bookmarks, compute, png
 from ui.models import cached_model
 
 CHART_PX = 384  # display width of the clickable image
+DEFAULTS = {"model": "vit", "image": "one star (64×64)"}
 
 
 @dataclass
@@ -34,6 +34,14 @@ class Analysis:
 @st.cache_data(max_entries=8, ttl="15m", show_spinner="Running the ViT…")
 def analyse(model_name: str, img: np.ndarray) -> Analysis:
     return compute.run(_analyse, cached_model(model_name), img)
+
+
+def warm_up() -> None:
+    """The default view's results, computed before the first visitor asks (ui/warmup.py)."""
+    from ui.images import sample
+
+    analyse(DEFAULTS["model"], sample(DEFAULTS["image"]).numpy())
+    embeddings(DEFAULTS["model"])
 
 
 def _analyse(lm, img: np.ndarray) -> Analysis:
@@ -138,9 +146,7 @@ def token_sequence_image(shown: np.ndarray, geo: att.ViTGeometry, per_line: int 
 
 
 def _data_uri(rgb: np.ndarray) -> str:
-    buf = io.BytesIO()
-    Image.fromarray(pic.to_uint8(rgb)).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return "data:image/png;base64," + base64.b64encode(png(pic.to_uint8(rgb))).decode()
 
 
 def grid_frame(heat: np.ndarray, geo: att.ViTGeometry) -> pd.DataFrame:
@@ -192,15 +198,28 @@ def all_heads_frame(attn: np.ndarray, query: int, geo: att.ViTGeometry) -> pd.Da
                          "relative": ((maps - lo) / span).reshape(-1)})
 
 
-def small_multiples(df: pd.DataFrame, geo: att.ViTGeometry) -> alt.FacetChart:
-    tile = max(40, min(90, 520 // max(1, int(df["head"].max()))))
-    return alt.Chart(df).mark_rect().encode(
-        x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None),
-        color=alt.Color("relative:Q", scale=alt.Scale(scheme="inferno", domain=[0, 1]),
-                        legend=alt.Legend(title="min→max per tile")),
-        tooltip=["layer", "head", "row", "col", alt.Tooltip("attention:Q", format=".4f")],
-    ).properties(width=tile, height=round(tile * geo.grid_size[0] / geo.grid_size[1])).facet(
-        row=alt.Row("layer:O", title="layer"), column=alt.Column("head:O", title="head"), spacing=4)
+def heads_image(attn: np.ndarray, query: int, geo: att.ViTGeometry, tile: int = 72) -> np.ndarray:
+    """Every head of every layer, one query: a picture with a tile per (layer, head), each stretched from its own
+    minimum to maximum, rows = layers, columns = heads, labelled in type that a projector still shows.
+    A picture rather than a faceted chart: the browser draws L x H facets slowly on every change of the query."""
+    maps = att.query_map(torch.from_numpy(attn), query, geo)  # [L, H, gh, gw]
+    L, Hh, gh, gw = maps.shape
+    flat = maps.reshape(L * Hh, -1)
+    lo, hi = flat.min(1, keepdim=True).values, flat.max(1, keepdim=True).values
+    rel = ((flat - lo) / (hi - lo).clamp_min(1e-12)).reshape(L * Hh, gh, gw)
+    f = max(1, tile // max(gh, gw))
+    tiles = pic.colormap(rel).repeat_interleave(f, 1).repeat_interleave(f, 2)
+    grid = pic.to_uint8(pic.tile_grid(tiles, cols=Hh, gap=4).numpy())
+    font_px, left, top = 18, 80, 30
+    im = Image.new("RGB", (left + grid.shape[1], top + grid.shape[0]), (255, 255, 255))
+    im.paste(Image.fromarray(grid), (left, top))
+    d, font = ImageDraw.Draw(im), _font(font_px)
+    th, tw = gh * f + 4, gw * f + 4
+    for h in range(Hh):
+        d.text((left + h * tw + 4, 4), f"head {h + 1}", fill=(30, 30, 30), font=font)
+    for layer in range(L):
+        d.text((4, top + layer * th + (gh * f - font_px) // 2), f"layer {layer + 1}", fill=(30, 30, 30), font=font)
+    return np.asarray(im)
 
 
 def distance_chart(df: pd.DataFrame, uniform: float) -> alt.LayerChart:
@@ -271,6 +290,78 @@ def cnn_section(lm, img_np: np.ndarray) -> None:
     download(cam_frame(cam_map), "cam", "dl-cam")
 
 
+def patches_section(res: Analysis) -> None:
+    geo = res.geo
+    st.header("1 · Each patch is a word")
+    a, b = st.columns([1, 1.4])
+    a.image(patch_grid_image(res.shown, geo), width="stretch",
+            caption=f"{geo.grid_size[0]}×{geo.grid_size[1]} patches of {geo.patch_size[0]}×{geo.patch_size[1]} px")
+    b.image(token_sequence_image(res.shown, geo), width="stretch",
+            caption=f"The token sequence the transformer reads: {', '.join(geo.prefix_names)} first, then the "
+                    f"{geo.num_patches} patches in reading order ({geo.num_tokens} tokens)")
+
+
+def _token_param(geo: att.ViTGeometry, token: int) -> str:
+    P = geo.num_prefix_tokens
+    return geo.prefix_names[token] if token < P else str(token - P + 1)
+
+
+def _token_from_param(geo: att.ViTGeometry, value) -> int:
+    if value in geo.prefix_names:
+        return geo.prefix_names.index(value)
+    try:
+        return geo.num_prefix_tokens + min(max(int(value), 1), geo.num_patches) - 1
+    except (TypeError, ValueError):
+        return 0
+
+
+@st.fragment  # layer, head and query change only this section: rerun it alone
+def where_section(res: Analysis) -> None:
+    """One query token's attention in a chosen layer and head (click a patch to query it), and every head's."""
+    geo, L, H = res.geo, res.attn.shape[0], res.attn.shape[1]
+    P = geo.num_prefix_tokens
+    ss = st.session_state
+    bookmarks.seed("att-layer", "layer", lambda v: min(max(int(v), 1), L), L)
+    bookmarks.seed("att-head", "head", int, "mean", lambda h: 1 <= h <= H)
+    bookmarks.seed("att-query", "query", lambda v: _token_from_param(geo, v), _token_from_param(geo, "CLS"))
+
+    def on_click():
+        picked = ss["att-click"].selection.get("patch") or []
+        if picked and "patch" in picked[0]:
+            ss["att-query"] = P + int(picked[0]["patch"]) - 1
+
+    st.header("2 · Where does a token look?")
+    w1, w2, w3 = st.columns(3)
+    layer = w1.slider("Layer", 1, L, key="att-layer")
+    head = w2.selectbox("Head", ["mean"] + list(range(1, H + 1)), key="att-head",
+                        format_func=lambda h: "mean over heads" if h == "mean" else f"head {h}")
+    query = w3.selectbox("Query token (or click a patch)", range(geo.num_tokens), key="att-query",
+                         format_func=geo.token_name)
+    st.query_params.update(layer=str(layer), head=str(head), query=_token_param(geo, query))
+
+    layer_attn = res.attn[layer - 1]
+    fused = att.fuse_heads(torch.from_numpy(layer_attn)).numpy() if head == "mean" else layer_attn[head - 1]
+    heat = att.query_map(torch.from_numpy(fused), query, geo).numpy()
+    frame = grid_frame(heat, geo)
+    a, b = st.columns([1, 1.4])
+    with a:
+        st.altair_chart(clickable_attention(res.shown, frame, geo, query - P + 1 if query >= P else None),
+                        width="content", key="att-click", on_select=on_click, selection_mode="patch")
+        to_prefix = fused[query, :P].sum()
+        st.caption(f"Layer {layer}, {'mean over heads' if head == 'mean' else f'head {head}'}, query "
+                   f"**{geo.token_name(query)}** (outlined). Its attention to the prefix tokens "
+                   f"({', '.join(geo.prefix_names)}): {to_prefix:.1%}; the map shows the rest, brighter and more opaque "
+                   "= more attention (hover a patch for its value, click it to make it the query).")
+        download(frame, f"attention_L{layer}_{head}_q{_token_param(geo, query)}", "dl-att")
+    with b:
+        st.markdown("**Every head of every layer, same query**")
+        st.image(png(heads_image(res.attn, query, geo)), output_format="PNG",
+                 caption="Each tile stretched from its own minimum (dark blue) to its maximum (yellow).")
+        download(all_heads_frame(res.attn, query, geo), f"attention_all_heads_q{_token_param(geo, query)}",
+                 "dl-heads")
+
+
+@st.fragment  # head fusion and discard ratio change only the rollout
 def rollout_section(res: Analysis) -> None:
     """Attention rollout through all layers against the last layer's raw attention, for the class token."""
     geo, L, P = res.geo, res.attn.shape[0], res.geo.num_prefix_tokens
@@ -326,22 +417,28 @@ def fig7_section(lm, res: Analysis) -> None:
                            "structure (random embeddings), negative when distant patches are more alike.")
             download(similarity_frame(sim), "pos_embed_similarity", "dl-sim")
     with f3:
-        st.markdown("**Mean attention distance per head**")
-        over = st.radio("Over", ["this image", "32 sample images"], horizontal=True, key="att-over")
-        if over == "this image":
-            dist = att.mean_attention_distance(torch.from_numpy(res.attn), geo.grid_size, geo.patch_size, P).numpy()
-        else:
-            dist = batch_distance(lm.name)
-        idx = np.indices(dist.shape).reshape(2, -1) + 1
-        dist_df = pd.DataFrame({"layer": idx[0], "head": idx[1], "distance": dist.reshape(-1)})
-        uniform = att.uniform_attention_distance(geo.grid_size, geo.patch_size, P)
-        st.altair_chart(distance_chart(dist_df, uniform), width="stretch")
-        download(dist_df, "mean_attention_distance", "dl-dist")
-        per_layer = dist.mean(1)
-        st.caption(f"Dashed: {uniform:.1f} px, what attention spread evenly over all tokens would give. Here the layers' "
-                   f"means run {per_layer[0]:.1f} px (layer 1) to {per_layer[-1]:.1f} px (layer {len(per_layer)}), heads "
-                   f"{dist.min():.1f}–{dist.max():.1f} px. The class token's share of attention is left out, not "
-                   "renormalised away, so a head that attends mostly to it has a small distance.")
+        _attention_distance(lm.name, res)
+
+
+@st.fragment  # "over this image / 32 images" changes only this chart
+def _attention_distance(model_name: str, res: Analysis) -> None:
+    geo, P = res.geo, res.geo.num_prefix_tokens
+    st.markdown("**Mean attention distance per head**")
+    over = st.radio("Over", ["this image", "32 sample images"], horizontal=True, key="att-over")
+    if over == "this image":
+        dist = att.mean_attention_distance(torch.from_numpy(res.attn), geo.grid_size, geo.patch_size, P).numpy()
+    else:
+        dist = batch_distance(model_name)
+    idx = np.indices(dist.shape).reshape(2, -1) + 1
+    dist_df = pd.DataFrame({"layer": idx[0], "head": idx[1], "distance": dist.reshape(-1)})
+    uniform = att.uniform_attention_distance(geo.grid_size, geo.patch_size, P)
+    st.altair_chart(distance_chart(dist_df, uniform), width="stretch")
+    download(dist_df, "mean_attention_distance", "dl-dist")
+    per_layer = dist.mean(1)
+    st.caption(f"Dashed: {uniform:.1f} px, what attention spread evenly over all tokens would give. Here the layers' "
+               f"means run {per_layer[0]:.1f} px (layer 1) to {per_layer[-1]:.1f} px (layer {len(per_layer)}), heads "
+               f"{dist.min():.1f}–{dist.max():.1f} px. The class token's share of attention is left out, not "
+               "renormalised away, so a head that attends mostly to it has a small distance.")
 
 
 def prediction_section(lm, res: Analysis) -> None:

@@ -42,6 +42,11 @@ def _position_predictions() -> tuple[dict, np.ndarray, np.ndarray, bool]:
     return {n: res[f"pred_{n}"] for n in POSITION_NAMES}, res["labels"], res["centres"], shipped
 
 
+def warm_up() -> None:
+    """The shipped results, read before the first visitor asks (ui/warmup.py)."""
+    _position_predictions()
+
+
 def position_section() -> None:
     """Accuracy by where the object is, for models trained on the whole frame and on the centre only."""
     try:
@@ -52,16 +57,8 @@ def position_section() -> None:
     if not shipped:
         st.warning("core/results/positions.npz is missing, so this is a smaller live measurement; "
                    "`python -m core.experiments positions` makes the full one.")
-    cell = st.select_slider("Cell size (px)", [4, 8, 16], value=8, key="cell",
-                            help="Test images are grouped by where the object's centre falls; a blank cell "
-                                 "holds no test object (object centres cannot lie near the frame's edge).")
-    grid = _position_grid(preds, labels, centres, cell)
-    st.altair_chart(_position_heatmaps(grid))
+    _position_heatmap_section(preds, labels, centres)
     radius = shapes.CENTER_RADIUS
-    st.caption(f"Accuracy on {len(labels):,} seeded test images with objects anywhere, by where the object's centre "
-               f"falls. The *-center* models only ever saw centres within {radius} px of the middle "
-               f"({32 - radius}–{32 + radius} px). Objects are {shapes.SIZE_RANGE[0]}–{shapes.SIZE_RANGE[1]} px wide and "
-               "always whole inside the frame, so no centre lies near the edge: blank cells hold no test object.")
     st.altair_chart(_distance_chart(preds, labels, centres), width="stretch")
     near, far = radius + 2, radius + 6  # px: objects whose centre is within `near` px, and those `far` or more out
     acc = {n: (ex.band_accuracy(preds[n], labels, centres, 0, near), ex.band_accuracy(preds[n], labels, centres, far, 99))
@@ -75,6 +72,20 @@ def position_section() -> None:
         ". The dashed line marks the edge of the centre-trained models' training positions. Each was trained on "
         f"{images} images ({budget}; model card).")
     st.caption(_centre_reading(acc))
+
+
+@st.fragment  # the cell size changes only the heatmaps: rerun them alone
+def _position_heatmap_section(preds, labels, centres) -> None:
+    cell = st.select_slider("Cell size (px)", [4, 8, 16], value=8, key="cell",
+                            help="Test images are grouped by where the object's centre falls; a blank cell "
+                                 "holds no test object (object centres cannot lie near the frame's edge).")
+    grid = _position_grid(preds, labels, centres, cell)
+    st.altair_chart(_position_heatmaps(grid))
+    radius = shapes.CENTER_RADIUS
+    st.caption(f"Accuracy on {len(labels):,} seeded test images with objects anywhere, by where the object's centre "
+               f"falls. The *-center* models only ever saw centres within {radius} px of the middle "
+               f"({32 - radius}–{32 + radius} px). Objects are {shapes.SIZE_RANGE[0]}–{shapes.SIZE_RANGE[1]} px wide and "
+               "always whole inside the frame, so no centre lies near the edge: blank cells hold no test object.")
     st.download_button("Download the accuracy grid as CSV", grid.to_csv(index=False), "position_accuracy.csv",
                        "text/csv")
 

@@ -12,10 +12,13 @@ from core import equivariance as eq
 from core import experiments as ex
 from core import pictures as pic
 from core.models import ModelError
-from ui import compute, png
+from core.transforms import MODES, as_kernel
+from ui import bookmarks, compute, png
 from ui.models import cached_model
 
 KERNELS = eq.PRESETS + ("custom",)
+DEFAULTS = {"image": "white square", "dx": 20, "dy": 20, "mode": "zeros", "kernel": "vertical edge", "size": 3,
+            "seed": 0}  # the classic demo: a square, a vertical-edge kernel, a shift that keeps it in the frame
 MODELS = {"whole CNN feature map (embedded cnn)": "cnn", "whole ViT token map (embedded vit)": "vit"}
 
 
@@ -32,6 +35,26 @@ def curves(img: np.ndarray, kernel: np.ndarray, names: tuple[str, ...]) -> pd.Da
     return pd.DataFrame(compute.run(lambda: [row for chain in chosen for row in eq.error_curve(chain, x)]))
 
 
+def kernel_array(raw) -> np.ndarray:
+    """A preset's or the user's table as the float64 kernel the cached computations are keyed by."""
+    return np.asarray(as_kernel(raw), dtype=np.float64)
+
+
+def default_chains(kernel: np.ndarray) -> list[str]:
+    return list(eq.basic_chains(kernel))[:5]
+
+
+def warm_up() -> None:
+    """The default view's results, computed before the first visitor asks (ui/warmup.py)."""
+    from ui.images import sample
+
+    d = DEFAULTS
+    img = sample(d["image"]).numpy()
+    kernel = kernel_array(eq.kernel_preset(d["kernel"], d["size"], d["seed"]))
+    compare(img, kernel, d["dx"], d["dy"], d["mode"])
+    curves(img, kernel, tuple(default_chains(kernel)))
+
+
 def model_loads(name: str) -> bool:
     try:
         cached_model(MODELS[name])
@@ -44,6 +67,26 @@ def model_loads(name: str) -> bool:
 def _show_signed(col, values: torch.Tensor, vmax: float, title: str, formula: str):
     col.image(png(pic.enlarge(pic.diverging_rgb(values.mean(0), vmax))), width="stretch", output_format="PNG")
     col.markdown(f"**{title}**  \n{formula}")
+
+
+@st.fragment  # the shift and the border change only the panels: rerun them alone
+def shift_section(image: np.ndarray, kernel: np.ndarray) -> None:
+    """The shift controls (bookmarkable) and the panels they drive."""
+    h, w = image.shape[-2:]
+    limit = max(h, w) + 20  # shifts larger than the image are allowed: in zeros mode everything leaves
+    d = DEFAULTS
+    bookmarks.seed("eq_dx", "dx", int, d["dx"], lambda v: abs(v) <= limit)
+    bookmarks.seed("eq_dy", "dy", int, d["dy"], lambda v: abs(v) <= limit)
+    bookmarks.seed("eq_mode", "mode", str, d["mode"], lambda v: v in MODES)
+    for k in ("eq_dx", "eq_dy"):  # a new image changes the range: keep the shift, clamped, not reset
+        st.session_state[k] = int(np.clip(st.session_state[k], -limit, limit))
+    c1, c2, c3 = st.columns([2, 2, 3])
+    dx = c1.slider("Shift right dx (px, negative: left)", -limit, limit, key="eq_dx")
+    dy = c2.slider("Shift down dy (px, negative: up)", -limit, limit, key="eq_dy")
+    mode = c3.radio("Border", MODES, key="eq_mode", horizontal=True, format_func=lambda m: {
+        "zeros": "zeros (content leaves the frame)", "circular": "circular (content wraps around)"}[m])
+    st.query_params.update(dx=str(dx), dy=str(dy), mode=mode)
+    panels_section(image, kernel, dx, dy, mode)
 
 
 def panels_section(image: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode: str) -> None:
@@ -83,11 +126,12 @@ def panels_section(image: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode
                    "default, `reflect`, differs once the object reaches the border.")
 
 
+@st.fragment  # picking chains changes only this chart
 def chains_section(image: np.ndarray, kernel: np.ndarray) -> None:
     """Relative equivariance error against the input shift for the chains the user picks."""
     st.subheader("What breaks it: strides, pooling and patches")
     options = list(eq.basic_chains(kernel)) + list(MODELS)
-    picked = st.multiselect("Chains to compare", options, default=options[:5], key="eq_chains",
+    picked = st.multiselect("Chains to compare", options, default=default_chains(kernel), key="eq_chains",
                             help="Add the whole embedded CNN and ViT to see a trained network's feature and token maps.")
     picked = tuple(n for n in picked if n not in MODELS or model_loads(n))
     if not picked:

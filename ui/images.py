@@ -32,6 +32,11 @@ def _sample(name: str) -> tuple[torch.Tensor, tuple[int, int]]:
     return images.fit_within(img, MAX_SIDE), (img.shape[-1], img.shape[-2])
 
 
+def sample(name: str) -> torch.Tensor:
+    """A built-in sample as the pickers return it (cached, downscaled to MAX_SIDE)."""
+    return _sample(name)[0]
+
+
 def _downscale_caption(original: tuple[int, int], img: torch.Tensor) -> None:
     w, h = original
     if (img.shape[-1], img.shape[-2]) != (w, h):

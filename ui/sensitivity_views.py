@@ -57,6 +57,26 @@ class Scene:
         return sen.make_background(self.background, (self.canvas, self.canvas), self.bg_seed)
 
 
+DEFAULT_SCENE = Scene(shape="star", size=20, angle=0, colour="#ffd21e", background="noisy gradient", bg_seed=7,
+                      path="horizontal", step=1)
+DEFAULT_MODELS = ["cnn", "vit"]
+GRID_STEP = 4  # px: the 2-D grid's default step; 2 px quadruples the frames (~4 s on 2 cores at one thread)
+
+
+def default_step(path: str) -> int:
+    return GRID_STEP if path == "grid" else DEFAULT_SCENE.step
+
+
+def step_for_path() -> None:
+    """on_change of the path: give the step its default for the new kind of path (a keyed slider keeps its value)."""
+    st.session_state["step"] = default_step(st.session_state["path"])
+
+
+def warm_up() -> None:
+    """The default view's sweep, computed before the first visitor asks (ui/warmup.py)."""
+    cached_sweep(DEFAULT_SCENE, tuple(DEFAULT_MODELS))
+
+
 def photo_on_canvas(img: torch.Tensor, canvas: int) -> bytes:
     """The picked image squeezed to the square canvas, as hashable uint8 bytes for Scene.photo."""
     from core.images import resize_to
@@ -135,13 +155,14 @@ def chart(table: pd.DataFrame, path: sen.Path, loaded: dict, canvas: int, key: s
     axis, pos = _axis(path)
     x = alt.X(f"{axis}:Q", title=f"object {axis} position (px, top-left corner)",
               scale=alt.Scale(domain=[int(pos.min()), int(pos.max())], nice=False))
-    lines = alt.Chart(table).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
-        x=x, y=alt.Y("p_target:Q", title="probability of the target class", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("model:N", legend=alt.Legend(orient="top", title=None),
-                        scale=colour_scale(loaded)),
-        tooltip=["model", axis, "target", alt.Tooltip("p_target:Q", format=".3f"), "top1",
-                 alt.Tooltip("p_top1:Q", format=".3f")],
-    ).add_params(pick)
+    enc = dict(x=x, y=alt.Y("p_target:Q", title="probability of the target class", scale=alt.Scale(domain=[0, 1])),
+               color=alt.Color("model:N", legend=alt.Legend(orient="top", title=None), scale=colour_scale(loaded)))
+    # The click selection sits on a layer of points of its own: on mark_line(point=...) a click never reached the
+    # app (issue #16; a browser test clicks a point).
+    points = alt.Chart(table).mark_circle(size=30, opacity=1).encode(
+        **enc, tooltip=["model", axis, "target", alt.Tooltip("p_target:Q", format=".3f"), "top1",
+                        alt.Tooltip("p_top1:Q", format=".3f")]).add_params(pick)
+    lines = alt.Chart(table).mark_line().encode(**enc) + points
     layers = [lines]
     rules = boundary_rules(path, loaded, canvas)
     if len(rules):

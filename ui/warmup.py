@@ -1,0 +1,79 @@
+"""Warm the server up in the background as soon as the first visitor opens any page, so that the compute pages'
+first visits do not wait for `import torch`, the embedded models and their default results.
+
+The last step matters most for every later click: `gc.freeze()`. Streamlit runs a full garbage collection after
+every script run (`runner.postScriptGC`); with torch, timm, altair and pandas loaded, that is ~480k tracked
+objects and ~230 ms on 2 cores, during which the server sends nothing (it holds the GIL), so each control waited
+230 ms longer than its computation. Frozen objects (the imported modules, the models) are left out of every later
+collection: it then only walks what the sessions made since, and takes well under a millisecond.
+"""
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import time
+
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+done = threading.Event()
+report: dict[str, float | str] = {}  # step -> seconds (or the error that stopped it): for the bench and the log
+NAME = "ibl-warm-up"
+
+
+class _NoContextWarnings(logging.Filter):
+    """Streamlit warns about a missing ScriptRunContext on every cached call made outside a script run: expected
+    here, so drop those records from this thread only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != NAME
+
+
+def start() -> None:
+    """Start the warm-up once per server process (later calls return at once)."""
+    global _thread
+    with _lock:
+        if _thread is None:
+            _thread = threading.Thread(target=_warm, name=NAME, daemon=True)
+            _thread.start()
+
+
+def _step(name: str, fn) -> None:
+    t = time.perf_counter()
+    try:
+        fn()
+        report[name] = round(time.perf_counter() - t, 3)
+    except Exception as e:  # noqa: BLE001 (a warm-up failure must never reach a visitor: the page shows the error)
+        report[name] = f"{type(e).__name__}: {e}"
+
+
+def _warm() -> None:
+    for name in ("streamlit.runtime.scriptrunner_utils.script_run_context", "streamlit.runtime.caching"):
+        logging.getLogger(name).addFilter(_NoContextWarnings())
+
+    def imports():
+        from ui import (  # noqa: F401  (torch, timm, altair, pandas and every page's helpers)
+            attention_views,
+            data_views,
+            equivariance_views,
+            sensitivity_views,
+        )
+
+    def models():
+        from core.models import EMBEDDED, ModelError
+        from ui.models import cached_model
+
+        for name in EMBEDDED:
+            try:
+                cached_model(name)
+            except ModelError:  # missing weights: the pages say so when they need the model
+                pass
+
+    _step("imports", imports)
+    _step("models", models)
+    from ui import attention_views, data_views, equivariance_views, sensitivity_views
+
+    for views in (equivariance_views, attention_views, sensitivity_views, data_views):
+        _step(views.__name__.rsplit(".", 1)[-1], views.warm_up)
+    _step("freeze", lambda: (gc.collect(), gc.freeze()))
+    done.set()
