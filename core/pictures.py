@@ -71,6 +71,13 @@ def sequential_rgb(values: torch.Tensor | np.ndarray, vmax: float) -> np.ndarray
     return _colour(v / vmax if vmax > 0 else np.zeros(v.shape), _SEQUENTIAL)
 
 
+def grey_rgb(values: torch.Tensor | np.ndarray, vmax: float) -> np.ndarray:
+    """Non-negative [H, W] -> RGB uint8 grey scale, like a photo: black = 0, white = vmax (beyond is saturated)."""
+    v = np.asarray(values, dtype=np.float64)
+    g = (np.clip(v / vmax if vmax > 0 else np.zeros(v.shape), 0, 1) * 255).round().astype(np.uint8)
+    return np.repeat(g[..., None], 3, axis=-1)
+
+
 def enlarge(rgb: np.ndarray, min_side: int = 300, frame: int = 2) -> np.ndarray:
     """Nearest-neighbour upscale so small images show crisp pixels instead of a browser blur, inside a
     thin grey frame (so an all-white map still shows where the image is)."""

@@ -1,4 +1,6 @@
 """Home: the ideas the app shows, each linked to the page that shows it."""
+from pathlib import Path
+
 import streamlit as st
 
 from core.card import model_card
@@ -13,6 +15,8 @@ st.markdown(
     "what it believes before it has seen any data. This lab lets you *see* them, with small models trained "
     "by this project (they run offline) and any timm model whose weights you have."
 )
+
+st.image(str(Path(__file__).resolve().parents[1] / "ui" / "home.png"), width=700)  # python -m ui.home_picture
 
 left, right = st.columns(2, gap="large")
 with left:

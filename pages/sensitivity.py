@@ -5,7 +5,7 @@ from core import experiments as ex
 from core import pictures as pic
 from core import sensitivity as sen
 from core import shapes
-from ui import bookmarks, require_entry
+from ui import bookmarks, require_entry, table_height
 from ui import sensitivity_views as views
 from ui.images import image_picker
 from ui.models import try_load
@@ -89,7 +89,7 @@ st.download_button("Download the sweep as CSV", table.to_csv(index=False), "sens
 stats = views.model_metrics(result, targets, path)
 metrics = views.metrics_table(stats, targets, loaded, scene)
 st.subheader("Numbers")
-st.dataframe(metrics, hide_index=True, width="stretch")
+st.dataframe(metrics, hide_index=True, width="stretch", height=table_height(len(metrics)))
 st.caption(
     "**accuracy**: share of positions whose top-1 class is the target; for a model that does not know the shape "
     "(an ImageNet timm model) the target is its own answer at the middle frame, so accuracy is agreement with that "
@@ -110,4 +110,5 @@ with left:
     st.image(pic.to_uint8(frame), caption=f"object at x={path.xs[index]}, y={path.ys[index]} (top-left)",
              width=256)
 with right:
-    st.dataframe(views.top5_at(result, loaded, index), hide_index=True, width="stretch")
+    top5 = views.top5_at(result, loaded, index)
+    st.dataframe(top5, hide_index=True, width="stretch", height=table_height(len(top5)))

@@ -20,9 +20,11 @@ def verdict(at):
 def chart_data(at):
     import pyarrow as pa
 
+    import pandas as pd
+
     (chart,) = at.get("vega_lite_chart")
-    ds = chart.proto.datasets[0].data.data if chart.proto.datasets else chart.proto.data.data
-    return pa.ipc.open_stream(ds).read_all().to_pandas()
+    blobs = [d.data.data for d in chart.proto.datasets] or [chart.proto.data.data]  # one per sub-chart
+    return pd.concat([pa.ipc.open_stream(b).read_all().to_pandas() for b in blobs], ignore_index=True)
 
 
 @pytest.fixture
@@ -112,6 +114,21 @@ def test_whole_model_chains_are_drawn_when_the_models_load(monkeypatch):
     assert not [t for t in texts(at) if t.startswith("Skipping")]
     chains = set(chart_data(at)["chain"])
     assert {"whole CNN (cnn) feature map", "whole ViT (vit) token map", "conv"} <= chains
+    # the whole networks (a CNN's stride 32: shifts up to 64 px) get a chart and an x-axis of their own, so the
+    # hand-built chains (up to 16 px) are not squeezed into a quarter of the width
+    import json
+
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert len(spec["hconcat"]) == 2 and spec["resolve"]["scale"]["x"] == "independent"
+
+
+def test_a_blur_is_drawn_like_a_photo_and_an_exact_match_is_called_identical(app):
+    captions = " ".join(c.value for c in app.caption)
+    assert "|A − B|: identical" in captions  # the classic demo is exactly equivariant: no empty stretched map
+    assert "signed: blue" in captions  # a vertical edge has negative outputs
+    app.selectbox(key="eq_kernel").set_value("Gaussian blur").run()
+    captions = " ".join(c.value for c in app.caption)
+    assert "black = 0" in captions and "signed" not in captions  # all weights > 0: no negative output to colour
 
 
 def test_changing_the_image_keeps_the_shift(app):

@@ -40,3 +40,13 @@ def test_denormalize_undoes_a_normalisation():
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
     z = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
     assert torch.allclose(pic.denormalize(z, mean, std), x, atol=1e-6)
+
+
+def test_grey_rgb_is_black_at_zero_white_at_vmax_and_saturates():
+    from core.pictures import grey_rgb
+
+    out = grey_rgb(np.array([[0.0, 1.0, 2.0, 4.0]]), vmax=2.0)
+    assert out.shape == (1, 4, 3) and out.dtype == np.uint8
+    assert out[0, :, 0].tolist() == [0, 128, 255, 255]  # 1/2 of 255 = 127.5 rounds to 128
+    assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
+    assert grey_rgb(np.ones((2, 2)), vmax=0.0).max() == 0  # nothing to scale by: all black, no division by zero

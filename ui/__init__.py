@@ -39,3 +39,8 @@ def png(rgb) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
+
+
+def table_height(rows: int) -> int:
+    """Pixels for st.dataframe to show `rows` rows and its header without a scroll bar of its own (35 px a row)."""
+    return 35 * (rows + 1) + 3

@@ -16,7 +16,7 @@ from core.cam import CAMError, class_activation_map
 from core import models
 from core import pictures as pic
 from core import shapes
-from ui import bookmarks, compute, png
+from ui import bookmarks, compute, png, present
 from ui.models import cached_model
 
 CHART_PX = 384  # display width of the clickable image
@@ -229,7 +229,7 @@ def distance_chart(df: pd.DataFrame, uniform: float) -> alt.LayerChart:
                 axis=alt.Axis(tickMinStep=1)),
         y=alt.Y("distance:Q", title="mean attention distance (pixels)",
                 scale=alt.Scale(domain=[0, max(float(df.distance.max()), uniform) * 1.1])),
-        color=alt.Color("head:N", title="head"),
+        color=alt.Color("head:N", title="head", scale=alt.Scale(scheme="dark2")),  # distinct hues, no light/dark pairs
         tooltip=["layer", "head", alt.Tooltip("distance:Q", format=".1f")])
     base = alt.Chart(pd.DataFrame({"distance": [uniform]})).mark_rule(strokeDash=[5, 4], color="#555").encode(
         y="distance:Q", tooltip=[alt.Tooltip("distance:Q", format=".1f", title="uniform attention (px)")])
@@ -345,7 +345,7 @@ def where_section(res: Analysis) -> None:
     frame = grid_frame(heat, geo)
     a, b = st.columns([1, 1.4])
     with a:
-        st.altair_chart(clickable_attention(res.shown, frame, geo, query - P + 1 if query >= P else None),
+        present.chart(clickable_attention(res.shown, frame, geo, query - P + 1 if query >= P else None),
                         width="content", key="att-click", on_select=on_click, selection_mode="patch")
         to_prefix = fused[query, :P].sum()
         st.caption(f"Layer {layer}, {'mean over heads' if head == 'mean' else f'head {head}'}, query "
@@ -432,7 +432,7 @@ def _attention_distance(model_name: str, res: Analysis) -> None:
     idx = np.indices(dist.shape).reshape(2, -1) + 1
     dist_df = pd.DataFrame({"layer": idx[0], "head": idx[1], "distance": dist.reshape(-1)})
     uniform = att.uniform_attention_distance(geo.grid_size, geo.patch_size, P)
-    st.altair_chart(distance_chart(dist_df, uniform), width="stretch")
+    present.chart(distance_chart(dist_df, uniform), width="stretch")
     download(dist_df, "mean_attention_distance", "dl-dist")
     per_layer = dist.mean(1)
     st.caption(f"Dashed: {uniform:.1f} px, what attention spread evenly over all tokens would give. Here the layers' "

@@ -15,15 +15,17 @@ from core import attention as at
 from core import experiments as ex
 from core import hunger as hu
 from core import models, shapes
-from ui import compute
+from ui import compute, present
 from ui.models import cached_model, colour_scale
 
 LIVE = "live_hunger"  # session state: {"rows": finished live runs, "queue": runs still to do}
 LIVE_OPEN = "live_hunger_open"  # session state: the live panel stays open once used (Cancel must not fold it)
 LIVE_SIZES = (250, 500, 1_000, 2_000, 4_000)
 LIVE_STEPS = (25, 100, 300, 1_000)
-SERIES_COLOURS = {"cnn": "#1f77b4", hu.series_name("cnn", hu.AUGMENT_PX): "#17becf",
-                  "vit": "#d62728", hu.series_name("vit", hu.AUGMENT_PX): "#ff7f0e"}
+# cnn and vit in their colours on every page; the augmented runs in two hues no embedded model has (vit-center's
+# orange is on the chart just above)
+SERIES_COLOURS = {"cnn": models.EMBEDDED["cnn"].colour, hu.series_name("cnn", hu.AUGMENT_PX): "#8c564b",
+                  "vit": models.EMBEDDED["vit"].colour, hu.series_name("vit", hu.AUGMENT_PX): "#bcbd22"}
 METRICS = {"test_accuracy": "test (new images)", "train_accuracy": "training images"}
 
 
@@ -59,7 +61,7 @@ def position_section() -> None:
                    "`python -m core.experiments positions` makes the full one.")
     _position_heatmap_section(preds, labels, centres)
     radius = shapes.CENTER_RADIUS
-    st.altair_chart(_distance_chart(preds, labels, centres), width="stretch")
+    present.chart(_distance_chart(preds, labels, centres), width="stretch")
     near, far = radius + 2, radius + 6  # px: objects whose centre is within `near` px, and those `far` or more out
     acc = {n: (ex.band_accuracy(preds[n], labels, centres, 0, near), ex.band_accuracy(preds[n], labels, centres, far, 99))
            for n in POSITION_NAMES}
@@ -80,7 +82,7 @@ def _position_heatmap_section(preds, labels, centres) -> None:
                             help="Test images are grouped by where the object's centre falls; a blank cell "
                                  "holds no test object (object centres cannot lie near the frame's edge).")
     grid = _position_grid(preds, labels, centres, cell)
-    st.altair_chart(_position_heatmaps(grid))
+    present.chart(_position_heatmaps(grid))
     radius = shapes.CENTER_RADIUS
     st.caption(f"Accuracy on {len(labels):,} seeded test images with objects anywhere, by where the object's centre "
                f"falls. The *-center* models only ever saw centres within {radius} px of the middle "
@@ -165,7 +167,7 @@ def hunger_section(hunger: pd.DataFrame | None, live_rows: list[dict]) -> None:
                        f"{len(full.configs)} configurations) is for a GPU: "
                        "`python -m core.experiments hunger --device cuda`.")
     if hunger is not None or live_rows:
-        st.altair_chart(accuracy_chart(hunger, live_rows), width="stretch")
+        present.chart(accuracy_chart(hunger, live_rows), width="stretch")
     if hunger is None:
         return
     st.caption("Solid: accuracy on the held-out test images (bars: ±1 standard deviation over seeds, where there "
@@ -187,8 +189,8 @@ def vit_learning_section(hunger: pd.DataFrame) -> None:
         "weighted distance between a patch and the patches it attends to, in pixels; the class token's share is "
         "left out), and the **locality** of the position embeddings (the correlation between two patches' "
         "embedding similarity and their closeness on the grid).")
-    st.altair_chart(attention_distance_chart(hunger))
-    st.altair_chart(locality_chart(hunger), width="stretch")
+    present.chart(attention_distance_chart(hunger))
+    present.chart(locality_chart(hunger), width="stretch")
     st.info(hu.vit_learning_reading(hunger, at.uniform_attention_distance(8, 8, 1)))
 
 

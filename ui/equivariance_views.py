@@ -13,8 +13,8 @@ from core import experiments as ex
 from core import pictures as pic
 from core.models import ModelError
 from core.transforms import MODES, as_kernel
-from ui import bookmarks, compute, png
-from ui.models import cached_model
+from ui import bookmarks, compute, png, present
+from ui.models import cached_model, colours
 
 KERNELS = eq.PRESETS + ("custom",)
 DEFAULTS = {"image": "white square", "dx": 20, "dy": 20, "mode": "zeros", "kernel": "vertical edge", "size": 3,
@@ -64,8 +64,9 @@ def model_loads(name: str) -> bool:
         return False
 
 
-def _show_signed(col, values: torch.Tensor, vmax: float, title: str, formula: str):
-    col.image(png(pic.enlarge(pic.diverging_rgb(values.mean(0), vmax))), width="stretch", output_format="PNG")
+def _show_map(col, values: torch.Tensor, vmax: float, signed: bool, title: str, formula: str):
+    rgb = pic.diverging_rgb(values.mean(0), vmax) if signed else pic.grey_rgb(values.mean(0), vmax)
+    col.image(png(pic.enlarge(rgb)), width="stretch", output_format="PNG")
     col.markdown(f"**{title}**  \n{formula}")
 
 
@@ -94,22 +95,30 @@ def panels_section(image: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode
     h, w = image.shape[-2:]
     c = compare(image, kernel, dx, dy, mode)
     st.subheader("Shift then convolve (A) against convolve then shift (B)")
-    vmax = max(float(t.mean(0).abs().max()) for t in (c.conv, c.shift_then_conv, c.conv_then_shift)) or 1.0
+    shown = [t.mean(0) for t in (c.conv, c.shift_then_conv, c.conv_then_shift)]
+    vmax = max(float(t.abs().max()) for t in shown) or 1.0
+    signed = min(float(t.min()) for t in shown) < 0  # a blur (no negative weight) gives no negative output
     cols = st.columns(4)
     cols[0].image(png(pic.enlarge(pic.to_uint8(image.transpose(1, 2, 0)))), width="stretch", output_format="PNG")
     cols[0].markdown(f"**Original** x  \n{w}×{h} px")
-    _show_signed(cols[1], c.conv, vmax, "Convolution", "f(x)")
-    _show_signed(cols[2], c.conv_then_shift, vmax, "Convolve, then shift (B)", f"T f(x), T = shift ({dx}, {dy})")
-    _show_signed(cols[3], c.shift_then_conv, vmax, "Shift, then convolve (A)", "f(T x)")
-    st.caption(f"Convolution outputs are signed: colour scale blue = −{vmax:.3g}, white = 0, red = +{vmax:.3g} "
-               "(shared by the three panels). Shown is the mean over R, G, B: the kernel is applied to each channel.")
+    _show_map(cols[1], c.conv, vmax, signed, "Convolution", "f(x)")
+    _show_map(cols[2], c.conv_then_shift, vmax, signed, "Convolve, then shift (B)", f"T f(x), T = shift ({dx}, {dy})")
+    _show_map(cols[3], c.shift_then_conv, vmax, signed, "Shift, then convolve (A)", "f(T x)")
+    scale = (f"signed: blue = −{vmax:.3g}, white = 0, red = +{vmax:.3g}" if signed else
+             f"all ≥ 0 here (no negative output), so drawn like a photo: black = 0, white = {vmax:.3g}")
+    st.caption(f"Convolution outputs, {scale} (one scale for the three panels). Shown is the mean over R, G, B: the "
+               "kernel is applied to each channel.")
 
     diff_col, text_col = st.columns([1, 3])
     absdiff = c.diff.abs().amax(0)
     dmax = float(absdiff.max())
-    diff_col.image(png(pic.enlarge(pic.sequential_rgb(absdiff, dmax))), width="stretch", output_format="PNG")
-    diff_col.caption("|A − B|: identical, no difference anywhere" if dmax == 0 else
-                     f"|A − B| (max over channels): white = 0, dark red = {dmax:.3g}")
+    if c.equivariant:  # a map stretched to float rounding (1e-7) would paint noise as if it were a difference
+        diff_col.image(png(pic.enlarge(pic.sequential_rgb(np.zeros(absdiff.shape), 1.0))), width="stretch",
+                       output_format="PNG")
+        diff_col.caption("|A − B|: identical" + (f" (up to float rounding, {dmax:.0e} at most)" if dmax > 0 else ""))
+    else:
+        diff_col.image(png(pic.enlarge(pic.sequential_rgb(absdiff, dmax))), width="stretch", output_format="PNG")
+        diff_col.caption(f"|A − B| (max over channels): white = 0, dark red = {dmax:.3g}")
     with text_col:
         message = eq.verdict(c, mode)
         (st.success if c.equivariant else st.warning)(message)
@@ -124,6 +133,40 @@ def panels_section(image: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode
                    "every position. This page uses the true, flipped convolution: the same as "
                    "`scipy.ndimage.convolve` with `mode=\"constant\"` (zeros) or `mode=\"wrap\"` (circular); scipy's "
                    "default, `reflect`, differs once the object reaches the border.")
+
+
+# One distinct hue per chain, told apart on a projector (no two blues, no red next to pink), and none of them an
+# embedded model's colour: the whole networks keep their models' colours, on a chart of their own.
+CHAIN_COLOURS = {"conv": "#444444", "conv + stride 2": "#8c564b", "conv + max-pool 2": "#e377c2",
+                 "conv + blur-pool 2 (anti-aliased)": "#17becf", "ViT patch embedding": "#bcbd22"}
+
+
+def _model_chain_names(df: pd.DataFrame) -> list[str]:
+    return [c for c in df["chain"].unique() if c.startswith("whole ")]
+
+
+def _chain_colour(chain: str) -> str:
+    for name in MODELS.values():
+        if chain.startswith("whole ") and f"({name})" in chain:
+            return colours([name])[name]
+    return next((c for name, c in CHAIN_COLOURS.items() if chain == name or chain.startswith(name + " (")),
+                "#7f7f7f")
+
+
+def _error_chart(df: pd.DataFrame, title: str, width: int | None = None) -> alt.LayerChart | None:
+    if df.empty:
+        return None
+    chains = list(dict.fromkeys(df["chain"]))
+    colour = alt.Color("chain:N", title=title, scale=alt.Scale(domain=chains, range=[_chain_colour(c) for c in chains]),
+                       legend=alt.Legend(orient="right", labelLimit=320, titleFontSize=13, labelFontSize=13))
+    base = alt.Chart(df).encode(
+        x=alt.X("shift_px:Q", title="horizontal input shift s (px)", axis=alt.Axis(titleFontSize=13)),
+        y=alt.Y("error:Q", title="relative equivariance error", axis=alt.Axis(titleLimit=0, titleFontSize=13)),
+        color=colour, tooltip=["chain", "shift_px", "reference_shift_cells", alt.Tooltip("error:Q", format=".4f")])
+    points = base.mark_point(size=70, filled=True).encode(
+        shape=alt.Shape("reference:N", title="reference", legend=alt.Legend(orient="right", labelLimit=320)))
+    chart = (base.mark_line(strokeWidth=2.5) + points).properties(height=340)
+    return chart.properties(width=width) if width else chart
 
 
 @st.fragment  # picking chains changes only this chart
@@ -142,14 +185,14 @@ def chains_section(image: np.ndarray, kernel: np.ndarray) -> None:
     if df["error"].isna().all():
         st.info("Every feature map is zero (an all-zero kernel?): there is no error to measure.")
     else:
-        base = alt.Chart(df).encode(
-            x=alt.X("shift_px:Q", title="horizontal input shift s (px)"),
-            y=alt.Y("error:Q", title="relative equivariance error", axis=alt.Axis(titleLimit=0)),
-            color=alt.Color("chain:N", title="chain", legend=alt.Legend(orient="bottom", columns=2, labelLimit=400)),
-            tooltip=["chain", "shift_px", "reference_shift_cells", alt.Tooltip("error:Q", format=".4f")])
-        points = base.mark_point(size=60, filled=True).encode(
-            shape=alt.Shape("reference:N", title="reference", legend=alt.Legend(labelLimit=400)))
-        st.altair_chart((base.mark_line() + points).properties(height=360), width="stretch")
+        hand = df[~df["chain"].isin(_model_chain_names(df))]
+        whole = df[df["chain"].isin(_model_chain_names(df))]
+        if whole.empty or hand.empty:
+            present.chart(_error_chart(df, "whole networks" if hand.empty else "hand-built chains"), width="stretch")
+        else:  # each its own x-axis: a whole CNN (stride 32) is measured up to 64 px, the hand-built chains to ~16
+            present.chart(alt.hconcat(_error_chart(hand, "hand-built chains", 560),
+                                        _error_chart(whole, "whole networks", 360)).resolve_scale(
+                x="independent", color="independent"), width="content")
     st.download_button("Download the chart data (CSV)", df.to_csv(index=False), "equivariance_error.csv", "text/csv")
     st.markdown(
         "**How this is measured.** error(s) = ‖f(T_s x) − T′ f(x)‖ / ‖f(x)‖, where T_s shifts the input s px to the "

@@ -13,7 +13,7 @@ from core import models, shapes
 from core import pictures as pic
 from core import sensitivity as sen
 from core.models import total_stride
-from ui import bookmarks, compute
+from ui import bookmarks, compute, present
 from ui.models import cached_model, colour_scale, label
 
 MODEL_CHOICES = list(models.EMBEDDED) + [n for n in models.available() if n.startswith(models.TIMM_PREFIX)]
@@ -59,7 +59,8 @@ class Scene:
 
 DEFAULT_SCENE = Scene(shape="star", size=20, angle=0, colour="#ffd21e", background="noisy gradient", bg_seed=7,
                       path="horizontal", step=1)
-DEFAULT_MODELS = ["cnn", "vit"]
+# The full-frame models are right everywhere; the centre-trained ones show what position does (the point of the page)
+DEFAULT_MODELS = ["cnn", "vit", "cnn-center", "vit-center"]
 GRID_STEP = 4  # px: the 2-D grid's default step; 2 px quadruples the frames (~4 s on 2 cores at one thread)
 
 
@@ -151,7 +152,7 @@ def chart(table: pd.DataFrame, path: sen.Path, loaded: dict, canvas: int, key: s
             tooltip=["model", "x", "y", "target", alt.Tooltip("p_target:Q", format=".3f"), "top1"],
         ).properties(width=260, height=260).add_params(pick)
         c = base.facet(facet=alt.Facet("model:N", title=None), columns=3)
-        return st.altair_chart(c, on_select="rerun", key=key)
+        return present.chart(c, on_select="rerun", key=key)
     axis, pos = _axis(path)
     x = alt.X(f"{axis}:Q", title=f"object {axis} position (px, top-left corner)",
               scale=alt.Scale(domain=[int(pos.min()), int(pos.max())], nice=False))
@@ -170,7 +171,7 @@ def chart(table: pd.DataFrame, path: sen.Path, loaded: dict, canvas: int, key: s
             x=alt.X("pos:Q"), color=alt.value("#888"), tooltip=["what"]))
     chosen = alt.Chart(table).mark_rule(color="red").encode(x=x).transform_filter(pick)
     c = alt.layer(*layers, chosen).properties(height=340)
-    return st.altair_chart(c, on_select="rerun", key=key, width="stretch")
+    return present.chart(c, on_select="rerun", key=key, width="stretch")
 
 
 def boundary_rules(path: sen.Path, loaded: dict, canvas: int) -> pd.DataFrame:

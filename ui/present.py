@@ -1,0 +1,55 @@
+"""Projector mode: `?present=1` or the sidebar toggle. Type 1.5x larger, chart labels in projector sizes, and what
+a lecturer does not point at (captions, downloads, the fold-out panels) hidden, so that each section's picture and
+its main control fit a 1280x720 projector. The state is the session's (it survives page changes) and the URL's."""
+from __future__ import annotations
+
+import streamlit as st
+
+KEY = "present"
+SCALE = 1.5
+# Streamlit sizes its type in rem, so one root size scales text and widgets alike; charts get their sizes in the
+# spec (chart()), tables are drawn on a canvas and keep theirs.
+CSS = f"""<style>
+html {{ font-size: {16 * SCALE:.0f}px; }}
+[data-testid="stCaptionContainer"], [data-testid="stDownloadButton"], [data-testid="stExpander"],
+[data-testid="stTooltipIcon"] {{ display: none !important; }}
+[data-testid="stMainBlockContainer"] {{ padding: 4.5rem 1.5rem 3rem 1.5rem; max-width: 100%;  /* clears the fixed header */ }}
+h1 {{ font-size: 1.8rem !important; padding-top: 0 !important; }}
+h2 {{ font-size: 1.4rem !important; }}
+h3 {{ font-size: 1.2rem !important; }}
+</style>"""
+
+
+def toggle() -> bool:
+    """The sidebar switch (seeded once from ?present=1), kept in the URL while it is on. Returns whether it is."""
+    if KEY not in st.session_state:
+        st.session_state[KEY] = requested()
+    on = st.sidebar.toggle("Projector mode", key=KEY,
+                           help="Larger type and chart labels for a lecture hall; captions and downloads hidden. "
+                                "Bookmark with ?present=1.")
+    if on:
+        st.query_params[KEY] = "1"
+        st.html(CSS)
+    elif KEY in st.query_params:
+        del st.query_params[KEY]
+    return on
+
+
+def requested() -> bool:
+    """Whether the URL asks for projector mode: read before the page config, to start with the sidebar folded."""
+    return st.query_params.get(KEY) in ("1", "true", "yes")
+
+
+def is_on() -> bool:
+    return bool(st.session_state.get(KEY))
+
+
+def chart(c, **kwargs):
+    """st.altair_chart, with projector-sized labels when projector mode is on (the one place charts are drawn)."""
+    if is_on():
+        label, title = round(11 * SCALE), round(12 * SCALE)
+        c = (c.configure_axis(labelFontSize=label, titleFontSize=title)
+             .configure_legend(labelFontSize=label, titleFontSize=title, symbolSize=200)
+             .configure_header(labelFontSize=label, titleFontSize=title)
+             .configure_title(fontSize=title))
+    return st.altair_chart(c, **kwargs)
