@@ -27,21 +27,40 @@ OUT = Path(__file__).with_name("latency.json")
 CONTROL_GOAL_MS, GRID_GOAL_MS, FIRST_VISIT_GOAL_S = 300.0, 2000.0, 2.0
 WARM_UP_S = 20.0  # how long the warmed server had after its home page was opened
 
+# Every message the server sends, timed in the browser (installed before the app's script opens its WebSocket).
+# A quick rerun can go from 'running' to 'notRunning' inside one React render, leaving no trace in the DOM; the
+# "script finished" message it sends always arrives.
+MESSAGES = """
+window.__iblMsgs = [];
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener('message', () => window.__iblMsgs.push(performance.now()));
+  }
+};
+"""
 OBSERVE = """() => {
   window.__ibl = [];
   const el = document.querySelector("[data-testid='stApp']");
   new MutationObserver(() => window.__ibl.push([performance.now(), el.getAttribute('data-test-script-state')]))
     .observe(el, {attributes: true, attributeFilter: ['data-test-script-state']});
 }"""
-# finished: a run started after t0 and the last state change since then is back to notRunning
-FINISHED = """t0 => {
-  const s = window.__ibl.filter(([t]) => t >= t0);
-  return s.some(([, v]) => v === 'running') && s[s.length - 1][1] === 'notRunning' ? s[s.length - 1][0] : null;
-}"""
+# finished: the server sent something after t0, nothing for QUIET_MS since, and the app is idle; the end is the
+# later of the last message and the last script-state change (the browser handles the last message then).
+QUIET_MS = 300
+FINISHED = f"""t0 => {{
+  const m = window.__iblMsgs.filter(t => t >= t0);
+  if (!m.length || performance.now() - m[m.length - 1] < {QUIET_MS}) return null;
+  if (!document.querySelector("{IDLE}")) return null;
+  const s = window.__ibl.filter(([t]) => t >= t0).map(([t]) => t);
+  return Math.max(m[m.length - 1], ...s);
+}}"""
 
 
 def open_page(browser, url: str, timeout_ms: float = 120_000):
     pg = browser.new_page(viewport={"width": 1400, "height": 900})
+    pg.add_init_script(MESSAGES)
     t = time.perf_counter()
     pg.goto(url)
     pg.wait_for_selector("h1", timeout=timeout_ms)
@@ -51,16 +70,11 @@ def open_page(browser, url: str, timeout_ms: float = 120_000):
     return pg, seconds
 
 
-def settle(pg, quiet_ms: int = 400, timeout_s: float = 120.0) -> None:
-    """Wait until the script has been idle for quiet_ms (a page may rerun once after its first run)."""
-    end = time.perf_counter() + timeout_s
-    while time.perf_counter() < end:
-        pg.wait_for_selector(IDLE, timeout=timeout_s * 1000)
-        t = pg.evaluate("performance.now()")
-        pg.wait_for_timeout(quiet_ms)
-        if not pg.evaluate(f"window.__ibl.some(([s]) => s > {t})") and pg.locator(IDLE).count():
-            return
-    raise TimeoutError("the page never settled")
+def settle(pg, timeout_s: float = 120.0) -> None:
+    """Wait until the server has sent nothing for QUIET_MS and the script is idle (a page may rerun after its
+    first run)."""
+    t0 = pg.evaluate("performance.now() - 1e9")  # any message counts
+    pg.wait_for_function(FINISHED, arg=t0, timeout=timeout_s * 1000, polling=50)
 
 
 def timed(pg, action, timeout_s: float = 120.0) -> float:
@@ -69,12 +83,10 @@ def timed(pg, action, timeout_s: float = 120.0) -> float:
     prepare, act = action if isinstance(action, tuple) else (None, action)
     if prepare is not None:
         prepare(pg)
+        settle(pg)
     t0 = pg.evaluate("performance.now()")
     act(pg)
-    handle = pg.wait_for_function(FINISHED, arg=t0, timeout=timeout_s * 1000, polling=20)
-    end = handle.json_value()
-    settle(pg, 300)  # a second rerun (st.rerun) would end later: take the last one
-    return max(end, pg.evaluate(f"Math.max(...window.__ibl.filter(([t]) => t >= {t0}).map(([t]) => t))")) - t0
+    return pg.wait_for_function(FINISHED, arg=t0, timeout=timeout_s * 1000, polling=20).json_value() - t0
 
 
 # --- controls: (page, name, action factory(i) -> action(pg)), every change a new value ----------------------------

@@ -50,6 +50,8 @@ from bench.bench_app import (
 )
 
 OUT = Path(__file__).with_name("load.json")
+HOSTILE_OUT = Path(__file__).with_name("load_hostile.json")
+HOSTILE_RATIO = 1.5  # the normal sessions' median update with the hostile sessions, at most this x without
 ARTIFACTS = Path("/tmp/load_test_artifacts")
 EXC = "[data-testid='stException']"
 ERR = "[data-testid='stAlertContentError']"
@@ -62,13 +64,17 @@ FLAT_MB = 50.0  # allowed growth of the server's resident memory over the second
 EQ_IMAGES = ("astronaut", "cat", "white square")  # equivariance churn images: 512x512, 451x300, 100x100
 FAULT_MODEL = "vit_small_patch16_224"
 
-# Counts finished script runs (the app's script state leaving "running"), so an update can wait for its rerun.
+# Counts the messages the server sends, so an update can wait for its rerun: a quick rerun (a fragment) can go from
+# "running" to "notRunning" inside one React render and leave no trace in the DOM, but its messages always arrive.
 RUN_COUNTER = """
-window.__stRuns = 0;
-new MutationObserver(records => {
-  for (const r of records) if (r.oldValue === 'running') window.__stRuns += 1;
-}).observe(document, {attributes: true, subtree: true, attributeOldValue: true,
-                      attributeFilter: ['data-test-script-state']});
+window.__stMsgs = 0;
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener('message', () => { window.__stMsgs += 1; });
+  }
+};
 """
 
 
@@ -142,13 +148,13 @@ class Session:
 
     async def update(self, action, expect, phase: str, page: str, what: str):
         """Do `action`, wait for the rerun it causes and for `expect` (an awaitable factory), time it."""
-        runs = await self.page.evaluate("window.__stRuns")
+        msgs = await self.page.evaluate("window.__stMsgs")
         t = time.perf_counter()
         await action()
         if expect is not None:
-            await expect()  # what only the new run shows (a quick rerun can skip the 'running' state counted below)
-        else:
-            await self.page.wait_for_function(f"window.__stRuns > {runs}", timeout=TIMEOUT_MS)
+            await expect()  # what only the new run shows
+        else:  # the rerun's messages, then the app idle
+            await self.page.wait_for_function(f"window.__stMsgs > {msgs}", timeout=TIMEOUT_MS)
         await self.page.wait_for_selector(IDLE, timeout=TIMEOUT_MS)
         self.log["timings"].append({"phase": phase, "kind": "update", "page": page, "what": what,
                                     "s": time.perf_counter() - t, "session": self.sid})
@@ -190,16 +196,17 @@ DX = "Shift right dx (px, negative: left)"
 class SweepOracle:
     """The sensitivity page's expected frame, computed here with core.sensitivity, independently of the server.
 
-    With no click the page shows the position where the least sure model (cnn or vit) is least sure of "star":
+    With no click the page shows the position where the least sure of its default models is least sure of "star":
     its x depends on the sweep's numbers, so a session that got another session's sweep shows another x.
     """
 
     def __init__(self):
         from bench.bench_models import use_app_threads
         from core import models
+        from ui.sensitivity_views import DEFAULT_MODELS
 
         use_app_threads()
-        self.models = {n: models.load_model(n) for n in ("cnn", "vit")}
+        self.models = {n: models.load_model(n) for n in DEFAULT_MODELS}
         self.cache = {}
 
     def x(self, size: int, seed: int) -> int:
@@ -363,6 +370,69 @@ async def weights_fault_session(s: Session):
     await step(s, "weights sensitivity", sensitivity())
 
 
+OVERSIZED = "vit_giant_patch14_clip_224"  # 1,013 M parameters: over the app's cap (IBL_MAX_PARAMS, 100 M)
+
+
+def largest_upload() -> dict:
+    """A valid PNG of random pixels just under the server's upload cap (.streamlit/config.toml): noise does not
+    compress, so the file is as large as the cap allows and decodes to 6.5 megapixels."""
+    import io
+
+    import tomllib
+    from PIL import Image
+
+    cap_mb = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit/config.toml").read_text())[
+        "server"]["maxUploadSize"]
+    side = int((cap_mb * 2 ** 20 * 0.94 / 3) ** 0.5)
+    rgb = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)
+    return {"name": "largest.png", "mimeType": "image/png", "buffer": buf.getvalue()}
+
+
+async def hostile_session(s: Session, k: int, stop: asyncio.Event, upload: dict):
+    """Phase 2 (--hostile): until the normal sessions are done, ask for an oversized model, upload the largest
+    allowed file, and start 2-D grid sweeps over and over. Each step must end in a message or a result, never an
+    exception; the normal sessions' times are compared with a run without these sessions."""
+    done = 0
+    while not stop.is_set():
+        name = f"hostile{done}"
+        try:
+            if k == 0:  # the sensitivity page: an oversized timm name, then grid sweeps of new scenes
+                await s.open("/sensitivity", "hostile")
+                await s.fill("stTextInput", "Add a timm model", "timm:" + OVERSIZED)
+                await s.page.locator(ERR).filter(has_text="parameters").first.wait_for(timeout=TIMEOUT_MS)
+                await s.settle()
+                await s.page.locator("[data-testid='stRadio'] label").filter(has_text="grid").first.click()
+                await s.settle()
+                for _ in range(3):
+                    if stop.is_set():
+                        break
+                    await s.slider_keys("Rotation (°)", ["ArrowRight"])  # a new scene: a new grid sweep
+                    await s.settle()
+                    s.log["hostile"]["grid_sweeps"] += 1
+            else:  # the largest allowed upload on the equivariance page, an oversized name on the attention page
+                await s.open("/equivariance", "hostile")
+                await s.select("Image", "Upload…")
+                await s.settle()
+                await s.page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(upload)
+                await s.page.get_by_text("Downscaled from").first.wait_for(timeout=TIMEOUT_MS)
+                await s.settle()
+                s.log["hostile"]["largest_uploads"] += 1
+                await s.open("/attention", "hostile")
+                await s.select("Model", "timm: other…")
+                await s.settle()
+                await s.fill("stTextInput", "timm model name", OVERSIZED)
+                await s.page.locator(ERR).filter(has_text="parameters").first.wait_for(timeout=TIMEOUT_MS)
+            s.log["hostile"]["oversized_names"] += 1
+            await s.no_exception(name, errors_allowed=True)
+        except Exception as e:  # noqa: BLE001
+            s.fail(name, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            await s.shot(name)
+            s.page = None
+        done += 1
+
+
 async def churn_session(s: Session, i: int, count: int, checkpoint):
     """Phase 2: `count` varied changes that create new cache entries (shifts, sweeps, images, sessions);
     `await checkpoint(q)` after each quarter q = 1, 2, 3 of them."""
@@ -464,7 +534,7 @@ async def run(args, log: dict, proc, url: str):
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             contexts = []
-            for k in range(args.sessions + 2):
+            for k in range(args.sessions + 2 + (2 if args.hostile else 0)):
                 ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
                 ctx.set_default_timeout(TIMEOUT_MS)
                 await ctx.add_init_script(RUN_COUNTER)
@@ -498,8 +568,21 @@ async def run(args, log: dict, proc, url: str):
                 except (TimeoutError, asyncio.BrokenBarrierError):
                     log["memory"]["rest_timeout"] = True  # the mid reading is missing: the memory check fails
 
+            stop = asyncio.Event()
+            hostile = []
+            if args.hostile:
+                upload = largest_upload()
+                log["hostile"]["upload_mb"] = round(len(upload["buffer"]) / 2 ** 20, 2)
+                hostile = [asyncio.create_task(hostile_session(Session(f"hostile{k}", contexts[args.sessions + 2 + k],
+                                                                      url, log), k, stop, upload))
+                           for k in range(2)]
+
+            async def normal_then_stop():
+                await asyncio.gather(*(churn_session(s, i, per[i], checkpoint) for i, s in enumerate(normal)))
+                stop.set()
+
             t = time.perf_counter()
-            await asyncio.gather(*(churn_session(s, i, per[i], checkpoint) for i, s in enumerate(normal)))
+            await asyncio.gather(normal_then_stop(), *hostile)
             log["phase2_s"] = time.perf_counter() - t
             log["memory"]["end_mb"] = await memory_at_rest(proc.pid)
             log["memory"]["peak_mb"] = proc_memory_mb(proc.pid)["VmHWM"]
@@ -526,7 +609,7 @@ def summarise(log: dict, args) -> dict:
                  and all(f.get("other_models_still_shown", True) for f in log["faults"]))
     exceptions = [c for c in checks if c["kind"] == "no exception" and not c["ok"]]
     summary = {
-        "sessions": args.sessions, "fault_sessions": 2, "interactions": log["interactions"],
+        "sessions": args.sessions, "fault_sessions": 2, "hostile_sessions": 2 if args.hostile else 0, "interactions": log["interactions"],
         "update_concurrent": stats([r for r in t if r["phase"] == "concurrent" and r["kind"] == "update"]),
         "update_concurrent_by_page": {k: stats(v) for k, v in by_page.items()},
         "page_load_concurrent": stats([r for r in t if r["phase"] == "concurrent" and r["kind"] == "page load"]),
@@ -545,7 +628,15 @@ def summarise(log: dict, args) -> dict:
         "server_alive_at_end": log["server_alive_at_end"],
         "faults_ok": faults_ok, "failures": len(log["failures"]),
     }
+    if args.hostile:
+        summary["hostile"] = dict(log["hostile"])
+        plain = json.loads(OUT.read_text())["summary"] if OUT.exists() else None
+        base = plain and plain["update_churn"]["p50_s"]
+        ratio = summary["update_churn"]["p50_s"] / base if base and summary["update_churn"]["p50_s"] else None
+        summary["hostile"].update(plain_churn_p50_s=base, churn_p50_ratio=ratio,
+                                  ok_ratio=ratio is not None and ratio <= HOSTILE_RATIO)
     summary["ok"] = (not log["failures"] and summary["cross_talk_failures"] == 0 and not exceptions
+                     and (not args.hostile or summary["hostile"]["ok_ratio"])
                      and summary["health_failures"] == 0 and summary["server_alive_at_end"] and faults_ok
                      and summary["ok_memory_flat"] and not log.get("timed_out"))
     return summary
@@ -578,6 +669,13 @@ def print_table(res: dict) -> None:
           f"{HEALTH_TIMEOUT_S:.0f} s, {s['health_slow']} slower than {HEALTH_SLOW_S:.0f} s "
           f"(p50 {s['health_p50_s'] or 0:.2f} s, max {s['health_max_s'] or 0:.1f} s), "
           f"server alive at end: {s['server_alive_at_end']}")
+    h = s.get("hostile")
+    if h:
+        ratio = "no run without them (bench/load.json) to compare" if h["churn_p50_ratio"] is None else (
+            f"{h['churn_p50_ratio']:.2f}x the {h['plain_churn_p50_s']:.2f} s without them (goal <= {HOSTILE_RATIO}: "
+            f"{'ok' if h['ok_ratio'] else 'FAIL'})")
+        print(f"hostile sessions: {h['oversized_names']} oversized names, {h['largest_uploads']} uploads of "
+              f"{h.get('upload_mb', 0)} MB, {h['grid_sweeps']} grid sweeps; the others' churn p50: {ratio}")
     for f in res["faults"]:
         print(f"fault: {f['case']:48} exception {f['exception']}  message: {f['message'][:110]!r}")
     if not res["faults"]:
@@ -593,11 +691,15 @@ def main(argv=None) -> dict:
     ap.add_argument("--interactions", type=int, default=400, help="phase-2 interactions in total (half warm-up)")
     ap.add_argument("--deadline", type=float, default=1500, help="seconds; the run stops itself after this")
     ap.add_argument("--quick", action="store_true", help="40 interactions, 420 s deadline")
-    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--hostile", action="store_true",
+                    help="2 more sessions in phase 2: oversized model names, the largest upload, grid sweeps")
+    ap.add_argument("--out", type=Path, default=None, help="default bench/load.json (bench/load_hostile.json)")
     args = ap.parse_args(argv)
+    args.out = args.out or (HOSTILE_OUT if args.hostile else OUT)
     if args.quick:
         args.interactions, args.deadline = min(args.interactions, 40), min(args.deadline, 420)
     log = {"timings": [], "checks": [], "failures": [], "faults": [], "interactions": 0, "memory": {},
+           "hostile": {"oversized_names": 0, "largest_uploads": 0, "grid_sweeps": 0},
            "memory_samples": [], "health": {"polls": 0, "failures": 0, "latency_s": []}, "timed_out": False}
     global ORACLE
     try:

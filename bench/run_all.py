@@ -7,7 +7,8 @@ usage: python -m bench.run_all [--quick] [--skip-app] [--load {none,quick,full}]
 - bench.bench_models: load and forward times, the machine's matmul rate, peak memory in a fresh process;
 - bench.bench_sensitivity: the default sweep, its overhead over the bare forward pass, the grid, GFLOP/s;
 - bench.bench_app: `streamlit run` to a finished first page in headless Chromium, the server's peak memory;
-- the latest bench/load.json (python -m bench.load_test) summarised; `--load quick|full` runs it first.
+- the latest bench/latency.json (python -m bench.latency) and bench/load.json (python -m bench.load_test)
+  summarised; `--load quick|full` runs the load test first.
 Run it on an otherwise idle machine: the figures are wall-clock times on the cores the app would use.
 """
 from __future__ import annotations
@@ -139,6 +140,19 @@ def app_rows(rows, app):
                  app["ok_server_memory"], f"resident now {m['VmRSS']:.0f} MB")
 
 
+def latency_rows(rows, lat):
+    """The latest bench/latency.json (python -m bench.latency): what a lecturer feels in Chromium."""
+    if not lat:
+        goal_row(rows, "latency", "bench/latency.json", None, "", "present", False, "run python -m bench.latency")
+        return
+    for r in lat.get("first_visits", []):
+        goal_row(rows, "latency", f"first visit /{r['page']}, warmed server", r["warmed_s"], "s", "<= 2 s",
+                 r["warmed_s"] <= 2.0, f"{r['just_started_s']:.2f} s on a server that had just started")
+    for r in lat["controls"]:
+        goal_row(rows, "latency", f"/{r['page']}: {r['control']}", r["median_ms"], "ms", f"<= {r['goal_ms']:.0f} ms",
+                 r["ok"], f"median of {len(r['runs_ms'])}, max {r['max_ms']:.0f} ms; {lat['_file_time']}")
+
+
 def load_rows(rows, load):
     if not load:
         goal_row(rows, "load", "bench/load.json", None, "", "present", False, "run python -m bench.load_test")
@@ -222,12 +236,14 @@ def main(argv=None) -> dict:
         scripts.append(run_script("bench.load_test", *(["--quick"] if args.load == "quick" else []), timeout=1500))
 
     eq, att, load = read_json("equivariance.json"), read_json("attention.json"), read_json("load.json")
+    lat = read_json("latency.json")
     rows = []
     page_rows(rows, eq, att, sens, threads)
     sensitivity_rows(rows, sens)
     model_rows(rows, models)
     if app:
         app_rows(rows, app)
+    latency_rows(rows, lat)
     load_rows(rows, load)
     print_table(rows)
     failed = [r["figure"] for r in rows if r["ok"] is False]
