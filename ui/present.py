@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.i18n import t
+
 KEY = "present"
 SCALE = 1.5
 # Streamlit sizes its type in rem, so one root size scales text and widgets alike; charts get their sizes in the
@@ -24,9 +26,7 @@ def toggle() -> bool:
     """The sidebar switch (seeded once from ?present=1), kept in the URL while it is on. Returns whether it is."""
     if KEY not in st.session_state:
         st.session_state[KEY] = requested()
-    on = st.sidebar.toggle("Projector mode", key=KEY,
-                           help="Larger type and chart labels for a lecture hall; captions and downloads hidden. "
-                                "Bookmark with ?present=1.")
+    on = st.sidebar.toggle(t("app.projector"), key=KEY, help=t("app.projector_help"))
     if on:
         st.query_params[KEY] = "1"
         st.html(CSS)

@@ -7,16 +7,20 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class PageSpec:
     path: str  # the script, relative to the repository root
-    title: str
     icon: str
     url_path: str  # "" for the home page
 
+    @property
+    def name(self) -> str:
+        """The page's short name: its URL path, "home" for the home page (its title is the catalogue's nav.<name>)."""
+        return self.url_path or "home"
+
 
 PAGES = (
-    PageSpec("pages/home.py", "Home", ":material/home:", ""),
-    PageSpec("pages/equivariance.py", "Convolution equivariance", ":material/compare_arrows:", "equivariance"),
-    PageSpec("pages/attention.py", "ViT patches & attention", ":material/grid_view:", "attention"),
-    PageSpec("pages/sensitivity.py", "Shift sensitivity", ":material/show_chart:", "sensitivity"),
-    PageSpec("pages/data.py", "Why ViTs need data", ":material/bar_chart:", "data"),
+    PageSpec("pages/home.py", ":material/home:", ""),
+    PageSpec("pages/equivariance.py", ":material/compare_arrows:", "equivariance"),
+    PageSpec("pages/attention.py", ":material/grid_view:", "attention"),
+    PageSpec("pages/sensitivity.py", ":material/show_chart:", "sensitivity"),
+    PageSpec("pages/data.py", ":material/bar_chart:", "data"),
 )
 URL_PATHS = [p.url_path for p in PAGES]
