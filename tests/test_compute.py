@@ -38,35 +38,6 @@ def test_no_more_than_slots_computations_run_at_once_and_all_on_compute_threads(
     assert names == {"ibl-compute"}
 
 
-def test_heavy_work_queues_on_its_own_lane_and_never_holds_up_a_quick_update():
-    """Two sessions start grid sweeps (heavy) that take long: they run one at a time on the heavy lane, and a quick
-    update from a third session still runs at once on the ordinary compute threads."""
-    release, running, most, lock, lanes = threading.Event(), 0, 0, threading.Lock(), set()
-
-    def sweep():
-        nonlocal running, most
-        with lock:
-            running += 1
-            most = max(most, running)
-            lanes.add(threading.current_thread().name.split("_")[0])
-        release.wait(10)
-        with lock:
-            running -= 1
-        return "grid"
-
-    heavy = [threading.Thread(target=lambda: compute.run(sweep, heavy=True)) for _ in range(2)]
-    for t in heavy:
-        t.start()
-    time.sleep(0.1)  # both sweeps submitted, the first one running
-    timer = threading.Timer(2.0, release.set)  # the sweeps end in 2 s, whatever happens
-    timer.start()
-    assert compute.run(release.is_set) is False  # the update ran while the sweeps still held their lane
-    timer.join()
-    for t in heavy:
-        t.join(10)
-    assert most == 1 and lanes == {"ibl-heavy"}
-
-
 def test_an_exception_reaches_the_caller_and_the_pool_keeps_working():
     def boom():
         raise ValueError("bad input")

@@ -9,9 +9,6 @@ torch is first used (the home page, which never computes, does not pay for impor
   holds on to its peak, and Streamlit starts a new thread for every script run, so computing on script threads
   let the server grow towards 16 arenas x a computation's peak (measured: +340 MB over 200 interactions).
   (`MALLOC_ARENA_MAX` would cap the arenas, but only when set before the process starts.)
-- `run(..., heavy=True)`: bulk work (a 2-D grid sweep) runs on a lane of its own, one thread, so that sessions
-  that start grid after grid queue behind each other there and never hold every core while other sessions
-  wait for a 10-ms update (the hostile load test: bench/load_test.py --hostile).
 - Triton (the GPU kernel compiler that CUDA builds of torch bring along) is never used here; torchvision imports
   torch._dynamo, which loads it if present: ~75 MB of memory and 0.1 s for nothing. CPU builds do not ship it.
 """
@@ -36,7 +33,6 @@ SLOTS = max(1, int(os.environ.get("IBL_COMPUTE_SLOTS", _usable_cores())))
 torch.set_num_threads(int(os.environ.get("IBL_TORCH_THREADS", "1")))
 
 _pool = ThreadPoolExecutor(max_workers=SLOTS, thread_name_prefix="ibl-compute")
-_heavy_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ibl-heavy")
 _local = threading.local()
 
 
@@ -44,15 +40,14 @@ class Abandoned(Exception):
     """Raised inside a computation whose caller stopped waiting (the user moved on): frees the core sooner."""
 
 
-def run(fn, *args, progress=None, heavy: bool = False, **kwargs):
+def run(fn, *args, progress=None, **kwargs):
     """fn(*args, **kwargs) on one of the SLOTS compute threads; the calling (script) thread waits for the result
     or exception. Only plain computation goes there: st.* calls stay on the script thread.
 
     With `progress` given, fn gets a progress(done, total) callback of its own; its latest call is passed on to
     `progress` from the calling thread (which may show a progress bar). If the caller stops waiting (Streamlit
     stops a script run from inside that bar when the user changes a widget), fn's next progress call raises
-    Abandoned. Calls made on a compute thread run in place, so nesting cannot deadlock. `heavy=True` puts bulk
-    work on its own one-thread lane (see the module's docstring).
+    Abandoned. Calls made on a compute thread run in place, so nesting cannot deadlock.
     """
     if getattr(_local, "on_pool", False):
         return fn(*args, **kwargs) if progress is None else fn(*args, progress=progress, **kwargs)
@@ -63,7 +58,7 @@ def run(fn, *args, progress=None, heavy: bool = False, **kwargs):
                 raise Abandoned
             latest.append(done_total)  # list.append is atomic: the waiting thread reads the last entry
         kwargs["progress"] = report
-    future = (_heavy_pool if heavy else _pool).submit(_on_pool, fn, args, kwargs)
+    future = _pool.submit(_on_pool, fn, args, kwargs)
     shown = 0
     try:
         while not wait([future], timeout=None if progress is None else 0.1).done:

@@ -61,7 +61,6 @@ DEFAULT_SCENE = Scene(shape="star", size=20, angle=0, colour="#ffd21e", backgrou
                       path="horizontal", step=1)
 # The full-frame models are right everywhere; the centre-trained ones show what position does (the point of the page)
 DEFAULT_MODELS = ["cnn", "vit", "cnn-center", "vit-center"]
-HEAVY_FRAMES = 400  # frames x models above which a sweep shows a progress bar and runs on the bulk lane (ui/compute)
 GRID_STEP = 4  # px: the 2-D grid's default step; 2 px quadruples the frames (~4 s on 2 cores at one thread)
 
 
@@ -99,16 +98,15 @@ def scene_path(scene: Scene) -> sen.Path:
 def cached_sweep(scene: Scene, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Probabilities per model for the whole path; cached so re-selecting a point costs nothing."""
     path = scene_path(scene)
-    heavy = len(path) * len(names) > HEAVY_FRAMES
-    bar = st.progress(0.0, text=f"Classifying {len(path)} frames with {len(names)} models…") if heavy else None
+    bar = st.progress(0.0, text=f"Classifying {len(path)} frames with {len(names)} models…") \
+        if len(path) * len(names) > 400 else None
 
     def progress(done, total):
         if bar is not None:
             bar.progress(done / total, text=f"Classified {done} of {total} frames")
 
     loaded = {n: cached_model(n) for n in names}
-    out = compute.run(sen.sweep, loaded, scene.background_image(), scene.sprite(), path, progress=progress,
-                      heavy=heavy)
+    out = compute.run(sen.sweep, loaded, scene.background_image(), scene.sprite(), path, progress=progress)
     if bar is not None:
         bar.empty()
     return out
