@@ -14,7 +14,6 @@ PAGES = [st.Page(p.path, title=t(f"nav.{p.name}"), icon=p.icon, default=not p.ur
                  **({"url_path": p.url_path} if p.url_path else {}))  # the home page is the default, at "/"
          for p in registry.PAGES]
 page = st.navigation(PAGES)
-warmup.start()  # once per server: torch, the models and the default results load while the visitor reads
 
 present.toggle()
 with st.sidebar:
@@ -24,3 +23,6 @@ try:
     page.run()
 finally:
     release_memory()
+    # once per server, after this first page is done (its own run does not compete with the imports): torch, the
+    # models and every page's default view load in the background while the visitor reads
+    warmup.start()

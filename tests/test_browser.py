@@ -155,3 +155,16 @@ def test_clicking_the_sensitivity_chart_shows_that_frame(server, browser):
         assert pg.locator("[data-testid='stException']").count() == 0
     finally:
         pg.close()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_in_chinese_without_exception(server, browser, page):
+    """?lang=zh on every page: the navigation is in Chinese, nothing raises (the pages' own texts follow, #18)."""
+    pg = _open(browser, f"{server}/{page}?lang=zh")
+    try:
+        nav = pg.locator("[data-testid='stSidebarNavLink']").all_inner_texts()
+        assert any("平移敏感性" in t for t in nav), nav
+        assert pg.locator("[data-testid='stException']").count() == 0
+        assert "lang=zh" in pg.url  # kept in the URL for a bookmark
+    finally:
+        pg.close()
