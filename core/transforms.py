@@ -48,7 +48,7 @@ def as_kernel(kernel, dtype=torch.float32) -> torch.Tensor:
     kh, kw = arr.shape
     if kh % 2 == 0 or kw % 2 == 0:
         raise KernelError(f"kernel sides must be odd (1, 3, 5, 7) so it has a centre pixel, got {kh}x{kw}")
-    return torch.as_tensor(arr, dtype=dtype)
+    return torch.tensor(arr, dtype=dtype)  # a copy: the table may be a read-only (cached) array, and it is tiny
 
 
 def translate(img, dx: int, dy: int, mode: str = "zeros") -> torch.Tensor:
