@@ -85,3 +85,15 @@ def test_the_language_follows_the_url_then_the_picker():
     at.radio(key="lang").set_value("en").run()
     assert at.title[0].value == "Inductive Bias Lab"
     assert at.query_params["lang"] == ["en"] or at.query_params["lang"] == "en"
+
+
+@pytest.mark.parametrize("locale, expected", [("zh-CN", "zh"), ("zh-TW", "zh"), ("en-GB", "en"), ("fr-FR", "en"),
+                                              (None, "en")])
+def test_without_lang_in_the_url_the_browser_language_decides(monkeypatch, locale, expected):
+    class Context:  # what st.context gives a script run: the browser's Accept-Language choice
+        pass
+
+    ctx = Context()
+    ctx.locale = locale
+    monkeypatch.setattr(i18n.st, "context", ctx)
+    assert i18n._from_browser() == expected
