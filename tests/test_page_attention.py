@@ -80,3 +80,27 @@ def test_cnn_gets_a_message_and_a_cam(random_models):
     assert not at.error
     captions = [img.caption for el in at.get("image") for img in el.proto.imgs]
     assert any(c.startswith("CAM of the top class") for c in captions), captions
+
+
+def test_every_heads_map_is_stretched_on_its_own_and_drawn_as_one_tile():
+    """2 layers x 2 heads on a 2x2 grid, one prefix token: a head that attends to one patch maps to 1 there and 0
+    elsewhere; a head that attends evenly has nothing to stretch (all 0, no division by zero)."""
+    import numpy as np
+
+    from core.attention import ViTGeometry
+    from ui.attention_views import all_heads_frame, head_maps, heads_image
+
+    geo = ViTGeometry(grid_size=(2, 2), patch_size=(8, 8), num_prefix_tokens=1, prefix_names=("CLS",), depth=2,
+                      num_heads=2)
+    attn = np.full((2, 2, 5, 5), 0.2, dtype=np.float32)  # every token attends evenly to all five
+    attn[1, 0, 0] = [0.1, 0.0, 0.0, 0.9, 0.0]  # layer 2, head 1: the CLS query looks at patch 3 (row 2, col 1)
+    maps, relative = head_maps(attn, 0, geo)
+    assert maps.shape == relative.shape == (2, 2, 2, 2)
+    assert np.allclose(maps[1, 0], [[0, 0], [0.9, 0]])  # the prefix token's share is not on the grid
+    assert np.allclose(relative[1, 0], [[0, 0], [1, 0]])
+    assert np.allclose(relative[0, 0], 0) and np.allclose(relative[1, 1], 0)
+    frame = all_heads_frame(maps, relative)
+    assert len(frame) == 16 and frame.query("layer == 2 and head == 1 and row == 2 and col == 1").relative.item() == 1
+    picture = heads_image(relative, tile=72)
+    assert picture.ndim == 3 and picture.shape[2] == 3
+    assert picture.shape[1] == 80 + 2 * 72 + 4 and picture.shape[0] == 30 + 2 * 72 + 4  # labels + 2 x 2 tiles, a gap

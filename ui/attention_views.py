@@ -185,30 +185,31 @@ def clickable_attention(shown: np.ndarray, df: pd.DataFrame, geo: att.ViTGeometr
     return alt.layer(*layers).properties(width=width, height=height)
 
 
-def all_heads_frame(attn: np.ndarray, query: int, geo: att.ViTGeometry) -> pd.DataFrame:
-    """Long table (layer, head, row, col, attention) of one query's attention for every head."""
-    maps = att.query_map(torch.from_numpy(attn), query, geo).numpy()  # [L, H, gh, gw]
-    L, Hh, gh, gw = maps.shape
+def head_maps(attn: np.ndarray, query: int, geo: att.ViTGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """One query's attention over the patch grid for every layer and head [L, H, gh, gw], and the same maps each
+    stretched from its own minimum (0) to its maximum (1)."""
+    maps = att.query_map(torch.from_numpy(attn), query, geo).numpy()
+    flat = maps.reshape(*maps.shape[:2], -1)
+    lo = flat.min(-1)[..., None, None]
+    span = np.maximum(flat.max(-1)[..., None, None] - lo, 1e-12)
+    return maps, (maps - lo) / span
+
+
+def all_heads_frame(maps: np.ndarray, relative: np.ndarray) -> pd.DataFrame:
+    """Long table (layer, head, row, col, attention, relative) of head_maps' two arrays."""
     idx = np.indices(maps.shape).reshape(4, -1)
-    flat = maps.reshape(L, Hh, -1)
-    lo = flat.min(-1).reshape(L, Hh, 1, 1)
-    span = np.maximum(flat.max(-1).reshape(L, Hh, 1, 1) - lo, 1e-12)
     return pd.DataFrame({"layer": idx[0] + 1, "head": idx[1] + 1, "row": idx[2] + 1, "col": idx[3] + 1,
-                         "attention": maps.reshape(-1),
-                         "relative": ((maps - lo) / span).reshape(-1)})
+                         "attention": maps.reshape(-1), "relative": relative.reshape(-1)})
 
 
-def heads_image(attn: np.ndarray, query: int, geo: att.ViTGeometry, tile: int = 72) -> np.ndarray:
-    """Every head of every layer, one query: a picture with a tile per (layer, head), each stretched from its own
-    minimum to maximum, rows = layers, columns = heads, labelled in type that a projector still shows.
-    A picture rather than a faceted chart: the browser draws L x H facets slowly on every change of the query."""
-    maps = att.query_map(torch.from_numpy(attn), query, geo)  # [L, H, gh, gw]
-    L, Hh, gh, gw = maps.shape
-    flat = maps.reshape(L * Hh, -1)
-    lo, hi = flat.min(1, keepdim=True).values, flat.max(1, keepdim=True).values
-    rel = ((flat - lo) / (hi - lo).clamp_min(1e-12)).reshape(L * Hh, gh, gw)
+def heads_image(relative: np.ndarray, tile: int = 72) -> np.ndarray:
+    """head_maps' stretched maps [L, H, gh, gw] as one picture: a tile per (layer, head), rows = layers, columns =
+    heads, labelled in type that a projector still shows. A picture rather than a faceted chart: the browser draws
+    L x H facets slowly on every change of the query."""
+    L, Hh, gh, gw = relative.shape
     f = max(1, tile // max(gh, gw))
-    tiles = pic.colormap(rel).repeat_interleave(f, 1).repeat_interleave(f, 2)
+    tiles = pic.colormap(torch.from_numpy(relative).reshape(L * Hh, gh, gw))
+    tiles = tiles.repeat_interleave(f, 1).repeat_interleave(f, 2)
     grid = pic.to_uint8(pic.tile_grid(tiles, cols=Hh, gap=4).numpy())
     font_px, left, top = 18, 80, 30
     im = Image.new("RGB", (left + grid.shape[1], top + grid.shape[0]), (255, 255, 255))
@@ -346,7 +347,7 @@ def where_section(res: Analysis) -> None:
     a, b = st.columns([1, 1.4])
     with a:
         present.chart(clickable_attention(res.shown, frame, geo, query - P + 1 if query >= P else None),
-                        width="content", key="att-click", on_select=on_click, selection_mode="patch")
+                      width="content", key="att-click", on_select=on_click, selection_mode="patch")
         to_prefix = fused[query, :P].sum()
         st.caption(f"Layer {layer}, {'mean over heads' if head == 'mean' else f'head {head}'}, query "
                    f"**{geo.token_name(query)}** (outlined). Its attention to the prefix tokens "
@@ -355,10 +356,10 @@ def where_section(res: Analysis) -> None:
         download(frame, f"attention_L{layer}_{head}_q{_token_param(geo, query)}", "dl-att")
     with b:
         st.markdown("**Every head of every layer, same query**")
-        st.image(png(heads_image(res.attn, query, geo)), output_format="PNG",
+        maps, relative = head_maps(res.attn, query, geo)
+        st.image(png(heads_image(relative)), output_format="PNG",
                  caption="Each tile stretched from its own minimum (dark blue) to its maximum (yellow).")
-        download(all_heads_frame(res.attn, query, geo), f"attention_all_heads_q{_token_param(geo, query)}",
-                 "dl-heads")
+        download(all_heads_frame(maps, relative), f"attention_all_heads_q{_token_param(geo, query)}", "dl-heads")
 
 
 @st.fragment  # head fusion and discard ratio change only the rollout

@@ -141,21 +141,19 @@ CHAIN_COLOURS = {"conv": "#444444", "conv + stride 2": "#8c564b", "conv + max-po
                  "conv + blur-pool 2 (anti-aliased)": "#17becf", "ViT patch embedding": "#bcbd22"}
 
 
-def _model_chain_names(df: pd.DataFrame) -> list[str]:
-    return [c for c in df["chain"].unique() if c.startswith("whole ")]
+def _is_whole_network(chain: str) -> bool:
+    return chain.startswith("whole ")  # core.equivariance.model_chain's names: "whole CNN (cnn) feature map", ...
 
 
 def _chain_colour(chain: str) -> str:
     for name in MODELS.values():
-        if chain.startswith("whole ") and f"({name})" in chain:
+        if _is_whole_network(chain) and f"({name})" in chain:
             return colours([name])[name]
     return next((c for name, c in CHAIN_COLOURS.items() if chain == name or chain.startswith(name + " (")),
                 "#7f7f7f")
 
 
-def _error_chart(df: pd.DataFrame, title: str, width: int | None = None) -> alt.LayerChart | None:
-    if df.empty:
-        return None
+def _error_chart(df: pd.DataFrame, title: str, width: int | None = None) -> alt.LayerChart:
     chains = list(dict.fromkeys(df["chain"]))
     colour = alt.Color("chain:N", title=title, scale=alt.Scale(domain=chains, range=[_chain_colour(c) for c in chains]),
                        legend=alt.Legend(orient="right", labelLimit=320, titleFontSize=13, labelFontSize=13))
@@ -185,14 +183,13 @@ def chains_section(image: np.ndarray, kernel: np.ndarray) -> None:
     if df["error"].isna().all():
         st.info("Every feature map is zero (an all-zero kernel?): there is no error to measure.")
     else:
-        hand = df[~df["chain"].isin(_model_chain_names(df))]
-        whole = df[df["chain"].isin(_model_chain_names(df))]
+        whole_network = df["chain"].map(_is_whole_network)
+        hand, whole = df[~whole_network], df[whole_network]
         if whole.empty or hand.empty:
             present.chart(_error_chart(df, "whole networks" if hand.empty else "hand-built chains"), width="stretch")
         else:  # each its own x-axis: a whole CNN (stride 32) is measured up to 64 px, the hand-built chains to ~16
-            present.chart(alt.hconcat(_error_chart(hand, "hand-built chains", 560),
-                                        _error_chart(whole, "whole networks", 360)).resolve_scale(
-                x="independent", color="independent"), width="content")
+            both = alt.hconcat(_error_chart(hand, "hand-built chains", 560), _error_chart(whole, "whole networks", 360))
+            present.chart(both.resolve_scale(x="independent", color="independent"), width="content")
     st.download_button("Download the chart data (CSV)", df.to_csv(index=False), "equivariance_error.csv", "text/csv")
     st.markdown(
         "**How this is measured.** error(s) = ‖f(T_s x) − T′ f(x)‖ / ‖f(x)‖, where T_s shifts the input s px to the "
