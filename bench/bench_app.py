@@ -25,6 +25,19 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+# An init script that times every message the server sends (window.__iblMsgs, browser clock), installed before the
+# app opens its WebSocket. A quick rerun (a fragment) can go from 'running' to 'notRunning' inside one React render
+# and leave no trace in the DOM; the messages it sends always arrive. bench.latency and bench.load_test wait on it.
+SERVER_MESSAGES = """
+window.__iblMsgs = [];
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener('message', () => window.__iblMsgs.push(performance.now()));
+  }
+};
+"""
 PAGES = URL_PATHS
 FIRST_PAGE_GOAL_S = 5.0
 MEMORY_GOAL_MB = 700.0  # the issue's goal for the app with the embedded models (bench_models uses it too)

@@ -21,25 +21,21 @@ import statistics
 import time
 from pathlib import Path
 
-from bench.bench_app import ARGS, CHROMIUM, IDLE, free_port, start_server, stop_server, wait_healthy
+from bench.bench_app import (
+    ARGS,
+    CHROMIUM,
+    IDLE,
+    SERVER_MESSAGES,
+    free_port,
+    start_server,
+    stop_server,
+    wait_healthy,
+)
 
 OUT = Path(__file__).with_name("latency.json")
 CONTROL_GOAL_MS, GRID_GOAL_MS, FIRST_VISIT_GOAL_S = 300.0, 2000.0, 2.0
 WARM_UP_S = 20.0  # how long the warmed server had after its home page was opened
 
-# Every message the server sends, timed in the browser (installed before the app's script opens its WebSocket).
-# A quick rerun can go from 'running' to 'notRunning' inside one React render, leaving no trace in the DOM; the
-# "script finished" message it sends always arrives.
-MESSAGES = """
-window.__iblMsgs = [];
-const NativeWebSocket = window.WebSocket;
-window.WebSocket = class extends NativeWebSocket {
-  constructor(...args) {
-    super(...args);
-    this.addEventListener('message', () => window.__iblMsgs.push(performance.now()));
-  }
-};
-"""
 OBSERVE = """() => {
   window.__ibl = [];
   const el = document.querySelector("[data-testid='stApp']");
@@ -60,7 +56,7 @@ FINISHED = f"""t0 => {{
 
 def open_page(browser, url: str, timeout_ms: float = 120_000):
     pg = browser.new_page(viewport={"width": 1400, "height": 900})
-    pg.add_init_script(MESSAGES)
+    pg.add_init_script(SERVER_MESSAGES)
     t = time.perf_counter()
     pg.goto(url)
     pg.wait_for_selector("h1", timeout=timeout_ms)
@@ -112,7 +108,8 @@ def select(label: str, options: tuple[str, ...]):
 
 def radio(options: tuple[str, ...]):
     def make(i):
-        return lambda pg: pg.locator("[data-testid='stRadio'] label").filter(has_text=options[i % len(options)]).first.click()
+        option = options[i % len(options)]
+        return lambda pg: pg.locator("[data-testid='stRadio'] label").filter(has_text=option).first.click()
     return make
 
 

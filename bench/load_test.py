@@ -41,6 +41,7 @@ from bench.bench_app import (
     ARGS,
     CHROMIUM,
     IDLE,
+    SERVER_MESSAGES,
     free_port,
     healthy,
     proc_memory_mb,
@@ -65,18 +66,7 @@ FLAT_MB = 50.0  # allowed growth of the server's resident memory over the second
 EQ_IMAGES = ("astronaut", "cat", "white square")  # equivariance churn images: 512x512, 451x300, 100x100
 FAULT_MODEL = "vit_small_patch16_224"
 
-# Counts the messages the server sends, so an update can wait for its rerun: a quick rerun (a fragment) can go from
-# "running" to "notRunning" inside one React render and leave no trace in the DOM, but its messages always arrive.
-RUN_COUNTER = """
-window.__stMsgs = 0;
-const NativeWebSocket = window.WebSocket;
-window.WebSocket = class extends NativeWebSocket {
-  constructor(...args) {
-    super(...args);
-    this.addEventListener('message', () => { window.__stMsgs += 1; });
-  }
-};
-"""
+RUN_COUNTER = SERVER_MESSAGES  # what an update waits for: the rerun's messages (see bench.bench_app)
 
 
 def pct(values, q):
@@ -149,13 +139,13 @@ class Session:
 
     async def update(self, action, expect, phase: str, page: str, what: str):
         """Do `action`, wait for the rerun it causes and for `expect` (an awaitable factory), time it."""
-        msgs = await self.page.evaluate("window.__stMsgs")
+        msgs = await self.page.evaluate("window.__iblMsgs.length")
         t = time.perf_counter()
         await action()
         if expect is not None:
             await expect()  # what only the new run shows
         else:  # the rerun's messages, then the app idle
-            await self.page.wait_for_function(f"window.__stMsgs > {msgs}", timeout=TIMEOUT_MS)
+            await self.page.wait_for_function(f"window.__iblMsgs.length > {msgs}", timeout=TIMEOUT_MS)
         await self.page.wait_for_selector(IDLE, timeout=TIMEOUT_MS)
         self.log["timings"].append({"phase": phase, "kind": "update", "page": page, "what": what,
                                     "s": time.perf_counter() - t, "session": self.sid})
