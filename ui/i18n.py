@@ -12,6 +12,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui import bookmarks
+
 LOCALES = Path(__file__).with_name("locales")
 LANGUAGES = {"en": "English", "zh": "中文"}
 DEFAULT = "en"
@@ -40,8 +42,7 @@ def _from_browser() -> str:
 def current() -> str:
     """The session's language: set once from ?lang=, else from the browser's language."""
     if KEY not in st.session_state:
-        asked = st.query_params.get(KEY)
-        st.session_state[KEY] = asked if asked in LANGUAGES else _from_browser()
+        bookmarks.seed(KEY, KEY, str, _from_browser(), lambda v: v in LANGUAGES)
     return st.session_state[KEY]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui import bookmarks
 from ui.i18n import t
 
 KEY = "present"
@@ -24,8 +25,7 @@ h3 {{ font-size: 1.2rem !important; }}
 
 def toggle() -> bool:
     """The sidebar switch (seeded once from ?present=1), kept in the URL while it is on. Returns whether it is."""
-    if KEY not in st.session_state:
-        st.session_state[KEY] = requested()
+    bookmarks.seed(KEY, KEY, _asks, False)
     on = st.sidebar.toggle(t("app.projector"), key=KEY, help=t("app.projector_help"))
     if on:
         st.query_params[KEY] = "1"
@@ -35,9 +35,13 @@ def toggle() -> bool:
     return on
 
 
+def _asks(value: str) -> bool:
+    return value in ("1", "true", "yes")
+
+
 def requested() -> bool:
     """Whether the URL asks for projector mode: read before the page config, to start with the sidebar folded."""
-    return st.query_params.get(KEY) in ("1", "true", "yes")
+    return bookmarks.from_url(KEY, _asks, False)
 
 
 def is_on() -> bool:
