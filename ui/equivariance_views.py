@@ -153,7 +153,7 @@ def _chain_colour(chain: str) -> str:
                 "#7f7f7f")
 
 
-def _error_chart(df: pd.DataFrame, title: str, width: int | None = None) -> alt.LayerChart:
+def _error_chart(df: pd.DataFrame, title: str) -> alt.LayerChart:
     chains = list(dict.fromkeys(df["chain"]))
     colour = alt.Color("chain:N", title=title, scale=alt.Scale(domain=chains, range=[_chain_colour(c) for c in chains]),
                        legend=alt.Legend(orient="right", labelLimit=320, titleFontSize=13, labelFontSize=13))
@@ -163,8 +163,7 @@ def _error_chart(df: pd.DataFrame, title: str, width: int | None = None) -> alt.
         color=colour, tooltip=["chain", "shift_px", "reference_shift_cells", alt.Tooltip("error:Q", format=".4f")])
     points = base.mark_point(size=70, filled=True).encode(
         shape=alt.Shape("reference:N", title="reference", legend=alt.Legend(orient="right", labelLimit=320)))
-    chart = (base.mark_line(strokeWidth=2.5) + points).properties(height=340)
-    return chart.properties(width=width) if width else chart
+    return (base.mark_line(strokeWidth=2.5) + points).properties(height=340)
 
 
 @st.fragment  # picking chains changes only this chart
@@ -185,11 +184,11 @@ def chains_section(image: np.ndarray, kernel: np.ndarray) -> None:
     else:
         whole_network = df["chain"].map(_is_whole_network)
         hand, whole = df[~whole_network], df[whole_network]
-        if whole.empty or hand.empty:
-            present.chart(_error_chart(df, "whole networks" if hand.empty else "hand-built chains"), width="stretch")
-        else:  # each its own x-axis: a whole CNN (stride 32) is measured up to 64 px, the hand-built chains to ~16
-            both = alt.hconcat(_error_chart(hand, "hand-built chains", 560), _error_chart(whole, "whole networks", 360))
-            present.chart(both.resolve_scale(x="independent", color="independent"), width="content")
+        # a chart each, one above the other, so each has its own x-axis (a whole CNN, stride 32, is measured up to
+        # 64 px, the hand-built chains to ~16) and the full width (side by side, the second was cut off)
+        for part, title in ((hand, "hand-built chains"), (whole, "whole networks")):
+            if not part.empty:
+                present.chart(_error_chart(part, title), width="stretch")
     st.download_button("Download the chart data (CSV)", df.to_csv(index=False), "equivariance_error.csv", "text/csv")
     st.markdown(
         "**How this is measured.** error(s) = ‖f(T_s x) − T′ f(x)‖ / ‖f(x)‖, where T_s shifts the input s px to the "
