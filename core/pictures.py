@@ -38,6 +38,7 @@ def upscale(rgb: np.ndarray, factor: int) -> np.ndarray:
 
 _DIVERGING = np.array([[5, 48, 97], [67, 147, 195], [247, 247, 247], [214, 96, 77], [103, 0, 31]], float)  # RdBu
 _SEQUENTIAL = np.array([[255, 255, 255], [254, 178, 76], [240, 59, 32], [60, 0, 30]], float)
+_GREY = np.array([[0, 0, 0], [255, 255, 255]], float)
 
 
 def _ramp(t: np.ndarray, anchors: np.ndarray) -> np.ndarray:
@@ -49,7 +50,7 @@ def _ramp(t: np.ndarray, anchors: np.ndarray) -> np.ndarray:
 
 
 _STEPS = 1024  # table entries at t = k / 1024: 0, 1/2 and 1 land exactly on an entry
-_TABLES = {id(a): _ramp(np.arange(_STEPS + 1) / _STEPS, a) for a in (_DIVERGING, _SEQUENTIAL)}
+_TABLES = {id(a): _ramp(np.arange(_STEPS + 1) / _STEPS, a) for a in (_DIVERGING, _SEQUENTIAL, _GREY)}
 
 
 def _colour(t: np.ndarray, anchors: np.ndarray) -> np.ndarray:
@@ -74,8 +75,7 @@ def sequential_rgb(values: torch.Tensor | np.ndarray, vmax: float) -> np.ndarray
 def grey_rgb(values: torch.Tensor | np.ndarray, vmax: float) -> np.ndarray:
     """Non-negative [H, W] -> RGB uint8 grey scale, like a photo: black = 0, white = vmax (beyond is saturated)."""
     v = np.asarray(values, dtype=np.float64)
-    g = (np.clip(v / vmax if vmax > 0 else np.zeros(v.shape), 0, 1) * 255).round().astype(np.uint8)
-    return np.repeat(g[..., None], 3, axis=-1)
+    return _colour(v / vmax if vmax > 0 else np.zeros(v.shape), _GREY)
 
 
 def enlarge(rgb: np.ndarray, min_side: int = 300, frame: int = 2) -> np.ndarray:
