@@ -61,7 +61,8 @@ DEFAULT_SCENE = Scene(shape="star", size=20, angle=0, colour="#ffd21e", backgrou
                       path="horizontal", step=1)
 # The full-frame models are right everywhere; the centre-trained ones show what position does (the point of the page)
 DEFAULT_MODELS = ["cnn", "vit", "cnn-center", "vit-center"]
-GRID_STEP = 4  # px: the 2-D grid's default step; 2 px quadruples the frames (~4 s on 2 cores at one thread)
+GRID_STEP = 4  # px: the 2-D grid's default step (144 positions for a 20-px star; 2 px gives 529, and cnn + vit alone
+#               then take ~1 s at one thread: bench_sensitivity)
 
 
 def default_step(path: str) -> int:

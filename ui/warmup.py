@@ -1,4 +1,4 @@
-"""Warm the server up in the background as soon as the first visitor opens any page, so that the compute pages'
+"""Warm the server up in the background once the first page view of a server has run, so that the compute pages'
 first visits do not wait for `import torch`, the embedded models and their default results.
 
 The last step matters most for every later click: `gc.freeze()`. Streamlit runs a full garbage collection after
@@ -17,7 +17,7 @@ import time
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 done = threading.Event()
-report: dict[str, float | str] = {}  # step -> seconds (or the error that stopped it): for the bench and the log
+report: dict[str, float | str] = {}  # step -> seconds (or the error that stopped it): for tests and debugging
 NAME = "ibl-warm-up"
 
 
