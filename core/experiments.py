@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from core import shapes
+from core.messages import Message, say
 
 POSITION_SEED = 20_251
 POSITION_IMAGES = 6_000
@@ -132,20 +133,18 @@ def load_stability(path: Path = STABILITY_FILE):
     return pd.read_csv(path) if path.exists() else None
 
 
-def stability_reading(df, a: str = "cnn-aa", b: str = "cnn", shift: int = 1) -> str:
-    """One sentence comparing two models' shift stability at `shift` px, from the shipped rows."""
+def stability_reading(df, a: str = "cnn-aa", b: str = "cnn", shift: int = 1) -> Message | None:
+    """What the shipped rows say about two models' shift stability at `shift` px (None without both models)."""
     rows = df[df.shift_px == shift].set_index("model")
     if a not in rows.index or b not in rows.index:
-        return ""
+        return None
     ra, rb = rows.loc[a], rows.loc[b]
-    feat = "less" if ra.feature_change < rb.feature_change else "more"
-    kept = "more" if ra.top1_kept_pct > rb.top1_kept_pct else "fewer"
-    verdict = ("more shift-stable than" if feat == "less" and kept == "more" else
-               "less shift-stable than" if feat == "more" and kept == "fewer" else "not clearly more stable than")
-    return (f"Shifting whole test images by {shift} px (circularly), {a}'s pooled features change by "
-            f"{ra.feature_change:.1%} against {rb.feature_change:.1%} for {b}, and its answer stays the same for "
-            f"{ra.top1_kept_pct:.1f} % of images against {rb.top1_kept_pct:.1f} %: {a} is {verdict} {b} "
-            f"({int(ra.images):,} held-out images, `python -m core.experiments stability`).")
+    less_change, more_kept = ra.feature_change < rb.feature_change, ra.top1_kept_pct > rb.top1_kept_pct
+    verdict = ("stability.more_stable" if less_change and more_kept else
+               "stability.less_stable" if not less_change and not more_kept else "stability.not_clearly")
+    return say("stability.reading", shift=shift, a=a, b=b, change_a=ra.feature_change, change_b=rb.feature_change,
+               kept_a=ra.top1_kept_pct, kept_b=rb.top1_kept_pct, verdict=say(verdict, a=a, b=b),
+               images=int(ra.images))
 
 
 def main(argv=None):

@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
+from core.messages import Explained
+
 MAX_PIXELS = 40_000_000  # 40 megapixels, checked from the header before decoding
 MIN_SIDE = 8  # smaller images are too small to show anything about convolution or patches
 MAX_UPLOAD_MB = 20  # matches .streamlit/config.toml server.maxUploadSize (Streamlit's MB = 1024 * 1024 bytes)
@@ -52,8 +54,8 @@ BACKGROUND = (255, 255, 255)
 _OPEN_LOCK = threading.Lock()
 
 
-class ImageError(ValueError):
-    """An input that cannot or must not be decoded; the message is written for the user."""
+class ImageError(Explained, ValueError):
+    """An input that cannot or must not be decoded; the message (locales: error.image.*) is written for the user."""
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,9 @@ def decode_image(data, max_side: int | None = None) -> DecodedImage:
     downscaled (antialiased) so that neither side exceeds it, cheaply where the format allows."""
     raw = _read_bytes(data)
     if not raw:
-        raise ImageError("The file is empty.")
+        raise ImageError("error.image.empty")
     if len(raw) > MAX_BYTES:
-        raise ImageError(f"The file is {_mb(len(raw))}; the limit is {MAX_UPLOAD_MB} MB.")
+        raise ImageError("error.image.file_too_big", mb=_mb(len(raw)), limit=MAX_UPLOAD_MB)
 
     img = _open(raw)
     fmt = img.format or "image"
@@ -92,13 +94,13 @@ def decode_image(data, max_side: int | None = None) -> DecodedImage:
     try:
         img.load()  # a full decode, so a truncated or corrupt file fails here and not later
     except Image.DecompressionBombError as e:
-        raise ImageError(_too_large_message(*img.size)) from e
+        raise _too_large(*img.size) from e
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageError(f"The {fmt} file is damaged or cut off and cannot be read completely ({e}).") from e
+        raise ImageError("error.image.truncated", format=fmt, detail=e) from e
     except MemoryError as e:
-        raise ImageError("There is not enough memory to decode this image.") from e
+        raise ImageError("error.image.no_memory") from e
     except Exception as e:  # Pillow's decoders can fail in many ways on hostile input
-        raise ImageError(f"The {fmt} file is damaged and cannot be read ({type(e).__name__}).") from e
+        raise ImageError("error.image.damaged", format=fmt, detail=type(e).__name__) from e
 
     img = _apply_orientation(img)
     image = _to_tensor(img, max_side)
@@ -114,16 +116,16 @@ def _read_bytes(data) -> bytes:
         path = Path(data)
         try:
             if not path.is_file():
-                raise ImageError(f"Cannot read '{path.name or path}': no such file.")
+                raise ImageError("error.image.no_file", name=path.name or path)
             size = path.stat().st_size
             if size > MAX_BYTES:
-                raise ImageError(f"The file is {_mb(size)}; the limit is {MAX_UPLOAD_MB} MB.")
+                raise ImageError("error.image.file_too_big", mb=_mb(size), limit=MAX_UPLOAD_MB)
             return path.read_bytes()
         except OSError as e:
-            raise ImageError(f"Cannot read '{path.name or path}': {e.strerror or e}.") from e
+            raise ImageError("error.image.unreadable", name=path.name or path, detail=e.strerror or e) from e
     if hasattr(data, "getvalue"):  # e.g. Streamlit's UploadedFile, io.BytesIO
         return _read_bytes(data.getvalue())
-    raise ImageError(f"Expected image bytes or a file path, not {type(data).__name__}.")
+    raise ImageError("error.image.not_bytes", type=type(data).__name__)
 
 
 def _open(raw: bytes) -> Image.Image:
@@ -133,24 +135,23 @@ def _open(raw: bytes) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(raw), formats=FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError(f"The image is far too large to open (limit {MAX_PIXELS / 1e6:g} megapixels).") from e
+        raise ImageError("error.image.bomb", limit=MAX_PIXELS / 1e6) from e
     except Image.UnidentifiedImageError as e:
-        raise ImageError(f"This is not an image we can read; please use a {SUPPORTED} file.") from e
+        raise ImageError("error.image.not_an_image", formats=SUPPORTED) from e
     except Exception as e:  # a header so broken that the format's parser itself fails
-        raise ImageError(f"The image header is damaged; please use a {SUPPORTED} file ({type(e).__name__}).") from e
+        raise ImageError("error.image.bad_header", formats=SUPPORTED, detail=type(e).__name__) from e
 
 
 def _check_size(width: int, height: int) -> None:
     if width * height > MAX_PIXELS:
-        raise ImageError(_too_large_message(width, height))
+        raise _too_large(width, height)
     if min(width, height) < MIN_SIDE:
-        raise ImageError(f"The image is {width} x {height} pixels, too small to use: "
-                         f"it needs at least {MIN_SIDE} pixels on each side.")
+        raise ImageError("error.image.too_small", width=width, height=height, min_side=MIN_SIDE)
 
 
-def _too_large_message(width: int, height: int) -> str:
-    return (f"The image is {width} x {height} pixels ({width * height / 1e6:.1f} megapixels); "
-            f"the limit is {MAX_PIXELS / 1e6:g} megapixels. Please use a smaller image.")
+def _too_large(width: int, height: int) -> ImageError:
+    return ImageError("error.image.too_large", width=width, height=height, megapixels=width * height / 1e6,
+                      limit=MAX_PIXELS / 1e6)
 
 
 def _mb(n: int) -> str:
@@ -212,7 +213,7 @@ def _to_rgb8(img: Image.Image) -> Image.Image:
             return Image.alpha_composite(background, img).convert("RGB")
         return img if img.mode == "RGB" else img.convert("RGB")
     except (ValueError, OSError) as e:
-        raise ImageError(f"Images in colour mode {img.mode} are not supported; please convert it to RGB.") from e
+        raise ImageError("error.image.mode", mode=img.mode) from e
 
 
 # ------------------------------------------------------------------------------------ tensor helpers
@@ -327,10 +328,10 @@ def _sample_cached(name: str) -> torch.Tensor:
 def load_sample(name: str) -> torch.Tensor:
     """A built-in image by name (see `sample_names()`), as a fresh [3, H, W] tensor in [0, 1]."""
     if name not in sample_names():
-        raise ImageError(f"Unknown sample image {name!r}; choose one of: {', '.join(sample_names())}.")
+        raise ImageError("error.image.unknown_sample", name=name, choices=", ".join(sample_names()))
     try:
         return _sample_cached(name).clone()
     except ImageError:
         raise
     except Exception as e:
-        raise ImageError(f"The sample image {name!r} could not be made ({type(e).__name__}: {e}).") from e
+        raise ImageError("error.image.sample_failed", name=name, detail=f"{type(e).__name__}: {e}") from e

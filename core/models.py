@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from core.card import MODEL_CARD, WEIGHTS_DIR, model_card  # noqa: F401  (part of this module's API)
+from core.messages import Explained
 
 TIMM_PREFIX = "timm:"
 # timm models offered in the picker; any other timm name works through load_model too.
@@ -22,10 +23,10 @@ TIMM_SUGGESTED = ("vit_tiny_patch16_224", "deit_tiny_patch16_224", "deit_tiny_di
 @dataclass(frozen=True)
 class EmbeddedSpec:
     """Everything about one embedded model, in one place: the loader, the training script (its recipe is
-    core.train.RECIPES[arch]), the pickers and the charts' palette read it from here."""
+    core.train.RECIPES[arch]), the charts' palette read it from here; what the pickers say about it is in the
+    language catalogues (locales/*/app.toml: model.<name>)."""
     arch: str  # an architecture of `build_embedded`
     region: str  # where its training objects were: "full" frame or "center"
-    label: str  # what the pickers say about it
     colour: str  # its colour on every chart of every page
 
     @property
@@ -34,11 +35,11 @@ class EmbeddedSpec:
 
 
 EMBEDDED = {
-    "cnn": EmbeddedSpec("resnet", "full", "small ResNet, full frame", "#1f77b4"),
-    "cnn-aa": EmbeddedSpec("resnet-aa", "full", "ResNet, every downsampling anti-aliased (BlurPool)", "#2ca02c"),
-    "vit": EmbeddedSpec("vit", "full", "small ViT (patch 8), full frame", "#d62728"),
-    "cnn-center": EmbeddedSpec("resnet", "center", "ResNet, trained on centred objects", "#9467bd"),
-    "vit-center": EmbeddedSpec("vit", "center", "ViT, trained on centred objects", "#ff7f0e"),
+    "cnn": EmbeddedSpec("resnet", "full", "#1f77b4"),
+    "cnn-aa": EmbeddedSpec("resnet-aa", "full", "#2ca02c"),
+    "vit": EmbeddedSpec("vit", "full", "#d62728"),
+    "cnn-center": EmbeddedSpec("resnet", "center", "#9467bd"),
+    "vit-center": EmbeddedSpec("vit", "center", "#ff7f0e"),
 }
 # colours of other models (timm), in order of appearance: none of the embedded models' colours
 OTHER_COLOURS = ("#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -46,8 +47,8 @@ EMBEDDED_MEAN = (0.5, 0.5, 0.5)
 EMBEDDED_STD = (0.5, 0.5, 0.5)
 
 
-class ModelError(RuntimeError):
-    """A model cannot be had; the message says why, fit to show a user."""
+class ModelError(Explained, RuntimeError):
+    """A model cannot be had; the message (locales: error.model.*) says why, fit to show a user."""
 
 
 class UnknownModelError(ModelError, KeyError):
@@ -95,10 +96,7 @@ def check_size(arch: str) -> None:
     """ModelTooLargeError, naming the count and the cap, if timm model `arch` is over `max_params()`."""
     n, cap = count_parameters(arch), max_params()
     if n is not None and n > cap:
-        raise ModelTooLargeError(
-            f"{arch} has {_millions(n)} parameters, more than this app's cap of {_millions(cap)} "
-            "(IBL_MAX_PARAMS): on a shared server it would take the memory every other visitor needs. Pick a "
-            "smaller model, or raise IBL_MAX_PARAMS when you run the app on your own machine")
+        raise ModelTooLargeError("error.model.too_large", arch=arch, parameters=_millions(n), cap=_millions(cap))
 
 
 def build_embedded(arch: str, num_classes: int = 10) -> torch.nn.Module:
@@ -116,7 +114,7 @@ def build_embedded(arch: str, num_classes: int = 10) -> torch.nn.Module:
         # mlp_ratio 2 (not 4): a third fewer FLOPs, so the ViT trains to 95 % within the CPU budget
         return VisionTransformer(img_size=64, patch_size=8, embed_dim=96, depth=6, num_heads=3, mlp_ratio=2,
                                  num_classes=num_classes)
-    raise UnknownModelError(f"unknown embedded architecture {arch!r}")
+    raise UnknownModelError("error.model.unknown_arch", arch=arch)
 
 
 def _blur_every_downsampling(net: torch.nn.Module) -> torch.nn.Module:
@@ -242,11 +240,11 @@ def load_model(name: str, weights: str | os.PathLike | None = None, pretrained: 
     Raises ModelError subclasses, never hangs.
     """
     if not isinstance(name, str) or not name:
-        raise UnknownModelError("no model name given")
+        raise UnknownModelError("error.model.no_name")
     if name.startswith(TIMM_PREFIX):
         return _load_timm(name[len(TIMM_PREFIX):], weights, pretrained)
     if name not in EMBEDDED:
-        raise UnknownModelError(f"unknown model {name!r}: choose one of {', '.join(EMBEDDED)} or 'timm:<name>'")
+        raise UnknownModelError("error.model.unknown", name=name, choices=", ".join(EMBEDDED))
     return _load_embedded(name) if pretrained else _random_embedded(name)
 
 
@@ -266,16 +264,13 @@ def _load_embedded(name: str) -> LoadedModel:
     path = WEIGHTS_DIR / f"{name}.safetensors"
     card = model_card()["models"].get(name)
     if not path.exists() or card is None:
-        raise WeightsUnavailableError(
-            f"the embedded weights for {name!r} are missing ({path.name}); run `python -m core.train` to make them")
+        raise WeightsUnavailableError("error.model.embedded_missing", name=name, file=path.name)
     arch = EMBEDDED[name].arch
     net = build_embedded(arch, len(card["classes"]))
     try:
         net.load_state_dict(load_file(path))
     except Exception as e:  # a file from another version of the architecture, or a corrupt one (SafetensorError)
-        raise WeightsUnavailableError(
-            f"the embedded weights for {name!r} ({path.name}) do not fit its architecture; run "
-            f"`python -m core.train --only {name}` to remake them") from e
+        raise WeightsUnavailableError("error.model.embedded_mismatch", name=name, file=path.name) from e
     net.eval()
     return LoadedModel(name, net, kind_of(net), (64, 64), list(card["classes"]), EMBEDDED_MEAN, EMBEDDED_STD,
                        info=card)
@@ -306,12 +301,12 @@ def _load_timm(arch: str, weights, pretrained: bool) -> LoadedModel:
     from timm.data import ImageNetInfo, resolve_data_config
 
     if not timm.is_model(arch):
-        raise UnknownModelError(f"timm has no model called {arch!r}")
+        raise UnknownModelError("error.model.no_timm_model", arch=arch)
     check_size(arch)  # before any weights are built, read or downloaded
     overlay = {}
     if weights is not None:
         if not Path(weights).is_file():
-            raise WeightsUnavailableError(f"no weights file at {weights}")
+            raise WeightsUnavailableError("error.model.no_weights_file", path=weights)
         overlay = {"file": str(weights)}
     elif pretrained:
         cfg = timm.models.get_pretrained_cfg(arch)
@@ -320,14 +315,12 @@ def _load_timm(arch: str, weights, pretrained: bool) -> LoadedModel:
         if cached:
             overlay = {"file": cached}
         elif not hub_id or not _hub_reachable():
-            raise WeightsUnavailableError(
-                f"pretrained weights for {arch!r} are not in the local Hugging Face cache and the hub cannot be "
-                "reached; download them once while online (see README), or use the embedded models")
+            raise WeightsUnavailableError("error.model.offline", arch=arch)
     try:
         net = timm.create_model(arch, pretrained=bool(overlay) or pretrained,
                                 pretrained_cfg_overlay=overlay or None)
     except Exception as e:  # a corrupt or mismatched file, a failed download
-        raise WeightsUnavailableError(f"could not load weights for {arch!r}: {e}") from e
+        raise WeightsUnavailableError("error.model.load_failed", arch=arch, detail=e) from e
     net.eval()
     dc = resolve_data_config({}, model=net)
     n = net.num_classes

@@ -7,6 +7,7 @@ from core import sensitivity as sen
 from core import shapes
 from ui import bookmarks, require_entry, table_height
 from ui import sensitivity_views as views
+from ui.i18n import say
 from ui.images import image_picker
 from ui.models import try_load
 
@@ -45,7 +46,7 @@ with st.sidebar:
                           "which has a frame for every pair of positions.")
     st.header("Models")
     chosen = st.multiselect("Compare", views.MODEL_CHOICES, default=views.bookmarked_models(views.DEFAULT_MODELS),
-                            key="models", help=views.MODELS_HELP)
+                            key="models", help=views.models_help())
     custom = st.text_input("Add a timm model", placeholder="timm:resnet18", key="custom")
     st.query_params.update(shape=shape, path=kind, models=",".join(chosen))
 
@@ -100,7 +101,7 @@ st.caption(
 st.info(views.reading(result, stats, targets, path))
 stability = ex.load_stability()
 if stability is not None and {"cnn", "cnn-aa"} & set(loaded):
-    st.caption("**Anti-aliasing, measured.** " + ex.stability_reading(stability))
+    st.caption("**Anti-aliasing, measured.** " + say(ex.stability_reading(stability)))
 
 st.subheader("The frame at one position")
 index = views.selected_index(sel, table, path, result, targets)

@@ -85,10 +85,14 @@ def test_stability_reading_follows_the_numbers():
     df = pd.DataFrame([{"model": "cnn", "shift_px": 1, "feature_change": 0.14, "top1_kept_pct": 88.7, "images": 300},
                        {"model": "cnn-aa", "shift_px": 1, "feature_change": 0.05, "top1_kept_pct": 95.7,
                         "images": 300}])
-    assert "cnn-aa is more shift-stable than cnn" in ex.stability_reading(df)
-    assert "14.0%" in ex.stability_reading(df) and "95.7 %" in ex.stability_reading(df)
+    assert "cnn-aa is more shift-stable than cnn" in str(ex.stability_reading(df))
+    assert "14.0%" in str(ex.stability_reading(df)) and "95.7 %" in str(ex.stability_reading(df))
+    assert "cnn-aa 比 cnn 对平移更稳定" in ex.stability_reading(df).text("zh")
     df.loc[1, "top1_kept_pct"] = 80.0
-    assert "cnn-aa is not clearly more stable than cnn" in ex.stability_reading(df)
+    assert "cnn-aa is not clearly more stable than cnn" in str(ex.stability_reading(df))
+    df.loc[1, "feature_change"] = 0.2
+    assert "cnn-aa is less shift-stable than cnn" in str(ex.stability_reading(df))
+    assert ex.stability_reading(df[df.model == "cnn"]) is None
 
 
 def test_band_accuracy_counts_the_objects_within_the_band():

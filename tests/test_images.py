@@ -481,7 +481,7 @@ def test_image_picker_default_sample_and_switching():
     at.selectbox(key="img").select("coffee").run(timeout=30)
     assert "shape=(3, 341, 512) max=1.000" in _markdown(at)  # 400x600 fitted within 512
     assert any("Downscaled from 600×400" in c.value for c in at.caption)
-    at.selectbox(key="img").select("Upload…").run(timeout=30)
+    at.selectbox(key="img").select("upload").run(timeout=30)
     assert not at.exception and "none" in _markdown(at) and not at.error
 
 
@@ -490,7 +490,7 @@ def test_image_picker_shows_an_error_for_a_bad_upload_and_accepts_a_good_one():
 
     at = AppTest.from_function(upload_app)
     at.session_state["payload"] = b"definitely not an image"
-    at.query_params["img"] = "Upload…"
+    at.query_params["img"] = "upload"
     at.run(timeout=30)
     assert not at.exception
     assert "none" in _markdown(at)

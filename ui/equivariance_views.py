@@ -14,6 +14,7 @@ from core import pictures as pic
 from core.models import ModelError
 from core.transforms import MODES, as_kernel
 from ui import bookmarks, compute, png, present
+from ui.i18n import say
 from ui.models import cached_model, colours
 
 KERNELS = eq.PRESETS + ("custom",)
@@ -206,5 +207,5 @@ def chains_section(image: np.ndarray, kernel: np.ndarray) -> None:
         st.info(reading)
     stability = ex.load_stability()
     if stability is not None:
-        st.caption("**The trained networks.** " + ex.stability_reading(stability)
+        st.caption("**The trained networks.** " + say(ex.stability_reading(stability))
                    + " The hand-built chains above show the mechanism; this is what it adds up to in a trained model.")

@@ -1,34 +1,20 @@
-"""The interface's languages. One catalogue per language (ui/locales/<code>.toml), looked up through t(key, **values):
-keys are dotted (`home.intro`), sentences with numbers are templates with named placeholders (`{n}`), filled here.
+"""The interface's language. The catalogues (locales/<lang>/*.toml, loaded by core.messages) are looked up through
+t(key, **values) in the session's language; say(message_or_error) words what core returns or raises.
 
 The language is the session's: `?lang=zh|en` picks it (and is kept in the URL), else the browser's language
 (st.context.locale), else English; the sidebar picker changes it.
 """
 from __future__ import annotations
 
-import functools
-import tomllib
-from pathlib import Path
+import re
 
 import streamlit as st
 
+from core import messages
+from core.messages import DEFAULT, LANGUAGES, Explained, Message, catalogue  # noqa: F401  (one place: core)
 from ui import bookmarks
 
-LOCALES = Path(__file__).with_name("locales")
-LANGUAGES = {"en": "English", "zh": "中文"}
-DEFAULT = "en"
 KEY = "lang"
-
-
-@functools.cache
-def catalogue(lang: str) -> dict[str, str]:
-    """Every key of one language's catalogue, flattened to dotted keys."""
-    def flatten(table: dict, prefix: str = "") -> dict[str, str]:
-        out = {}
-        for k, v in table.items():
-            out.update(flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-        return out
-    return flatten(tomllib.loads((LOCALES / f"{lang}.toml").read_text(encoding="utf-8")))
 
 
 def _from_browser() -> str:
@@ -48,8 +34,29 @@ def current() -> str:
 
 def t(key: str, **values) -> str:
     """The text of `key` in the session's language, its {placeholders} filled from `values`."""
-    text = catalogue(current())[key]
-    return text.format(**values) if values else text
+    return messages.text(current(), key, **values)
+
+
+def name_of(section: str, name: str) -> str:
+    """What a thing the code knows by an English name (a sample image, a shape, a kernel) is called in the session's
+    language: key `<section>.<slug(name)>`; a name the catalogue does not know (a timm class) is shown as it is."""
+    return catalogue(current()).get(f"{section}.{slug(name)}", name)
+
+
+def slug(name: str) -> str:
+    """A name as a catalogue key: lower-case letters, digits and '-', everything else one '_'."""
+    return re.sub(r"[^0-9a-z-]+", "_", name.lower()).strip("_")
+
+
+def say(what: Message | Exception | None) -> str:
+    """A core Message or error in the session's language (an error core did not word: its own text; None: "")."""
+    if what is None:
+        return ""
+    if isinstance(what, Message):
+        return what.text(current())
+    if isinstance(what, Explained):
+        return what.message.text(current())
+    return str(what)
 
 
 def picker() -> str:

@@ -7,22 +7,24 @@ from ui import compute  # noqa: F401, I001  (configures torch before its first u
 import torch
 
 from core import images
+from core.messages import Message
 from ui import bookmarks
+from ui.i18n import name_of, say, t
 
-UPLOAD = "Upload…"
-CAMERA = "Camera"
+UPLOAD = "upload"  # the picker's two options besides the samples
+CAMERA = "camera"
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 MAX_SIDE = 512  # larger images are downscaled for display and compute
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _decode(data: bytes) -> tuple[torch.Tensor | None, tuple[int, int] | None, str | None]:
+def _decode(data: bytes) -> tuple[torch.Tensor | None, tuple[int, int] | None, Message | None]:
     """(image, original (W, H), None) or (None, None, error message). Errors are cached too, so a
     hostile file is not decoded again on every rerun."""
     try:
         decoded = images.decode_image(data, max_side=MAX_SIDE)
     except images.ImageError as e:
-        return None, None, str(e)
+        return None, None, e.message
     return decoded.image, decoded.original_size, None
 
 
@@ -40,14 +42,22 @@ def sample(name: str) -> torch.Tensor:
 def _downscale_caption(original: tuple[int, int], img: torch.Tensor) -> None:
     w, h = original
     if (img.shape[-1], img.shape[-2]) != (w, h):
-        st.caption(f"Downscaled from {w}×{h} to {img.shape[-1]}×{img.shape[-2]} pixels for display and compute.")
+        st.caption(t("picker.downscaled", width=w, height=h, new_width=img.shape[-1], new_height=img.shape[-2]))
 
 
-def image_picker(key: str, default: str = "white square", label: str = "Image") -> torch.Tensor | None:
+def option_label(option: str) -> str:
+    """A picker option in the session's language (the options themselves stay English: they are bookmarked)."""
+    if option in (UPLOAD, CAMERA):
+        return t("picker.upload" if option == UPLOAD else "picker.camera")
+    return name_of("sample", option)
+
+
+def image_picker(key: str, default: str = "white square", label: str | None = None) -> torch.Tensor | None:
     """A selectbox of built-in samples plus upload and camera. Returns a float RGB tensor [3, H, W] in
     [0, 1], or None (nothing chosen yet, or a bad file: the reason is shown with st.error)."""
     options = images.sample_names() + [UPLOAD, CAMERA]
-    choice = st.selectbox(label, options, index=bookmarks.index_in(key, options, default), key=key)
+    choice = st.selectbox(label or t("picker.image"), options, index=bookmarks.index_in(key, options, default),
+                          key=key, format_func=option_label)
     if choice in (UPLOAD, CAMERA):
         if key in st.query_params:
             del st.query_params[key]  # an upload cannot be bookmarked
@@ -56,7 +66,7 @@ def image_picker(key: str, default: str = "white square", label: str = "Image") 
     try:
         img, original = _sample(choice)
     except images.ImageError as e:
-        st.error(str(e))
+        st.error(say(e))
         return None
     _downscale_caption(original, img)
     return img
@@ -64,16 +74,16 @@ def image_picker(key: str, default: str = "white square", label: str = "Image") 
 
 def _from_user(key: str, choice: str) -> torch.Tensor | None:
     if choice == UPLOAD:
-        file = st.file_uploader(f"Upload an image ({', '.join(t.upper() for t in UPLOAD_TYPES[:-1])})",
+        file = st.file_uploader(t("picker.upload_label", types=", ".join(x.upper() for x in UPLOAD_TYPES[:-1])),
                                 type=UPLOAD_TYPES, key=f"{key}-upload")
     else:
-        file = st.camera_input("Take a picture", key=f"{key}-camera")
+        file = st.camera_input(t("picker.camera_label"), key=f"{key}-camera")
     if file is None:
-        st.info("Upload an image to continue." if choice == UPLOAD else "Take a picture to continue.")
+        st.info(t("picker.upload_prompt" if choice == UPLOAD else "picker.camera_prompt"))
         return None
     img, original, error = _decode(file.getvalue())
     if error is not None:
-        st.error(f"Cannot use **{file.name}**: {error}")
+        st.error(t("picker.cannot_use", name=file.name, error=error))
         return None
     _downscale_caption(original, img)
     return img

@@ -8,11 +8,16 @@ from ui import compute  # noqa: F401, I001  (configures torch before its first u
 
 from core import models
 from ui import bookmarks
+from ui.i18n import name_of, say, t
+
+OTHER = "timm: other…"  # the picker's option for any timm name
+
 
 def label(name: str) -> str:
-    """What a picker shows for a model: an embedded model's name and its spec's description."""
-    spec = models.EMBEDDED.get(name)
-    return f"{name}: {spec.label}" if spec else name
+    """What a picker shows for a model: an embedded model's name and what it is, in the session's language."""
+    if name == OTHER:
+        return t("picker.timm_other")
+    return f"{name}: {name_of('model', name)}" if name in models.EMBEDDED else name
 
 
 def colours(names) -> dict[str, str]:
@@ -36,7 +41,7 @@ def cached_model(name: str) -> models.LoadedModel:
     cache = _model_cache()
     if name in cache.names():
         return cache.get(name)
-    with st.spinner(f"Loading {name}…"):
+    with st.spinner(t("picker.loading", name=name)):
         return cache.get(name)
 
 
@@ -45,22 +50,22 @@ def try_load(name: str) -> models.LoadedModel | None:
     try:
         return cached_model(name)
     except models.ModelError as e:
-        hint = " Use one of the embedded models (cnn, vit, …): they work offline." if name.startswith("timm:") else ""
-        st.error(f"Cannot load **{name}**: {e}.{hint}")
+        hint = " " + t("picker.use_embedded") if name.startswith(models.TIMM_PREFIX) else ""
+        st.error(t("picker.cannot_load", name=name, error=say(e)) + hint)
         return None
 
 
-def model_picker(label_text: str = "Model", kinds=("cnn", "vit"), default: str = "vit", key: str = "model",
+def model_picker(label_text: str | None = None, kinds=("cnn", "vit"), default: str = "vit", key: str = "model",
                  allow_custom: bool = True) -> models.LoadedModel | None:
     """A selectbox over the embedded models (of `kinds`) and suggested timm models, plus any timm name."""
     embedded = [n for n, spec in models.EMBEDDED.items() if spec.kind in kinds]
     options = embedded + [n for n in models.available() if n.startswith(models.TIMM_PREFIX)]
     if allow_custom:
-        options.append("timm: other…")
-    name = st.selectbox(label_text, options, index=bookmarks.index_in(key, options, default), key=key,
+        options.append(OTHER)
+    name = st.selectbox(label_text or t("picker.model"), options, index=bookmarks.index_in(key, options, default), key=key,
                         format_func=label)
-    if name == "timm: other…":
-        custom = st.text_input("timm model name", placeholder="e.g. vit_small_patch16_224", key=f"{key}-custom")
+    if name == OTHER:
+        custom = st.text_input(t("picker.timm_name"), placeholder=t("picker.timm_placeholder"), key=f"{key}-custom")
         if not custom:
             return None
         name = models.TIMM_PREFIX + custom.strip().removeprefix(models.TIMM_PREFIX)

@@ -14,7 +14,8 @@ from core import pictures as pic
 from core import sensitivity as sen
 from core.models import total_stride
 from ui import bookmarks, compute, present
-from ui.models import cached_model, colour_scale, label
+from ui.i18n import name_of
+from ui.models import cached_model, colour_scale
 
 MODEL_CHOICES = list(models.EMBEDDED) + [n for n in models.available() if n.startswith(models.TIMM_PREFIX)]
 BACKGROUNDS = list(sen.BACKGROUNDS)
@@ -22,7 +23,11 @@ BASE = 64  # object sizes and steps are given on the embedded models' 64-pixel c
 
 
 REGION = "region of an image"
-MODELS_HELP = "  \n".join(f"**{n}**: {label(n).split(': ', 1)[-1]}" for n in models.EMBEDDED)
+
+
+def models_help() -> str:
+    """The models widget's help: each embedded model and what it is."""
+    return "  \n".join(f"**{n}**: {name_of('model', n)}" for n in models.EMBEDDED)
 
 
 def bookmarked_models(default: list[str]) -> list[str]:

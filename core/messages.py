@@ -1,0 +1,72 @@
+"""What the lab says, in each of its languages: the catalogues in locales/<lang>/*.toml, and messages (a catalogue
+key and the values to fill in) that core returns where it has something to tell a person.
+
+Core decides *what* to say (a reading of measured data, why an upload was refused) and returns it as a Message or
+raises it as an Explained error; the interface words it in the session's language (ui.i18n). Keys are dotted
+(`equivariance.verdict_exact`); templates use named placeholders with str.format specs (`{error:.2g}`). A value
+that is itself a Message is worded in the same language first (a kernel's or a model's name inside a sentence).
+"""
+from __future__ import annotations
+
+import functools
+import tomllib
+from pathlib import Path
+from typing import Any, NamedTuple
+
+LOCALES = Path(__file__).resolve().parents[1] / "locales"
+LANGUAGES = {"en": "English", "zh": "中文"}
+DEFAULT = "en"
+
+
+@functools.cache
+def catalogue(lang: str) -> dict[str, str]:
+    """Every key of one language, from all its files, flattened to dotted keys. A key defined twice is an error."""
+    if lang not in LANGUAGES:
+        raise KeyError(f"no catalogue for language {lang!r}: choose one of {', '.join(LANGUAGES)}")
+
+    def flatten(table: dict, prefix: str, into: dict[str, str], source: str) -> None:
+        for k, v in table.items():
+            if isinstance(v, dict):
+                flatten(v, f"{prefix}{k}.", into, source)
+            elif f"{prefix}{k}" in into:
+                raise ValueError(f"{prefix}{k} is defined twice in locales/{lang} (again in {source})")
+            else:
+                into[f"{prefix}{k}"] = v
+
+    out: dict[str, str] = {}
+    for path in sorted((LOCALES / lang).glob("*.toml")):
+        flatten(tomllib.loads(path.read_text(encoding="utf-8")), "", out, path.name)
+    return out
+
+
+class Message(NamedTuple):
+    """Something to say: a catalogue key and the values for its placeholders."""
+    key: str
+    values: dict[str, Any] = {}
+
+    def text(self, lang: str = DEFAULT) -> str:
+        return text(lang, self.key, **self.values)
+
+    def __str__(self) -> str:
+        return self.text(DEFAULT)
+
+
+def say(key: str, **values: Any) -> Message:
+    return Message(key, values)
+
+
+def text(lang: str, key: str, **values: Any) -> str:
+    """The sentence `key` in `lang`, its placeholders filled (Message values worded in `lang` first)."""
+    template = catalogue(lang)[key]
+    if not values:
+        return template
+    return template.format(**{k: v.text(lang) if isinstance(v, Message) else v for k, v in values.items()})
+
+
+class Explained(Exception):
+    """An error fit to show a person: raised with a catalogue key and values; str() is the English sentence,
+    `message` lets the interface word it in the session's language."""
+
+    def __init__(self, key: str, **values: Any):
+        self.message = Message(key, values)
+        super().__init__(self.message.text(DEFAULT))
