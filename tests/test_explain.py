@@ -1,0 +1,238 @@
+"""Class-specific saliency maps and their faithfulness (core/explain.py), against hand-built cases and independent
+computations: a network whose evidence sits in one known region, the Grad-CAM = CAM identity for global-average-
+pooled CNNs, the hook-free attention of core.attention, and TorchCAM's own deletion/insertion metric."""
+import threading
+from functools import partial
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from core import attention as att
+from core import explain, images, models
+
+REGION = (slice(8, 24), slice(36, 56))  # rows, cols of the only place RegionNet looks at (64x64 input)
+
+
+class Mask(nn.Module):
+    def __init__(self):
+        super().__init__()
+        mask = torch.zeros(1, 1, 64, 64)
+        mask[..., REGION[0], REGION[1]] = 1.0
+        self.register_buffer("mask", mask)
+
+    def forward(self, x):
+        return x * self.mask
+
+
+class RegionNet(nn.Module):
+    """A CNN with global average pooling whose feature map is zero outside REGION: its class scores can only come
+    from there. Weights are positive, so class 0's evidence is positive wherever the image is bright."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.features = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), Mask())
+        self.fc = nn.Linear(4, 2)
+        with torch.no_grad():
+            self.features[0].weight.abs_()
+            self.features[0].bias.fill_(0.1)
+            self.fc.weight.abs_()
+
+    def get_classifier(self):
+        return self.fc
+
+    def forward(self, x):
+        return self.fc(self.features(x).mean((2, 3)))
+
+
+def region_model() -> models.LoadedModel:
+    net = RegionNet().eval()
+    return models.LoadedModel("region", net, "cnn", (64, 64), ["a", "b"], (0.0,) * 3, (1.0,) * 3)
+
+
+def textured() -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(3, 64, 64, generator=g)
+
+
+@pytest.mark.parametrize("method", explain.CNN_METHODS)
+def test_a_cnn_map_finds_the_only_region_the_network_uses(method):
+    e = explain.explain(region_model(), textured(), class_idx=0)
+    m = e.maps[method]
+    inside = np.zeros_like(m, dtype=bool)
+    inside[REGION] = True
+    peak = np.unravel_index(m.argmax(), m.shape)
+    assert inside[peak], (method, peak)
+    assert m[inside].mean() > 10 * m[~inside].mean()
+
+
+def test_deleting_the_region_first_drops_the_score_first():
+    """A map that ranks the region first must give a lower deletion area and a higher insertion area than the
+    same map upside down (the region last)."""
+    lm = region_model()
+    e = explain.explain(lm, textured(), class_idx=0)
+    x = lm.preprocess(textured())
+    base = explain.blurred(x)[0]
+    fractions, batch = explain.perturbation_batch(x[0], 1 - e.maps["gradcam"], base)
+    with torch.no_grad():
+        reversed_ = explain.faithfulness(lm.net(batch).softmax(-1)[:, 0], fractions)
+    good = e.faithfulness["gradcam"]
+    assert good.deletion_auc < reversed_.deletion_auc and good.insertion_auc > reversed_.insertion_auc
+
+
+def test_grad_cam_equals_cam_for_a_cnn_with_global_average_pooling():
+    """Selvaraju et al. 2017, sec. 3.1: with global average pooling and a linear layer, the Grad-CAM weights are
+    the class's classifier weights divided by the map size, so the two maps agree once scaled to [0, 1]."""
+    lm = models.load_model("cnn", pretrained=False)
+    e = explain.explain(lm, images.load_sample("one star (64×64)"), class_idx=3)
+    cam, grad = e.maps["cam"], e.maps["gradcam"]
+    positive = cam > 0  # Grad-CAM clips negative evidence (ReLU), CAM keeps it
+    np.testing.assert_allclose(grad[positive], cam[positive] * grad.max() / cam.max(), atol=1e-4)
+
+
+def test_vit_attention_and_rollout_are_those_of_the_hook_free_attention_code():
+    lm = models.load_model("vit", pretrained=False)
+    img = images.load_sample("shapes")
+    e = explain.explain(lm, img)
+    a = att.attention_maps(lm.net, lm.preprocess(img))[0]  # [L, H, N, N], computed without hooks
+    expected = {"attention": a[-1].mean(0)[0, 1:], "rollout": att.rollout(a)[0, 1:]}
+    for method, row in expected.items():
+        ref = explain._normalise(row.reshape(8, 8), (64, 64))
+        np.testing.assert_allclose(e.maps[method], ref, atol=1e-4, err_msg=method)
+
+
+def _relevance_by_hand(net, x, cls):
+    """Chefer et al. 2021 (eq. 5-6) on a ViT forward written out here, attention kept in the graph: for each block,
+    R <- R + mean_h[(dS/dA * A)+] R, from R = I; the class token's row over the patches."""
+    h = net.norm_pre(net._pos_embed(net.patch_embed(x)))
+    attns = []
+    for blk in net.blocks:
+        m = blk.attn
+        y = blk.norm1(h)
+        B, N, C = y.shape
+        q, k, v = m.qkv(y).reshape(B, N, 3, m.num_heads, m.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        a = ((m.q_norm(q) * m.scale) @ m.k_norm(k).transpose(-2, -1)).softmax(-1)
+        attns.append(a)
+        out = m.proj(m.norm((a @ v).transpose(1, 2).reshape(B, N, C)))
+        h = h + blk.ls1(out)
+        h = h + blk.ls2(blk.mlp(blk.norm2(h)))
+    score = net.forward_head(net.norm(h))[0, cls]
+    grads = torch.autograd.grad(score, attns)
+    r = torch.eye(attns[0].shape[-1])
+    for a, g in zip(attns, grads):
+        r = r + (g[0] * a[0]).clamp(min=0).mean(0) @ r
+    return r[0, 1:].detach()
+
+
+def test_vit_relevance_is_chefer_et_al_on_a_forward_written_out_by_hand():
+    lm = models.load_model("vit")
+    img = images.load_sample("shapes")
+    for cls in (0, 7):
+        e = explain.explain(lm, img, class_idx=cls)
+        ref = explain._normalise(_relevance_by_hand(lm.net, lm.preprocess(img), cls).reshape(8, 8), (64, 64))
+        np.testing.assert_allclose(e.maps["relevance"], ref, atol=1e-4)
+
+
+def test_the_trained_vit_explains_a_star_by_the_star():
+    """One star on a background, as in training: every ViT map's strongest 64 pixels (1.6 %) lie on the star's
+    box, and removing pixels in the map's order beats removing them at random."""
+    lm = models.load_model("vit")
+    img = images.load_sample("one star (64×64)")  # the star's sprite: 22 px at x=30, y=12
+    e = explain.explain(lm, img)
+    assert lm.class_names[e.class_idx] == "star"
+    box = np.zeros((64, 64), dtype=bool)
+    box[12:34, 30:52] = True
+    rng = np.random.default_rng(0)
+    x = lm.preprocess(img)
+    fractions, batch = explain.perturbation_batch(x[0], rng.random((64, 64)), explain.blurred(x)[0])
+    with torch.no_grad():
+        random_order = explain.faithfulness(lm.net(batch).softmax(-1)[:, e.class_idx], fractions)
+    for method, m in e.maps.items():
+        top = np.argsort(-m.reshape(-1))[:64]
+        assert box.reshape(-1)[top].mean() > 0.9, method
+        assert e.faithfulness[method].deletion_auc < random_order.deletion_auc, method
+
+
+def test_curves_and_areas_match_torchcam_deletion_insertion_metric():
+    """Our batch of perturbed images and our areas against TorchCAM's DeletionInsertionMetric (RISE), with its
+    baseline (zeros) and its steps: same ranking of pixels, same curve points, so the same areas."""
+    from torchcam.methods import GradCAM
+    from torchcam.metrics import DeletionInsertionMetric
+
+    lm = models.load_model("cnn", pretrained=False)
+    x = lm.preprocess(images.load_sample("shapes"))
+    net = explain.shadow(lm.net)
+    with GradCAM(net, "layer4") as extractor:
+        metric = DeletionInsertionMetric(extractor, partial(torch.softmax, dim=-1), steps=16)
+        metric.update(x, class_idx=2)
+        theirs = metric.summary()
+        scores = net(x.clone().requires_grad_(True))
+        cam = extractor(2, scores)[0][0]
+    ours_map = explain._normalise(cam, (64, 64))
+    fractions, batch = explain.perturbation_batch(x[0], ours_map, torch.zeros_like(x[0]), steps=16)
+    with torch.no_grad():
+        ours = explain.faithfulness(lm.net(batch).softmax(-1)[:, 2], fractions)
+    assert ours.deletion_auc == pytest.approx(theirs["deletion_auc"], abs=1e-4)
+    assert ours.insertion_auc == pytest.approx(theirs["insertion_auc"], abs=1e-4)
+
+
+def test_perturbation_batch_on_a_hand_made_case():
+    x = torch.arange(4.0).reshape(1, 2, 2)  # pixels 0, 1, 2, 3
+    saliency = np.array([[0.1, 0.9], [0.5, 0.0]])  # ranks: pixel 1, then 2, then 0, then 3
+    fractions, batch = explain.perturbation_batch(x, saliency, torch.full_like(x, -1.0), steps=4)
+    np.testing.assert_allclose(fractions, [0, 0.25, 0.5, 0.75, 1])
+    deletion, insertion = batch[:5, 0].reshape(5, 4), batch[5:, 0].reshape(5, 4)
+    assert deletion.tolist() == [[0, 1, 2, 3], [0, -1, 2, 3], [0, -1, -1, 3], [-1, -1, -1, 3], [-1, -1, -1, -1]]
+    assert insertion.tolist() == [[-1, -1, -1, -1], [-1, 1, -1, -1], [-1, 1, 2, -1], [0, 1, 2, -1], [0, 1, 2, 3]]
+    f = explain.faithfulness(torch.tensor([1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]), fractions)
+    assert f.deletion_auc == pytest.approx(0.25 * (0.75 + 0.25))  # trapezoids: (1+.5)/2 + (.5+0)/2, times 0.25
+    assert f.insertion_auc == pytest.approx(0.25 * (0.5 + 3))
+
+
+def test_explaining_leaves_the_shared_model_alone_while_others_run_it():
+    """Sessions share one model: explanations in threads while other threads run plain forward passes give the
+    same maps as alone, the others' outputs are unchanged, and no hook or flag is left on the shared model."""
+    lm = models.load_model("vit", pretrained=False)
+    flags = [b.attn.fused_attn for b in lm.net.blocks]
+    img = images.load_sample("shapes")
+    alone = explain.explain(lm, img)
+    x = lm.preprocess(img)
+    with torch.inference_mode():
+        plain = lm.net(x)
+    errors, maps, outs = [], [], []
+
+    def explainer():
+        try:
+            maps.append(explain.explain(lm, img).maps)
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    def runner():
+        try:
+            for _ in range(5):
+                with torch.inference_mode():
+                    outs.append(lm.net(x))
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=f) for f in (explainer, runner, explainer, runner)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for m in maps:
+        for method in alone.maps:
+            np.testing.assert_allclose(m[method], alone.maps[method], atol=1e-5)
+    for o in outs:
+        torch.testing.assert_close(o, plain)
+    assert all(not mod._forward_hooks and not mod._forward_pre_hooks for mod in lm.net.modules())
+    assert [b.attn.fused_attn for b in lm.net.blocks] == flags
+
+
+def test_a_class_out_of_range_is_refused_with_a_message():
+    with pytest.raises(explain.ExplainError, match="class 12"):
+        explain.explain(region_model(), textured(), class_idx=12)
+
