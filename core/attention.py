@@ -15,9 +15,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from core.messages import Explained, Message, say
 
-class AttentionError(ValueError):
-    """The model or the input cannot be analysed this way; the message is fit to show a user."""
+
+class AttentionError(Explained, ValueError):
+    """The model or the input cannot be analysed this way; the message (locales: error.attention.*) is fit to show
+    a user."""
 
 
 # ---------------------------------------------------------------- geometry
@@ -40,11 +43,13 @@ class ViTGeometry:
     def num_tokens(self) -> int:
         return self.num_prefix_tokens + self.num_patches
 
-    def token_name(self, token: int) -> str:
+    def token_name(self, token: int) -> Message:
+        """What a token is called: a prefix token by its name (CLS, DIST, REG1, ...), a patch by its number (1 =
+        top-left, in reading order), row and column."""
         if token < self.num_prefix_tokens:
-            return self.prefix_names[token]
+            return say("attention.token.prefix", name=self.prefix_names[token])
         r, c = divmod(token - self.num_prefix_tokens, self.grid_size[1])
-        return f"patch {token - self.num_prefix_tokens + 1} (row {r + 1}, col {c + 1})"
+        return say("attention.token.patch", patch=token - self.num_prefix_tokens + 1, row=r + 1, col=c + 1)
 
 
 def is_vit(net: torch.nn.Module) -> bool:
@@ -62,7 +67,7 @@ def vit_geometry(net: torch.nn.Module, input_hw: tuple[int, int] | None = None) 
     `input_hw` matters only for models built with `dynamic_img_size`, whose grid follows the input.
     """
     if not is_vit(net):
-        raise AttentionError(f"{type(net).__name__} is not a Vision Transformer: it has no patches or attention")
+        raise AttentionError("error.attention.not_vit_geometry", model=type(net).__name__)
     pe = net.patch_embed
     patch = _pair(pe.patch_size)
     grid = _pair(pe.grid_size)
@@ -91,9 +96,8 @@ def _attention_input(blk: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     from timm.models.vision_transformer import Block, ResPostBlock
 
     if type(blk) not in (Block, ResPostBlock) or type(blk.attn) is not Attention:
-        raise AttentionError(
-            f"cannot read attention from a {type(blk).__name__} block with {type(getattr(blk, 'attn', None)).__name__}"
-            " attention: only timm's standard ViT blocks (Block, ResPostBlock with Attention) are supported")
+        raise AttentionError("error.attention.block", block=type(blk).__name__,
+                             attention=type(getattr(blk, "attn", None)).__name__)
     return blk.norm1(x) if type(blk) is Block else x  # ResPostBlock normalises after attention
 
 
@@ -114,9 +118,9 @@ def attention_and_logits(net: torch.nn.Module, x: torch.Tensor) -> tuple[torch.T
     each block's softmax attention from the block's own modules, then runs the block unchanged.
     """
     if not is_vit(net):
-        raise AttentionError(f"{type(net).__name__} is not a Vision Transformer: it has no attention to show")
+        raise AttentionError("error.attention.not_vit", model=type(net).__name__)
     if x.dim() != 4:
-        raise AttentionError(f"expected a batch of images [B, 3, H, W], got shape {tuple(x.shape)}")
+        raise AttentionError("error.attention.input_shape", shape=tuple(x.shape))
     maps = []
     with torch.inference_mode():
         h = net.patch_embed(x)
@@ -129,7 +133,7 @@ def attention_and_logits(net: torch.nn.Module, x: torch.Tensor) -> tuple[torch.T
             h = blk(h)
         logits = net.forward_head(net.norm(h))
     if not maps:
-        raise AttentionError("this model has no transformer blocks")
+        raise AttentionError("error.attention.no_blocks")
     return torch.stack(maps, dim=1), logits
 
 
@@ -149,7 +153,7 @@ def fuse_heads(attn: torch.Tensor, head_fusion: str = "mean") -> torch.Tensor:
         return attn.amax(dim=-3)
     if head_fusion == "min":
         return attn.amin(dim=-3)
-    raise AttentionError(f"head_fusion must be 'mean', 'max' or 'min', not {head_fusion!r}")
+    raise AttentionError("error.attention.fusion", fusion=head_fusion)
 
 
 def rollout(attn: torch.Tensor, head_fusion: str = "mean", discard_ratio: float = 0.0,
@@ -162,9 +166,9 @@ def rollout(attn: torch.Tensor, head_fusion: str = "mean", discard_ratio: float 
     first to the last: row i of the result says how much output token i draws on each input token.
     """
     if attn.dim() not in (4, 5):
-        raise AttentionError(f"rollout expects attention [L, H, N, N] or [B, L, H, N, N], got {tuple(attn.shape)}")
+        raise AttentionError("error.attention.rollout_shape", shape=tuple(attn.shape))
     if not 0.0 <= discard_ratio < 1.0:
-        raise AttentionError(f"discard_ratio must be in [0, 1), not {discard_ratio}")
+        raise AttentionError("error.attention.discard", ratio=discard_ratio)
     batched = attn.dim() == 5
     a = attn if batched else attn.unsqueeze(0)
     a = fuse_heads(a.float(), head_fusion)  # [B, L, N, N]
@@ -208,8 +212,7 @@ def mean_attention_distance(attn: torch.Tensor, grid_size, patch_size, num_prefi
     gh, gw = _pair(grid_size)
     p = int(num_prefix_tokens)
     if a.dim() != 5 or a.shape[-1] != a.shape[-2] or a.shape[-1] != p + gh * gw:
-        raise AttentionError(f"attention of shape {tuple(attn.shape)} does not fit {p} prefix tokens "
-                             f"and a {gh}x{gw} grid")
+        raise AttentionError("error.attention.distance_shape", shape=tuple(attn.shape), prefix=p, rows=gh, cols=gw)
     dist = patch_distances((gh, gw), patch_size).to(a.dtype)
     per_query = (a[..., p:, p:] * dist).sum(dim=-1)  # [B, L, H, P]
     return per_query.mean(dim=-1).mean(dim=0)
@@ -223,6 +226,17 @@ def uniform_attention_distance(grid_size, patch_size, num_prefix_tokens: int = 0
     """
     dist = patch_distances(grid_size, patch_size)
     return float(dist.sum(-1).mean() / (dist.shape[0] + int(num_prefix_tokens)))
+
+
+def distance_reading(dist, uniform: float) -> Message:
+    """What mean attention distances [L, H] (px) show against the uniform-attention baseline `uniform` (px): the
+    baseline, the layers' means from the first layer to the last, and the range over all heads."""
+    d = torch.as_tensor(dist, dtype=torch.float64)
+    if d.dim() != 2 or d.numel() == 0:
+        raise ValueError(f"expected mean attention distances [layers, heads], got shape {tuple(d.shape)}")
+    per_layer = d.mean(dim=1)
+    return say("attention.distance.reading", uniform=float(uniform), first=float(per_layer[0]),
+               last=float(per_layer[-1]), layers=d.shape[0], low=float(d.min()), high=float(d.max()))
 
 
 def attention_distance_over(net: torch.nn.Module, batch: torch.Tensor, chunk: int = 8) -> torch.Tensor:
@@ -249,11 +263,11 @@ def pos_embed_similarity(net: torch.nn.Module) -> torch.Tensor:
     geo = vit_geometry(net)
     pe = getattr(net, "pos_embed", None)
     if pe is None:
-        raise AttentionError("this model has no learned position embedding")
+        raise AttentionError("error.attention.no_pos_embed")
     gh, gw = geo.grid_size
     pe = pe.detach()[0].float()
     if pe.shape[0] not in (gh * gw, gh * gw + geo.num_prefix_tokens):
-        raise AttentionError(f"position embedding has {pe.shape[0]} entries, not one per patch of a {gh}x{gw} grid")
+        raise AttentionError("error.attention.pos_embed_size", entries=pe.shape[0], rows=gh, cols=gw)
     patches = F.normalize(pe[-gh * gw:], dim=-1)
     return (patches @ patches.T).reshape(gh, gw, gh, gw)
 
@@ -281,7 +295,7 @@ def patch_embed_pca(net: torch.nn.Module, k: int = 28) -> tuple[torch.Tensor, to
     vit_geometry(net)  # raises AttentionError for a model that is not a ViT
     proj = getattr(net.patch_embed, "proj", None)
     if not isinstance(proj, torch.nn.Conv2d):
-        raise AttentionError("the patch embedding is not a single convolution, so it has no filters to show")
+        raise AttentionError("error.attention.not_conv")
     w = proj.weight.detach().double()  # [D, C, ph, pw]
     flat = w.reshape(w.shape[0], -1)
     centred = flat - flat.mean(dim=0, keepdim=True)

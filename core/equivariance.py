@@ -12,12 +12,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.messages import Message, listing, say
 from core.transforms import (as_kernel, blur_pool, convolve, fractional_shift, max_pool, patchify, subsample,
                              translate)
 
 # --- inputs -------------------------------------------------------------------------------------
 
 
+# Preset names are identifiers (bookmarked in the URL); the page shows them as equivariance.preset.<slug>.
 SIZED_PRESETS = ("Gaussian blur", "box", "random")
 PRESETS = ("vertical edge", "Sobel x", "Sobel y", "Laplacian", "Gaussian blur", "sharpen", "box", "random")
 
@@ -101,19 +103,15 @@ def compare(img, kernel, dx: int, dy: int, mode: str = "zeros") -> Comparison:
                       bool((k == 0).all()), pooled(conv), pooled(a))
 
 
-def verdict(c: Comparison, mode: str) -> str:
-    """One or two sentences: the number, and where and why it differs."""
+def verdict(c: Comparison, mode: str) -> Message:
+    """One or two sentences: the number, and where and why it differs (locales: equivariance.verdict.*)."""
     if c.all_zero_kernel:
-        return "max |A - B| = 0 (equivariant, trivially): the kernel is all zeros, so every output pixel is 0."
+        return say("equivariance.verdict.all_zero")
     if c.equivariant:
-        rounding = f" — the {c.max_err:.1e} left is float rounding" if c.max_err > 0 else ""
-        return f"max |A - B| = 0 (equivariant){rounding}."
-    why = ("with zero borders the content that leaves the frame is lost, new zeros come in on the other side, "
-           "and the kernel reads zeros past the edge") if mode == "zeros" else "unexpected with circular borders"
-    return (f"max |A - B| = {c.max_err:.4g} (not equivariant at the border): every differing pixel lies within "
-            f"{c.band} px of the edge (at most kernel radius + shift = {c.band_bound} px can); everywhere else "
-            f"A = B exactly. "
-            f"Why: {why}.")
+        return say("equivariance.verdict.rounding", error=c.max_err) if c.max_err > 0 else \
+            say("equivariance.verdict.exact")
+    why = say("equivariance.verdict.why_zeros" if mode == "zeros" else "equivariance.verdict.why_circular")
+    return say("equivariance.verdict.border", error=c.max_err, band=c.band, bound=c.band_bound, why=why)
 
 
 # --- chains for the "what breaks it" chart ------------------------------------------------------
@@ -121,10 +119,11 @@ def verdict(c: Comparison, mode: str) -> str:
 
 @dataclass
 class Chain:
-    name: str
+    name: str                                          # identifier: the rows' "chain", the picker's value
     stride: int                                        # input pixels per output pixel
     features: Callable[[torch.Tensor], torch.Tensor]   # [B, 3, H, W] in [0, 1] -> [B, D, h, w]
     size: int = 128                                    # working image side
+    label: Message | None = None                       # what a person reads (locales: equivariance.chain.*)
 
 
 def patch_embedding(patch: int = 8, dim: int = 16, channels: int = 3, seed: int = 0) -> Callable:
@@ -138,16 +137,25 @@ def patch_embedding(patch: int = 8, dim: int = 16, channels: int = 3, seed: int 
     return embed
 
 
+# The fixed hand-built chains: name (an identifier: rows, picker values, colours) -> what a person reads
+CHAIN_LABELS = {"conv": say("equivariance.chain.conv"), "conv + stride 2": say("equivariance.chain.stride"),
+                "conv + max-pool 2": say("equivariance.chain.max_pool"),
+                "conv + blur-pool 2 (anti-aliased)": say("equivariance.chain.blur_pool")}
+
+
 def basic_chains(kernel, patch: int = 8) -> dict[str, Chain]:
     """The hand-built chains, all with circular borders so the border is not what breaks them."""
     k = as_kernel(kernel)
     conv = lambda x: convolve(x, k, "circular")  # noqa: E731
     return {c.name: c for c in (
-        Chain("conv", 1, conv),
-        Chain("conv + stride 2", 2, lambda x: subsample(conv(x), 2)),
-        Chain("conv + max-pool 2", 2, lambda x: max_pool(conv(x), 2, 2, "circular")),
-        Chain("conv + blur-pool 2 (anti-aliased)", 2, lambda x: blur_pool(conv(x), 2, "circular")),
-        Chain(f"ViT patch embedding (p={patch})", patch, patch_embedding(patch)),
+        Chain("conv", 1, conv, label=CHAIN_LABELS["conv"]),
+        Chain("conv + stride 2", 2, lambda x: subsample(conv(x), 2), label=CHAIN_LABELS["conv + stride 2"]),
+        Chain("conv + max-pool 2", 2, lambda x: max_pool(conv(x), 2, 2, "circular"),
+              label=CHAIN_LABELS["conv + max-pool 2"]),
+        Chain("conv + blur-pool 2 (anti-aliased)", 2, lambda x: blur_pool(conv(x), 2, "circular"),
+              label=CHAIN_LABELS["conv + blur-pool 2 (anti-aliased)"]),
+        Chain(f"ViT patch embedding (p={patch})", patch, patch_embedding(patch),
+              label=say("equivariance.chain.patch", patch=patch)),
     )}
 
 
@@ -167,13 +175,15 @@ def model_chain(loaded) -> Chain:
             out = net.forward_features((x - mean) / std)[:, prefix:]   # [B, N, D] after the last norm
             gh, gw = x.shape[-2] // patch, x.shape[-1] // patch
             return out.transpose(1, 2).reshape(x.shape[0], -1, gh, gw)
-        return Chain(f"whole ViT ({loaded.name}) token map", patch, tokens, int(loaded.input_size[0]))
+        return Chain(f"whole ViT ({loaded.name}) token map", patch, tokens, int(loaded.input_size[0]),
+                     say("equivariance.chain.whole_vit", model=loaded.name))
 
     @torch.inference_mode()
     def feature_map(x):
         return net.forward_features((x - mean) / std)
     # fully convolutional: a 128 px input gives a 4x4 map at stride 32 (64 px would give 2x2)
-    return Chain(f"whole CNN ({loaded.name}) feature map", total_stride(net) or 32, feature_map, 128)
+    return Chain(f"whole CNN ({loaded.name}) feature map", total_stride(net) or 32, feature_map, 128,
+                 say("equivariance.chain.whole_cnn", model=loaded.name))
 
 
 def chain_shifts(stride: int) -> list[int]:
@@ -224,15 +234,16 @@ def error_curve(chain: Chain, img: torch.Tensor, shifts: list[int] | None = None
 STRIDE_2_CHAINS = ("conv + stride 2", "conv + max-pool 2", "conv + blur-pool 2 (anti-aliased)")
 
 
-def odd_shift_reading(rows) -> str:
+def odd_shift_reading(rows) -> Message | None:
     """Which stride-2 chain aliases least: their mean error at shifts that are not a multiple of 2 px, from
-    `error_curve` rows (a DataFrame); empty unless at least two of them were measured."""
+    `error_curve` rows (a DataFrame); None unless at least two of them were measured. The Message's values:
+    `errors` (each chain's mean error, a listing) and `best` (that chain's label)."""
     odd = rows[~rows["whole_multiple"]].groupby("chain")["error"].mean()
     named = [n for n in STRIDE_2_CHAINS if n in odd.index]
     if len(named) < 2 or odd[named].isna().any():
-        return ""
+        return None
     best = odd[named].idxmin()
-    return ("On this image and kernel, the mean error at shifts that are not a multiple of 2 px is " + ", ".join(
-        f"**{odd[n]:.3f}** for {n}" for n in named) + f": {best} aliases least"
-        + (" — blurring before subsampling (Zhang 2019) removes most of the aliasing." if "blur" in best else
-           ". Blurring (Zhang 2019) only helps where the image has detail finer than the stride; here it does not."))
+    errors = listing((say("equivariance.odd.error", error=float(odd[n]), chain=CHAIN_LABELS[n]) for n in named),
+                     "comma")
+    return say("equivariance.odd.blur_least" if "blur" in best else "equivariance.odd.other_least",
+               errors=errors, best=CHAIN_LABELS[best])

@@ -140,11 +140,11 @@ def stability_reading(df, a: str = "cnn-aa", b: str = "cnn", shift: int = 1) -> 
         return None
     ra, rb = rows.loc[a], rows.loc[b]
     less_change, more_kept = ra.feature_change < rb.feature_change, ra.top1_kept_pct > rb.top1_kept_pct
-    verdict = ("stability.more_stable" if less_change and more_kept else
-               "stability.less_stable" if not less_change and not more_kept else "stability.not_clearly")
+    verdict = (say("stability.more_stable", a=a, b=b) if less_change and more_kept else
+               say("stability.less_stable", a=a, b=b) if not less_change and not more_kept else
+               say("stability.not_clearly", a=a, b=b))
     return say("stability.reading", shift=shift, a=a, b=b, change_a=ra.feature_change, change_b=rb.feature_change,
-               kept_a=ra.top1_kept_pct, kept_b=rb.top1_kept_pct, verdict=say(verdict, a=a, b=b),
-               images=int(ra.images))
+               kept_a=ra.top1_kept_pct, kept_b=rb.top1_kept_pct, verdict=verdict, images=int(ra.images))
 
 
 def main(argv=None):

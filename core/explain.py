@@ -26,12 +26,13 @@ import torch
 import torch.nn.functional as F
 
 from core import attention as att
-from core.messages import Explained
+from core.messages import Explained, Message, listing, say
 from core.models import LoadedModel
 
 CNN_METHODS = ("cam", "gradcam")
 VIT_METHODS = ("attention", "rollout", "gradcam", "relevance")
 STEPS = 16  # points on each deletion / insertion curve after the first
+CHUNK = 64  # perturbed images per forward pass: bounds the memory of a large timm model at 224 px
 
 
 class ExplainError(Explained, ValueError):
@@ -53,6 +54,7 @@ class Explanation:
     class_idx: int
     probs: np.ndarray  # [classes] of the unperturbed image
     maps: dict[str, np.ndarray]  # method -> [H, W] in [0, 1] at the model's input size
+    native: dict[str, np.ndarray]  # method -> the map at its own size (feature map, patch grid), in [0, 1]
     faithfulness: dict[str, Faithfulness]
 
 
@@ -203,8 +205,41 @@ def explain(lm: LoadedModel, img: torch.Tensor, class_idx: int | None = None, st
     for m in maps:
         fractions, batch = perturbation_batch(x[0], maps[m], base[0], steps)
         batches.append(batch)
+    batch = torch.cat(batches)
     with torch.inference_mode():
-        p = lm.net(torch.cat(batches)).softmax(-1)[:, cls]
+        p = torch.cat([lm.net(batch[i:i + CHUNK]).softmax(-1)[:, cls] for i in range(0, len(batch), CHUNK)])
     per = len(p) // len(maps)
     faith = {m: faithfulness(p[i * per:(i + 1) * per], fractions) for i, m in enumerate(maps)}
-    return Explanation(lm.name, cls, probs.numpy(), maps, faith)
+    native = {m: _normalise(raw[m], tuple(raw[m].shape[-2:])) for m in maps}
+    return Explanation(lm.name, cls, probs.numpy(), maps, native, faith)
+
+
+# ------------------------------------------------------------------------------------------------- what it says
+
+def score(f: Faithfulness) -> float:
+    """One number per map: insertion area minus deletion area (-1..1; higher is more faithful)."""
+    return f.insertion_auc - f.deletion_auc
+
+
+def reading(explanations: list[Explanation], tie: float = 0.005) -> list[Message]:
+    """What the faithfulness numbers say: the most and the least faithful maps (maps whose scores differ by less
+    than `tie`, the shown precision, are named together), and CAM and Grad-CAM agreeing where they must."""
+    ranked = sorted(((score(f), e.model, m) for e in explanations for m, f in e.faithfulness.items()), reverse=True)
+    if not ranked:
+        return []
+
+    def named(rows):
+        return listing(say("explain.reading.map", model=model, method=say(f"explain.method.{method}"))
+                       for _, model, method in rows)
+
+    top, bottom = ranked[0][0], ranked[-1][0]
+    if top - bottom < tie:
+        out = [say("explain.reading.all_equal", score=top)]
+    else:
+        out = [say("explain.reading.best", maps=named(r for r in ranked if top - r[0] < tie), score=top),
+               say("explain.reading.worst", maps=named(r for r in ranked if r[0] - bottom < tie), score=bottom)]
+    for e in explanations:
+        f = e.faithfulness
+        if "cam" in f and "gradcam" in f and abs(score(f["cam"]) - score(f["gradcam"])) < tie:
+            out.append(say("explain.reading.cam_is_gradcam", model=e.model))
+    return out

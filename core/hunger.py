@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from core import shapes
+from core.messages import Message, listing, say
 
 ARCHS = {"cnn": "resnet", "vit": "vit"}
 HUNGER_FILE = Path(__file__).parent / "results" / "data_hunger.csv"
@@ -264,9 +265,19 @@ def live_run(model: str, n: int, steps: int, test=None, progress=None, should_st
 
 
 # --- reading the results ---------------------------------------------------------------------------------------------
+# The readings are Messages (core.messages): which sentence and which numbers are decided here, the wording is in
+# locales/<lang>/data.toml. A list inside a sentence is a chain of Messages (`listing`), joined the way each
+# language joins it.
 def series_name(model: str, augment_px) -> str:
-    """The chart series of a run: the model name, with " + shift aug" for augmented runs."""
+    """The chart series of a run: the model name, with " + shift aug" for augmented runs (an identifier: the
+    results' summaries and the chart colours are keyed by it; `series_label` is what a person reads)."""
     return model + (" + shift aug" if int(augment_px) else "")
+
+
+def series_label(series: str) -> Message | str:
+    """A series as a person reads it: the model name, or "<model> + shift aug" in the reader's language."""
+    model, plus, _ = series.partition(" + ")
+    return say("data.series.augmented", model=model) if plus else series
 
 
 def summary(rows, column: str = "test_accuracy") -> dict[str, dict[int, tuple[float, float, int]]]:
@@ -310,13 +321,17 @@ def fmt_n(n: int) -> str:
     return f"{n // 1000:,}k" if n >= 1000 and n % 1000 == 0 else f"{n:,}"
 
 
-def reach_phrase(curve: dict, target: float) -> str:
+def _sizes(sizes) -> Message | str:
+    return listing((fmt_n(n) for n in sizes), "enumeration")
+
+
+def reach_phrase(curve: dict, target: float) -> Message:
     lo, hi = size_to_reach(curve, target)
     if hi is None:
-        return f"does not reach it by N = {fmt_n(lo)}" if lo else "no data"
+        return say("data.reach.never", n=fmt_n(lo)) if lo else say("data.reach.no_data")
     if lo is None:
-        return f"reaches it already at N = {fmt_n(hi)}, the smallest size measured"
-    return f"needs between {fmt_n(lo)} and {fmt_n(hi)} images"
+        return say("data.reach.at_once", n=fmt_n(hi))
+    return say("data.reach.between", lo=fmt_n(lo), hi=fmt_n(hi))
 
 
 def _cnn_vit(rows):
@@ -326,83 +341,72 @@ def _cnn_vit(rows):
     return test, train, cnn, vit, sorted(set(cnn) & set(vit))
 
 
-def reading(rows) -> str:
+def reading(rows) -> Message:
     """Plain sentences on the shipped curves (markdown), every number taken from `rows`."""
     test, train, cnn, vit, sizes = _cnn_vit(rows)
     if not sizes:
-        return "Both models are needed at the same training-set sizes for a comparison."
+        return say("data.reading.no_pairs")
     lo, hi = sizes[0], sizes[-1]
     gap = {n: 100 * (cnn[n][0] - vit[n][0]) for n in sizes}
     cross = series_crossings(test)
     if cross:
-        lead = "The CNN and ViT curves cross " + ", ".join(
-            f"between N = {fmt_n(a)} and {fmt_n(b)}" for a, b in cross) + "."
+        lead = say("data.reading.cross", brackets=listing(
+            (say("data.reading.bracket", lo=fmt_n(a), hi=fmt_n(b)) for a, b in cross), "enumeration"))
     elif all(g > 0 for g in gap.values()):
-        lead = f"The **CNN beats the ViT at every N** measured, from {fmt_n(lo)} to {fmt_n(hi)}."
+        lead = say("data.reading.cnn_ahead", lo=fmt_n(lo), hi=fmt_n(hi))
     elif all(g < 0 for g in gap.values()):
-        lead = f"The **ViT beats the CNN at every N** measured, from {fmt_n(lo)} to {fmt_n(hi)}."
+        lead = say("data.reading.vit_ahead", lo=fmt_n(lo), hi=fmt_n(hi))
     else:
-        lead = "The two tie at some sizes and do not cross."
-    text = (f"{lead} The gap (CNN − ViT, test accuracy) is {gap[lo]:+.1f} points at N = {fmt_n(lo)} and "
-            f"{gap[hi]:+.1f} at N = {fmt_n(hi)}: the CNN goes from {cnn[lo][0]:.1%} to {cnn[hi][0]:.1%}, the ViT "
-            f"from {vit[lo][0]:.1%} to {vit[hi][0]:.1%}.")
-    text += " To reach 90 % test accuracy: " + "; ".join(
-        f"{s} {reach_phrase(test[s], 0.9)}" for s in test) + "."
+        lead = say("data.reading.tie")
+    sentences = [lead, say("data.reading.gap", gap_lo=gap[lo], gap_hi=gap[hi], lo=fmt_n(lo), hi=fmt_n(hi),
+                           cnn_lo=cnn[lo][0], cnn_hi=cnn[hi][0], vit_lo=vit[lo][0], vit_hi=vit[hi][0])]
+    sentences.append(say("data.reading.reach", target=90, items=listing(
+        (say("data.reading.reach_item", series=series_label(s), phrase=reach_phrase(test[s], 0.9)) for s in test),
+        "semicolon")))
     memorised = [s for s in train if train[s].get(lo, (0,))[0] >= 0.99]
     if memorised:
-        text += (f" At N = {fmt_n(lo)} " + " and ".join(memorised) + f" fit {'its' if len(memorised) == 1 else 'their'}"
-                 f" training images (≥ 99 % training accuracy) yet score " + ", ".join(
-                     f"{test[s][lo][0]:.0%}" for s in memorised) + " on new ones: memorisation.")
-    return text
+        sentences.append(say("data.reading.memorised_one" if len(memorised) == 1 else "data.reading.memorised_many",
+                             n=fmt_n(lo), series=listing(map(series_label, memorised), "and"),
+                             scores=listing((f"{test[s][lo][0]:.0%}" for s in memorised), "enumeration")))
+    return listing(sentences, "sentences")
 
 
-def augmentation_effect(rows) -> str:
-    """How much translation augmentation changes each architecture, from the rows."""
+def augmentation_effect(rows) -> Message | None:
+    """How much translation augmentation changes each architecture, from the rows (None without augmented runs)."""
     test = summary(rows)
     parts = []
     for m in ARCHS:
         plain, aug = test.get(m, {}), test.get(series_name(m, AUGMENT_PX), {})
         both = [n for n in sorted(aug) if n in plain]
         if both:
-            parts.append(f"{m}: " + ", ".join(f"{100 * (aug[n][0] - plain[n][0]):+.1f} at N = {fmt_n(n)}"
-                                               for n in both))
-    return "Shift augmentation changes test accuracy by (points) " + "; ".join(parts) + "." if parts else ""
+            parts.append(say("data.augmentation.model", model=m, changes=listing(
+                (say("data.augmentation.change", change=100 * (aug[n][0] - plain[n][0]), n=fmt_n(n)) for n in both),
+                "comma")))
+    return say("data.augmentation.effect", parts=listing(parts, "semicolon")) if parts else None
 
 
-PAPERS = ("**What the papers found.** In the ViT paper (Dosovitskiy et al. 2021, Fig. 4: pre-training on subsets of "
-          "JFT-300M, few-shot evaluation on ImageNet), ViT-B/32 does much worse than a ResNet-50 after pre-training "
-          "on 9M images but better from 90M on; ResNets do better on small pre-training sets and plateau sooner. "
-          "DeiT (Touvron et al. 2021) trained ViTs competitively on ImageNet-1k alone (1.3M images) with strong "
-          "augmentation, regularisation and distillation.")
+PAPERS = say("data.papers.found")  # what the ViT and DeiT papers found (markdown)
 
 
-def against_the_papers(rows) -> str:
+def against_the_papers(rows) -> Message | None:
     """What the shipped runs say next to the papers' finding (markdown), decided by the data."""
     _, train, cnn, vit, sizes = _cnn_vit(rows)
     if not sizes:
-        return ""
+        return None
     vit_ahead = [n for n in sizes if vit[n][0] > cnn[n][0]]
     cnn_ahead = [n for n in sizes if cnn[n][0] > vit[n][0]]
     top = sizes[-1]
-    lead = "**What this experiment shows.** "
     if not vit_ahead:
-        return (lead + f"The CNN is ahead at every N measured, up to {fmt_n(top)}. That agrees with the papers: the "
-                f"crossover they report lies at tens of millions of images, far beyond {fmt_n(top)}. The CNN's "
-                "locality and weight sharing fit this task (local shapes on smooth backgrounds), so it needs fewer "
-                "images for the same accuracy; the ViT has to learn from data which patches belong together.")
-    if cnn_ahead and max(vit_ahead) < min(cnn_ahead):
-        small = ", ".join(fmt_n(n) for n in vit_ahead)
+        finding = say("data.papers.cnn_ahead", top=fmt_n(top))
+    elif cnn_ahead and max(vit_ahead) < min(cnn_ahead):
         fitted = [n for n in vit_ahead if train.get("cnn", {}).get(n, (0,))[0] >= 0.99]
-        why = (f" There the CNN fits its training images (100 % training accuracy at N = "
-               f"{', '.join(fmt_n(n) for n in fitted)}) and generalises worse: it memorises." if fitted else "")
-        return (lead + f"The ViT is ahead only at the smallest sizes (N = {small}), where neither model is useful "
-                f"(ViT {_pct_range(vit, vit_ahead)}, CNN {_pct_range(cnn, vit_ahead)}).{why} From N = "
-                f"{fmt_n(min(cnn_ahead))} on the CNN is ahead ({cnn[top][0]:.1%} against {vit[top][0]:.1%} at "
-                f"N = {fmt_n(top)}): where the models learn at all, the CNN needs far fewer images, as in the papers, "
-                "whose crossover lies at tens of millions of images.")
-    return (lead + f"The ViT is ahead at N = {', '.join(fmt_n(n) for n in vit_ahead)}. On this small, synthetic task "
-            "a ViT can match a CNN long before the millions of images the paper needed: ten shape classes of a few "
-            "patches each are far easier than ImageNet.")
+        why = say("data.papers.cnn_memorises", sizes=_sizes(fitted)) if fitted else ""
+        finding = say("data.papers.vit_ahead_small", small=_sizes(vit_ahead), vit_range=_pct_range(vit, vit_ahead),
+                      cnn_range=_pct_range(cnn, vit_ahead), why=why, from_n=fmt_n(min(cnn_ahead)),
+                      cnn_top=cnn[top][0], vit_top=vit[top][0], top=fmt_n(top))
+    else:
+        finding = say("data.papers.vit_ahead", sizes=_sizes(vit_ahead))
+    return say("data.papers.shows", finding=finding)
 
 
 def _pct_range(curve: dict, sizes: list[int]) -> str:
@@ -415,85 +419,80 @@ def grid_of(command: str) -> Grid:
     return QUICK if "--quick" in command.split() else FULL
 
 
-def method(rows) -> str:
+def method(rows) -> Message:
     """How the shipped runs were made, in one paragraph (markdown), from the rows and the grid they name."""
     df = rows
     grid = grid_of(df["command"].iloc[0])
     sizes = sorted(df.train_size.unique())
     seeds, configs = df.seed.nunique(), df[["lr", "weight_decay"]].drop_duplicates()
-    cfg = ", ".join(f"lr {lr:g} / weight decay {wd:g}" for lr, wd in configs.itertuples(index=False))
     steps = df.groupby("train_size").steps.max()
     b = grid.budget
-    return (f"{len(df)} runs: the embedded CNN and ViT architectures trained from scratch on N = "
-            f"{', '.join(fmt_n(n) for n in sizes)} procedural images (objects anywhere in the frame), with and "
-            f"without shift augmentation (±{AUGMENT_PX} px, objects kept whole), {seeds} seed{'s' if seeds > 1 else ''}, each drawing "
-            f"its own images. **Step budget grows with N**: {b.epochs:g} epochs of batch {b.batch}, at least {b.min_steps:,} "
-            f"and at most {b.max_steps:,} steps ({steps.iloc[0]:,} steps at N = {fmt_n(sizes[0])}, "
-            f"{steps.iloc[-1]:,} at N = {fmt_n(sizes[-1])}: {steps.iloc[0] * b.batch / sizes[0]:,.0f} and "
-            f"{steps.iloc[-1] * b.batch / sizes[-1]:,.1f} epochs). Every run is scored {b.checks} times on "
-            f"{grid.val_size:,} validation images drawn from its own training seed; the best checkpoint "
-            f"{'and configuration ' if len(configs) > 1 else ''}is reported ({cfg}), then tested once on "
-            f"{grid.test_size:,} held-out images. Made on {device_phrase(df.device.iloc[0])} by "
-            f"`{df.command.iloc[0]}`: {df.seconds.sum() / 60:,.0f} minutes of training, the runs' times added up.")
+    return say("data.method.text", runs=len(df), sizes=_sizes(sizes), augment=AUGMENT_PX,
+               seeds=say("data.method.seeds" if seeds > 1 else "data.method.seed", n=int(seeds)),
+               epochs=b.epochs, batch=b.batch, min_steps=b.min_steps, max_steps=b.max_steps,
+               steps_lo=int(steps.iloc[0]), lo=fmt_n(sizes[0]), steps_hi=int(steps.iloc[-1]), hi=fmt_n(sizes[-1]),
+               epochs_lo=steps.iloc[0] * b.batch / sizes[0], epochs_hi=steps.iloc[-1] * b.batch / sizes[-1],
+               checks=b.checks, val=grid.val_size, test=grid.test_size,
+               best=say("data.method.best_both" if len(configs) > 1 else "data.method.best_checkpoint"),
+               configs=listing((say("data.method.config", lr=lr, wd=wd) for lr, wd in configs.itertuples(index=False)),
+                               "comma"),
+               device=device_phrase(df.device.iloc[0]), command=df.command.iloc[0],
+               minutes=df.seconds.sum() / 60)
 
 
-def device_phrase(device: str) -> str:
+def device_phrase(device: str) -> Message:
     """'cuda:NVIDIA H200' -> 'an NVIDIA H200 GPU'; 'cpu:1 thread(s)' -> 'a CPU, 1 thread per run'."""
     kind, _, what = device.partition(":")
     if kind == "cuda":
-        return f"an {what} GPU" if what else "a GPU"
+        return say("data.device.gpu_named", name=what) if what else say("data.device.gpu")
     threads = what.split()[0] if what else "?"
-    return f"a CPU, {threads} thread{'s' if threads != '1' else ''} per run"
+    return say("data.device.cpu_one" if threads == "1" else "data.device.cpu", threads=threads)
 
 
 FIT = 0.95  # training accuracy below this at the reported checkpoint: the run did not fit its training set
 LATE = 0.75  # a best checkpoint after this share of the budget: validation was still improving near the end
 
 
-def convergence_note(rows) -> str:
+def convergence_note(rows) -> Message:
     """Which runs are short of optimisation rather than of data: still improving on validation late in their
     budget without having fitted their own training images. Their test accuracy is a lower bound. (A run whose
     validation peaked early stopped improving for lack of data: more steps would only memorise more.)"""
     df = rows
     short = df[(df.train_accuracy < FIT) & (df.best_step > LATE * df.steps)]
     if short.empty:
-        return (f"No run was still improving at the end of its budget without fitting its training images "
-                f"(training accuracy ≥ {FIT:.0%}, or the best validation score before {LATE:.0%} of the steps): "
-                "the budgets were long enough, and where test accuracy is low the runs are short of data.")
+        return say("data.convergence.none", fit=FIT, late=LATE)
     where = sorted({(series_name(m, a), int(n), t) for m, a, n, t in
                     zip(short.model, short.augment_px, short.train_size, short.train_accuracy)})
-    return (f"{len(short)} of {len(df)} runs were still improving on validation in the last quarter of their "
-            f"budget without fitting their training images (" + ", ".join(
-                f"{s} at N = {fmt_n(n)}: {t:.0%} training accuracy" for s, n, t in where)
-            + "). They are short of training steps, not of data: their test accuracy is a lower bound.")
+    return say("data.convergence.some", short=len(short), runs=len(df), where=listing(
+        (say("data.convergence.run", series=series_label(s), n=fmt_n(n), train=t) for s, n, t in where), "comma"))
 
 
-def vit_learning_reading(rows, uniform_px: float) -> str:
+def vit_learning_reading(rows, uniform_px: float) -> Message | None:
     """What the shipped ViT runs' attention distance and position-embedding locality do as N grows."""
     vit = rows[(rows.model == "vit") & (rows.augment_px == 0)]
     cols = mad_columns(vit)
     if vit.empty or not cols:
-        return ""
+        return None
     by_n = vit.groupby("train_size")[cols + ["pos_embed_locality"]].mean()
     lo, hi = by_n.index.min(), by_n.index.max()
     first, last = cols[0], cols[-1]
     spread = by_n.loc[hi, cols]
     locality = by_n.loc[hi, "pos_embed_locality"]
     near_uniform = (spread >= 0.9 * uniform_px).all()
-    verdict = (f" So by N = {fmt_n(hi)} neither has emerged here: every layer attends within 10 % of uniform, and "
-               "the position embeddings carry little 2-D structure. The paper's Fig. 7 model had seen 300M images."
-               if near_uniform and locality < 0.3 else
-               f" By N = {fmt_n(hi)} some locality has emerged: " + (
-                   f"the most local layer attends at {spread.min():.1f} px, {1 - spread.min() / uniform_px:.0%} "
-                   "closer than uniform" if not near_uniform else "") + (
-                   "; " if not near_uniform and locality >= 0.3 else "") + (
-                   f"the position embeddings reach a locality of {locality:+.2f}" if locality >= 0.3 else "") + ".")
-    return (f"Without augmentation, layer 1's mean attention distance is {by_n.loc[lo, first]:.1f} px at "
-            f"N = {fmt_n(lo)} and {by_n.loc[hi, first]:.1f} px at N = {fmt_n(hi)}; the last layer's "
-            f"{by_n.loc[lo, last]:.1f} → {by_n.loc[hi, last]:.1f} px. At N = {fmt_n(hi)} the layers span "
-            f"{spread.min():.1f}–{spread.max():.1f} px, against {uniform_px:.1f} px for uniform attention. "
-            f"Position-embedding locality goes from {by_n.loc[lo, 'pos_embed_locality']:+.2f} to "
-            f"{by_n.loc[hi, 'pos_embed_locality']:+.2f} (0: no 2-D structure, 1: nearby patches most alike)." + verdict)
+    if near_uniform and locality < 0.3:
+        verdict = say("data.vit_learning.none", hi=fmt_n(hi), within=10)
+    else:
+        emerged = []
+        if not near_uniform:
+            emerged.append(say("data.vit_learning.attention_local", px=spread.min(),
+                               closer=1 - spread.min() / uniform_px))
+        if locality >= 0.3:
+            emerged.append(say("data.vit_learning.embedding_local", locality=locality))
+        verdict = say("data.vit_learning.some", hi=fmt_n(hi), what=listing(emerged, "semicolon"))
+    return say("data.vit_learning.text", first_lo=by_n.loc[lo, first], lo=fmt_n(lo), first_hi=by_n.loc[hi, first],
+               hi=fmt_n(hi), last_lo=by_n.loc[lo, last], last_hi=by_n.loc[hi, last], span_min=spread.min(),
+               span_max=spread.max(), uniform=uniform_px, loc_lo=by_n.loc[lo, "pos_embed_locality"],
+               loc_hi=by_n.loc[hi, "pos_embed_locality"], verdict=verdict)
 
 
 def mad_columns(rows) -> list[str]:

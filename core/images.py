@@ -294,9 +294,19 @@ def _one_star() -> torch.Tensor:
     return shapes.composite(bg, shapes.make_sprite("star", 22, 0.0, (1.0, 0.82, 0.12)), [30], [12])[0]
 
 
+def _two_shapes() -> torch.Tensor:
+    """A star and a cross on a training-like background: both embedded models split their answer between the two
+    (about 40 / 60 %), so a class-specific explanation must move from one object to the other with the class."""
+    from core import shapes
+
+    img = shapes.random_background(np.random.default_rng(3), shapes.CANVAS)
+    img = shapes.composite(img, shapes.make_sprite("star", 20, 0.0, (1.0, 0.82, 0.12)), [5], [6])[0]
+    return shapes.composite(img, shapes.make_sprite("cross", 20, 0.0, (0.95, 0.95, 0.95)), [37], [36])[0]
+
+
 _PHOTOS = {"cat": "chelsea", "astronaut": "astronaut", "coffee": "coffee"}
 _SCENES = {"white square": _white_square, "checkerboard": _checkerboard, "stripes": _stripes,
-           "gradient + disc": _gradient_disc, "shapes": _shapes_scene, "one star (64×64)": _one_star}
+           "gradient + disc": _gradient_disc, "shapes": _shapes_scene, "one star (64×64)": _one_star, "star and cross (64×64)": _two_shapes}
 
 
 def _photos_available() -> bool:

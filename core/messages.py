@@ -4,7 +4,8 @@ key and the values to fill in) that core returns where it has something to tell 
 Core decides *what* to say (a reading of measured data, why an upload was refused) and returns it as a Message or
 raises it as an Explained error; the interface words it in the session's language (ui.i18n). Keys are dotted
 (`equivariance.verdict_exact`); templates use named placeholders with str.format specs (`{error:.2g}`). A value
-that is itself a Message is worded in the same language first (a kernel's or a model's name inside a sentence).
+that is itself a Message is worded in the same language first (a kernel's or a model's name inside a sentence);
+`listing` makes one phrase of several items, joined the way each language joins a list.
 """
 from __future__ import annotations
 
@@ -61,6 +62,19 @@ def text(lang: str, key: str, **values: Any) -> str:
     if not values:
         return template
     return template.format(**{k: v.text(lang) if isinstance(v, Message) else v for k, v in values.items()})
+
+
+def listing(items, how: str = "enumeration") -> Message | str:
+    """Items (texts or Messages) as one phrase, joined as the language joins a list (locales: common.list.*):
+    `enumeration` for names ("a, b" / "a、b"), `comma` and `semicolon` for clauses, `and` for names with the last
+    one joined by "and" ("a, b and c" / "a、b 和 c"), `sentences` for whole sentences. "" for no items."""
+    items = list(items)
+    if not items:
+        return ""
+    out = items[-1]
+    for i, item in enumerate(reversed(items[:-1])):
+        out = say(f"common.list.{how if how != 'and' or i == 0 else 'enumeration'}", first=item, rest=out)
+    return out
 
 
 class Explained(Exception):

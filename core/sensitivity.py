@@ -11,9 +11,15 @@ import numpy as np
 import torch
 
 from core import shapes
+from core.messages import Explained, Message, say
 from core.shapes import Sprite, composite
 
 PATHS = ("horizontal", "vertical", "diagonal", "grid")
+
+
+class SensitivityError(Explained, ValueError):
+    """A sweep a person asked for that cannot be made (an object larger than the frame, a grid with too many
+    positions, ...): str() is the English sentence, `message` words it in the session's language."""
 
 
 @dataclass(frozen=True)
@@ -39,12 +45,12 @@ def make_path(kind: str, sprite_shape: tuple[int, int], canvas: tuple[int, int],
     column `fixed`; diagonal: top-left to bottom-right; grid: every (x, y) on a `step` lattice.
     """
     if kind not in PATHS:
-        raise ValueError(f"unknown path {kind!r}: choose one of {', '.join(PATHS)}")
+        raise SensitivityError("error.sensitivity.unknown_path", kind=kind, choices=", ".join(PATHS))
     if step < 1:
-        raise ValueError("the step must be at least 1 pixel")
+        raise SensitivityError("error.sensitivity.step")
     (sh, sw), (h, w) = sprite_shape, canvas
     if sh > h or sw > w:
-        raise ValueError(f"the object ({sw}x{sh}) is larger than the frame ({w}x{h}): there is no position for it")
+        raise SensitivityError("error.sensitivity.too_large", width=sw, height=sh, frame_width=w, frame_height=h)
     xr, yr = np.arange(0, w - sw + 1, step), np.arange(0, h - sh + 1, step)
     if kind == "horizontal":
         y = (h - sh) // 2 if fixed is None else int(np.clip(fixed, 0, h - sh))
@@ -56,8 +62,8 @@ def make_path(kind: str, sprite_shape: tuple[int, int], canvas: tuple[int, int],
         n = min(len(xr), len(yr))
         return Path(kind, xr[:n], yr[:n])
     if len(xr) * len(yr) > MAX_POSITIONS:
-        raise ValueError(f"a {len(xr)} x {len(yr)} grid is {len(xr) * len(yr):,} positions, more than the "
-                         f"{MAX_POSITIONS:,} this app sweeps at once (a shared server): take a larger step")
+        raise SensitivityError("error.sensitivity.too_many", nx=len(xr), ny=len(yr), positions=len(xr) * len(yr),
+                               cap=MAX_POSITIONS)
     gy, gx = np.meshgrid(yr, xr, indexing="ij")
     return Path(kind, gx.ravel(), gy.ravel(), (len(yr), len(xr)))
 
@@ -86,7 +92,7 @@ def sweep(models: dict, background: torch.Tensor, sprite: Sprite, path: Path, ch
     all models; `progress(done, total)` is called after each chunk.
     """
     if len(path) == 0:
-        raise ValueError("the path has no positions: make the object smaller or the step shorter")
+        raise SensitivityError("error.sensitivity.no_positions")
     if chunk is None:
         chunk = frames_per_chunk(*background.shape[-2:])
     if chunk < 1:
@@ -163,7 +169,19 @@ def make_background(kind: str, canvas: tuple[int, int], seed: int = 0) -> torch.
     flat = {"black": 0.0, "grey": 0.5, "white": 1.0}
     if kind in flat:
         return torch.full((3, h, w), flat[kind])
-    raise ValueError(f"unknown background {kind!r}: choose one of {', '.join(BACKGROUNDS)}")
+    raise SensitivityError("error.sensitivity.unknown_background", kind=kind, choices=", ".join(BACKGROUNDS))
+
+
+def region_sprite(img: torch.Tensor, x: int, y: int, w: int, h: int) -> Sprite:
+    """The object cut from `img` [3, H, W] as the rectangle a person chose (shapes.sprite_from_region), refused with
+    a sentence in their language when it is empty or does not fit in the image."""
+    _, H, W = img.shape
+    if w < 1 or h < 1:
+        raise SensitivityError("error.sensitivity.region_empty")
+    if x < 0 or y < 0 or x + w > W or y + h > H:
+        raise SensitivityError("error.sensitivity.region_outside", width=w, height=h, x=x, y=y, image_width=W,
+                               image_height=H)
+    return shapes.sprite_from_region(img, x, y, w, h)
 
 
 def _runs(positions: np.ndarray, step: int) -> str:
@@ -172,29 +190,32 @@ def _runs(positions: np.ndarray, step: int) -> str:
     return ", ".join(f"{g[0]}" if len(g) == 1 else f"{g[0]}–{g[-1]}" for g in groups)
 
 
-def reading(rows: list[dict]) -> str:
-    """Sentences that read a comparison. Each row has name, jaggedness, mac_target, positions (count), n_wrong,
-    wrong_at (sorted positions along `axis` with a wrong top-1, or None on a grid), axis and step.
+def reading(rows: list[dict]) -> list[Message]:
+    """Sentences that read a comparison, as Messages (keys `sensitivity.reading.*`). Each row has name, jaggedness,
+    mac_target, positions (count), n_wrong, wrong_at (sorted positions along `axis` with a wrong top-1, or None on a
+    grid), axis and step.
 
     Only a model that is right at most positions can be called the steadiest: one that is steadily wrong is not
     robust, just wrong."""
     if not rows:
-        return ""
+        return []
     right = [r for r in rows if r["n_wrong"] <= r["positions"] / 2]
     if right:
         steady = min(right, key=lambda r: (r["jaggedness"], r["mac_target"]))
-        parts = [f"**{steady['name']}** is the steadiest of the models that are right at most positions (top-1 "
-                 f"changes at {steady['jaggedness']:.0%} of moves from one position to the next, mean change of the "
-                 f"target's probability {steady['mac_target']:.3f} per move)."]
+        parts = [say("sensitivity.reading.steadiest", name=steady["name"], jaggedness=steady["jaggedness"],
+                     mac=steady["mac_target"])]
     else:
-        parts = ["No model is right at most positions, so none is called steady."]
+        parts = [say("sensitivity.reading.none_steady")]
     for r in rows:
         wrong = np.asarray(r["wrong_at"])
         if r["n_wrong"] == 0:
-            parts.append(f"{r['name']} is right at every position.")
+            parts.append(say("sensitivity.reading.right_everywhere", name=r["name"]))
         elif r["n_wrong"] == r["positions"]:
-            parts.append(f"{r['name']} is wrong at every position.")
+            parts.append(say("sensitivity.reading.wrong_everywhere", name=r["name"]))
+        elif r.get("axis"):
+            parts.append(say("sensitivity.reading.wrong_at", name=r["name"], n_wrong=r["n_wrong"],
+                             positions=r["positions"], axis=r["axis"], where=_runs(wrong, r["step"])))
         else:
-            where = f" ({r['axis']} = {_runs(wrong, r['step'])})" if r.get("axis") else ""
-            parts.append(f"{r['name']} is wrong at {r['n_wrong']} of {r['positions']} positions{where}.")
-    return " ".join(parts)
+            parts.append(say("sensitivity.reading.wrong_some", name=r["name"], n_wrong=r["n_wrong"],
+                             positions=r["positions"]))
+    return parts

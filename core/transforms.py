@@ -11,11 +11,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-MODES = ("zeros", "circular")
+from core.messages import Explained
+
+MODES = ("zeros", "circular")  # identifiers (bookmarked in the URL); the page shows them as equivariance.mode.*
 
 
-class KernelError(ValueError):
-    """A kernel that cannot be used; the message is fit to show a user."""
+class KernelError(Explained, ValueError):
+    """A kernel that cannot be used; the message (locales: error.kernel.*) is written for the user."""
 
 
 def _check_mode(mode: str) -> None:
@@ -38,16 +40,16 @@ def as_kernel(kernel, dtype=torch.float32) -> torch.Tensor:
     try:
         arr = np.asarray(kernel.detach().cpu() if isinstance(kernel, torch.Tensor) else kernel, dtype=np.float64)
     except (TypeError, ValueError):
-        raise KernelError("every kernel cell must be a number") from None
+        raise KernelError("error.kernel.not_number") from None
     if arr.size == 0:
-        raise KernelError("the kernel is empty")
+        raise KernelError("error.kernel.empty")
     if arr.ndim != 2:
-        raise KernelError(f"the kernel must be a 2-D table, got {arr.ndim} dimension(s)")
+        raise KernelError("error.kernel.not_2d", dims=arr.ndim)
     if not np.isfinite(arr).all():
-        raise KernelError("every kernel cell must be a finite number (some are empty or not numbers)")
+        raise KernelError("error.kernel.not_finite")
     kh, kw = arr.shape
     if kh % 2 == 0 or kw % 2 == 0:
-        raise KernelError(f"kernel sides must be odd (1, 3, 5, 7) so it has a centre pixel, got {kh}x{kw}")
+        raise KernelError("error.kernel.even", height=kh, width=kw)
     return torch.tensor(arr, dtype=dtype)  # a copy: the table may be a read-only (cached) array, and it is tiny
 
 

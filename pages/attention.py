@@ -4,19 +4,18 @@ import streamlit as st
 from core import attention as att
 from ui import attention_views as views
 from ui import require_entry
+from ui.i18n import say, t
 from ui.images import image_picker
 from ui.models import model_picker
 
 require_entry()
 
-st.title("ViT patches & attention")
-st.caption("A Vision Transformer cuts the image into square patches, turns each into a vector (a 'word') and lets "
-           "every token look at every other one through attention. Nothing tells it which patches are neighbours "
-           "except the position embeddings it learns; a CNN gets locality for free.")
+st.title(t("attention.title"))
+st.caption(t("attention.intro"))
 
 c1, c2 = st.columns(2)
 with c1:
-    lm = model_picker("Model", default=views.DEFAULTS["model"], key="model")
+    lm = model_picker(default=views.DEFAULTS["model"], key="model")
 with c2:
     img = image_picker("att-image", default=views.DEFAULTS["image"])
 if lm is None or img is None:
@@ -30,7 +29,7 @@ if lm.kind != "vit":
 try:
     res = views.analyse(lm.name, img_np)
 except att.AttentionError as e:
-    st.error(f"Cannot read attention from **{lm.name}**: {e}")
+    st.error(t("attention.cannot_read", name=lm.name, error=say(e)))
     st.stop()
 # Bookmarkable state: query params seed the widgets once, then follow them; another model seeds them again
 if st.session_state.get("att-model") != lm.name:

@@ -4,27 +4,24 @@ import streamlit as st
 from core import hunger as hu
 from ui import data_views as views
 from ui import require_entry
+from ui.i18n import t
 
 require_entry()
 
-st.title("Why ViTs need data")
-st.markdown(
-    "Two ways to ask what an architecture's built-in assumptions are worth. **Where**: train on objects near the "
-    "centre only, then test everywhere. **How much**: train on more and more images and watch who learns faster. "
-    "A CNN slides the same kernels over every position; a ViT also applies the same patch embedding and MLPs to "
-    "every patch, but how patches combine depends on learnt position embeddings and attention (ViT paper, §3.2).")
+st.title(t("data.title"))
+st.markdown(t("data.intro"))
 
-st.subheader("Trained on the centre, tested everywhere")
+st.subheader(t("data.where_title"))
 views.position_section()
 
-st.subheader("Accuracy against training-set size")
+st.subheader(t("data.how_much_title"))
 hunger = hu.load()
 live = st.session_state.get(views.LIVE, {})
 views.hunger_section(hunger, live.get("rows", []))
 
 if hunger is not None and hu.mad_columns(hunger):
-    st.subheader("What the ViT learns as data grows")
+    st.subheader(t("data.vit_learns_title"))
     views.vit_learning_section(hunger)
 
-with st.expander("Run a small experiment now", expanded=st.session_state.get(views.LIVE_OPEN, False)):
+with st.expander(t("data.live_title"), expanded=st.session_state.get(views.LIVE_OPEN, False)):
     views.live_controls()

@@ -7,15 +7,15 @@ from core import equivariance as eq
 from core.transforms import KernelError
 from ui import bookmarks, require_entry
 from ui import equivariance_views as views
+from ui.i18n import name_of, say, t, worded
 from ui.images import image_picker
 
 require_entry()
 
 KERNELS, D = views.KERNELS, views.DEFAULTS
 
-st.title("Convolution equivariance")
-st.markdown("Shift an image and convolve it, or convolve it and shift the result: for a convolution both "
-            "paths give the same picture, **f(T x) = T f(x)** — except where the border gets in the way.")
+st.title(t("equivariance.title"))
+st.markdown(t("equivariance.intro"))
 
 # --- input and kernel (a new image or kernel reruns the page; a shift reruns only the panels) ---------------------
 left, right = st.columns([1, 1], gap="large")
@@ -27,14 +27,16 @@ with right:
     bookmarks.seed("eq_kernel", "kernel", str, D["kernel"], lambda v: v in KERNELS)
     bookmarks.seed("eq_ksize", "size", int, D["size"], lambda v: v in (1, 3, 5, 7))
     bookmarks.seed("eq_seed", "seed", int, D["seed"], lambda v: 0 <= v <= 9999)
-    preset = st.selectbox("Kernel", KERNELS, key="eq_kernel")
+    preset = st.selectbox(t("equivariance.kernel"), KERNELS, key="eq_kernel",
+                          format_func=worded(KERNELS, lambda k: name_of("equivariance.preset", k)))
     size, seed = st.session_state.eq_ksize, st.session_state.eq_seed
     if preset == "custom" and size == 1:
         st.session_state.eq_ksize = size = 3  # a 1x1 table has nothing to edit
     if preset in eq.SIZED_PRESETS or preset == "custom":
-        size = st.select_slider("Kernel size", (1, 3, 5, 7) if preset != "custom" else (3, 5, 7), key="eq_ksize")
+        size = st.select_slider(t("equivariance.kernel_size"), (1, 3, 5, 7) if preset != "custom" else (3, 5, 7),
+                                key="eq_ksize")
     if preset == "random":
-        seed = st.number_input("Seed", 0, 9999, key="eq_seed")
+        seed = st.number_input(t("equivariance.seed"), 0, 9999, key="eq_seed")
     if preset == "custom":
         start = np.zeros((size, size))
         start[size // 2 - 1:size // 2 + 2, size // 2 - 1:size // 2 + 2] = eq.kernel_preset("vertical edge")
@@ -49,7 +51,7 @@ st.query_params.update(kernel=preset, size=str(size), seed=str(seed))
 try:
     kernel = views.kernel_array(raw)
 except KernelError as e:
-    st.error(f"Cannot use this kernel: {e}.")
+    st.error(t("equivariance.kernel_error", error=say(e)))
     st.stop()
 
 views.shift_section(img.numpy(), kernel)

@@ -27,6 +27,7 @@ with right:
     st.subheader(t("home.learns_title"))
     st.markdown(t("home.learns_body"))
     st.page_link("pages/attention.py", label=t("home.link_attention"), icon=":material/grid_view:")
+    st.page_link("pages/explain.py", label=t("home.link_explain"), icon=":material/psychology_alt:")
     st.subheader(t("home.data_title"))
     st.markdown(t("home.data_body"))
     st.page_link("pages/data.py", label=t("home.link_data"), icon=":material/bar_chart:")

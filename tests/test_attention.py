@@ -10,7 +10,6 @@ from timm.models.deit import VisionTransformerDistilled
 from timm.models.vision_transformer import ParallelScalingBlock, ResPostBlock, VisionTransformer
 
 from core import attention as A
-from core import cam as C
 from core import models
 from core import pictures
 
@@ -159,12 +158,15 @@ def test_thread_safe_on_one_shared_module():
 
 def test_unsupported_models_get_a_typed_error():
     odd = VisionTransformer(**SMALL, block_fn=ParallelScalingBlock).eval()
-    with pytest.raises(A.AttentionError, match="ParallelScalingBlock"):
+    with pytest.raises(A.AttentionError, match="ParallelScalingBlock") as raised:
         A.attention_maps(odd, torch.zeros(1, 3, 32, 32))
+    assert raised.value.message.key == "error.attention.block"
+    assert raised.value.message.text("zh").startswith("无法从 ParallelScalingBlock 模块")
     from timm.models.resnet import BasicBlock, ResNet
     cnn = ResNet(BasicBlock, [1, 1, 1, 1]).eval()
-    with pytest.raises(A.AttentionError, match="not a Vision Transformer"):
+    with pytest.raises(A.AttentionError, match="not a Vision Transformer") as raised:
         A.attention_maps(cnn, torch.zeros(1, 3, 32, 32))
+    assert raised.value.message.text("zh") == "ResNet 不是 Vision Transformer：它没有可显示的注意力"
     with pytest.raises(A.AttentionError):
         A.vit_geometry(cnn)
 
@@ -174,7 +176,9 @@ def test_geometry_is_read_from_the_model():
     assert (g.grid_size, g.patch_size, g.num_prefix_tokens, g.num_tokens) == ((4, 6), (8, 8), 1, 25)
     g = A.vit_geometry(_vit("registers"))
     assert (g.grid_size, g.patch_size, g.prefix_names) == ((3, 3), (16, 16), ("CLS", "REG1", "REG2", "REG3", "REG4"))
-    assert g.token_name(5) == "patch 1 (row 1, col 1)" and g.token_name(13) == "patch 9 (row 3, col 3)"
+    assert str(g.token_name(5)) == "patch 1 (row 1, col 1)" and str(g.token_name(13)) == "patch 9 (row 3, col 3)"
+    assert g.token_name(13).text("zh") == "图像块 9（第 3 行，第 3 列）"
+    assert str(g.token_name(0)) == g.token_name(0).text("zh") == "CLS" and str(g.token_name(4)) == "REG4"
     dyn = VisionTransformer(**SMALL, dynamic_img_size=True).eval()
     assert A.vit_geometry(dyn, (48, 64)).grid_size == (6, 8)
     assert A.attention_maps(dyn, torch.zeros(1, 3, 48, 64)).shape[-1] == 1 + 48
@@ -296,6 +300,25 @@ def test_mean_attention_distance_matches_numpy_loop():
         A.mean_attention_distance(attn, (3, 3), ps, p)
 
 
+def test_distance_reading_carries_the_numbers_in_each_language():
+    dist = torch.tensor([[4.0, 6.0], [10.0, 20.0], [30.0, 2.5]])  # 3 layers x 2 heads: layer means 5, 15, 16.25
+    msg = A.distance_reading(dist, 12.34)
+    assert msg.key == "attention.distance.reading"
+    assert msg.values == {"uniform": 12.34, "first": 5.0, "last": 16.25, "layers": 3, "low": 2.5, "high": 30.0}
+    assert str(msg).startswith("Dashed: 12.3 px, what attention spread evenly over all tokens would give. Here the "
+                               "layers' means run 5.0 px (layer 1) to 16.2 px (layer 3), heads 2.5–30.0 px.")
+    zh = msg.text("zh")
+    assert zh.startswith("虚线：12.3 px，即注意力均匀分布在所有 token 上时的值。这里各层的平均值从 5.0 px（第 1 层）"
+                         "变到 16.2 px（第 3 层），各注意力头在 2.5–30.0 px 之间。")
+    # on a model: the same numbers as the distances it is given
+    net = _vit("plain")
+    geo = A.vit_geometry(net)
+    d = A.attention_distance_over(net, _input(net, batch=3))
+    values = A.distance_reading(d, A.uniform_attention_distance(geo.grid_size, geo.patch_size, 1)).values
+    assert values["layers"] == 2 and values["first"] == pytest.approx(float(d[0].mean()))
+    assert values["low"] == pytest.approx(float(d.min())) and values["high"] == pytest.approx(float(d.max()))
+
+
 # ---------------------------------------------------------------- Fig. 7, predictions, CAM
 
 
@@ -335,21 +358,6 @@ def test_top_k_by_hand():
     probs = torch.tensor([0.1, 0.5, 0.05, 0.3, 0.05])
     assert models.top_k(probs, list("abcde"), k=3) == [("b", 0.5), ("d", pytest.approx(0.3)), ("a", pytest.approx(0.1))]
     assert len(models.top_k(probs, list("abcde"), k=10)) == 5
-
-
-def test_class_activation_map_averages_to_the_logit():
-    from timm.models.resnet import BasicBlock, ResNet
-    torch.manual_seed(0)
-    net = ResNet(BasicBlock, [1, 1, 1, 1], num_classes=4, channels=(8, 8, 16, 16), stem_width=8).eval()
-    x = torch.randn(2, 3, 64, 64)
-    cam, logits = C.class_activation_map(net, x)
-    assert cam.shape == (2, 2, 2)
-    top = logits.argmax(-1)
-    torch.testing.assert_close(cam.mean(dim=(1, 2)) + net.fc.bias[top], logits[torch.arange(2), top])
-    cam1, _ = C.class_activation_map(net, x, class_idx=1)
-    torch.testing.assert_close(cam1.mean(dim=(1, 2)) + net.fc.bias[1], logits[:, 1])
-    with pytest.raises(C.CAMError):
-        C.class_activation_map(_vit("plain"), torch.zeros(1, 3, 32, 32))
 
 
 def test_query_map_and_overlay():

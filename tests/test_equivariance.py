@@ -43,7 +43,7 @@ def test_demo_image_is_the_classic_square():
 def test_classic_demo_is_exactly_equivariant():
     c = eq.compare(demo_image(), EDGE, 20, 20, "zeros")
     assert c.max_err == 0.0 and c.band == 0
-    assert eq.verdict(c, "zeros").startswith("max |A - B| = 0 (equivariant)")
+    assert str(eq.verdict(c, "zeros")) == "max |A - B| = 0 (equivariant)."
     # the conv output is the scipy one, and it is signed: +3 on the square's left edge, -3 on its right
     expected = ndimage.convolve(demo_image().numpy(), EDGE[None], mode="constant")
     np.testing.assert_allclose(c.conv.numpy(), expected, atol=1e-6)
@@ -83,7 +83,7 @@ def test_zeros_difference_is_confined_to_the_border_band():
         assert diff.max() > 0.01, "a random image shifted in with zeros must differ somewhere"
         assert diff[band:-band, band:-band].max() < 1e-5, (dx, dy)
         assert 0 < c.band <= c.band_bound == band
-        assert "not equivariant at the border" in eq.verdict(c, "zeros")
+        assert "not equivariant at the border" in str(eq.verdict(c, "zeros"))
 
 
 def test_shift_larger_than_the_image_gives_zero_and_agrees():
@@ -94,7 +94,7 @@ def test_shift_larger_than_the_image_gives_zero_and_agrees():
 
 def test_all_zero_kernel_is_a_sensible_result():
     c = eq.compare(torch.rand(3, 10, 10), np.zeros((3, 3)), 2, 2, "zeros")
-    assert c.max_err == 0 and c.all_zero_kernel and "all zeros" in eq.verdict(c, "zeros")
+    assert c.max_err == 0 and c.all_zero_kernel and "all zeros" in str(eq.verdict(c, "zeros"))
     assert c.gap_change == 0.0
 
 
@@ -253,9 +253,37 @@ def test_odd_shift_reading_names_the_chain_that_aliases_least():
             for c, errs in (("conv + stride 2", (0, 0.6, 0, 0.7)), ("conv + max-pool 2", (0, 0.5, 0, 0.5)),
                             ("conv + blur-pool 2 (anti-aliased)", (0, 0.2, 0, 0.1)))
             for s, e in zip(range(4), errs)]
-    text = eq.odd_shift_reading(pd.DataFrame(rows))
+    text = str(eq.odd_shift_reading(pd.DataFrame(rows)))
     assert "**0.650** for conv + stride 2, **0.500** for conv + max-pool 2, **0.150** for conv + blur-pool" in text
     assert "blur-pool 2 (anti-aliased) aliases least — blurring" in text
     rows = [r for r in rows if r["chain"] != "conv + blur-pool 2 (anti-aliased)"]
-    assert "conv + max-pool 2 aliases least. Blurring" in eq.odd_shift_reading(pd.DataFrame(rows))
-    assert eq.odd_shift_reading(pd.DataFrame(rows[:4])) == ""  # one chain: nothing to compare
+    assert "conv + max-pool 2 aliases least. Blurring" in str(eq.odd_shift_reading(pd.DataFrame(rows)))
+    assert eq.odd_shift_reading(pd.DataFrame(rows[:4])) is None  # one chain: nothing to compare
+
+
+def test_odd_shift_reading_in_chinese_carries_the_numbers_and_the_verdict():
+    import pandas as pd
+
+    rows = [{"chain": c, "shift_px": s, "whole_multiple": s % 2 == 0, "error": e}
+            for c, errs in (("conv + stride 2", (0, 0.6, 0, 0.7)), ("conv + max-pool 2", (0, 0.5, 0, 0.5)),
+                            ("conv + blur-pool 2 (anti-aliased)", (0, 0.2, 0, 0.1)))
+            for s, e in zip(range(4), errs)]
+    reading = eq.odd_shift_reading(pd.DataFrame(rows))
+    assert reading.key == "equivariance.odd.blur_least"
+    zh = reading.text("zh")
+    assert "“卷积 + 步幅 2”为 **0.650**，“卷积 + 最大池化 2”为 **0.500**，“卷积 + 模糊池化 2（抗混叠）”为 **0.150**。" in zh
+    assert "“卷积 + 模糊池化 2（抗混叠）”的混叠最少——先模糊再下采样" in zh
+    two = eq.odd_shift_reading(pd.DataFrame([r for r in rows if r["chain"] != "conv + blur-pool 2 (anti-aliased)"]))
+    assert two.key == "equivariance.odd.other_least"
+    assert "“卷积 + 步幅 2”为 **0.650**，“卷积 + 最大池化 2”为 **0.500**。“卷积 + 最大池化 2”的混叠最少。模糊" in two.text("zh")
+
+
+def test_verdict_in_chinese_carries_the_numbers_and_the_reason():
+    img = torch.rand(1, 24, 24)
+    c = eq.compare(img, RNG.normal(size=(5, 5)), 4, 2, "zeros")
+    v = eq.verdict(c, "zeros")
+    assert v.key == "equivariance.verdict.border" and v.values["band"] == c.band
+    zh = v.text("zh")
+    assert zh.startswith(f"max |A - B| = {c.max_err:.4g}（在边界处不等变）")
+    assert f"距边缘 {c.band} px 以内" in zh and f"= {c.band_bound} px" in zh and "零填充时" in zh
+    assert eq.verdict(eq.compare(img, EDGE, 4, 2, "circular"), "circular").text("zh") == "max |A - B| = 0（等变）。"

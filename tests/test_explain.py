@@ -92,6 +92,26 @@ def test_grad_cam_equals_cam_for_a_cnn_with_global_average_pooling():
     np.testing.assert_allclose(grad[positive], cam[positive] * grad.max() / cam.max(), atol=1e-4)
 
 
+def test_cam_is_zhou_et_al_the_classifier_weights_over_the_last_feature_map():
+    """CAM (Zhou et al. 2016), written out: M_c = sum_k w_ck f_k over the last feature map, whose mean plus the bias is
+    the class's logit. TorchCAM's map (as explain returns it, scaled to [0, 1]) must be that map, scaled the same."""
+    from timm.models.resnet import BasicBlock, ResNet
+
+    torch.manual_seed(0)
+    net = ResNet(BasicBlock, [1, 1, 1, 1], num_classes=4, channels=(8, 8, 16, 16), stem_width=8).eval()
+    lm = models.LoadedModel("resnet", net, "cnn", (64, 64), list("abcd"), (0.0,) * 3, (1.0,) * 3)
+    img = textured()
+    with torch.no_grad():
+        feats = net.forward_features(lm.preprocess(img))[0]
+        logits = net(lm.preprocess(img))[0]
+    for cls in (1, 3):
+        by_hand = torch.einsum("c,chw->hw", net.fc.weight[cls].detach(), feats)
+        torch.testing.assert_close(by_hand.mean() + net.fc.bias[cls].detach(), logits[cls])
+        native = explain.explain(lm, img, class_idx=cls).native["cam"]
+        ref = (by_hand - by_hand.min()) / (by_hand.max() - by_hand.min())
+        np.testing.assert_allclose(native, ref.numpy(), atol=1e-5)
+
+
 def test_vit_attention_and_rollout_are_those_of_the_hook_free_attention_code():
     lm = models.load_model("vit", pretrained=False)
     img = images.load_sample("shapes")
@@ -236,3 +256,24 @@ def test_a_class_out_of_range_is_refused_with_a_message():
     with pytest.raises(explain.ExplainError, match="class 12"):
         explain.explain(region_model(), textured(), class_idx=12)
 
+
+
+def test_only_the_class_specific_maps_move_when_the_class_changes():
+    """The star-and-cross scene, explained for "star" and for "cross": the ViT's attention and rollout do not
+    depend on the class (they never see it), Grad-CAM and relevance do: for each class, more of their 64 strongest
+    pixels lie on that class's object than on the other one."""
+    lm = models.load_model("vit")
+    img = images.load_sample("star and cross (64×64)")  # star: 20 px at (5, 6); cross: 20 px at (37, 36)
+    boxes = {"star": (slice(6, 26), slice(5, 25)), "cross": (slice(36, 56), slice(37, 57))}
+    e = {c: explain.explain(lm, img, class_idx=lm.class_names.index(c)) for c in boxes}
+    for method in ("attention", "rollout"):
+        np.testing.assert_array_equal(e["star"].maps[method], e["cross"].maps[method])
+    def share_on(m, box):
+        on = np.zeros_like(m, dtype=bool)
+        on[box] = True
+        return on.reshape(-1)[np.argsort(-m.reshape(-1))[:64]].mean()
+
+    for method in ("gradcam", "relevance"):
+        for cls, other in (("star", "cross"), ("cross", "star")):
+            m = e[cls].maps[method]
+            assert share_on(m, boxes[cls]) > share_on(m, boxes[other]), (method, cls)

@@ -1,6 +1,7 @@
 """The data-hunger experiment (core.hunger) on tiny settings, against hand-computed facts."""
 import hashlib
 import math
+import re
 from dataclasses import replace
 
 import pytest
@@ -121,8 +122,8 @@ def test_size_to_reach_brackets_the_target():
     assert hu.size_to_reach(curve, 0.95) == (4000, 16000)
     assert hu.size_to_reach(curve, 0.4) == (None, 250)
     assert hu.size_to_reach(curve, 0.99) == (16000, None)
-    assert hu.reach_phrase(curve, 0.9) == "needs between 1k and 4k images"
-    assert hu.reach_phrase(curve, 0.99) == "does not reach it by N = 16k"
+    assert str(hu.reach_phrase(curve, 0.9)) == "needs between 1k and 4k images"
+    assert str(hu.reach_phrase(curve, 0.99)) == "does not reach it by N = 16k"
 
 
 def _row(model, n, seed, test, train=1.0, aug=0):
@@ -141,13 +142,13 @@ def test_summary_is_the_mean_and_sample_std_over_seeds():
 def test_reading_names_the_crossing_bracket_the_sizes_to_90_and_memorisation():
     rows = [_row("cnn", 250, 0, 0.40), _row("cnn", 1000, 0, 0.80), _row("cnn", 4000, 0, 0.92, 0.95),
             _row("vit", 250, 0, 0.30, 0.6), _row("vit", 1000, 0, 0.85), _row("vit", 4000, 0, 0.96, 0.97)]
-    text = hu.reading(rows)
+    text = str(hu.reading(rows))
     assert "cross between N = 250 and 1k" in text
     assert "+10.0 points at N = 250 and -4.0 at N = 4k" in text
     assert "cnn needs between 1k and 4k images" in text and "vit needs between 1k and 4k images" in text
     assert "At N = 250 cnn fit its training images" in text and "40% on new ones" in text
-    ahead = hu.reading([_row("cnn", 250, 0, 0.6, 0.5), _row("cnn", 500, 0, 0.7, 0.5),
-                        _row("vit", 250, 0, 0.3, 0.5), _row("vit", 500, 0, 0.5, 0.5)])
+    ahead = str(hu.reading([_row("cnn", 250, 0, 0.6, 0.5), _row("cnn", 500, 0, 0.7, 0.5),
+                        _row("vit", 250, 0, 0.3, 0.5), _row("vit", 500, 0, 0.5, 0.5)]))
     assert "CNN beats the ViT at every N" in ahead and "memorisation" not in ahead
     assert "cnn does not reach it by N = 500" in ahead
 
@@ -155,7 +156,7 @@ def test_reading_names_the_crossing_bracket_the_sizes_to_90_and_memorisation():
 def test_augmentation_effect_per_architecture():
     rows = [_row("cnn", 250, 0, 0.5), _row("cnn", 250, 0, 0.6, aug=8), _row("vit", 250, 0, 0.3),
             _row("vit", 250, 0, 0.45, aug=8)]
-    assert hu.augmentation_effect(rows) == ("Shift augmentation changes test accuracy by (points) "
+    assert str(hu.augmentation_effect(rows)) == ("Shift augmentation changes test accuracy by (points) "
                                             "cnn: +10.0 at N = 250; vit: +15.0 at N = 250.")
 
 
@@ -199,10 +200,10 @@ def test_convergence_note_names_the_runs_short_of_steps_not_of_data():
                          dict(_row("vit", 250, 0, 0.18, 0.64), best_step=124, steps=500),  # peaked early: data
                          dict(_row("vit", 16000, 0, 0.77, 0.83), best_step=1750, steps=2000),
                          dict(_row("vit", 16000, 0, 0.85, 0.85, aug=8), best_step=1875, steps=2000)])
-    note = hu.convergence_note(rows)
+    note = str(hu.convergence_note(rows))
     assert note.startswith("2 of 4 runs were still improving") and "vit at N = 16k: 83% training accuracy" in note
     assert "vit + shift aug at N = 16k: 85%" in note and "N = 250" not in note
-    assert hu.convergence_note(rows.iloc[:2]).startswith("No run was still improving")
+    assert str(hu.convergence_note(rows.iloc[:2])).startswith("No run was still improving")
 
 
 def test_other_seeds_train_with_the_configuration_seed_0_chose(tmp_path, monkeypatch):
@@ -228,13 +229,13 @@ def test_markdown_table_by_series_and_n():
 def test_against_the_papers_follows_who_is_ahead():
     cnn_ahead = [_row("cnn", 250, 0, 0.6), _row("vit", 250, 0, 0.3), _row("cnn", 16000, 0, 0.99),
                  _row("vit", 16000, 0, 0.8)]
-    assert "The CNN is ahead at every N measured, up to 16k" in hu.against_the_papers(cnn_ahead)
+    assert "The CNN is ahead at every N measured, up to 16k" in str(hu.against_the_papers(cnn_ahead))
     vit_ahead = cnn_ahead[:3] + [_row("vit", 16000, 0, 0.995)]
-    assert "The ViT is ahead at N = 16k." in hu.against_the_papers(vit_ahead)
+    assert "The ViT is ahead at N = 16k." in str(hu.against_the_papers(vit_ahead))
     # the ViT ahead only where both are poor, the CNN memorising there; the CNN ahead from 4k on
     small = [_row("cnn", 250, 0, 0.12, 1.0), _row("vit", 250, 0, 0.18, 0.6), _row("cnn", 1000, 0, 0.20, 1.0),
              _row("vit", 1000, 0, 0.34, 0.9), _row("cnn", 4000, 0, 0.96), _row("vit", 4000, 0, 0.62)]
-    text = hu.against_the_papers(small)
+    text = str(hu.against_the_papers(small))
     assert "The ViT is ahead only at the smallest sizes (N = 250, 1k)" in text
     assert "(ViT 18%–34%, CNN 12%–20%)" in text and "100 % training accuracy at N = 250, 1k" in text
     assert "From N = 4k on the CNN is ahead (96.0% against 62.0% at N = 4k)" in text
@@ -251,16 +252,41 @@ def _vit_rows(mads_small, mads_large, loc_small, loc_large):
 
 
 def test_vit_learning_reading_says_whether_locality_emerged():
-    flat = hu.vit_learning_reading(_vit_rows([32, 32, 31], [31, 30, 31], 0.01, 0.09), uniform_px=32.6)
+    flat = str(hu.vit_learning_reading(_vit_rows([32, 32, 31], [31, 30, 31], 0.01, 0.09), uniform_px=32.6))
     assert "layer 1's mean attention distance is 32.0 px at N = 250 and 31.0 px at N = 16k" in flat
     assert "the layers span 30.0–31.0 px, against 32.6 px for uniform" in flat
     assert "neither has emerged here" in flat and "+0.01 to +0.09" in flat
-    local = hu.vit_learning_reading(_vit_rows([32, 32, 31], [12, 25, 31], 0.01, 0.6), uniform_px=32.6)
+    local = str(hu.vit_learning_reading(_vit_rows([32, 32, 31], [12, 25, 31], 0.01, 0.6), uniform_px=32.6))
     assert "some locality has emerged: the most local layer attends at 12.0 px, 63% closer than uniform; the " \
            "position embeddings reach a locality of +0.60." in local
 
 
 def test_device_phrase():
-    assert hu.device_phrase("cuda:NVIDIA H200") == "an NVIDIA H200 GPU"
-    assert hu.device_phrase("cpu:1 thread(s)") == "a CPU, 1 thread per run"
-    assert hu.device_phrase("cpu:4 thread(s)") == "a CPU, 4 threads per run"
+    assert str(hu.device_phrase("cuda:NVIDIA H200")) == "an NVIDIA H200 GPU"
+    assert str(hu.device_phrase("cpu:1 thread(s)")) == "a CPU, 1 thread per run"
+    assert str(hu.device_phrase("cpu:4 thread(s)")) == "a CPU, 4 threads per run"
+    assert hu.device_phrase("cpu:4 thread(s)").text("zh") == "CPU（每次训练 4 个线程）"
+
+
+def test_the_readings_in_chinese_carry_the_same_numbers_and_verdicts():
+    rows = [_row("cnn", 250, 0, 0.40), _row("cnn", 1000, 0, 0.80), _row("cnn", 4000, 0, 0.92, 0.95),
+            _row("vit", 250, 0, 0.50, 0.6), _row("vit", 1000, 0, 0.75), _row("vit", 4000, 0, 0.96, 0.97),
+            _row("vit", 250, 0, 0.65, 0.6, aug=8)]
+    zh = hu.reading(rows).text("zh")
+    assert zh.startswith("CNN 和 ViT 的曲线在 N = 250 与 1k 之间、N = 1k 与 4k 之间相交。")
+    assert "在 N = 250 时为 -10.0 个百分点，在 N = 4k 时为 -4.0" in zh
+    assert "：cnn 所需图像数在 1k 到 4k 之间；vit 所需图像数在 1k 到 4k 之间；vit + 平移增强 到 N = 250 仍未达到。" in zh
+    assert "在 N = 250 时，cnn 拟合了训练图像（训练准确率 ≥ 99%），在新图像上却只有 40%：这是死记硬背。" in zh
+    assert set(re.findall(r"[A-Za-z]{3,}", zh)) == {"CNN", "ViT", "cnn", "vit"}  # no English word left
+    assert hu.augmentation_effect(rows).text("zh") == "平移增强对测试准确率的影响（百分点）：vit：N = 250 时 +15.0。"
+    flat = hu.vit_learning_reading(_vit_rows([32, 32, 31], [31, 30, 31], 0.01, 0.09), uniform_px=32.6).text("zh")
+    assert "各层介于 30.0–31.0 px 之间，而均匀注意力为 32.6 px" in flat and "从 +0.01 变为 +0.09" in flat
+    assert "这两种结构在这里都还没有出现" in flat
+    local = hu.vit_learning_reading(_vit_rows([32, 32, 31], [12, 25, 31], 0.01, 0.6), uniform_px=32.6).text("zh")
+    assert local.endswith("到 N = 16k 时已出现一定的局部性：最局部的一层注意力距离为 12.0 px，比均匀注意力近 63%；"
+                          "位置嵌入的局部性达到 +0.60。")
+    small = [_row("cnn", 250, 0, 0.12, 1.0), _row("vit", 250, 0, 0.18, 0.6), _row("cnn", 1000, 0, 0.20, 1.0),
+             _row("vit", 1000, 0, 0.34, 0.9), _row("cnn", 4000, 0, 0.96), _row("vit", 4000, 0, 0.62)]
+    papers = hu.against_the_papers(small).text("zh")
+    assert "ViT 只在最小的几个规模上领先（N = 250、1k）" in papers and "（ViT 18%–34%，CNN 12%–20%）" in papers
+    assert "从 N = 4k 起 CNN 领先（N = 4k 时 96.0% 对 62.0%）" in papers

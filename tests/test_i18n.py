@@ -44,8 +44,10 @@ def keys_in_code() -> tuple[set[str], set[str]]:
                 prefixes.add(arg.value + ".")
             elif isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0], ast.Constant):
                 prefixes.add(arg.values[0].value)  # t(f"nav.{page}")
-            else:  # t("a.x"), t("a.x" if c else "a.y")
-                options = (arg.body, arg.orelse) if isinstance(arg, ast.IfExp) else (arg,)
+            else:  # t("a.x"), t("a.x" if c else "a.y" if d else "a.z")
+                options = [arg]
+                while any(isinstance(o, ast.IfExp) for o in options):
+                    options = [b for o in options for b in ((o.body, o.orelse) if isinstance(o, ast.IfExp) else (o,))]
                 keys |= {o.value for o in options if isinstance(o, ast.Constant) and KEY.match(str(o.value))}
     return keys, prefixes
 
@@ -95,10 +97,10 @@ def test_the_chinese_catalogue_uses_the_standard_terms():
 # What stays as it is in the Chinese interface: names (models, architectures, libraries, authors), units, formulas
 # ($...$), code (`...`), numbers. Anything else in Latin letters (three or more in a row) is an untranslated word.
 KEEP = re.compile(
-    r"\$[^$]*\$|`[^`]*`|\*\*[a-z0-9-]+\*\*|https?://\S+|\?[a-z]+=\w+|"
+    r"\$[^$]*\$|`[^`]*`|\*\*[a-z0-9-]+\*\*|https?://\S+|\?[a-z]+=\w+|timm:[\w.-]+|"
     r"\b(?:CNNs?|ViTs?|ViT-B/\d+|ResNet(?:-\d+)?|BlurPool|timm|ImageNet|token|tokens|patch|Vision Transformer|MFLOPs|"
-    r"CLS|GAP|PCA|MLP|ReLU|relu|conv|pool|avgpool|maxpool|blurpool|softmax|rollout|zeros|circular|reflect|"
-    r"Fig|Figs|Tab|Dosovitskiy|Azulay|Weiss|Kayhan|van Gemert|Gemert|Zhang|Abnar|Zuidema|Raghu|Chefer|Zhou|"
+    r"Grad-CAM|CAM|TorchCAM|LeGrad|RISE|torchvision|Selvaraju|Petsiuk|Chefer|CLS|DIST|REG\d+|PREFIX\d+|JFT|GAP|PCA|MLP|CSV|Sobel|ReLU|relu|conv|pool|avgpool|maxpool|blurpool|softmax|rollout|zeros|circular|reflect|"
+    r"Fig|Figs|Tab|DeiT|Touvron|NVIDIA|Dosovitskiy|Azulay|Weiss|Kayhan|van Gemert|Gemert|Zhang|Abnar|Zuidema|Raghu|Chefer|Zhou|"
     r"et al|arXiv|px|MB|IBL_\w+|cnn(?:-aa|-center)?|vit(?:-center)?|max|min|mean|cos|sin|std|SHA|CPU|GPU|CUDA|bf16)\b"
     r"|[0-9.,×%+−\-]+")
 LATIN_WORD = re.compile(r"[A-Za-z]{3,}")

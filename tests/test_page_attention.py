@@ -72,14 +72,66 @@ def test_bookmarked_view_is_restored(random_models):
     assert at.selectbox(key="att-query").value == 17  # patch 17 follows the class token
 
 
+def _through_the_entry_file() -> AppTest:
+    """The page inside the app's navigation (its link to the explanations page needs the other pages)."""
+    at = AppTest.from_file(str(Path(PAGE).parents[1] / "streamlit_app.py"))
+    at.switch_page("pages/attention.py")
+    return at
+
+
 def test_cnn_gets_a_message_and_a_cam(random_models):
-    at = AppTest.from_file(PAGE)
+    at = _through_the_entry_file()
     at.query_params["model"] = "cnn"
     _run(at)
     assert any("CNN" in i.value for i in at.info)
     assert not at.error
     captions = [img.caption for el in at.get("image") for img in el.proto.imgs]
-    assert any(c.startswith("CAM of the top class") for c in captions), captions
+    assert any(c.startswith("CAM of the top class: 2×2 feature cells") for c in captions), captions
+    assert any(link.proto.page.endswith("explain") or "explain" in link.proto.page for link in at.get("page_link"))
+
+
+def test_the_cnn_view_speaks_chinese(random_models):
+    at = _through_the_entry_file()
+    at.query_params.update({"model": "cnn", "lang": "zh"})
+    _run(at)
+    infos = [i.value for i in at.info]
+    assert any(i.startswith("**cnn** 是 CNN，不是 Vision Transformer") for i in infos), infos
+    captions = [img.caption for el in at.get("image") for img in el.proto.imgs]
+    assert any(c.startswith("得分最高类别的类激活图：") for c in captions), captions
+    assert list(at.get("vega_lite_chart")) and not at.error
+
+
+def test_the_view_speaks_chinese_with_the_numbers(random_models):
+    at = AppTest.from_file(PAGE)
+    at.query_params.update({"lang": "zh", "layer": "3", "head": "2", "query": "10"})
+    _run(at)
+    head = at.selectbox(key="att-head")
+    assert head.value == 2 and head.options[:2] == ["各头平均", "头 1"]
+    assert head.index == 2  # the option labels do not depend on the thread that asks for them (AppTest's)
+    assert at.selectbox(key="att-query").options[10] == "图像块 10（第 2 行，第 2 列）"
+    assert at.selectbox(key="att-query").index == 10
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("第 3 层，头 2，查询 **图像块 10（第 2 行，第 2 列）**（已框出）。它对前缀 token（CLS）的注意力：")
+               for c in captions), captions
+    assert any(c.startswith("虚线：") and "px（第 6 层）" in c for c in captions), captions
+    fusion, over = at.radio(key="att-fusion"), at.radio(key="att-over")
+    assert fusion.options == ["平均", "最大", "最小"] and fusion.index == 0
+    assert over.options == ["这张图像", "32 张样例图像"] and over.index == 0
+
+
+def test_the_chinese_view_follows_its_widgets(random_models):
+    at = AppTest.from_file(PAGE)
+    at.query_params["lang"] = "zh"
+    # widget values set before the run: AppTest words the model picker's options again for a rerun outside the
+    # script run, in a language it cannot know there
+    at.session_state["att-fusion"] = "max"
+    at.session_state["att-discard"] = 0.5
+    at.session_state["att-over"] = "32 sample images"
+    _run(at)
+    assert not at.error
+    captions = [img.caption for el in at.get("image") for img in el.proto.imgs]
+    assert "6 层的注意力展开（最大，丢弃 50%）" in captions, captions
+
 
 
 def test_every_heads_map_is_stretched_on_its_own_and_drawn_as_one_tile():
@@ -104,3 +156,6 @@ def test_every_heads_map_is_stretched_on_its_own_and_drawn_as_one_tile():
     picture = heads_image(relative, tile=72)
     assert picture.ndim == 3 and picture.shape[2] == 3
     assert picture.shape[1] == 80 + 2 * 72 + 4 and picture.shape[0] == 30 + 2 * 72 + 4  # labels + 2 x 2 tiles, a gap
+    chinese = heads_image(relative, tile=72, lang="zh")  # the same tiles, labelled in Chinese
+    assert chinese.shape == picture.shape
+    assert np.array_equal(chinese[30:, 80:], picture[30:, 80:]) and not np.array_equal(chinese, picture)

@@ -19,12 +19,40 @@ def page():
 def test_data_page_reads_the_shipped_curves(page):
     assert not page.exception
     shipped = hu.load()
-    readings = [i.value for i in page.info if i.value.startswith(hu.reading(shipped))]
+    readings = [i.value for i in page.info if i.value.startswith(str(hu.reading(shipped)))]
     assert readings, "the sentences reading the data-hunger curves are missing"
-    assert any(m.value == hu.method(shipped) for m in page.markdown)
-    assert any(c.value == hu.convergence_note(shipped) for c in page.caption)
+    assert any(m.value == str(hu.method(shipped)) for m in page.markdown)
+    assert any(c.value == str(hu.convergence_note(shipped)) for c in page.caption)
     uniform = at.uniform_attention_distance(8, 8, 1)  # the embedded ViT: 8x8 patches of 8 px and a class token
-    assert any(i.value == hu.vit_learning_reading(shipped, uniform) for i in page.info)
+    assert any(i.value == str(hu.vit_learning_reading(shipped, uniform)) for i in page.info)
+
+
+def test_the_data_page_in_chinese_reads_the_same_numbers():
+    page = AppTest.from_file(PAGE, default_timeout=120)
+    page.query_params["lang"] = "zh"
+    page.run()
+    assert not page.exception
+    shipped = hu.load()
+    uniform = at.uniform_attention_distance(8, 8, 1)
+    assert page.title[0].value == "ViT 为什么需要数据"
+    assert any(i.value.startswith(hu.reading(shipped).text("zh")) for i in page.info)
+    assert any(i.value == hu.vit_learning_reading(shipped, uniform).text("zh") for i in page.info)
+    assert any(m.value == hu.method(shipped).text("zh") for m in page.markdown)
+
+
+def test_the_centre_reading_names_the_model_that_loses_more():
+    from ui.data_views import _centre_reading
+
+    cnn_worse = _centre_reading({"cnn-center": (0.95, 0.40), "vit-center": (0.90, 0.70)})
+    assert cnn_worse.key == "data.centre.cnn_loses_more"
+    assert str(cnn_worse).startswith("Away from the centre the centre-trained CNN falls from 95% to 40% and the "
+                                     "centre-trained ViT only from 90% to 70%: the reverse")
+    assert cnn_worse.text("zh").startswith("离开中央后，只在中央训练的 CNN 准确率从 95% 降到 40%，而只在中央训练的 "
+                                           "ViT 仅从 90% 降到 70%：这与教科书")
+    vit_worse = _centre_reading({"cnn-center": (0.95, 0.90), "vit-center": (0.90, 0.50)})
+    assert vit_worse.key == "data.centre.vit_loses_more"
+    assert vit_worse.text("zh").startswith("离开中央后，只在中央训练的 ViT 准确率从 90% 降到 50%，而只在中央训练的 "
+                                           "CNN 仅从 95% 降到 90%，与教科书的预期一致")
 
 
 def test_a_live_run_trains_and_adds_its_point(page):

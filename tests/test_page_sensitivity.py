@@ -1,4 +1,5 @@
 """The sensitivity page in AppTest with the real embedded models."""
+import re
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +124,25 @@ def test_an_oversized_timm_model_gets_a_message_and_the_page_carries_on(app):
     errors = [e.value for e in app.error]
     assert any("1,013 M parameters" in e and "cap of 100 M" in e for e in errors), errors
     assert set(_numbers(app).index) == {"cnn", "vit", "cnn-center", "vit-center"}  # the others still swept
+
+
+def test_in_chinese_the_page_shows_the_same_numbers_and_reading(app):
+    """?lang=zh: the table's headers and classes, the reading and the frame's caption in Chinese, same numbers."""
+    from core.messages import catalogue
+
+    zh = AppTest.from_file(PAGE, default_timeout=180)
+    zh.query_params["lang"] = "zh"
+    zh.run()
+    assert not zh.exception, [e.value for e in zh.exception]
+    words = catalogue("zh")
+    en_table, zh_table = app.dataframe[0].value, zh.dataframe[0].value
+    assert list(zh_table.columns[:3]) == [words["sensitivity.col.model"], words["sensitivity.col.target"],
+                                          words["sensitivity.col.target_is"]]
+    assert (zh_table[words["sensitivity.col.target"]] == "星形").all()
+    assert (zh_table[words["sensitivity.col.target_is"]] == words["sensitivity.target_is.shape"]).all()
+    np.testing.assert_array_equal(zh_table.iloc[:, 3:].to_numpy(), en_table.iloc[:, 3:].to_numpy())
+    en_reading, zh_reading = app.info[0].value, zh.info[0].value
+    assert "最稳定" in zh_reading and "steadiest" not in zh_reading
+    numbers = re.compile(r"(?<!-)\d+(?:\.\d+)?")  # not the 1 of "top-1"
+    assert sorted(numbers.findall(zh_reading)) == sorted(numbers.findall(en_reading))
+    assert zh.get("image")[0].proto.imgs[0].caption.startswith("物体位于 x=")

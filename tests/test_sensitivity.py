@@ -53,8 +53,9 @@ def test_paths_keep_object_inside_and_step():
     (("grid", (10, 10), (64, 64), 0), "at least 1"),
 ])
 def test_bad_paths_have_clear_messages(args, msg):
-    with pytest.raises(ValueError, match=msg):
+    with pytest.raises(sen.SensitivityError, match=msg) as e:
         sen.make_path(*args)
+    assert e.value.message.key.startswith("error.sensitivity.") and e.value.message.text("zh")
 
 
 @pytest.mark.parametrize(("size", "frames"), [((64, 64), 32), ((224, 224), 2), ((32, 32), 128), ((2000, 3000), 1)])
@@ -99,12 +100,38 @@ def _reading_row(name, n_wrong, jag, mac, positions=10):
             "wrong_at": list(range(n_wrong)), "axis": "x", "step": 1}
 
 
+def _english(messages):
+    return " ".join(str(m) for m in messages)
+
+
 def test_reading_never_calls_a_mostly_wrong_model_steady():
     # cnn never changes its (wrong) answer; vit is right at 8 of 10 positions but jumps around
-    text = sen.reading([_reading_row("cnn", 9, 0.0, 0.0), _reading_row("vit", 2, 0.3, 0.1)])
+    msgs = sen.reading([_reading_row("cnn", 9, 0.0, 0.0), _reading_row("vit", 2, 0.3, 0.1)])
+    assert msgs[0].key == "sensitivity.reading.steadiest" and msgs[0].values["name"] == "vit"
+    text = _english(msgs)
     assert text.startswith("**vit** is the steadiest") and "cnn is wrong at 9 of 10 positions" in text
-    text = sen.reading([_reading_row("cnn", 9, 0.0, 0.0), _reading_row("vit", 10, 0.3, 0.1)])
+    msgs = sen.reading([_reading_row("cnn", 9, 0.0, 0.0), _reading_row("vit", 10, 0.3, 0.1)])
+    assert [m.key for m in msgs] == ["sensitivity.reading.none_steady", "sensitivity.reading.wrong_at",
+                                     "sensitivity.reading.wrong_everywhere"]
+    text = _english(msgs)
     assert text.startswith("No model is right at most positions") and "steadiest" not in text
+    assert sen.reading([]) == []
+
+
+def test_the_reading_in_chinese_carries_the_numbers_and_the_verdict():
+    rows = [_reading_row("cnn", 0, 0.0, 0.004), _reading_row("vit", 3, 0.25, 0.1234, positions=12),
+            _reading_row("cnn-center", 12, 0.5, 0.3, positions=12)]
+    rows[1]["wrong_at"], rows[1]["step"] = [0, 1, 2, 9], 1  # runs: 0–2 and 9
+    zh = [m.text("zh") for m in sen.reading(rows)]
+    assert zh[0] == ("在大多数位置上判断正确的模型中，**cnn** 最稳定（从一个位置移到下一个位置时，最高概率类别改变的比例为 0%，"
+                     "目标类别的概率每次移动平均变化 0.004）。")
+    assert zh[1] == "cnn 在每个位置都判断正确。"
+    assert zh[2] == "vit 在 12 个位置中有 3 个判断错误（x = 0–2, 9）。"
+    assert zh[3] == "cnn-center 在每个位置都判断错误。"
+    # on a grid the positions are not listed; with nobody right at most positions no model is called steady
+    grid = [dict(_reading_row("vit", 7, 0.3, 0.1), axis=None, wrong_at=[])]
+    zh = [m.text("zh") for m in sen.reading(grid)]
+    assert zh == ["没有哪个模型在大多数位置上判断正确，因此不称任何模型为稳定。", "vit 在 10 个位置中有 7 个判断错误。"]
 
 
 def test_jaggedness_and_mac_hand_computed():
@@ -143,8 +170,20 @@ def test_region_sprite_validates():
         shapes.sprite_from_region(img, 25, 0, 10, 5)
 
 
+def test_a_region_a_person_chose_is_cut_or_refused_in_their_language():
+    img = torch.rand(3, 20, 30)
+    assert torch.equal(sen.region_sprite(img, 5, 2, 10, 8).rgb, img[:, 2:10, 5:15])
+    with pytest.raises(sen.SensitivityError, match="the region is empty"):
+        sen.region_sprite(img, 0, 0, 0, 5)
+    with pytest.raises(ValueError, match="the region 10x5 at \\(25, 0\\) does not fit in the 30x20 image") as e:
+        sen.region_sprite(img, 25, 0, 10, 5)
+    assert e.value.message.text("zh") == "位于 (25, 0) 的 10×5 区域超出了 30×20 的图像"
+
+
 def test_a_grid_over_the_position_cap_is_refused_with_the_reason():
     # an 8-px object on a 64-px canvas at step 1: 57 x 57 = 3,249 positions
-    with pytest.raises(ValueError, match="57 x 57 grid is 3,249 positions, more than the 2,500"):
+    with pytest.raises(ValueError, match="57 x 57 grid is 3,249 positions, more than the 2,500") as e:
         sen.make_path("grid", (8, 8), (64, 64), 1)
+    assert e.value.message.key == "error.sensitivity.too_many"
+    assert e.value.message.text("zh").startswith("57 × 57 的网格共有 3,249 个位置，超过本应用一次扫描的上限 2,500")
     assert len(sen.make_path("grid", (8, 8), (64, 64), 2)) == 29 * 29

@@ -74,6 +74,14 @@ def test_bad_kernels_get_a_clear_message(bad, message):
         convolve(torch.rand(4, 4), bad)
 
 
+def test_a_bad_kernel_is_explained_in_chinese_too():
+    with pytest.raises(KernelError) as e:
+        convolve(torch.rand(4, 4), np.ones((3, 4)))
+    assert e.value.message.key == "error.kernel.even"
+    assert str(e.value) == "kernel sides must be odd (1, 3, 5, 7) so it has a centre pixel, got 3x4"
+    assert e.value.message.text("zh") == "卷积核的边长必须是奇数（1、3、5、7），这样才有中心像素；这里是 3×4"
+
+
 def test_bad_mode_is_refused():
     with pytest.raises(ValueError, match="border mode"):
         convolve(torch.rand(4, 4), np.ones((3, 3)), "reflect")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from pathlib import Path
 
 import altair as alt
 import numpy as np
@@ -12,14 +13,17 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from core import attention as att
-from core.cam import CAMError, class_activation_map
-from core import models
+from core import explain as ex
+from core import messages, models
 from core import pictures as pic
 from core import shapes
 from ui import bookmarks, compute, png, present
+from ui.i18n import Message, current, listing, name_of, say, t, worded
 from ui.models import cached_model
 
 CHART_PX = 384  # display width of the clickable image
+# a font with CJK glyphs for the labels drawn into pictures in Chinese (Debian: fonts-noto-cjk), as ui/home_picture.py
+CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 DEFAULTS = {"model": "vit", "image": "one star (64×64)"}
 
 
@@ -31,16 +35,23 @@ class Analysis:
     probs: np.ndarray  # [classes]
 
 
-@st.cache_data(max_entries=8, ttl="15m", show_spinner="Running the ViT…")
-def analyse(model_name: str, img: np.ndarray) -> Analysis:
+@st.cache_data(max_entries=8, ttl="15m", show_spinner=False)
+def _analysis(model_name: str, img: np.ndarray) -> Analysis:
     return compute.run(_analyse, cached_model(model_name), img)
+
+
+def analyse(model_name: str, img: np.ndarray) -> Analysis:
+    """The ViT's attention, prediction and geometry for one image (cached), with a spinner in the session's
+    language while it runs."""
+    with st.spinner(t("attention.spinner.vit")):
+        return _analysis(model_name, img)
 
 
 def warm_up() -> None:
     """The default view's results, computed before the first visitor asks (ui/warmup.py)."""
     from ui.images import sample
 
-    analyse(DEFAULTS["model"], sample(DEFAULTS["image"]).numpy())
+    _analysis(DEFAULTS["model"], sample(DEFAULTS["image"]).numpy())
     embeddings(DEFAULTS["model"])
 
 
@@ -52,40 +63,54 @@ def _analyse(lm, img: np.ndarray) -> Analysis:
                     logits.softmax(-1)[0].numpy())
 
 
-@st.cache_data(max_entries=8, show_spinner="Mean attention distance over 32 sample images…")
-def batch_distance(model_name: str, n: int = 32) -> np.ndarray:
+@st.cache_data(max_entries=8, show_spinner=False)
+def _batch_distance(model_name: str, n: int = 32) -> np.ndarray:
     lm = cached_model(model_name)
     images, _, _ = shapes.make_dataset(n, seed=0)
     return compute.run(lambda: att.attention_distance_over(lm.net, lm.preprocess(images)).numpy())
 
 
+def batch_distance(model_name: str, n: int = 32) -> np.ndarray:
+    """Mean attention distance [L, H] over n sample images (cached), with a spinner while it runs."""
+    with st.spinner(t("attention.spinner.distance")):
+        return _batch_distance(model_name, n)
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def embeddings(model_name: str):
-    """(PCA tiles image, explained ratios, pos-embed similarity [gh, gw, gh, gw]) or an error message."""
+    """(PCA tiles image, explained ratios) or why not (a Message), and the pos-embed similarity [gh, gw, gh, gw] or
+    why not (a Message)."""
     net = cached_model(model_name).net
     try:
         comps, ratio = att.patch_embed_pca(net, 28)
         tiles = pic.tile_grid(pic.filters_to_rgb(comps), cols=7)
         pca = (pic.upscale(tiles.numpy(), 256 // max(tiles.shape[:2]) + 1), ratio.numpy())
     except att.AttentionError as e:
-        pca = str(e)
+        pca = e.message
     try:
         sim = att.pos_embed_similarity(net).numpy()
     except att.AttentionError as e:
-        sim = str(e)
+        sim = e.message
     return pca, sim
 
 
-@st.cache_data(max_entries=16, show_spinner="Class activation map…")
-def cam(model_name: str, img: np.ndarray):
+@st.cache_data(max_entries=16, show_spinner=False)
+def _cam_cached(model_name: str, img: np.ndarray):
     return compute.run(_cam, cached_model(model_name), img)
 
 
+def cam(model_name: str, img: np.ndarray):
+    """(CAM overlay [H, W, 3], class probabilities, CAM [h, w]) of a CNN (cached), with a spinner while it runs."""
+    with st.spinner(t("attention.spinner.cam")):
+        return _cam_cached(model_name, img)
+
+
 def _cam(lm, img: np.ndarray):
-    x = lm.preprocess(torch.from_numpy(img))
-    cam_map, logits = class_activation_map(lm.net, x)
-    shown = pic.denormalize(x, lm.mean, lm.std)[0]
-    return pic.overlay(shown, cam_map[0]).numpy(), logits.softmax(-1)[0].numpy(), cam_map[0].numpy()
+    """The top class's CAM (TorchCAM, via core.explain; Grad-CAM where the model has no CAM), one block per cell."""
+    e = ex.explain(lm, torch.from_numpy(img))
+    cam_map = e.native["cam" if "cam" in e.native else "gradcam"]
+    shown = pic.denormalize(lm.preprocess(torch.from_numpy(img)), lm.mean, lm.std)[0]
+    return pic.overlay(shown, torch.from_numpy(cam_map)).numpy(), e.probs, cam_map
 
 
 def cam_frame(cam_map: np.ndarray) -> pd.DataFrame:
@@ -93,7 +118,10 @@ def cam_frame(cam_map: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"row": idx[0], "col": idx[1], "cam": cam_map.reshape(-1)})
 
 
-def _font(size: int):
+def _font(size: int, cjk: bool = False):
+    """Pillow's own font, or for Chinese labels the CJK font where it is installed."""
+    if cjk and CJK_FONT.exists():
+        return ImageFont.truetype(str(CJK_FONT), max(8, size))
     return ImageFont.load_default(size=max(8, size))
 
 
@@ -128,15 +156,15 @@ def token_sequence_image(shown: np.ndarray, geo: att.ViTGeometry, per_line: int 
     font = _font(11)
     ph, pw = geo.patch_size
     img = pic.to_uint8(shown.transpose(1, 2, 0))
-    for t in range(n):
-        r, c = divmod(t, per_line)
+    for token in range(n):
+        r, c = divmod(token, per_line)
         x0, y0 = c * (tile + gap), r * (tile + label_h + gap)
-        if t < geo.num_prefix_tokens:
-            name = geo.prefix_names[t]
+        if token < geo.num_prefix_tokens:
+            name = geo.prefix_names[token]
             d.rectangle([x0, y0, x0 + tile - 1, y0 + tile - 1], fill=(70, 90, 160))
             d.text((x0 + 3, y0 + tile // 2 - 6), name[:5], fill=(255, 255, 255), font=font)
         else:
-            p = t - geo.num_prefix_tokens
+            p = token - geo.num_prefix_tokens
             gr, gc = divmod(p, geo.grid_size[1])
             patch = img[gr * ph:(gr + 1) * ph, gc * pw:(gc + 1) * pw]
             im.paste(Image.fromarray(patch).resize((tile, tile), Image.NEAREST), (x0, y0))
@@ -176,7 +204,9 @@ def clickable_attention(shown: np.ndarray, df: pd.DataFrame, geo: att.ViTGeometr
         x=alt.X("x:Q", scale=xs, axis=None), x2="x2", y=alt.Y("y:Q", scale=ys, axis=None), y2="y2",
         color=alt.Color("attention:Q", scale=alt.Scale(scheme="inferno"), legend=None),
         opacity=alt.Opacity("relative:Q", scale=alt.Scale(domain=[0, 1], range=[0.0, 0.8]), legend=None),
-        tooltip=["patch", "row", "col", alt.Tooltip("attention:Q", format=".4f")]).add_params(pick)
+        tooltip=[alt.Tooltip("patch:Q", title=t("attention.col.patch")),
+                 alt.Tooltip("row:Q", title=t("attention.col.row")), alt.Tooltip("col:Q", title=t("attention.col.col")),
+                 alt.Tooltip("attention:Q", format=".4f", title=t("attention.col.attention"))]).add_params(pick)
     layers = [image, heat]
     if query_patch is not None:
         q = cells[cells.patch == query_patch]
@@ -202,10 +232,10 @@ def all_heads_frame(maps: np.ndarray, relative: np.ndarray) -> pd.DataFrame:
                          "attention": maps.reshape(-1), "relative": relative.reshape(-1)})
 
 
-def heads_image(relative: np.ndarray, tile: int = 72) -> np.ndarray:
+def heads_image(relative: np.ndarray, tile: int = 72, lang: str = messages.DEFAULT) -> np.ndarray:
     """head_maps' stretched maps [L, H, gh, gw] as one picture: a tile per (layer, head), rows = layers, columns =
-    heads, labelled in type that a projector still shows. A picture rather than a faceted chart: the browser draws
-    L x H facets slowly on every change of the query."""
+    heads, labelled in `lang` in type that a projector still shows. A picture rather than a faceted chart: the
+    browser draws L x H facets slowly on every change of the query."""
     L, Hh, gh, gw = relative.shape
     f = max(1, tile // max(gh, gw))
     tiles = pic.colormap(torch.from_numpy(relative).reshape(L * Hh, gh, gw))
@@ -214,26 +244,32 @@ def heads_image(relative: np.ndarray, tile: int = 72) -> np.ndarray:
     font_px, left, top = 18, 80, 30
     im = Image.new("RGB", (left + grid.shape[1], top + grid.shape[0]), (255, 255, 255))
     im.paste(Image.fromarray(grid), (left, top))
-    d, font = ImageDraw.Draw(im), _font(font_px)
+    d, font = ImageDraw.Draw(im), _font(font_px, cjk=lang == "zh")
     th, tw = gh * f + 4, gw * f + 4
     for h in range(Hh):
-        d.text((left + h * tw + 4, 4), f"head {h + 1}", fill=(30, 30, 30), font=font)
+        d.text((left + h * tw + 4, 4), Message("attention.heads_image.head", {"n": h + 1}).text(lang),
+               fill=(30, 30, 30), font=font)
     for layer in range(L):
-        d.text((4, top + layer * th + (gh * f - font_px) // 2), f"layer {layer + 1}", fill=(30, 30, 30), font=font)
+        d.text((4, top + layer * th + (gh * f - font_px) // 2),
+               Message("attention.heads_image.layer", {"n": layer + 1}).text(lang), fill=(30, 30, 30), font=font)
     return np.asarray(im)
 
 
 def distance_chart(df: pd.DataFrame, uniform: float) -> alt.LayerChart:
     """Mean attention distance of every head against depth, with the uniform-attention baseline dashed."""
     heads = alt.Chart(df).mark_circle(size=70, opacity=0.8).encode(
-        x=alt.X("layer:Q", title="network depth (layer)", scale=alt.Scale(domain=[0.5, df.layer.max() + 0.5]),
+        x=alt.X("layer:Q", title=t("attention.distance.x"), scale=alt.Scale(domain=[0.5, df.layer.max() + 0.5]),
                 axis=alt.Axis(tickMinStep=1)),
-        y=alt.Y("distance:Q", title="mean attention distance (pixels)",
+        y=alt.Y("distance:Q", title=t("attention.distance.y"),
                 scale=alt.Scale(domain=[0, max(float(df.distance.max()), uniform) * 1.1])),
-        color=alt.Color("head:N", title="head", scale=alt.Scale(scheme="dark2")),  # distinct hues, no light/dark pairs
-        tooltip=["layer", "head", alt.Tooltip("distance:Q", format=".1f")])
+        color=alt.Color("head:N", title=t("attention.col.head"),
+                        scale=alt.Scale(scheme="dark2")),  # distinct hues, no light/dark pairs
+        tooltip=[alt.Tooltip("layer:Q", title=t("attention.col.layer")),
+                 alt.Tooltip("head:N", title=t("attention.col.head")),
+                 alt.Tooltip("distance:Q", format=".1f", title=t("attention.col.distance"))])
     base = alt.Chart(pd.DataFrame({"distance": [uniform]})).mark_rule(strokeDash=[5, 4], color="#555").encode(
-        y="distance:Q", tooltip=[alt.Tooltip("distance:Q", format=".1f", title="uniform attention (px)")])
+        y=alt.Y("distance:Q", title=t("attention.distance.y")),
+        tooltip=[alt.Tooltip("distance:Q", format=".1f", title=t("attention.distance.uniform"))])
     return alt.layer(base, heads).properties(height=320)
 
 
@@ -257,49 +293,66 @@ def overlay_image(shown: np.ndarray, heat: np.ndarray) -> np.ndarray:
 
 
 def predictions(probs: np.ndarray, class_names) -> pd.DataFrame:
+    """The top 5 classes (by their English names: the CSV's) and their probabilities."""
     return pd.DataFrame(models.top_k(torch.from_numpy(probs), class_names, 5), columns=["class", "probability"])
 
 
+def shown_predictions(df: pd.DataFrame) -> pd.DataFrame:
+    """predictions() as the session's language shows it: class names and column headers translated."""
+    return pd.DataFrame({t("attention.col.class"): [name_of("shape", c) for c in df["class"]],
+                         t("attention.col.probability"): df["probability"].to_numpy()})
+
+
 def prediction_chart(df: pd.DataFrame) -> alt.Chart:
-    return alt.Chart(df).mark_bar().encode(
-        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("class:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelFontSize=13, labelLimit=220)),
-        tooltip=["class", alt.Tooltip("probability:Q", format=".3f")]).properties(height=220)
+    shown = df.assign(label=[name_of("shape", c) for c in df["class"]])
+    return alt.Chart(shown).mark_bar().encode(
+        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), title=t("attention.col.probability")),
+        y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelFontSize=13, labelLimit=220)),
+        tooltip=[alt.Tooltip("label:N", title=t("attention.col.class")),
+                 alt.Tooltip("probability:Q", format=".3f", title=t("attention.col.probability"))]
+    ).properties(height=220)
 
 
 def download(df: pd.DataFrame, name: str, key: str) -> None:
-    st.download_button(f"⬇ {name}.csv", df.to_csv(index=False).encode(), f"{name}.csv", "text/csv", key=key)
+    """A CSV of `df` (English column names and identifiers: data for scripts), labelled with its file name."""
+    st.download_button(t("attention.download", file=f"{name}.csv"), df.to_csv(index=False).encode(), f"{name}.csv",
+                       "text/csv", key=key)
 
 
 # --- page sections (called by pages/attention.py) --------------------------------------------------------------------
 def cnn_section(lm, img_np: np.ndarray) -> None:
     """A CNN has no attention: its class activation map and prediction instead."""
-    st.info(f"**{lm.name}** is a CNN, not a Vision Transformer: it has no patches and no attention. Below is its "
-            "class activation map (CAM: the last convolution's features weighted by the classifier's weights for the top class), the closest "
-            "CNN analogue of 'where it looks'. Pick a ViT to see attention.")
+    st.info(t("attention.cnn.info", name=lm.name))
     try:
         rgb, probs, cam_map = cam(lm.name, img_np)
-    except CAMError as e:
-        st.error(f"No CAM for this model: {e}")
+    except ex.ExplainError as e:
+        st.error(t("attention.cnn.no_cam", error=say(e)))
         return
     a, b = st.columns(2)
     a.image(pic.upscale(rgb, max(1, 320 // rgb.shape[0])), width=320,
-            caption=f"CAM of the top class: {cam_map.shape[0]}×{cam_map.shape[1]} feature cells, one block each")
+            caption=t("attention.cnn.cam_caption", rows=cam_map.shape[0], cols=cam_map.shape[1]))
     table = predictions(probs, lm.class_names)
     b.altair_chart(prediction_chart(table), width="stretch")
     download(table, "cnn_top5", "dl-cnn-top5")
     download(cam_frame(cam_map), "cam", "dl-cam")
+    st.page_link("pages/explain.py", label=t("attention.cnn.explain_link"), icon=":material/psychology_alt:")
 
 
 def patches_section(res: Analysis) -> None:
     geo = res.geo
-    st.header("1 · Each patch is a word")
+    st.header(t("attention.patches.header"))
     a, b = st.columns([1, 1.4])
     a.image(patch_grid_image(res.shown, geo), width="stretch",
-            caption=f"{geo.grid_size[0]}×{geo.grid_size[1]} patches of {geo.patch_size[0]}×{geo.patch_size[1]} px")
+            caption=t("attention.patches.grid_caption", rows=geo.grid_size[0], cols=geo.grid_size[1],
+                      height=geo.patch_size[0], width=geo.patch_size[1]))
     b.image(token_sequence_image(res.shown, geo), width="stretch",
-            caption=f"The token sequence the transformer reads: {', '.join(geo.prefix_names)} first, then the "
-                    f"{geo.num_patches} patches in reading order ({geo.num_tokens} tokens)")
+            caption=t("attention.patches.sequence_caption", prefix=_prefix_tokens(geo),
+                      patches=geo.num_patches, tokens=geo.num_tokens))
+
+
+def _prefix_tokens(geo: att.ViTGeometry) -> Message | str:
+    """The prefix tokens' names as one phrase ("" for none)."""
+    return listing(geo.token_name(i) for i in range(geo.num_prefix_tokens))
 
 
 def _token_param(geo: att.ViTGeometry, token: int) -> str:
@@ -314,6 +367,10 @@ def _token_from_param(geo: att.ViTGeometry, value) -> int:
         return geo.num_prefix_tokens + min(max(int(value), 1), geo.num_patches) - 1
     except (TypeError, ValueError):
         return 0
+
+
+def _head_label(head) -> str:
+    return t("attention.where.mean_heads") if head == "mean" else t("attention.where.head_n", n=head)
 
 
 @st.fragment  # layer, head and query change only this section: rerun it alone
@@ -331,13 +388,14 @@ def where_section(res: Analysis) -> None:
         if picked and "patch" in picked[0]:
             ss["att-query"] = P + int(picked[0]["patch"]) - 1
 
-    st.header("2 · Where does a token look?")
+    st.header(t("attention.where.header"))
     w1, w2, w3 = st.columns(3)
-    layer = w1.slider("Layer", 1, L, key="att-layer")
-    head = w2.selectbox("Head", ["mean"] + list(range(1, H + 1)), key="att-head",
-                        format_func=lambda h: "mean over heads" if h == "mean" else f"head {h}")
-    query = w3.selectbox("Query token (or click a patch)", range(geo.num_tokens), key="att-query",
-                         format_func=geo.token_name)
+    layer = w1.slider(t("attention.where.layer"), 1, L, key="att-layer")
+    heads = ["mean"] + list(range(1, H + 1))
+    head = w2.selectbox(t("attention.where.head"), heads, key="att-head", format_func=worded(heads, _head_label))
+    tokens = range(geo.num_tokens)
+    query = w3.selectbox(t("attention.where.query"), tokens, key="att-query",
+                         format_func=worded(tokens, lambda q: say(geo.token_name(q))))
     st.query_params.update(layer=str(layer), head=str(head), query=_token_param(geo, query))
 
     layer_attn = res.attn[layer - 1]
@@ -349,16 +407,14 @@ def where_section(res: Analysis) -> None:
         present.chart(clickable_attention(res.shown, frame, geo, query - P + 1 if query >= P else None),
                       width="content", key="att-click", on_select=on_click, selection_mode="patch")
         to_prefix = fused[query, :P].sum()
-        st.caption(f"Layer {layer}, {'mean over heads' if head == 'mean' else f'head {head}'}, query "
-                   f"**{geo.token_name(query)}** (outlined). Its attention to the prefix tokens "
-                   f"({', '.join(geo.prefix_names)}): {to_prefix:.1%}; the map shows the rest, brighter and more opaque "
-                   "= more attention (hover a patch for its value, click it to make it the query).")
+        st.caption(t("attention.where.caption", layer=layer, head=_head_label(head), token=geo.token_name(query),
+                     prefix=_prefix_tokens(geo), share=to_prefix))
         download(frame, f"attention_L{layer}_{head}_q{_token_param(geo, query)}", "dl-att")
     with b:
-        st.markdown("**Every head of every layer, same query**")
+        st.markdown(t("attention.where.all_heads"))
         maps, relative = head_maps(res.attn, query, geo)
-        st.image(png(heads_image(relative)), output_format="PNG",
-                 caption="Each tile stretched from its own minimum (dark blue) to its maximum (yellow).")
+        st.image(png(heads_image(relative, lang=current())), output_format="PNG",
+                 caption=t("attention.where.all_heads_caption"))
         download(all_heads_frame(maps, relative), f"attention_all_heads_q{_token_param(geo, query)}", "dl-heads")
 
 
@@ -366,56 +422,48 @@ def where_section(res: Analysis) -> None:
 def rollout_section(res: Analysis) -> None:
     """Attention rollout through all layers against the last layer's raw attention, for the class token."""
     geo, L, P = res.geo, res.attn.shape[0], res.geo.num_prefix_tokens
-    st.header("3 · Attention rollout")
-    st.caption("Rollout (Abnar & Zuidema 2020) follows attention through all layers: fuse the heads, add the "
-               "residual connection as identity, re-normalise and multiply the layers. Shown for the class-token query.")
+    st.header(t("attention.rollout.header"))
+    st.caption(t("attention.rollout.caption"))
     r1, r2 = st.columns(2)
-    fusion = r1.radio("Head fusion", ["mean", "max", "min"], horizontal=True, key="att-fusion")
-    discard = r2.slider("Discard ratio (drop the weakest attention links)", 0.0, 0.95, 0.0, 0.05, key="att-discard")
+    fusions = ["mean", "max", "min"]
+    fusion = r1.radio(t("attention.rollout.fusion"), fusions, horizontal=True, key="att-fusion",
+                      format_func=worded(fusions, lambda f: t(f"attention.fusion.{f}")))
+    discard = r2.slider(t("attention.rollout.discard"), 0.0, 0.95, 0.0, 0.05, key="att-discard")
     joint = att.rollout(torch.from_numpy(res.attn), fusion, discard, P)
     roll = att.query_map(joint, 0, geo).numpy()
     last = att.query_map(att.fuse_heads(torch.from_numpy(res.attn[-1])), 0, geo).numpy()
     a, b = st.columns(2)
-    a.image(overlay_image(res.shown, roll), caption=f"Rollout over {L} layers ({fusion}, discard {discard:.0%})",
-            width=320)
-    b.image(overlay_image(res.shown, last), caption=f"Raw attention of layer {L} (mean over heads)", width=320)
+    a.image(overlay_image(res.shown, roll), width=320,
+            caption=t("attention.rollout.rollout_caption", layers=L, fusion=Message(f"attention.fusion.{fusion}"),
+                      discard=discard))
+    b.image(overlay_image(res.shown, last), caption=t("attention.rollout.last_caption", layer=L), width=320)
     download(grid_frame(roll, geo).rename(columns={"attention": "rollout"}).assign(last_layer=last.reshape(-1)),
              "rollout", "dl-rollout")
 
 
 def fig7_section(lm, res: Analysis) -> None:
     """The ViT paper's Fig. 7 views of the picked model, with the uniform-attention baseline and a locality score."""
-    geo, P = res.geo, res.geo.num_prefix_tokens
-    st.header("4 · Inside the ViT (Fig. 7 of Dosovitskiy et al. 2021)")
-    st.caption("What the paper found for large ViTs pre-trained on JFT-300M (300M images): the patch-embedding filters "
-               "look like basis functions for fine structure; nearby patches have similar position embeddings (2-D "
-               "structure learnt from data); some heads attend locally in the lowest layers and the mean attention "
-               "distance grows with depth. Below, the same three views of the model picked above, which need not show "
-               "them (the embedded ViTs saw 60,000 shapes); the numbers under the charts say what it does show.")
+    st.header(t("attention.fig7.header"))
+    st.caption(t("attention.fig7.caption"))
     pca, sim = embeddings(lm.name)
     f1, f2, f3 = st.columns(3)
     with f1:
-        st.markdown("**Patch-embedding filters: principal components**")
-        if isinstance(pca, str):
-            st.info(pca)
+        st.markdown(t("attention.fig7.pca_title"))
+        if isinstance(pca, Message):
+            st.info(say(pca))
         else:
-            st.image(pca[0], width="stretch", caption=f"First {len(pca[1])} PCs as RGB tiles "
-                                                     f"({pca[1].sum():.0%} of the filters' variance)")
+            st.image(pca[0], width="stretch", caption=t("attention.fig7.pca_caption", n=len(pca[1]),
+                                                        share=pca[1].sum()))
             download(pd.DataFrame({"pc": np.arange(len(pca[1])) + 1, "explained": pca[1]}),
-                           "patch_embed_pca", "dl-pca")
+                     "patch_embed_pca", "dl-pca")
     with f2:
-        st.markdown("**Position embeddings: cosine similarity**")
-        if isinstance(sim, str):
-            st.info(sim)
+        st.markdown(t("attention.fig7.sim_title"))
+        if isinstance(sim, Message):
+            st.info(say(sim))
         else:
-            st.image(similarity_tiles(sim), width="stretch",
-                     caption="One tile per patch position: its similarity to every position "
-                             "(yellow = +1, orange, purple, dark blue = −1)")
+            st.image(similarity_tiles(sim), width="stretch", caption=t("attention.fig7.sim_caption"))
             locality = att.pos_embed_locality(lm.net)
-            st.metric("Locality", f"{locality:+.2f}",
-                      help="Correlation between two patches' position-embedding similarity and their closeness on the "
-                           "grid, over all pairs: near +1 when nearby patches are most alike, near 0 for no 2-D "
-                           "structure (random embeddings), negative when distant patches are more alike.")
+            st.metric(t("attention.fig7.locality"), f"{locality:+.2f}", help=t("attention.fig7.locality_help"))
             download(similarity_frame(sim), "pos_embed_similarity", "dl-sim")
     with f3:
         _attention_distance(lm.name, res)
@@ -424,8 +472,11 @@ def fig7_section(lm, res: Analysis) -> None:
 @st.fragment  # "over this image / 32 images" changes only this chart
 def _attention_distance(model_name: str, res: Analysis) -> None:
     geo, P = res.geo, res.geo.num_prefix_tokens
-    st.markdown("**Mean attention distance per head**")
-    over = st.radio("Over", ["this image", "32 sample images"], horizontal=True, key="att-over")
+    st.markdown(t("attention.distance.title"))
+    overs = ["this image", "32 sample images"]
+    over = st.radio(t("attention.distance.over"), overs, horizontal=True, key="att-over",
+                    format_func=worded(overs, lambda o: t("attention.distance.this_image" if o == "this image"
+                                                          else "attention.distance.samples")))
     if over == "this image":
         dist = att.mean_attention_distance(torch.from_numpy(res.attn), geo.grid_size, geo.patch_size, P).numpy()
     else:
@@ -435,17 +486,13 @@ def _attention_distance(model_name: str, res: Analysis) -> None:
     uniform = att.uniform_attention_distance(geo.grid_size, geo.patch_size, P)
     present.chart(distance_chart(dist_df, uniform), width="stretch")
     download(dist_df, "mean_attention_distance", "dl-dist")
-    per_layer = dist.mean(1)
-    st.caption(f"Dashed: {uniform:.1f} px, what attention spread evenly over all tokens would give. Here the layers' "
-               f"means run {per_layer[0]:.1f} px (layer 1) to {per_layer[-1]:.1f} px (layer {len(per_layer)}), heads "
-               f"{dist.min():.1f}–{dist.max():.1f} px. The class token's share of attention is left out, not "
-               "renormalised away, so a head that attends mostly to it has a small distance.")
+    st.caption(say(att.distance_reading(dist, uniform)))
 
 
 def prediction_section(lm, res: Analysis) -> None:
-    st.header("5 · Prediction")
+    st.header(t("attention.prediction.header"))
     table = predictions(res.probs, lm.class_names)
     a, b = st.columns([1.4, 1])
     a.altair_chart(prediction_chart(table), width="stretch")
-    b.dataframe(table, hide_index=True)
+    b.dataframe(shown_predictions(table), hide_index=True)
     download(table, "top5", "dl-top5")

@@ -14,12 +14,13 @@ from core import pictures as pic
 from core.models import ModelError
 from core.transforms import MODES, as_kernel
 from ui import bookmarks, compute, png, present
-from ui.i18n import say
+from ui.i18n import say, t, worded
 from ui.models import cached_model, colours
 
 KERNELS = eq.PRESETS + ("custom",)
 DEFAULTS = {"image": "white square", "dx": 20, "dy": 20, "mode": "zeros", "kernel": "vertical edge", "size": 3,
             "seed": 0}  # the classic demo: a square, a vertical-edge kernel, a shift that keeps it in the frame
+# the chain picker's options for the whole embedded networks (identifiers, shown as equivariance.whole_option.<model>)
 MODELS = {"whole CNN feature map (embedded cnn)": "cnn", "whole ViT token map (embedded vit)": "vit"}
 
 
@@ -28,12 +29,34 @@ def compare(img: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode: str) ->
     return compute.run(eq.compare, torch.from_numpy(img), kernel, dx, dy, mode)
 
 
-@st.cache_data(max_entries=16, show_spinner="Measuring the error at every shift…")
-def curves(img: np.ndarray, kernel: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
+def _chains(kernel: np.ndarray, names) -> list[eq.Chain]:
     chains = eq.basic_chains(kernel)
-    chosen = [eq.model_chain(cached_model(MODELS[n])) if n in MODELS else chains[n] for n in names]
+    return [eq.model_chain(cached_model(MODELS[n])) if n in MODELS else chains[n] for n in names]
+
+
+@st.cache_data(max_entries=16, show_spinner=False)  # the spinner's text is the session's language: see measure()
+def curves(img: np.ndarray, kernel: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
+    chosen = _chains(kernel, names)
     x = torch.from_numpy(img)
     return pd.DataFrame(compute.run(lambda: [row for chain in chosen for row in eq.error_curve(chain, x)]))
+
+
+def measure(img: np.ndarray, kernel: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
+    with st.spinner(t("equivariance.chains.measuring")):
+        return curves(img, kernel, names)
+
+
+def chain_labels(kernel: np.ndarray, names) -> dict[str, str]:
+    """Each picked chain's row name (an identifier) -> its name in the session's language."""
+    return {c.name: say(c.label) if c.label else c.name for c in _chains(kernel, names)}
+
+
+def option_label(chains: dict[str, eq.Chain], name: str) -> str:
+    """What the chain picker shows for an option: a hand-built chain's label or a whole network's."""
+    if name in MODELS:
+        return t(f"equivariance.whole_option.{MODELS[name]}")
+    chain = chains.get(name)
+    return say(chain.label) if chain is not None and chain.label else name
 
 
 def kernel_array(raw) -> np.ndarray:
@@ -61,7 +84,7 @@ def model_loads(name: str) -> bool:
         cached_model(MODELS[name])
         return True
     except ModelError as e:  # missing weights: skip this chain, keep the page
-        st.info(f"Skipping **{name}**: the model cannot be loaded here ({e}).")
+        st.info(t("equivariance.chains.skipping", name=option_label({}, name), error=say(e)))
         return False
 
 
@@ -83,10 +106,10 @@ def shift_section(image: np.ndarray, kernel: np.ndarray) -> None:
     for k in ("eq_dx", "eq_dy"):  # a new image changes the range: keep the shift, clamped, not reset
         st.session_state[k] = int(np.clip(st.session_state[k], -limit, limit))
     c1, c2, c3 = st.columns([2, 2, 3])
-    dx = c1.slider("Shift right dx (px, negative: left)", -limit, limit, key="eq_dx")
-    dy = c2.slider("Shift down dy (px, negative: up)", -limit, limit, key="eq_dy")
-    mode = c3.radio("Border", MODES, key="eq_mode", horizontal=True, format_func=lambda m: {
-        "zeros": "zeros (content leaves the frame)", "circular": "circular (content wraps around)"}[m])
+    dx = c1.slider(t("equivariance.dx"), -limit, limit, key="eq_dx")
+    dy = c2.slider(t("equivariance.dy"), -limit, limit, key="eq_dy")
+    mode = c3.radio(t("equivariance.border"), MODES, key="eq_mode", horizontal=True,
+                    format_func=worded(MODES, lambda m: t(f"equivariance.mode.{m}")))
     st.query_params.update(dx=str(dx), dy=str(dy), mode=mode)
     panels_section(image, kernel, dx, dy, mode)
 
@@ -95,20 +118,19 @@ def panels_section(image: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode
     """Original, f(x), T f(x) and f(T x) side by side, then |A - B| and the verdict."""
     h, w = image.shape[-2:]
     c = compare(image, kernel, dx, dy, mode)
-    st.subheader("Shift then convolve (A) against convolve then shift (B)")
-    shown = [t.mean(0) for t in (c.conv, c.shift_then_conv, c.conv_then_shift)]
-    vmax = max(float(t.abs().max()) for t in shown) or 1.0
-    signed = min(float(t.min()) for t in shown) < 0  # a blur (no negative weight) gives no negative output
+    st.subheader(t("equivariance.panels.subheader"))
+    shown = [m.mean(0) for m in (c.conv, c.shift_then_conv, c.conv_then_shift)]
+    vmax = max(float(m.abs().max()) for m in shown) or 1.0
+    signed = min(float(m.min()) for m in shown) < 0  # a blur (no negative weight) gives no negative output
     cols = st.columns(4)
     cols[0].image(png(pic.enlarge(pic.to_uint8(image.transpose(1, 2, 0)))), width="stretch", output_format="PNG")
-    cols[0].markdown(f"**Original** x  \n{w}×{h} px")
-    _show_map(cols[1], c.conv, vmax, signed, "Convolution", "f(x)")
-    _show_map(cols[2], c.conv_then_shift, vmax, signed, "Convolve, then shift (B)", f"T f(x), T = shift ({dx}, {dy})")
-    _show_map(cols[3], c.shift_then_conv, vmax, signed, "Shift, then convolve (A)", "f(T x)")
-    scale = (f"signed: blue = −{vmax:.3g}, white = 0, red = +{vmax:.3g}" if signed else
-             f"all ≥ 0 here (no negative output), so drawn like a photo: black = 0, white = {vmax:.3g}")
-    st.caption(f"Convolution outputs, {scale} (one scale for the three panels). Shown is the mean over R, G, B: the "
-               "kernel is applied to each channel.")
+    cols[0].markdown(t("equivariance.panels.original", width=w, height=h))
+    _show_map(cols[1], c.conv, vmax, signed, t("equivariance.panels.conv"), "f(x)")
+    _show_map(cols[2], c.conv_then_shift, vmax, signed, t("equivariance.panels.conv_then_shift"),
+              t("equivariance.panels.shift_formula", dx=dx, dy=dy))
+    _show_map(cols[3], c.shift_then_conv, vmax, signed, t("equivariance.panels.shift_then_conv"), "f(T x)")
+    scale = t("equivariance.panels.scale_signed" if signed else "equivariance.panels.scale_photo", vmax=vmax)
+    st.caption(t("equivariance.panels.caption", scale=scale))
 
     diff_col, text_col = st.columns([1, 3])
     absdiff = c.diff.abs().amax(0)
@@ -116,24 +138,19 @@ def panels_section(image: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode
     if c.equivariant:  # a map stretched to float rounding (1e-7) would paint noise as if it were a difference
         diff_col.image(png(pic.enlarge(pic.sequential_rgb(np.zeros(absdiff.shape), 1.0))), width="stretch",
                        output_format="PNG")
-        diff_col.caption("|A − B|: identical" + (f" (up to float rounding, {dmax:.0e} at most)" if dmax > 0 else ""))
+        diff_col.caption(t("equivariance.panels.identical_rounding", dmax=dmax) if dmax > 0 else
+                         t("equivariance.panels.identical"))
     else:
         diff_col.image(png(pic.enlarge(pic.sequential_rgb(absdiff, dmax))), width="stretch", output_format="PNG")
-        diff_col.caption(f"|A − B| (max over channels): white = 0, dark red = {dmax:.3g}")
+        diff_col.caption(t("equivariance.panels.difference", dmax=dmax))
     with text_col:
-        message = eq.verdict(c, mode)
-        (st.success if c.equivariant else st.warning)(message)
+        (st.success if c.equivariant else st.warning)(say(eq.verdict(c, mode)))
         m1, m2 = st.columns(2)
-        m1.metric("Equivariant map: max |A − B|", "0" if c.equivariant else f"{c.max_err:.3g}")
+        m1.metric(t("equivariance.panels.metric_map"), "0" if c.equivariant else f"{c.max_err:.3g}")
         change = c.gap_change
-        m2.metric("Pooled (invariant): change", "—" if np.isnan(change) else f"{change:.2%}",
-                  help="Global average pool: mean over all pixels of ReLU(f(x)) per channel, before and after the shift: largest change "
-                       "relative to its size. Circular borders: exactly 0; zeros: only what crosses the border counts.")
-        st.caption("Deep-learning libraries' \"convolution\" is really cross-correlation (the kernel is not flipped). "
-                   "That only changes which filter you get, not the equivariance: both slide one set of weights over "
-                   "every position. This page uses the true, flipped convolution: the same as "
-                   "`scipy.ndimage.convolve` with `mode=\"constant\"` (zeros) or `mode=\"wrap\"` (circular); scipy's "
-                   "default, `reflect`, differs once the object reaches the border.")
+        m2.metric(t("equivariance.panels.metric_pooled"), "—" if np.isnan(change) else f"{change:.2%}",
+                  help=t("equivariance.panels.metric_pooled_help"))
+        st.caption(t("equivariance.panels.correlation"))
 
 
 # One distinct hue per chain, told apart on a projector (no two blues, no red next to pink), and none of them an
@@ -155,57 +172,60 @@ def _chain_colour(chain: str) -> str:
 
 
 def _error_chart(df: pd.DataFrame, title: str) -> alt.LayerChart:
+    """df: curves() rows with `label` (the chain in the session's language) and `reference` (the shape legend's
+    words) added; colours follow the `chain` identifiers, in the order the chains were picked."""
     chains = list(dict.fromkeys(df["chain"]))
-    colour = alt.Color("chain:N", title=title, scale=alt.Scale(domain=chains, range=[_chain_colour(c) for c in chains]),
+    labels = [df.loc[df["chain"] == c, "label"].iloc[0] for c in chains]
+    colour = alt.Color("label:N", title=title, scale=alt.Scale(domain=labels, range=[_chain_colour(c) for c in chains]),
                        legend=alt.Legend(orient="right", labelLimit=320, titleFontSize=13, labelFontSize=13))
     base = alt.Chart(df).encode(
-        x=alt.X("shift_px:Q", title="horizontal input shift s (px)", axis=alt.Axis(titleFontSize=13)),
-        y=alt.Y("error:Q", title="relative equivariance error", axis=alt.Axis(titleLimit=0, titleFontSize=13)),
-        color=colour, tooltip=["chain", "shift_px", "reference_shift_cells", alt.Tooltip("error:Q", format=".4f")])
+        x=alt.X("shift_px:Q", title=t("equivariance.chains.x_title"), axis=alt.Axis(titleFontSize=13)),
+        y=alt.Y("error:Q", title=t("equivariance.chains.y_title"), axis=alt.Axis(titleLimit=0, titleFontSize=13)),
+        color=colour, tooltip=[alt.Tooltip("label:N", title=t("equivariance.chains.tip_chain")),
+                               alt.Tooltip("shift_px:Q", title=t("equivariance.chains.tip_shift")),
+                               alt.Tooltip("reference_shift_cells:Q", title=t("equivariance.chains.tip_reference")),
+                               alt.Tooltip("error:Q", title=t("equivariance.chains.tip_error"), format=".4f")])
     points = base.mark_point(size=70, filled=True).encode(
-        shape=alt.Shape("reference:N", title="reference", legend=alt.Legend(orient="right", labelLimit=320)))
+        shape=alt.Shape("reference:N", title=t("equivariance.chains.reference"),
+                        legend=alt.Legend(orient="right", labelLimit=320)))
     return (base.mark_line(strokeWidth=2.5) + points).properties(height=340)
 
 
 @st.fragment  # picking chains changes only this chart
 def chains_section(image: np.ndarray, kernel: np.ndarray) -> None:
     """Relative equivariance error against the input shift for the chains the user picks."""
-    st.subheader("What breaks it: strides, pooling and patches")
-    options = list(eq.basic_chains(kernel)) + list(MODELS)
-    picked = st.multiselect("Chains to compare", options, default=default_chains(kernel), key="eq_chains",
-                            help="Add the whole embedded CNN and ViT to see a trained network's feature and token maps.")
+    st.subheader(t("equivariance.chains.subheader"))
+    chains = eq.basic_chains(kernel)
+    options = list(chains) + list(MODELS)
+    picked = st.multiselect(t("equivariance.chains.pick"), options, default=default_chains(kernel), key="eq_chains",
+                            format_func=worded(options, lambda n: option_label(chains, n)), help=t("equivariance.chains.pick_help"))
     picked = tuple(n for n in picked if n not in MODELS or model_loads(n))
     if not picked:
-        st.info("Pick at least one chain to draw the chart.")
+        st.info(t("equivariance.chains.pick_none"))
         return
-    df = curves(image, kernel, picked)
+    df = measure(image, kernel, picked)
+    # the CSV keeps the English identifiers and words it always had; the chart shows the session's language
     df["reference"] = np.where(df["whole_multiple"], "whole cells (exact)", "fraction of a cell (Fourier-interpolated)")
     if df["error"].isna().all():
-        st.info("Every feature map is zero (an all-zero kernel?): there is no error to measure.")
+        st.info(t("equivariance.chains.all_zero"))
     else:
-        whole_network = df["chain"].map(_is_whole_network)
-        hand, whole = df[~whole_network], df[whole_network]
+        shown = df.assign(label=df["chain"].map(chain_labels(kernel, picked)),
+                          reference=np.where(df["whole_multiple"], t("equivariance.chains.whole_cells"),
+                                             t("equivariance.chains.fraction")))
+        whole_network = shown["chain"].map(_is_whole_network)
+        hand, whole = shown[~whole_network], shown[whole_network]
         # a chart each, one above the other, so each has its own x-axis (a whole CNN, stride 32, is measured up to
         # 64 px, the hand-built chains to ~16) and the full width (side by side, the second was cut off)
-        for part, title in ((hand, "hand-built chains"), (whole, "whole networks")):
+        titles = t("equivariance.chains.hand_built"), t("equivariance.chains.whole_networks")
+        for part, title in zip((hand, whole), titles):
             if not part.empty:
                 present.chart(_error_chart(part, title), width="stretch")
-    st.download_button("Download the chart data (CSV)", df.to_csv(index=False), "equivariance_error.csv", "text/csv")
-    st.markdown(
-        "**How this is measured.** error(s) = ‖f(T_s x) − T′ f(x)‖ / ‖f(x)‖, where T_s shifts the input s px to the "
-        "right and T′ shifts the output by s / stride cells. When s is not a multiple of the stride, that is a fraction "
-        "of a cell: the output is shifted by Fourier interpolation, which is what a chain that only subsampled a smooth "
-        "map would give. So what the chart shows at those shifts is **aliasing**, not the half-cell misregistration "
-        "that any comparison with a whole-cell shift would add. All shifts here are **circular** (and all padding "
-        "inside the hand-built chains too), so the border is not what breaks it. The norms are taken on an **interior "
-        "crop** that leaves out a border band of 1/8 of the side. The image is resized to 128×128 px for this chart "
-        "(64×64 for the ViT, its input size). A plain conv stays at 0; every strided chain is exact at multiples of its "
-        "stride; a ViT's patch embedding at multiples of the patch size; a whole network adds padding and position "
-        "embeddings on top.")
+    st.download_button(t("equivariance.chains.download"), df.to_csv(index=False), "equivariance_error.csv",
+                       "text/csv")
+    st.markdown(t("equivariance.chains.how"))
     reading = eq.odd_shift_reading(df)
-    if reading:
-        st.info(reading)
+    if reading is not None:
+        st.info(say(reading))
     stability = ex.load_stability()
     if stability is not None:
-        st.caption("**The trained networks.** " + say(ex.stability_reading(stability))
-                   + " The hand-built chains above show the mechanism; this is what it adds up to in a trained model.")
+        st.caption(t("equivariance.chains.stability", reading=say(ex.stability_reading(stability))))

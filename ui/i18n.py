@@ -7,11 +7,12 @@ The language is the session's: `?lang=zh|en` picks it (and is kept in the URL), 
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 import streamlit as st
 
 from core import messages
-from core.messages import DEFAULT, LANGUAGES, Explained, Message, catalogue  # noqa: F401  (one place: core)
+from core.messages import DEFAULT, LANGUAGES, Explained, Message, catalogue, listing  # noqa: F401  (one place: core)
 from ui import bookmarks
 
 KEY = "lang"
@@ -41,6 +42,12 @@ def name_of(section: str, name: str) -> str:
     """What a thing the code knows by an English name (a sample image, a shape, a kernel) is called in the session's
     language: key `<section>.<slug(name)>`; a name the catalogue does not know (a timm class) is shown as it is."""
     return catalogue(current()).get(f"{section}.{slug(name)}", name)
+
+
+def worded(options, label) -> Callable[[str], str]:
+    """A widget's format_func: each option's `label`, worded now in the session's language, so that it stays right
+    when it is called later, outside this script run (AppTest does that)."""
+    return {o: label(o) for o in options}.__getitem__
 
 
 def slug(name: str) -> str:

@@ -9,7 +9,7 @@ import torch
 from core import images
 from core.messages import Message
 from ui import bookmarks
-from ui.i18n import name_of, say, t
+from ui.i18n import name_of, say, t, worded
 
 UPLOAD = "upload"  # the picker's two options besides the samples
 CAMERA = "camera"
@@ -57,7 +57,7 @@ def image_picker(key: str, default: str = "white square", label: str | None = No
     [0, 1], or None (nothing chosen yet, or a bad file: the reason is shown with st.error)."""
     options = images.sample_names() + [UPLOAD, CAMERA]
     choice = st.selectbox(label or t("picker.image"), options, index=bookmarks.index_in(key, options, default),
-                          key=key, format_func=option_label)
+                          key=key, format_func=worded(options, option_label))
     if choice in (UPLOAD, CAMERA):
         if key in st.query_params:
             del st.query_params[key]  # an upload cannot be bookmarked

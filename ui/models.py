@@ -8,7 +8,7 @@ from ui import compute  # noqa: F401, I001  (configures torch before its first u
 
 from core import models
 from ui import bookmarks
-from ui.i18n import name_of, say, t
+from ui.i18n import name_of, say, t, worded
 
 OTHER = "timm: other…"  # the picker's option for any timm name
 
@@ -50,8 +50,8 @@ def try_load(name: str) -> models.LoadedModel | None:
     try:
         return cached_model(name)
     except models.ModelError as e:
-        hint = " " + t("picker.use_embedded") if name.startswith(models.TIMM_PREFIX) else ""
-        st.error(t("picker.cannot_load", name=name, error=say(e)) + hint)
+        st.error(t("picker.cannot_load_timm" if name.startswith(models.TIMM_PREFIX) else "picker.cannot_load",
+                   name=name, error=say(e)))
         return None
 
 
@@ -63,7 +63,7 @@ def model_picker(label_text: str | None = None, kinds=("cnn", "vit"), default: s
     if allow_custom:
         options.append(OTHER)
     name = st.selectbox(label_text or t("picker.model"), options, index=bookmarks.index_in(key, options, default), key=key,
-                        format_func=label)
+                        format_func=worded(options, label))
     if name == OTHER:
         custom = st.text_input(t("picker.timm_name"), placeholder=t("picker.timm_placeholder"), key=f"{key}-custom")
         if not custom:

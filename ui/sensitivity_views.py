@@ -14,7 +14,7 @@ from core import pictures as pic
 from core import sensitivity as sen
 from core.models import total_stride
 from ui import bookmarks, compute, present
-from ui.i18n import name_of
+from ui.i18n import Message, listing, name_of, say, t
 from ui.models import cached_model, colour_scale
 
 MODEL_CHOICES = list(models.EMBEDDED) + [n for n in models.available() if n.startswith(models.TIMM_PREFIX)]
@@ -22,12 +22,25 @@ BACKGROUNDS = list(sen.BACKGROUNDS)
 BASE = 64  # object sizes and steps are given on the embedded models' 64-pixel canvas
 
 
-REGION = "region of an image"
+REGION = "region of an image"  # the shape selectbox's option for a rectangle cut from an image (shown translated)
+
+
+def shape_label(shape: str) -> str:
+    """A shape option as the session's language names it (format_func of the shape selectbox)."""
+    return t("sensitivity.region") if shape == REGION else name_of("shape", shape)
+
+
+def path_label(path: str) -> str:
+    return name_of("sensitivity.paths", path)
+
+
+def background_label(background: str) -> str:
+    return name_of("sensitivity.backgrounds", background)
 
 
 def models_help() -> str:
     """The models widget's help: each embedded model and what it is."""
-    return "  \n".join(f"**{n}**: {name_of('model', n)}" for n in models.EMBEDDED)
+    return "  \n".join(t("sensitivity.model_line", name=n, description=name_of("model", n)) for n in models.EMBEDDED)
 
 
 def bookmarked_models(default: list[str]) -> list[str]:
@@ -54,7 +67,7 @@ class Scene:
     def sprite(self) -> shapes.Sprite:
         if self.shape == REGION:
             img = torch.frombuffer(bytearray(self.photo), dtype=torch.uint8).view(self.canvas, self.canvas, 3)
-            return shapes.sprite_from_region(img.permute(2, 0, 1).float() / 255, *self.region)
+            return sen.region_sprite(img.permute(2, 0, 1).float() / 255, *self.region)
         rgb = tuple(int(self.colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
         return shapes.make_sprite(self.shape, round(self.size * self.canvas / BASE), self.angle, rgb)
 
@@ -104,12 +117,12 @@ def scene_path(scene: Scene) -> sen.Path:
 def cached_sweep(scene: Scene, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Probabilities per model for the whole path; cached so re-selecting a point costs nothing."""
     path = scene_path(scene)
-    bar = st.progress(0.0, text=f"Classifying {len(path)} frames with {len(names)} models…") \
+    bar = st.progress(0.0, text=t("sensitivity.progress_start", frames=len(path), models=len(names))) \
         if len(path) * len(names) > 400 else None
 
     def progress(done, total):
         if bar is not None:
-            bar.progress(done / total, text=f"Classified {done} of {total} frames")
+            bar.progress(done / total, text=t("sensitivity.progress", done=done, total=total))
 
     loaded = {n: cached_model(n) for n in names}
     out = compute.run(sen.sweep, loaded, scene.background_image(), scene.sprite(), path, progress=progress)
@@ -133,7 +146,12 @@ def _axis(path: sen.Path) -> tuple[str, np.ndarray]:
     return ("y", path.ys) if path.kind == "vertical" else ("x", path.xs)
 
 
+CSV_COLUMNS = ["index", "x", "y", "model", "target", "p_target", "top1", "p_top1", "correct"]
+
+
 def long_table(path: sen.Path, result: dict, targets: dict, loaded: dict) -> pd.DataFrame:
+    """One row per model and position: CSV_COLUMNS (English identifiers, also in the download) and the class names
+    as the session's language shows them (target_shown, top1_shown: the chart's tooltips)."""
     rows = []
     for name, probs in result.items():
         m = loaded[name]
@@ -143,7 +161,24 @@ def long_table(path: sen.Path, result: dict, targets: dict, loaded: dict) -> pd.
             "target": m.class_names[targets[name]], "p_target": probs[:, targets[name]],
             "top1": [m.class_names[i] for i in top1], "p_top1": probs.max(1),
             "correct": top1 == targets[name]}))
-    return pd.concat(rows, ignore_index=True)
+    table = pd.concat(rows, ignore_index=True)
+    table["target_shown"] = table["target"].map(lambda c: name_of("shape", c))
+    table["top1_shown"] = table["top1"].map(lambda c: name_of("shape", c))
+    return table
+
+
+def csv_of(table: pd.DataFrame) -> str:
+    """The sweep as a data file: English identifiers in every language, so that scripts can read any download."""
+    return table[CSV_COLUMNS].to_csv(index=False)
+
+
+def _tooltip(*fields: str) -> list:
+    """Tooltip entries with titles in the session's language."""
+    titles = {"model": t("sensitivity.col.model"), "x": "x", "y": "y", "target_shown": t("sensitivity.col.target"),
+              "p_target": t("sensitivity.chart.p_target"), "top1_shown": t("sensitivity.col.top1"),
+              "p_top1": t("sensitivity.col.p_top1")}
+    fmt = {"p_target": ".3f", "p_top1": ".3f"}
+    return [alt.Tooltip(f, title=titles[f], **({"format": fmt[f]} if f in fmt else {})) for f in fields]
 
 
 def chart(table: pd.DataFrame, path: sen.Path, loaded: dict, canvas: int, key: str):
@@ -151,30 +186,33 @@ def chart(table: pd.DataFrame, path: sen.Path, loaded: dict, canvas: int, key: s
     pick = alt.selection_point(name="pos", fields=["index"], on="click", nearest=True, empty=False)
     if path.kind == "grid":
         base = alt.Chart(table).mark_rect().encode(
-            x=alt.X("x:O", title="object x (px, top-left)", axis=alt.Axis(labelOverlap=True)),
-            y=alt.Y("y:O", title="object y (px)", axis=alt.Axis(labelOverlap=True)),
-            color=alt.Color("p_target:Q", title="P(target)", scale=alt.Scale(domain=[0, 1], scheme="viridis")),
+            x=alt.X("x:O", title=t("sensitivity.chart.x_grid"), axis=alt.Axis(labelOverlap=True)),
+            y=alt.Y("y:O", title=t("sensitivity.chart.y_grid"), axis=alt.Axis(labelOverlap=True)),
+            color=alt.Color("p_target:Q", title=t("sensitivity.chart.p_target"),
+                            scale=alt.Scale(domain=[0, 1], scheme="viridis")),
             stroke=alt.condition(pick, alt.value("red"), alt.value(None)),
-            tooltip=["model", "x", "y", "target", alt.Tooltip("p_target:Q", format=".3f"), "top1"],
+            tooltip=_tooltip("model", "x", "y", "target_shown", "p_target", "top1_shown"),
         ).properties(width=260, height=260).add_params(pick)
         c = base.facet(facet=alt.Facet("model:N", title=None), columns=3)
         return present.chart(c, on_select="rerun", key=key)
     axis, pos = _axis(path)
-    x = alt.X(f"{axis}:Q", title=f"object {axis} position (px, top-left corner)",
+    x_title = t("sensitivity.chart.x_line", axis=axis)
+    x = alt.X(f"{axis}:Q", title=x_title,
               scale=alt.Scale(domain=[int(pos.min()), int(pos.max())], nice=False))
-    enc = dict(x=x, y=alt.Y("p_target:Q", title="probability of the target class", scale=alt.Scale(domain=[0, 1])),
-               color=alt.Color("model:N", legend=alt.Legend(orient="top", title=None), scale=colour_scale(loaded)))
+    enc = dict(x=x, y=alt.Y("p_target:Q", title=t("sensitivity.chart.y_line"), scale=alt.Scale(domain=[0, 1])),
+               color=alt.Color("model:N", title=t("sensitivity.col.model"), legend=alt.Legend(orient="top", title=None),
+                               scale=colour_scale(loaded)))
     # The click selection sits on a layer of points of its own: on mark_line(point=...) a click never reached the
     # app (issue #16; a browser test clicks a point).
     points = alt.Chart(table).mark_circle(size=30, opacity=1).encode(
-        **enc, tooltip=["model", axis, "target", alt.Tooltip("p_target:Q", format=".3f"), "top1",
-                        alt.Tooltip("p_top1:Q", format=".3f")]).add_params(pick)
+        **enc, tooltip=_tooltip("model", axis, "target_shown", "p_target", "top1_shown", "p_top1")).add_params(pick)
     lines = alt.Chart(table).mark_line().encode(**enc) + points
     layers = [lines]
     rules = boundary_rules(path, loaded, canvas)
     if len(rules):
         layers.insert(0, alt.Chart(rules).mark_rule(strokeDash=[4, 4], opacity=0.5).encode(
-            x=alt.X("pos:Q"), color=alt.value("#888"), tooltip=["what"]))
+            x=alt.X("pos:Q", title=x_title), color=alt.value("#888"),
+            tooltip=[alt.Tooltip("what:N", title=t("sensitivity.chart.boundary"))]))
     chosen = alt.Chart(table).mark_rule(color="red").encode(x=x).transform_filter(pick)
     c = alt.layer(*layers, chosen).properties(height=340)
     return present.chart(c, on_select="rerun", key=key, width="stretch")
@@ -189,7 +227,7 @@ def boundary_rules(path: sen.Path, loaded: dict, canvas: int) -> pd.DataFrame:
         if not stride:
             continue
         period = stride * canvas / m.input_size[0]
-        what = f"{name}: {'patch boundary' if m.kind == 'vit' else 'total stride'} every {stride} px"
+        what = t("sensitivity.rule.patch" if m.kind == "vit" else "sensitivity.rule.stride", name=name, stride=stride)
         for p in np.arange(0, pos.max() + 1, period):
             if p >= pos.min():
                 rows.append({"pos": float(p), "what": what})
@@ -201,7 +239,7 @@ def rules_caption(path: sen.Path, loaded: dict, canvas: int) -> str:
     rules = boundary_rules(path, loaded, canvas)
     if path.kind == "grid" or not len(rules):
         return ""
-    return "Dashed lines: " + "; ".join(sorted(set(rules["what"]))) + " (object corner on the grid)."
+    return t("sensitivity.rules_caption", rules=say(listing(sorted(set(rules["what"])), "semicolon")))
 
 
 def model_metrics(result: dict, targets: dict, path: sen.Path) -> dict[str, dict]:
@@ -213,10 +251,14 @@ def metrics_table(metrics: dict, targets: dict, loaded: dict, scene: Scene) -> p
     rows = []
     for name, m in metrics.items():
         knows = scene.shape in loaded[name].class_names
-        rows.append({"model": name, "target": loaded[name].class_names[targets[name]],
-                     "target is": "the shape's class" if knows else "the middle frame's top-1",
-                     "accuracy": m["accuracy"], "min conf.": m["min_confidence"], "max conf.": m["max_confidence"],
-                     "consistency %": m["consistency"], "jaggedness": m["jaggedness"], "MAC": m["mac_target"]})
+        rows.append({t("sensitivity.col.model"): name,
+                     t("sensitivity.col.target"): name_of("shape", loaded[name].class_names[targets[name]]),
+                     t("sensitivity.col.target_is"): t("sensitivity.target_is.shape" if knows
+                                                       else "sensitivity.target_is.middle"),
+                     t("sensitivity.col.accuracy"): m["accuracy"], t("sensitivity.col.min_conf"): m["min_confidence"],
+                     t("sensitivity.col.max_conf"): m["max_confidence"],
+                     t("sensitivity.col.consistency"): m["consistency"],
+                     t("sensitivity.col.jaggedness"): m["jaggedness"], t("sensitivity.col.mac"): m["mac_target"]})
     return pd.DataFrame(rows).round(3)
 
 
@@ -227,12 +269,13 @@ def step_caption(path: sen.Path, loaded: dict, canvas: int) -> str:
     sizes = {}
     for name, m in loaded.items():
         sizes.setdefault(step * m.input_size[0] / canvas, []).append(name)
-    per_model = "; ".join(f"{v:.3g} px in the input of {' and '.join(names)}" for v, names in sizes.items())
-    return (f"The object moves over a fixed background (Azulay & Weiss 2019's set-up; Zhang 2019 shifts the "
-            f"whole image instead), {step} px of the {canvas}-px canvas per move: {per_model}.")
+    per_model = listing((Message("sensitivity.step_per_model", {"px": v, "models": listing(names, "and")})
+                         for v, names in sizes.items()), "semicolon")
+    return t("sensitivity.step_caption", step=step, canvas=canvas, per_model=per_model)
 
 
-def reading(result: dict, metrics: dict, targets: dict, path: sen.Path) -> str:
+def reading(result: dict, metrics: dict, targets: dict, path: sen.Path) -> list:
+    """core.sensitivity.reading's Messages for this sweep (the page words them with ui.i18n.say)."""
     axis, pos = _axis(path)
     rows = []
     for name, probs in result.items():
@@ -265,6 +308,7 @@ def top5_at(result: dict, loaded: dict, index: int) -> pd.DataFrame:
     for name, probs in result.items():
         p = probs[index]
         for rank, c in enumerate(np.argsort(-p)[:5], 1):
-            rows.append({"model": name, "rank": rank, "class": loaded[name].class_names[c],
-                         "probability": round(float(p[c]), 4)})
+            rows.append({t("sensitivity.col.model"): name, t("sensitivity.col.rank"): rank,
+                         t("sensitivity.col.class"): name_of("shape", loaded[name].class_names[c]),
+                         t("sensitivity.col.probability"): round(float(p[c]), 4)})
     return pd.DataFrame(rows)

@@ -10,6 +10,7 @@ collection: it then only walks what the sessions made since, and takes well unde
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
 import threading
 import time
@@ -19,6 +20,8 @@ _thread: threading.Thread | None = None
 done = threading.Event()
 report: dict[str, float | str] = {}  # step -> seconds (or the error that stopped it): for tests and debugging
 NAME = "ibl-warm-up"
+# every page's helpers, each with a warm_up() that computes its default view
+VIEWS = ("equivariance_views", "attention_views", "explain_views", "sensitivity_views", "data_views")
 
 
 class _NoContextWarnings(logging.Filter):
@@ -51,13 +54,9 @@ def _warm() -> None:
     for name in ("streamlit.runtime.scriptrunner_utils.script_run_context", "streamlit.runtime.caching"):
         logging.getLogger(name).addFilter(_NoContextWarnings())
 
-    def imports():
-        from ui import (  # noqa: F401  (torch, timm, altair, pandas and every page's helpers)
-            attention_views,
-            data_views,
-            equivariance_views,
-            sensitivity_views,
-        )
+    def imports():  # torch, timm, altair, pandas and every page's helpers
+        for name in VIEWS:
+            importlib.import_module(f"ui.{name}")
 
     def models():
         from core.models import EMBEDDED, ModelError
@@ -71,9 +70,7 @@ def _warm() -> None:
 
     _step("imports", imports)
     _step("models", models)
-    from ui import attention_views, data_views, equivariance_views, sensitivity_views
-
-    for views in (equivariance_views, attention_views, sensitivity_views, data_views):
-        _step(views.__name__.rsplit(".", 1)[-1], views.warm_up)
+    for name in VIEWS:
+        _step(name, importlib.import_module(f"ui.{name}").warm_up)
     _step("freeze", lambda: (gc.collect(), gc.freeze()))
     done.set()
