@@ -2,8 +2,8 @@
 
 usage: python -m bench.run_all [--quick] [--skip-app] [--load {none,quick,full}]
 
-- bench.bench_equivariance and bench.bench_attention (other people's scripts, run as they are; they write
-  bench/equivariance.json and bench/attention.json, read back here);
+- bench.bench_equivariance, bench.bench_attention and bench.bench_explain (scripts run as they are; they write
+  bench/equivariance.json, bench/attention.json and bench/explain.json, read back here);
 - bench.bench_models: load and forward times, the machine's matmul rate, peak memory in a fresh process;
 - bench.bench_sensitivity: the default sweep, its overhead over the bare forward pass, the grid, GFLOP/s;
 - bench.bench_app: `streamlit run` to a finished first page in headless Chromium, the server's peak memory;
@@ -73,6 +73,18 @@ def page_rows(rows, eq, att, sens, threads: int):
     if sens:
         goal_row(rows, "page update", "sensitivity: default sweep (cnn + vit, 45 positions)",
                  sens["default_sweep_ms"], "ms", "< 500 ms", sens["ok_default"], "median")
+
+
+def explain_rows(rows, ex):
+    if not ex:
+        goal_row(rows, "page update", "explanations: default view", None, "ms", "<= 300 ms", False, "no result")
+        return
+    first = ex["results"][0]
+    goal_row(rows, "page update", f"explanations: {first['case']}, {first['maps']} maps + curves", first["median_ms"],
+             "ms", f"<= {ex['goal_ms']:.0f} ms", ex["ok"], f"median; {first['images_forwarded']} perturbed images; "
+             "bench/explain.json")
+    for r in ex["results"][1:]:
+        goal_row(rows, "explanations", r["case"], r["median_ms"], "ms", note=f"{r['maps']} maps, median")
 
 
 def sensitivity_rows(rows, sens):
@@ -222,6 +234,8 @@ def main(argv=None) -> dict:
     scripts = [run_script("bench.bench_equivariance", "--repeat", "5" if args.quick else "15")]
     print(f"\n== bench.bench_attention (OMP_NUM_THREADS={threads}: torch's default count made the app's)")
     scripts.append(run_script("bench.bench_attention", env={"OMP_NUM_THREADS": str(threads)}))
+    print("\n== bench.bench_explain (all maps and both faithfulness curves, embedded CNN and ViT)")
+    scripts.append(run_script("bench.bench_explain"))
 
     print("\n== bench.bench_models")
     models = bench_models.main(args.quick)
@@ -239,6 +253,7 @@ def main(argv=None) -> dict:
     lat = read_json("latency.json")
     rows = []
     page_rows(rows, eq, att, sens, threads)
+    explain_rows(rows, read_json("explain.json"))
     sensitivity_rows(rows, sens)
     model_rows(rows, models)
     if app:
