@@ -67,29 +67,32 @@ def model_column(lm, img: np.ndarray, e: ex.Explanation) -> None:
 
 
 def curves_frame(explanations: list[ex.Explanation]) -> pd.DataFrame:
-    """One row per point of every curve, in the session's language (map = model · method)."""
+    """One row per point of every curve, in the session's language."""
     rows = []
     for e in explanations:
         for method, f in e.faithfulness.items():
-            label = f"{e.model} · {t(f'explain.method.{method}')}"
             for curve in ("deletion", "insertion"):
-                rows += [{"map": label, "curve": t(f"explain.curve.{curve}"), "fraction": x, "probability": float(p)}
-                         for x, p in zip(f.fractions, getattr(f, curve))]
+                rows += [{"model": e.model, "method": t(f"explain.method.{method}"), "curve": t(f"explain.curve.{curve}"),
+                          "fraction": x, "probability": float(p)} for x, p in zip(f.fractions, getattr(f, curve))]
     return pd.DataFrame(rows)
 
 
 def curves_chart(df: pd.DataFrame) -> alt.FacetChart:
-    return alt.Chart(df).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
+    """Small multiples: one row per model, deletion beside insertion, one colour per kind of map."""
+    methods = list(dict.fromkeys(df["method"]))
+    return alt.Chart(df).mark_line(point=alt.OverlayMarkDef(size=16)).encode(
         x=alt.X("fraction:Q", axis=alt.Axis(format="%"), title=t("explain.axis.fraction")),
         y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), title=t("explain.axis.probability")),
-        color=alt.Color("map:N", title=t("explain.legend.map"), legend=alt.Legend(orient="bottom", columns=3,
-                                                                                 labelLimit=260)),
-        tooltip=[alt.Tooltip("map:N", title=t("explain.legend.map")),
+        color=alt.Color("method:N", title=t("explain.legend.map"), sort=methods,
+                        scale=alt.Scale(domain=methods, scheme="dark2"), legend=alt.Legend(orient="right")),
+        tooltip=[alt.Tooltip("model:N", title=t("explain.col.model")),
+                 alt.Tooltip("method:N", title=t("explain.legend.map")),
                  alt.Tooltip("fraction:Q", format=".0%", title=t("explain.axis.fraction")),
                  alt.Tooltip("probability:Q", format=".3f", title=t("explain.axis.probability"))],
-    ).properties(width=330, height=230).facet(
+    ).properties(width=300, height=150).facet(
         column=alt.Column("curve:N", title=None, sort=[t("explain.curve.deletion"), t("explain.curve.insertion")],
-                          header=alt.Header(labelFontSize=13, labelFontWeight="bold")))
+                          header=alt.Header(labelFontSize=13, labelFontWeight="bold")),
+        row=alt.Row("model:N", title=None, header=alt.Header(labelFontSize=13, labelFontWeight="bold")))
 
 
 def scores_frame(explanations: list[ex.Explanation]) -> pd.DataFrame:
