@@ -277,3 +277,22 @@ def test_only_the_class_specific_maps_move_when_the_class_changes():
         for cls, other in (("star", "cross"), ("cross", "star")):
             m = e[cls].maps[method]
             assert share_on(m, boxes[cls]) > share_on(m, boxes[other]), (method, cls)
+
+
+def test_a_timm_vit_with_extra_prefix_tokens_is_explained_on_its_own_grid():
+    """Prefix tokens and grid come from the model: a ViT with a class token and two register tokens, 32 px input,
+    patch 8 -> a 4x4 grid; every map covers the patches only."""
+    from timm.models.vision_transformer import VisionTransformer
+
+    torch.manual_seed(0)
+    net = VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=3,
+                            reg_tokens=2).eval()
+    lm = models.LoadedModel("reg", net, "vit", (32, 32), list("abc"), (0.5,) * 3, (0.5,) * 3)
+    e = explain.explain(lm, textured(), class_idx=1)
+    assert set(e.maps) == set(explain.VIT_METHODS)
+    for method in explain.VIT_METHODS:
+        assert e.maps[method].shape == (32, 32) and e.native[method].shape == (4, 4), method
+        assert e.maps[method].min() == 0 and e.maps[method].max() == pytest.approx(1.0), method
+    a = att.attention_maps(net, lm.preprocess(textured()))[0]
+    ref = explain._normalise(a[-1].mean(0)[0, 3:].reshape(4, 4), (4, 4))  # class token's row, registers dropped
+    np.testing.assert_allclose(e.native["attention"], ref, atol=1e-5)
