@@ -173,7 +173,13 @@ def main(argv=None):
 
         hunger.main(argv[1:])
         return
-    raise SystemExit("usage: python -m core.experiments positions | stability | hunger [--quick] [--device cuda|cpu] ...")
+    if argv[:1] == ["pretraining"]:
+        from core import pretraining
+
+        pretraining.main(argv[1:])
+        return
+    raise SystemExit("usage: python -m core.experiments positions | stability | hunger | pretraining "
+                     "[--quick] [--device cuda|cpu] ...")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ import numpy as np
 import torch
 
 CLASSES = ("circle", "square", "triangle", "star", "cross", "ring", "crescent", "heart", "arrow", "semicircle")
+# Five more classes that no embedded model has seen: the target task of the pre-training experiment
+# (core/pretraining.py), whose source task is CLASSES. A sprite's label indexes ALL_SHAPES.
+TARGET_CLASSES = ("pentagon", "hexagon", "ellipse", "trapezoid", "lightning")
+ALL_SHAPES = CLASSES + TARGET_CLASSES
 CANVAS = 64
 SIZE_RANGE = (14, 26)  # sprite side in pixels, inclusive
 CENTER_RADIUS = 6  # "centre" data: object centre within this many pixels of the canvas centre
@@ -41,6 +45,11 @@ _POLYGONS = {
                        [0.25, 0.92], [-0.25, 0.92], [-0.25, 0.25], [-0.92, 0.25], [-0.92, -0.25], [-0.25, -0.25]]),
     "arrow": np.array([[-0.92, -0.22], [0.08, -0.22], [0.08, -0.62], [0.92, 0.0], [0.08, 0.62], [0.08, 0.22],
                        [-0.92, 0.22]]),
+    "pentagon": _regular(5, 0.95),
+    "hexagon": _regular(6, 0.95),
+    "trapezoid": np.array([[-0.4, -0.55], [0.4, -0.55], [0.9, 0.4], [-0.9, 0.4]]),
+    "lightning": np.array([[0.2, -0.95], [-0.6, 0.15], [-0.05, 0.15], [-0.3, 0.95], [0.6, -0.2], [0.08, -0.2],
+                           [0.5, -0.95]]),
 }
 
 
@@ -69,16 +78,18 @@ def _inside(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     if shape == "semicircle":
         w = v + 0.35  # flat side above the centre so the half-disc sits centred in its box
         return (u * u + w * w <= 0.95 ** 2) & (w >= 0)
+    if shape == "ellipse":
+        return (u / 0.95) ** 2 + (v / 0.55) ** 2 <= 1
     if shape == "heart":  # (x^2 + y^2 - 1)^3 - x^2 y^3 <= 0, y up, scaled into the unit disc
         x, y = u * 1.22, -v * 1.22 + 0.12
         return (x * x + y * y - 1) ** 3 - x * x * y ** 3 <= 0
-    raise ValueError(f"unknown shape {shape!r}; choose one of {', '.join(CLASSES)}")
+    raise ValueError(f"unknown shape {shape!r}; choose one of {', '.join(ALL_SHAPES)}")
 
 
 def render_mask(shape: str | int, size: int, angle: float = 0.0, supersample: int = SUPERSAMPLE) -> np.ndarray:
     """Anti-aliased coverage in [0, 1] of a `size x size` sprite, rotated by `angle` degrees (clockwise)."""
     if isinstance(shape, (int, np.integer)):
-        shape = CLASSES[int(shape)]
+        shape = ALL_SHAPES[int(shape)]
     if size < 3:
         raise ValueError("an object needs at least 3 pixels a side")
     n = size * supersample
@@ -108,9 +119,9 @@ class Sprite:
 
 
 def make_sprite(shape: str | int, size: int, angle: float = 0.0, color=(1.0, 1.0, 1.0)) -> Sprite:
-    label = CLASSES.index(shape) if isinstance(shape, str) else int(shape)
-    if not 0 <= label < len(CLASSES):
-        raise ValueError(f"class index {label} out of range 0..{len(CLASSES) - 1}")
+    label = ALL_SHAPES.index(shape) if isinstance(shape, str) else int(shape)
+    if not 0 <= label < len(ALL_SHAPES):
+        raise ValueError(f"class index {label} out of range 0..{len(ALL_SHAPES) - 1}")
     alpha = torch.from_numpy(render_mask(label, size, angle))
     rgb = torch.as_tensor(color, dtype=torch.float32).reshape(3, 1, 1).expand(3, size, size)
     return Sprite(label, alpha, rgb)
@@ -191,20 +202,21 @@ def random_position(rng: np.random.Generator, size: int, region: str = "full", c
     raise ValueError(f"region must be 'full' or 'center', not {region!r}")
 
 
-def make_dataset(n: int, seed: int, region: str = "full", canvas: int = CANVAS, dtype=torch.float32):
-    """`n` images [n, 3, canvas, canvas], labels [n] (balanced), and object centres [n, 2] (x, y).
-
-    dtype torch.uint8 stores 8-bit pixels (a quarter of the memory, for large training sets).
+def make_dataset(n: int, seed: int, region: str = "full", canvas: int = CANVAS, dtype=torch.float32,
+                 classes: tuple[str, ...] = CLASSES):
+    """`n` images [n, 3, canvas, canvas], labels [n] (balanced; the index in `classes`), and object centres
+    [n, 2] (x, y). dtype torch.uint8 stores 8-bit pixels (a quarter of the memory, for large training sets).
     """
     rng = np.random.default_rng(seed)
-    labels = np.arange(n) % len(CLASSES)
+    labels = np.arange(n) % len(classes)
     rng.shuffle(labels)
+    shape_of = [ALL_SHAPES.index(c) for c in classes]
     images = torch.empty(n, 3, canvas, canvas, dtype=dtype)
     centres = torch.empty(n, 2)
     for i, label in enumerate(labels):
         bg = random_background(rng, canvas)
         bg_luminance = float(_luminance(bg.mean((1, 2)).numpy()))
-        sprite = random_sprite(rng, int(label), min_luminance=min(bg_luminance + MIN_CONTRAST, 0.95))
+        sprite = random_sprite(rng, shape_of[label], min_luminance=min(bg_luminance + MIN_CONTRAST, 0.95))
         x, y = random_position(rng, sprite.size, region, canvas)
         frame = composite(bg, sprite, [x], [y])[0]
         images[i] = (frame * 255).round() if dtype == torch.uint8 else frame

@@ -69,7 +69,7 @@ def test_the_code_uses_every_key_and_only_keys_that_exist():
     assert unused == set(), "keys no code uses"
 
 
-@pytest.mark.parametrize("section, names", [("sample", images.sample_names()), ("shape", shapes.CLASSES),
+@pytest.mark.parametrize("section, names", [("sample", images.sample_names()), ("shape", shapes.ALL_SHAPES),
                                             ("model", list(EMBEDDED)), ("nav", [p.name for p in registry.PAGES])])
 def test_every_name_the_code_knows_has_a_translation(section, names):
     for lang in i18n.LANGUAGES:

@@ -1,0 +1,103 @@
+"""The pre-training experiment (core/pretraining.py) on CPU with tiny settings: the data, the three ways to start,
+and a resumable run of the whole command."""
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from core import hunger, pretraining as pt, shapes
+
+TINY = pt.Target(sizes=(20,), seeds=1, budget=hunger.Budget(batch=10, epochs=1, min_steps=6, max_steps=6, checks=2),
+                 val_size=20, test_size=20)
+
+
+def test_source_and_target_classes_are_disjoint_and_the_target_images_show_target_shapes():
+    assert not set(shapes.CLASSES) & set(shapes.TARGET_CLASSES)
+    assert len(shapes.TARGET_CLASSES) >= 5
+    masks = {s: shapes.render_mask(s, 24) for s in shapes.ALL_SHAPES}
+    for s in shapes.TARGET_CLASSES:  # each new shape is drawn, and unlike every source shape
+        assert masks[s].sum() > 40, s
+        assert min(np.abs(masks[s] - masks[c]).sum() for c in shapes.CLASSES) > 20, s
+    (x, y), (vx, vy) = pt.target_split(0, 50, TINY)
+    assert x.shape == (50, 3, 64, 64) and vx.shape == (20, 3, 64, 64) and x.dtype == torch.uint8
+    counts = np.bincount(torch.cat([y, vy]).numpy(), minlength=5)
+    assert counts.tolist() == [14] * 5  # the draw (validation + training) is balanced over the five target classes
+    x1, _ = pt.target_split(1, 50, TINY)[0]
+    assert not torch.equal(x, x1)  # another seed, other images
+
+
+def test_the_source_dataset_is_unchanged_by_the_new_classes():
+    """make_dataset with the default classes draws exactly what it drew before TARGET_CLASSES existed (the shipped
+    results and weights were made from it): labels 0..9, and the class index still names the sprite's shape."""
+    x, y, _ = shapes.make_dataset(30, 5)
+    assert int(y.max()) <= 9
+    assert shapes.make_sprite("star", 20).label == shapes.CLASSES.index("star")
+    assert shapes.make_sprite("hexagon", 20).label == len(shapes.CLASSES) + 1
+
+
+def _checkpoint(model: str) -> dict:
+    from core.models import build_embedded
+
+    torch.manual_seed(3)
+    return {k: v.clone() for k, v in build_embedded(hunger.ARCHS[model], len(shapes.CLASSES)).state_dict().items()}
+
+
+@pytest.mark.parametrize("model", ["cnn", "vit"])
+def test_fine_tuning_starts_from_the_checkpoint_with_a_new_head(model):
+    ckpt = _checkpoint(model)
+    net = pt.build(model, "finetune", ckpt)
+    head = {f"{n}." for n, m in net.named_modules() if m is net.get_classifier()}
+    state = net.state_dict()
+    for k, v in ckpt.items():
+        if any(k.startswith(h) for h in head):
+            continue
+        torch.testing.assert_close(state[k], v, msg=k)
+    assert net.get_classifier().out_features == len(shapes.TARGET_CLASSES)
+    assert all(p.requires_grad for p in net.parameters())
+    scratch = pt.build(model, "scratch")
+    assert not all(torch.equal(scratch.state_dict()[k], v) for k, v in ckpt.items() if k in scratch.state_dict()
+                   and scratch.state_dict()[k].shape == v.shape)
+
+
+@pytest.mark.parametrize("model", ["cnn", "vit"])
+def test_the_linear_probe_changes_only_the_head(model):
+    ckpt = _checkpoint(model)
+    torch.manual_seed(0)
+    probe = pt.build(model, "linear", ckpt)
+    head = probe.net.get_classifier()
+    before = {k: v.clone() for k, v in probe.net.state_dict().items()}
+    from core import train as tr
+
+    (x, y), (vx, vy) = pt.target_split(0, 20, TINY)
+    recipe = tr.Recipe(steps=5, lr=0.05, weight_decay=0.0, batch=10)
+    tr.train(probe, x, y, recipe)
+    after = probe.net.state_dict()
+    head_keys = {f"{n}.{p}" for n, m in probe.net.named_modules() if m is head for p in ("weight", "bias")}
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed == head_keys, changed ^ head_keys  # batch-norm statistics included: the features are frozen
+
+
+def test_a_run_of_each_init_gives_a_row_with_every_column(tmp_path):
+    ckpt = _checkpoint("cnn")
+    for init in pt.INITS:
+        row = pt.run_cell("cnn", init, 20, 0, TINY, checkpoint=None if init == "scratch" else ckpt)
+        assert set(pt.COLUMNS) - {"command"} <= set(row)
+        assert row["init"] == init and row["target_size"] == 20 and row["steps"] == 6
+        assert 0 <= row["test_accuracy"] <= 1 and 0 <= row["best_step"] <= 6
+
+
+def test_the_command_pretrains_once_and_resumes_where_it_stopped(tmp_path, monkeypatch):
+    monkeypatch.setattr(pt, "SOURCE_QUICK", pt.Source(size=40, val_size=20, steps=4, batch=10, checks=2))
+    monkeypatch.setattr(pt, "QUICK", pt.Target(sizes=(20,), seeds=1, budget=TINY.budget, val_size=20, test_size=20))
+    args = ["--quick", "--device", "cpu", "--models", "cnn", "--jobs", "1", "--cache", str(tmp_path / "pools"),
+            "--checkpoints", str(tmp_path / "ckpt"), "--out", str(tmp_path / "runs.csv")]
+    monkeypatch.setattr(hunger, "CHUNK", 30)  # tiny pool chunks: the source set needs 60 images
+    pt.main(args)
+    rows = list(csv.DictReader(open(tmp_path / "runs.csv")))
+    assert sorted(r["init"] for r in rows) == sorted(pt.INITS)
+    assert (tmp_path / "ckpt" / "cnn.safetensors").exists() and (tmp_path / "ckpt" / "cnn.json").exists()
+    stamp = (tmp_path / "ckpt" / "cnn.safetensors").stat().st_mtime_ns
+    pt.main(args)  # nothing left: no run repeated, the checkpoint reused
+    assert len(list(csv.DictReader(open(tmp_path / "runs.csv")))) == 3
+    assert (tmp_path / "ckpt" / "cnn.safetensors").stat().st_mtime_ns == stamp
