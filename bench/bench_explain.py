@@ -8,27 +8,15 @@ from __future__ import annotations
 
 import json
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import torch
 
+from bench.bench_models import timed
 from core import explain, images, models
 
 OUT = Path(__file__).with_name("explain.json")
 GOAL_MS = 300.0
-
-
-def _median_ms(fn, repeats: int = 9, warmup: int = 2) -> tuple[float, float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times), min(times)
 
 
 def _embedded(name: str) -> tuple[models.LoadedModel, str]:
@@ -45,7 +33,8 @@ def main() -> None:
     rows = []
     for label, lms in (("embedded cnn + vit (the page's default)", (cnn, vit)), ("embedded cnn", (cnn,)),
                        ("embedded vit", (vit,))):
-        med, best = _median_ms(lambda: [explain.explain(lm, img) for lm in lms])
+        r = timed(lambda: [explain.explain(lm, img) for lm in lms], repeat=9)
+        med, best = r["median_ms"], r["best_ms"]
         maps = sum(len(explain.methods_for(lm)) for lm in lms)
         rows.append({"case": label, "maps": maps, "images_forwarded": maps * 2 * (explain.STEPS + 1),
                      "median_ms": round(med, 1), "best_ms": round(best, 1)})
@@ -53,7 +42,8 @@ def main() -> None:
 
     tiny = models.LoadedModel("timm:vit_tiny_patch16_224", timm.create_model("vit_tiny_patch16_224").eval(), "vit",
                               (224, 224), [str(i) for i in range(1000)], (0.5,) * 3, (0.5,) * 3, pretrained=False)
-    med, best = _median_ms(lambda: explain.explain(tiny, img), repeats=3, warmup=1)
+    r = timed(lambda: explain.explain(tiny, img), repeat=3, warmup=1)
+    med, best = r["median_ms"], r["best_ms"]
     rows.append({"case": "timm vit_tiny_patch16_224 at 224 px (random weights)", "maps": 4,
                  "images_forwarded": 4 * 2 * (explain.STEPS + 1), "median_ms": round(med, 1), "best_ms": round(best, 1)})
     ok = rows[0]["median_ms"] <= GOAL_MS

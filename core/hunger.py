@@ -548,6 +548,29 @@ def configs_for(cell: tuple, grid: Grid, rows: list[dict]) -> list[tuple[float, 
     return None
 
 
+def run_pool(queue: list, submit, on_result, jobs: int, device: str, threads: int, time_left) -> None:
+    """Train cells on `jobs` spawned worker processes (`_init_worker`): `submit(pool, queue)` takes a cell that may
+    start now out of `queue` and returns its future (None: none may start yet); `on_result(result)` gets each
+    result as it finishes. No cell starts once `time_left()` is False; the running ones finish."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                             initargs=(device, threads)) as pool:
+        running: set = set()
+        while queue or running:
+            while len(running) < jobs and time_left():
+                fut = submit(pool, queue)
+                if fut is None:
+                    break
+                running.add(fut)
+            if not running:
+                break
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                on_result(fut.result())
+
+
 def _render_pools(pool, grid: Grid, cache: Path) -> None:
     top = max(grid.sizes)
     jobs = [pool.submit(render_chunk, cache, s, k) for s in range(grid.seeds) for k in range(chunks_needed(grid, top))]
@@ -560,7 +583,7 @@ def main(argv=None) -> None:
     import csv
     import multiprocessing as mp
     import os
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import ProcessPoolExecutor
 
     ap = argparse.ArgumentParser(prog="python -m core.experiments hunger", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="the reduced grid for 2 CPU cores (~35 min)")
@@ -625,28 +648,24 @@ def main(argv=None) -> None:
     with ProcessPoolExecutor(os.cpu_count() or 1, mp_context=mp.get_context("spawn")) as renderers:
         _render_pools(renderers, grid, args.cache)  # every chunk once, on every core
     print(f"pools rendered in {time.perf_counter() - t0:.0f} s", flush=True)
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                             initargs=(args.device, threads)) as pool:
-        queue, running = list(todo), {}
-        while queue or running:
-            while len(running) < jobs and not (args.time_limit and time.perf_counter() - t0 > args.time_limit):
-                ready = next(((c, cfg) for c in queue if (cfg := configs_for(c, grid, rows)) is not None), None)
-                if ready is None:
-                    break  # the rest wait for their seed-0 cell
-                queue.remove(ready[0])
-                running[pool.submit(_worker_run, ready[0], grid, args.cache, ready[1])] = ready[0]
-            if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                running.pop(fut)
-                row = dict(fut.result(), command=command)
-                rows.append(row)
-                write(rows)
-                print(f"[{time.perf_counter() - t0:6.0f} s] {row['model']} N={row['train_size']} seed={row['seed']} "
-                      f"aug={row['augment_px']}: train {row['train_accuracy']:.1%}, val {row['val_accuracy']:.1%}, "
-                      f"test {row['test_accuracy']:.1%} (best step {row['best_step']}/{row['steps']}, "
-                      f"{row['seconds']:.0f} s)", flush=True)
+    def submit(pool, queue):
+        ready = next(((c, cfg) for c in queue if (cfg := configs_for(c, grid, rows)) is not None), None)
+        if ready is None:
+            return None  # the rest wait for their seed-0 cell
+        queue.remove(ready[0])
+        return pool.submit(_worker_run, ready[0], grid, args.cache, ready[1])
+
+    def finished(result):
+        row = dict(result, command=command)
+        rows.append(row)
+        write(rows)
+        print(f"[{time.perf_counter() - t0:6.0f} s] {row['model']} N={row['train_size']} seed={row['seed']} "
+              f"aug={row['augment_px']}: train {row['train_accuracy']:.1%}, val {row['val_accuracy']:.1%}, "
+              f"test {row['test_accuracy']:.1%} (best step {row['best_step']}/{row['steps']}, "
+              f"{row['seconds']:.0f} s)", flush=True)
+
+    run_pool(list(todo), submit, finished, jobs, args.device, threads,
+             lambda: not (args.time_limit and time.perf_counter() - t0 > args.time_limit))
     left = len([c for c in cells if c not in {(r["model"], int(r["train_size"]), int(r["seed"]),
                                                 int(r["augment_px"])) for r in rows}])
     print(f"wrote {len(rows)} rows to {args.out} in {time.perf_counter() - t0:.0f} s; {left} cells left", flush=True)

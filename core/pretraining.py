@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from core import hunger, shapes
+from core.messages import Message, listing, say
 
 RESULTS = Path(__file__).parent / "results"
 PRETRAINING_FILE = RESULTS / "pretraining.csv"
@@ -201,13 +202,80 @@ def run_cell(model: str, init: str, n: int, seed: int, grid: Target, device: str
             "device": tr.device_name(dev)}
 
 
+# --- what the results say ------------------------------------------------------------------------------------------
+def load(path: Path | None = None):
+    """The shipped rows (or those at `path`) as a DataFrame, or None if there are none yet."""
+    import pandas as pd
+
+    path = path or PRETRAINING_FILE
+    return pd.read_csv(path) if path.exists() else None
+
+
+def checkpoint_infos(where: Path | None = None) -> dict[str, dict]:
+    """How each shipped pre-trained checkpoint was made (its .json), by model."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted((where or CHECKPOINTS).glob("*.json"))}
+
+
+def summary(rows) -> dict[tuple[str, str], dict[int, tuple[float, float, int]]]:
+    """{(model, init): {N: (mean test accuracy, sample std over seeds, runs)}}."""
+    out: dict = {}
+    for (model, init, n), g in rows.groupby(["model", "init", "target_size"]):
+        a = g["test_accuracy"].to_numpy(float)
+        out.setdefault((model, init), {})[int(n)] = (float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0,
+                                                     len(a))
+    return out
+
+
+def gain(summ, model: str, init: str = "finetune") -> dict[int, float]:
+    """Test accuracy of `init` minus that of training from scratch, per N (where both were run)."""
+    a, b = summ.get((model, init), {}), summ.get((model, "scratch"), {})
+    return {n: a[n][0] - b[n][0] for n in sorted(set(a) & set(b))}
+
+
+def method(rows, infos: dict[str, dict]) -> Message:
+    sizes = sorted(int(n) for n in rows["target_size"].unique())
+    source = listing((say("data.pretraining.source_model", model=m, images=hunger.fmt_n(int(i["images"])),
+                          steps=int(i["steps"]), val=float(i["val_accuracy"])) for m, i in infos.items()), "semicolon")
+    return say("data.pretraining.method", source=source,
+               targets=listing(say(f"shape.{c}") for c in shapes.TARGET_CLASSES),
+               sizes=listing((hunger.fmt_n(n) for n in sizes), "enumeration"), seeds=int(rows["seed"].nunique()),
+               device=hunger.device_phrase(str(rows["device"].iloc[0])))
+
+
+def reading(rows) -> list[Message]:
+    """Does pre-training help the ViT more than the CNN here? The fine-tuning gain of each architecture at the
+    smallest and the largest N, the verdict on their mean gain, and how far a linear probe gets."""
+    summ = summary(rows)
+    gains = {m: gain(summ, m) for m in hunger.ARCHS}
+    if not all(gains.values()):
+        return []
+    out = []
+    for n in sorted({min(g) for g in gains.values()} | {max(g) for g in gains.values()}):
+        if all(n in g for g in gains.values()):
+            out.append(say("data.pretraining.gain_at", n=hunger.fmt_n(n), items=listing(
+                (say("data.pretraining.gain_item", model=m, scratch=summ[(m, "scratch")][n][0],
+                     finetune=summ[(m, "finetune")][n][0], gain=gains[m][n] * 100) for m in hunger.ARCHS),
+                "semicolon")))
+    mean = {m: sum(g.values()) / len(g) for m, g in gains.items()}
+    key = ("data.pretraining.vit_gains_more" if mean["vit"] > mean["cnn"] + 0.01 else
+           "data.pretraining.cnn_gains_more" if mean["cnn"] > mean["vit"] + 0.01 else "data.pretraining.same_gain")
+    out.append(say(key, vit=mean["vit"] * 100, cnn=mean["cnn"] * 100))
+    probe = {m: summ.get((m, "linear"), {}) for m in hunger.ARCHS}
+    if all(probe.values()):
+        n = max(set.intersection(*(set(p) for p in probe.values())))
+        out.append(say("data.pretraining.linear", n=hunger.fmt_n(n), items=listing(
+            (say("data.pretraining.linear_item", model=m, probe=probe[m][n][0], finetune=summ[(m, "finetune")][n][0])
+             for m in hunger.ARCHS), "semicolon")))
+    return out
+
+
 # --- the command -------------------------------------------------------------------------------------------------------
 def main(argv=None) -> None:
     import argparse
     import csv
     import multiprocessing as mp
     import os
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import ProcessPoolExecutor
 
     ap = argparse.ArgumentParser(prog="python -m core.experiments pretraining", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="the small version for 2 CPU cores")
@@ -237,7 +305,11 @@ def main(argv=None) -> None:
         command = hunger._drop_flag(command, flag)
     t0 = time.perf_counter()
     args.cache.mkdir(parents=True, exist_ok=True)
-    missing = [m for m in args.models if not checkpoint_path(m, args.checkpoints).exists()]
+    def made_by_this_command(model: str) -> bool:  # a --quick checkpoint is never reused for the full run
+        path = checkpoint_path(model, args.checkpoints)
+        return path.exists() and json.loads(path.with_suffix(".json").read_text()).get("command") == command
+
+    missing = [m for m in args.models if not made_by_this_command(m)]
     chunks = hunger.chunks_needed(source, source.size)
     if missing and chunks > 4:  # the source pool's chunks rendered on every core first (128 for the full source)
         with ProcessPoolExecutor(os.cpu_count() or 1, mp_context=mp.get_context("spawn")) as renderers:
@@ -247,7 +319,7 @@ def main(argv=None) -> None:
 
     for model in args.models:  # once per architecture, kept between calls
         path = checkpoint_path(model, args.checkpoints)
-        if path.exists():
+        if made_by_this_command(model):
             print(f"{model}: pre-trained checkpoint {path} ({json.loads(path.with_suffix('.json').read_text())})")
             continue
         state, info = pretrain(model, source, args.device, args.cache)
@@ -275,24 +347,23 @@ def main(argv=None) -> None:
         tmp.replace(args.out)  # each finished run is on disk at once
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=hunger._init_worker,
-                             initargs=(args.device, threads)) as pool:
-        queue, running = list(todo), {}
-        while queue or running:
-            while queue and len(running) < jobs and not (args.time_limit and time.perf_counter() - t0 > args.time_limit):
-                cell = queue.pop(0)
-                running[pool.submit(run_cell, *cell, grid, args.device,
-                                    None if cell[1] == "scratch" else
-                                    load_checkpoint(checkpoint_path(cell[0], args.checkpoints)))] = cell
-            if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                running.pop(fut)
-                row = dict(fut.result(), command=command)
-                rows.append(row)
-                write(rows)
-                print(f"[{time.perf_counter() - t0:6.0f} s] {row['model']} {row['init']} N={row['target_size']} "
-                      f"seed={row['seed']}: train {row['train_accuracy']:.1%}, val {row['val_accuracy']:.1%}, "
-                      f"test {row['test_accuracy']:.1%} (best step {row['best_step']}/{row['steps']})", flush=True)
+    checkpoints = {m: load_checkpoint(checkpoint_path(m, args.checkpoints)) for m in args.models}
+
+    def submit(pool, queue):
+        if not queue:
+            return None
+        model, init, n, seed = queue.pop(0)
+        return pool.submit(run_cell, model, init, n, seed, grid, args.device,
+                           None if init == "scratch" else checkpoints[model])
+
+    def finished(result):
+        row = dict(result, command=command)
+        rows.append(row)
+        write(rows)
+        print(f"[{time.perf_counter() - t0:6.0f} s] {row['model']} {row['init']} N={row['target_size']} "
+              f"seed={row['seed']}: train {row['train_accuracy']:.1%}, val {row['val_accuracy']:.1%}, "
+              f"test {row['test_accuracy']:.1%} (best step {row['best_step']}/{row['steps']})", flush=True)
+
+    hunger.run_pool(list(todo), submit, finished, jobs, args.device, threads,
+                    lambda: not (args.time_limit and time.perf_counter() - t0 > args.time_limit))
     print(f"wrote {len(rows)} rows to {args.out} in {time.perf_counter() - t0:.0f} s", flush=True)

@@ -82,3 +82,21 @@ def test_the_live_estimate_counts_rendering_steps_and_evaluation():
     # evaluated; vit at N = 2,500 for 10 steps: two chunks, 10 steps, 2,000 + 2,000 images
     expected = (2.0 + 2.5 + 0.002 * 2250) + (4.0 + 3.0 + 0.003 * 4000)
     assert live_estimate([("cnn", 250, 25), ("vit", 2_500, 10)], rates) == pytest.approx(expected)
+
+
+def test_the_transfer_runs_are_shown_with_gains_computed_from_the_csv(page, monkeypatch):
+    from core import pretraining as pt
+
+    rows = pt.load()
+    if rows is None:
+        pytest.skip("no transfer runs shipped yet (python -m core.experiments pretraining)")
+    assert any(s.value == "Pre-train large, fine-tune small" for s in page.subheader)
+    n = int(rows.target_size.min())
+    mean = rows[rows.target_size == n].groupby(["model", "init"]).test_accuracy.mean()  # by hand, from the CSV
+    info = " ".join(i.value for i in page.info)
+    for model in ("cnn", "vit"):
+        assert f"for {model} from {mean[model, 'scratch']:.0%} to {mean[model, 'finetune']:.0%}" in info, info
+    assert len(page.get("vega_lite_chart")) >= 5  # positions (2), data hunger, ViT learning (2), transfer
+    monkeypatch.setattr(pt, "PRETRAINING_FILE", Path("/nonexistent/pretraining.csv"))
+    bare = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not bare.exception and not any(s.value == "Pre-train large, fine-tune small" for s in bare.subheader)

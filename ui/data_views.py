@@ -153,13 +153,47 @@ def _centre_reading(acc: dict[str, tuple[float, float]]) -> Message:
     return Message("data.centre.vit_loses_more", values)
 
 
+# --- pre-train large, fine-tune small ----------------------------------------------------------------------------------
+def pretraining_section(rows: pd.DataFrame, infos: dict[str, dict]) -> None:
+    """How the transfer runs were made, target accuracy against N for the three starts, and what the data say."""
+    from core import pretraining as pt
+
+    st.markdown(say(pt.method(rows, infos)))
+    if "--quick" in str(rows["command"].iloc[0]):
+        st.warning(t("data.pretraining.quick", full_sizes=len(pt.FULL.sizes), full_seeds=pt.FULL.seeds,
+                     source=hu.fmt_n(pt.SOURCE.size)))
+    present.chart(pretraining_chart(rows), width="stretch")
+    st.info(say(listing(pt.reading(rows), "sentences")))
+    st.download_button(t("data.pretraining.download"), rows.to_csv(index=False), "pretraining.csv", "text/csv")
+
+
+def pretraining_chart(rows: pd.DataFrame) -> alt.FacetChart:
+    """Mean test accuracy over seeds against N, one panel per architecture, one colour per way to start."""
+    df = rows.groupby(["model", "init", "target_size"], as_index=False)["test_accuracy"].mean()
+    inits = ["scratch", "finetune", "linear"]
+    labels = {i: t(f"data.pretraining.init.{i}") for i in inits}
+    df = df.assign(start=df["init"].map(labels))
+    return alt.Chart(df).mark_line(point=True).encode(
+        x=_log_x(df["target_size"].unique(), "target_size"),
+        y=alt.Y("test_accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"),
+                title=t("data.pretraining.axis_accuracy")),
+        color=alt.Color("start:N", title=t("data.pretraining.legend"), sort=[labels[i] for i in inits],
+                        scale=alt.Scale(domain=[labels[i] for i in inits], range=["#7f7f7f", "#2ca02c", "#9467bd"])),
+        tooltip=[alt.Tooltip("start:N", title=t("data.pretraining.legend")),
+                 alt.Tooltip("target_size:Q", title="N"),
+                 alt.Tooltip("test_accuracy:Q", format=".1%", title=t("data.pretraining.axis_accuracy"))],
+    ).properties(width=300, height=220).facet(column=alt.Column("model:N", title=None,
+                                                                header=alt.Header(labelFontSize=13,
+                                                                                  labelFontWeight="bold")))
+
+
 # --- how much: accuracy against training-set size ----------------------------------------------------------------------
 def _series(df: pd.DataFrame) -> list[str]:
     return [hu.series_name(m, a) for m, a in zip(df.model, df.augment_px)]
 
 
-def _log_x(sizes) -> alt.X:
-    return alt.X("train_size:Q", scale=alt.Scale(type="log"), title=t("data.chart.log_n"),
+def _log_x(sizes, field: str = "train_size") -> alt.X:
+    return alt.X(f"{field}:Q", scale=alt.Scale(type="log"), title=t("data.chart.log_n"),
                  axis=alt.Axis(values=sorted(sizes), labelExpr="datum.value >= 1000 ? datum.value / 1000 + 'k' : datum.value"))
 
 
