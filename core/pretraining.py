@@ -242,6 +242,19 @@ def method(rows, infos: dict[str, dict]) -> Message:
                device=hunger.device_phrase(str(rows["device"].iloc[0])))
 
 
+WEAK_SOURCE = 0.9  # a pre-trained checkpoint below this source validation accuracy has not learnt its task
+
+
+def source_note(infos: dict[str, dict]) -> Message | None:
+    """A warning when a pre-trained checkpoint is far from having learnt the source task: its transfer results then
+    say little about what pre-training does (the quick CPU runs stop the ViT long before it converges)."""
+    weak = [(m, float(i["val_accuracy"])) for m, i in infos.items() if float(i["val_accuracy"]) < WEAK_SOURCE]
+    if not weak:
+        return None
+    return say("data.pretraining.weak_source", models=listing(
+        (say("data.pretraining.weak_item", model=m, val=v) for m, v in weak), "and"), threshold=WEAK_SOURCE)
+
+
 def reading(rows) -> list[Message]:
     """Does pre-training help the ViT more than the CNN here? The fine-tuning gain of each architecture at the
     smallest and the largest N, the verdict on their mean gain, and how far a linear probe gets."""
@@ -257,9 +270,10 @@ def reading(rows) -> list[Message]:
                      finetune=summ[(m, "finetune")][n][0], gain=gains[m][n] * 100) for m in hunger.ARCHS),
                 "semicolon")))
     mean = {m: sum(g.values()) / len(g) for m, g in gains.items()}
-    key = ("data.pretraining.vit_gains_more" if mean["vit"] > mean["cnn"] + 0.01 else
-           "data.pretraining.cnn_gains_more" if mean["cnn"] > mean["vit"] + 0.01 else "data.pretraining.same_gain")
-    out.append(say(key, vit=mean["vit"] * 100, cnn=mean["cnn"] * 100))
+    gains_pts = {"vit": mean["vit"] * 100, "cnn": mean["cnn"] * 100}
+    out.append(say("data.pretraining.vit_gains_more", **gains_pts) if mean["vit"] > mean["cnn"] + 0.01 else
+               say("data.pretraining.cnn_gains_more", **gains_pts) if mean["cnn"] > mean["vit"] + 0.01 else
+               say("data.pretraining.same_gain", **gains_pts))
     probe = {m: summ.get((m, "linear"), {}) for m in hunger.ARCHS}
     if all(probe.values()):
         n = max(set.intersection(*(set(p) for p in probe.values())))

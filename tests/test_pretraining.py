@@ -122,13 +122,21 @@ def test_the_reading_says_which_architecture_pre_training_helps_more():
     msgs = pt.reading(_rows(vit_gain=0.15, cnn_gain=0.05))
     assert msgs[0].key == "data.pretraining.gain_at" and msgs[0].values["n"] == "50"
     text = " ".join(str(m) for m in msgs)
-    assert "for cnn from 40% to 45% (+5.0 points)" in text and "for vit from 40% to 55% (+15.0 points)" in text
-    assert "helps the ViT more (+15.0 points against +5.0 for the CNN)" in text
+    assert "for cnn from 40% to 45% (+5 points)" in text and "for vit from 40% to 55% (+15 points)" in text
+    assert "helps the ViT more (+15 points against +5 for the CNN)" in text
     # the largest N both probes ran: 0.80 + gain / 2 (82.5 % and 87.5 %, shown to the percent)
     assert "reaches 82% for cnn (fine-tuned: 85%); 88% for vit (fine-tuned: 95%)" in text
     zh = " ".join(m.text("zh") for m in msgs)
-    assert "对 ViT 的帮助更大（ViT +15.0 个百分点，CNN +5.0 个百分点）" in zh
+    assert "对 ViT 的帮助更大（ViT +15 个百分点，CNN +5 个百分点）" in zh
     flipped = " ".join(str(m) for m in pt.reading(_rows(vit_gain=0.02, cnn_gain=0.10)))
-    assert "helps the CNN more (+10.0 points against +2.0 for the ViT)" in flipped
+    assert "helps the CNN more (+10 points against +2 for the ViT)" in flipped
     assert "does not show in these runs" in flipped
     assert "about equally" in " ".join(str(m) for m in pt.reading(_rows(vit_gain=0.05, cnn_gain=0.05)))
+
+
+def test_a_checkpoint_that_did_not_learn_its_source_task_is_named():
+    infos = {"cnn": {"val_accuracy": 0.983}, "vit": {"val_accuracy": 0.407}}
+    note = pt.source_note(infos)
+    assert str(note).startswith("But vit reached only 40.7% on its own source validation set, below 90%")
+    assert "vit 只达到 40.7%" in note.text("zh")
+    assert pt.source_note({"cnn": {"val_accuracy": 0.98}, "vit": {"val_accuracy": 0.95}}) is None

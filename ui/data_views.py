@@ -163,7 +163,7 @@ def pretraining_section(rows: pd.DataFrame, infos: dict[str, dict]) -> None:
         st.warning(t("data.pretraining.quick", full_sizes=len(pt.FULL.sizes), full_seeds=pt.FULL.seeds,
                      source=hu.fmt_n(pt.SOURCE.size)))
     present.chart(pretraining_chart(rows), width="stretch")
-    st.info(say(listing(pt.reading(rows), "sentences")))
+    st.info(say(listing([m for m in (*pt.reading(rows), pt.source_note(infos)) if m], "sentences")))
     st.download_button(t("data.pretraining.download"), rows.to_csv(index=False), "pretraining.csv", "text/csv")
 
 
