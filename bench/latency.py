@@ -132,6 +132,7 @@ CONTROLS = {
     "sensitivity": [("object size", slider("Size (px on the 64-px canvas)"), CONTROL_GOAL_MS),
                     ("rotation", slider("Rotation (°)"), CONTROL_GOAL_MS),
                     ("click a point", click_chart("[data-testid='stVegaLiteChart']", (0.25, 0.75)), CONTROL_GOAL_MS)],
+    "explain": [("class", select("Class to explain", ("star", "each model's top class")), CONTROL_GOAL_MS)],
     "data": [("cell size", slider("Cell size (px)"), CONTROL_GOAL_MS)],
 }
 def new_grid(i):

@@ -68,12 +68,14 @@ def model_column(lm, img: np.ndarray, e: ex.Explanation) -> None:
 
 def curves_frame(explanations: list[ex.Explanation]) -> pd.DataFrame:
     """One row per point of every curve, in the session's language."""
+    curves = {"deletion": t("explain.curve.deletion"), "insertion": t("explain.curve.insertion")}
     rows = []
     for e in explanations:
         for method, f in e.faithfulness.items():
-            for curve in ("deletion", "insertion"):
-                rows += [{"model": e.model, "method": t(f"explain.method.{method}"), "curve": t(f"explain.curve.{curve}"),
-                          "fraction": x, "probability": float(p)} for x, p in zip(f.fractions, getattr(f, curve))]
+            label = t(f"explain.method.{method}")
+            for curve, shown in curves.items():
+                rows += [{"model": e.model, "method": label, "curve": shown, "fraction": x, "probability": float(p)}
+                         for x, p in zip(f.fractions, getattr(f, curve))]
     return pd.DataFrame(rows)
 
 

@@ -28,9 +28,11 @@ def _from_browser() -> str:
 
 def current() -> str:
     """The session's language: set once from ?lang=, else from the browser's language."""
-    if KEY not in st.session_state:
+    lang = st.session_state.get(KEY)  # one lookup: pages call this hundreds of times a run
+    if lang is None:
         bookmarks.seed(KEY, KEY, str, _from_browser(), lambda v: v in LANGUAGES)
-    return st.session_state[KEY]
+        lang = st.session_state[KEY]
+    return lang
 
 
 def t(key: str, **values) -> str:

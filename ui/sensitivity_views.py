@@ -162,8 +162,9 @@ def long_table(path: sen.Path, result: dict, targets: dict, loaded: dict) -> pd.
             "top1": [m.class_names[i] for i in top1], "p_top1": probs.max(1),
             "correct": top1 == targets[name]}))
     table = pd.concat(rows, ignore_index=True)
-    table["target_shown"] = table["target"].map(lambda c: name_of("shape", c))
-    table["top1_shown"] = table["top1"].map(lambda c: name_of("shape", c))
+    shown = {c: name_of("shape", c) for c in {*table["target"], *table["top1"]}}  # each name worded once
+    table["target_shown"] = table["target"].map(shown)
+    table["top1_shown"] = table["top1"].map(shown)
     return table
 
 
@@ -308,7 +309,6 @@ def top5_at(result: dict, loaded: dict, index: int) -> pd.DataFrame:
     for name, probs in result.items():
         p = probs[index]
         for rank, c in enumerate(np.argsort(-p)[:5], 1):
-            rows.append({t("sensitivity.col.model"): name, t("sensitivity.col.rank"): rank,
-                         t("sensitivity.col.class"): name_of("shape", loaded[name].class_names[c]),
-                         t("sensitivity.col.probability"): round(float(p[c]), 4)})
-    return pd.DataFrame(rows)
+            rows.append((name, rank, name_of("shape", loaded[name].class_names[c]), round(float(p[c]), 4)))
+    return pd.DataFrame(rows, columns=[t("sensitivity.col.model"), t("sensitivity.col.rank"),
+                                       t("sensitivity.col.class"), t("sensitivity.col.probability")])
