@@ -4,7 +4,7 @@ import streamlit as st
 from core import attention as att
 from ui import attention_views as views
 from ui import require_entry
-from ui.i18n import say, t
+from ui.i18n import t, words
 from ui.images import image_picker
 from ui.models import model_picker
 
@@ -29,7 +29,7 @@ if lm.kind != "vit":
 try:
     res = views.analyse(lm.name, img_np)
 except att.AttentionError as e:
-    st.error(t("attention.cannot_read", name=lm.name, error=say(e)))
+    st.error(t("attention.cannot_read", name=lm.name, error=words(e)))
     st.stop()
 # Bookmarkable state: query params seed the widgets once, then follow them; another model seeds them again
 if st.session_state.get("att-model") != lm.name:

@@ -7,7 +7,7 @@ from core import equivariance as eq
 from core.transforms import KernelError
 from ui import bookmarks, require_entry
 from ui import equivariance_views as views
-from ui.i18n import name_of, say, t, worded
+from ui.i18n import name_of, t, worded, words
 from ui.images import image_picker
 
 require_entry()
@@ -51,7 +51,7 @@ st.query_params.update(kernel=preset, size=str(size), seed=str(seed))
 try:
     kernel = views.kernel_array(raw)
 except KernelError as e:
-    st.error(t("equivariance.kernel_error", error=say(e)))
+    st.error(t("equivariance.kernel_error", error=words(e)))
     st.stop()
 
 views.shift_section(img.numpy(), kernel)

@@ -4,7 +4,7 @@ import streamlit as st
 from core import explain as ex
 from ui import explain_views as views
 from ui import require_entry
-from ui.i18n import say, t
+from ui.i18n import t, words
 from ui.images import image_picker
 from ui.models import model_picker
 
@@ -35,7 +35,7 @@ for col, lm in zip(st.columns(2, gap="large"), (cnn, vit)):
             with st.spinner(t("explain.computing", model=lm.name)):
                 e = views.explanation(lm.name, img_np, chosen)
         except ex.ExplainError as err:
-            st.error(t("explain.cannot", model=lm.name, error=say(err)))
+            st.error(t("explain.cannot", model=lm.name, error=words(err)))
             continue
         views.model_column(lm, img_np, e)
         explanations.append(e)

@@ -7,7 +7,7 @@ from core import sensitivity as sen
 from core import shapes
 from ui import bookmarks, require_entry, table_height
 from ui import sensitivity_views as views
-from ui.i18n import listing, say, t, worded
+from ui.i18n import listing, t, worded, words
 from ui.images import image_picker
 from ui.models import try_load
 
@@ -78,13 +78,13 @@ try:
     path = views.scene_path(scene)
     result = views.cached_sweep(scene, tuple(loaded))
 except ValueError as e:
-    st.error(say(e))
+    st.error(words(e))
     st.stop()
 
 targets = views.targets(scene, loaded, result)
 table = views.long_table(path, result, targets, loaded)
 sel = views.chart(table, path, loaded, scene.canvas, key="sweep_chart")
-st.caption(say(listing(filter(None, [views.step_caption(path, loaded, scene.canvas),
+st.caption(words(listing(filter(None, [views.step_caption(path, loaded, scene.canvas),
                                      views.rules_caption(path, loaded, scene.canvas)]), "sentences")))
 st.download_button(t("sensitivity.download"), views.csv_of(table), "sensitivity.csv", "text/csv")
 
@@ -93,10 +93,10 @@ metrics = views.metrics_table(stats, targets, loaded, scene)
 st.subheader(t("sensitivity.numbers"))
 st.dataframe(metrics, hide_index=True, width="stretch", height=table_height(len(metrics)))
 st.caption(t("sensitivity.numbers_caption"))
-st.info(say(listing(views.reading(result, stats, targets, path), "sentences")))
+st.info(words(listing(views.reading(result, stats, targets, path), "sentences")))
 stability = ex.load_stability()
 if stability is not None and {"cnn", "cnn-aa"} & set(loaded):
-    st.caption(t("sensitivity.anti_aliasing", reading=say(ex.stability_reading(stability))))
+    st.caption(t("sensitivity.anti_aliasing", reading=words(ex.stability_reading(stability))))
 
 st.subheader(t("sensitivity.frame"))
 index = views.selected_index(sel, table, path, result, targets)

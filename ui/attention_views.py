@@ -18,7 +18,7 @@ from core import messages, models
 from core import pictures as pic
 from core import shapes
 from ui import bookmarks, compute, png, present
-from ui.i18n import Message, current, listing, name_of, say, t, worded
+from ui.i18n import Message, current, listing, name_of, t, worded, words
 from ui.models import cached_model
 
 CHART_PX = 384  # display width of the clickable image
@@ -326,7 +326,7 @@ def cnn_section(lm, img_np: np.ndarray) -> None:
     try:
         rgb, probs, cam_map = cam(lm.name, img_np)
     except ex.ExplainError as e:
-        st.error(t("attention.cnn.no_cam", error=say(e)))
+        st.error(t("attention.cnn.no_cam", error=words(e)))
         return
     a, b = st.columns(2)
     a.image(pic.upscale(rgb, max(1, 320 // rgb.shape[0])), width=320,
@@ -395,7 +395,7 @@ def where_section(res: Analysis) -> None:
     head = w2.selectbox(t("attention.where.head"), heads, key="att-head", format_func=worded(heads, _head_label))
     tokens = range(geo.num_tokens)
     query = w3.selectbox(t("attention.where.query"), tokens, key="att-query",
-                         format_func=worded(tokens, lambda q: say(geo.token_name(q))))
+                         format_func=worded(tokens, lambda q: words(geo.token_name(q))))
     st.query_params.update(layer=str(layer), head=str(head), query=_token_param(geo, query))
 
     layer_attn = res.attn[layer - 1]
@@ -450,7 +450,7 @@ def fig7_section(lm, res: Analysis) -> None:
     with f1:
         st.markdown(t("attention.fig7.pca_title"))
         if isinstance(pca, Message):
-            st.info(say(pca))
+            st.info(words(pca))
         else:
             st.image(pca[0], width="stretch", caption=t("attention.fig7.pca_caption", n=len(pca[1]),
                                                         share=pca[1].sum()))
@@ -459,7 +459,7 @@ def fig7_section(lm, res: Analysis) -> None:
     with f2:
         st.markdown(t("attention.fig7.sim_title"))
         if isinstance(sim, Message):
-            st.info(say(sim))
+            st.info(words(sim))
         else:
             st.image(similarity_tiles(sim), width="stretch", caption=t("attention.fig7.sim_caption"))
             locality = att.pos_embed_locality(lm.net)
@@ -486,7 +486,7 @@ def _attention_distance(model_name: str, res: Analysis) -> None:
     uniform = att.uniform_attention_distance(geo.grid_size, geo.patch_size, P)
     present.chart(distance_chart(dist_df, uniform), width="stretch")
     download(dist_df, "mean_attention_distance", "dl-dist")
-    st.caption(say(att.distance_reading(dist, uniform)))
+    st.caption(words(att.distance_reading(dist, uniform)))
 
 
 def prediction_section(lm, res: Analysis) -> None:

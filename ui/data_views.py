@@ -17,7 +17,7 @@ from core import hunger as hu
 from core import models, shapes
 from core.messages import Message, listing
 from ui import compute, present
-from ui.i18n import say, t
+from ui.i18n import t, words
 from ui.models import cached_model, colour_scale
 
 LIVE = "live_hunger"  # session state: {"rows": finished live runs, "queue": runs still to do}
@@ -38,7 +38,7 @@ def _metric_labels() -> dict[str, str]:
 
 def _label(series: str) -> str:
     """A chart series ("vit + shift aug") as the session's language names it."""
-    return say(hu.series_label(series))
+    return words(hu.series_label(series))
 
 
 def _series_scale(series) -> alt.Scale:
@@ -72,7 +72,7 @@ def position_section() -> None:
         with st.spinner(t("data.position.spinner")):
             preds, labels, centres, shipped = _position_predictions()
     except models.ModelError as e:
-        st.error(t("data.position.models_needed", error=say(e)))
+        st.error(t("data.position.models_needed", error=words(e)))
         return
     if not shipped:
         st.warning(t("data.position.live_measurement"))
@@ -90,7 +90,7 @@ def position_section() -> None:
     bands = listing((Message("data.position.band", {"model": n, "near": a, "far": b}) for n, (a, b) in acc.items()),
                        "semicolon")
     st.info(t("data.position.bands", near=near, far=far, accuracies=bands, images=images, budget=budget))
-    st.caption(say(_centre_reading(acc)))
+    st.caption(words(_centre_reading(acc)))
 
 
 @st.fragment  # the cell size changes only the heatmaps: rerun them alone
@@ -158,12 +158,12 @@ def pretraining_section(rows: pd.DataFrame, infos: dict[str, dict]) -> None:
     """How the transfer runs were made, target accuracy against N for the three starts, and what the data say."""
     from core import pretraining as pt
 
-    st.markdown(say(pt.method(rows, infos)))
+    st.markdown(words(pt.method(rows, infos)))
     if "--quick" in str(rows["command"].iloc[0]):
         st.warning(t("data.pretraining.quick", full_sizes=len(pt.FULL.sizes), full_seeds=pt.FULL.seeds,
                      source=hu.fmt_n(pt.SOURCE.size)))
     present.chart(pretraining_chart(rows), width="stretch")
-    st.info(say(listing([m for m in (*pt.reading(rows), pt.source_note(infos)) if m], "sentences")))
+    st.info(words(listing([m for m in (*pt.reading(rows), pt.source_note(infos)) if m], "sentences")))
     st.download_button(t("data.pretraining.download"), rows.to_csv(index=False), "pretraining.csv", "text/csv")
 
 
@@ -202,7 +202,7 @@ def hunger_section(hunger: pd.DataFrame | None, live_rows: list[dict]) -> None:
     if hunger is None:
         st.info(t("data.hunger.missing"))
     else:
-        st.markdown(say(hu.method(hunger)))
+        st.markdown(words(hu.method(hunger)))
         if hu.grid_of(hunger.command.iloc[0]) is hu.QUICK:
             full = hu.FULL
             st.warning(t("data.hunger.quick", sizes=len(hu.QUICK.sizes), largest=hu.fmt_n(max(hu.QUICK.sizes)),
@@ -213,9 +213,9 @@ def hunger_section(hunger: pd.DataFrame | None, live_rows: list[dict]) -> None:
     if hunger is None:
         return
     st.caption(t("data.hunger.caption"))
-    st.info(say(listing([m for m in (hu.reading(hunger), hu.augmentation_effect(hunger)) if m], "sentences")))
-    st.caption(say(hu.convergence_note(hunger)))
-    st.markdown(say(hu.PAPERS) + "\n\n" + say(hu.against_the_papers(hunger)))
+    st.info(words(listing([m for m in (hu.reading(hunger), hu.augmentation_effect(hunger)) if m], "sentences")))
+    st.caption(words(hu.convergence_note(hunger)))
+    st.markdown(words(hu.PAPERS) + "\n\n" + words(hu.against_the_papers(hunger)))
     st.download_button(t("data.hunger.download"), hunger.to_csv(index=False), "data_hunger.csv", "text/csv")
 
 
@@ -224,7 +224,7 @@ def vit_learning_section(hunger: pd.DataFrame) -> None:
     st.markdown(t("data.vit_learning.intro", probe=hu.PROBE_SIZE))
     present.chart(attention_distance_chart(hunger))
     present.chart(locality_chart(hunger), width="stretch")
-    st.info(say(hu.vit_learning_reading(hunger, at.uniform_attention_distance(8, 8, 1))))
+    st.info(words(hu.vit_learning_reading(hunger, at.uniform_attention_distance(8, 8, 1))))
 
 
 def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.LayerChart:

@@ -14,7 +14,7 @@ from core import pictures as pic
 from core.models import ModelError
 from core.transforms import MODES, as_kernel
 from ui import bookmarks, compute, png, present
-from ui.i18n import say, t, worded
+from ui.i18n import t, worded, words
 from ui.models import cached_model, colours
 
 KERNELS = eq.PRESETS + ("custom",)
@@ -48,7 +48,7 @@ def measure(img: np.ndarray, kernel: np.ndarray, names: tuple[str, ...]) -> pd.D
 
 def chain_labels(kernel: np.ndarray, names) -> dict[str, str]:
     """Each picked chain's row name (an identifier) -> its name in the session's language."""
-    return {c.name: say(c.label) if c.label else c.name for c in _chains(kernel, names)}
+    return {c.name: words(c.label) if c.label else c.name for c in _chains(kernel, names)}
 
 
 def option_label(chains: dict[str, eq.Chain], name: str) -> str:
@@ -56,7 +56,7 @@ def option_label(chains: dict[str, eq.Chain], name: str) -> str:
     if name in MODELS:
         return t(f"equivariance.whole_option.{MODELS[name]}")
     chain = chains.get(name)
-    return say(chain.label) if chain is not None and chain.label else name
+    return words(chain.label) if chain is not None and chain.label else name
 
 
 def kernel_array(raw) -> np.ndarray:
@@ -84,7 +84,7 @@ def model_loads(name: str) -> bool:
         cached_model(MODELS[name])
         return True
     except ModelError as e:  # missing weights: skip this chain, keep the page
-        st.info(t("equivariance.chains.skipping", name=option_label({}, name), error=say(e)))
+        st.info(t("equivariance.chains.skipping", name=option_label({}, name), error=words(e)))
         return False
 
 
@@ -144,7 +144,7 @@ def panels_section(image: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode
         diff_col.image(png(pic.enlarge(pic.sequential_rgb(absdiff, dmax))), width="stretch", output_format="PNG")
         diff_col.caption(t("equivariance.panels.difference", dmax=dmax))
     with text_col:
-        (st.success if c.equivariant else st.warning)(say(eq.verdict(c, mode)))
+        (st.success if c.equivariant else st.warning)(words(eq.verdict(c, mode)))
         m1, m2 = st.columns(2)
         m1.metric(t("equivariance.panels.metric_map"), "0" if c.equivariant else f"{c.max_err:.3g}")
         change = c.gap_change
@@ -225,7 +225,7 @@ def chains_section(image: np.ndarray, kernel: np.ndarray) -> None:
     st.markdown(t("equivariance.chains.how"))
     reading = eq.odd_shift_reading(df)
     if reading is not None:
-        st.info(say(reading))
+        st.info(words(reading))
     stability = ex.load_stability()
     if stability is not None:
-        st.caption(t("equivariance.chains.stability", reading=say(ex.stability_reading(stability))))
+        st.caption(t("equivariance.chains.stability", reading=words(ex.stability_reading(stability))))

@@ -11,7 +11,7 @@ import torch
 from core import explain as ex
 from core import pictures as pic
 from ui import bookmarks, compute, png, present, table_height
-from ui.i18n import name_of, say, t, worded
+from ui.i18n import name_of, t, worded, words
 from ui.models import cached_model
 
 TOP = "top"  # the class option "each model's own top class"
@@ -110,6 +110,6 @@ def faithfulness_section(explanations: list[ex.Explanation]) -> None:
     st.subheader(t("explain.faith_title"))
     st.markdown(t("explain.faith_intro"))
     present.chart(curves_chart(curves_frame(explanations)))
-    st.info("  \n".join(say(m) for m in ex.reading(explanations)))
+    st.info("  \n".join(words(m) for m in ex.reading(explanations)))
     table = scores_frame(explanations)
     st.dataframe(table, hide_index=True, height=table_height(len(table)))

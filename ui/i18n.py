@@ -1,5 +1,5 @@
 """The interface's language. The catalogues (locales/<lang>/*.toml, loaded by core.messages) are looked up through
-t(key, **values) in the session's language; say(message_or_error) words what core returns or raises.
+t(key, **values) in the session's language; words(message_or_error) words what core returns or raises.
 
 The language is the session's: `?lang=zh|en` picks it (and is kept in the URL), else the browser's language
 (st.context.locale), else English; the sidebar picker changes it.
@@ -57,7 +57,7 @@ def slug(name: str) -> str:
     return re.sub(r"[^0-9a-z-]+", "_", name.lower()).strip("_")
 
 
-def say(what: Message | Exception | None) -> str:
+def words(what: Message | Exception | None) -> str:
     """A core Message or error in the session's language (an error core did not word: its own text; None: "")."""
     if what is None:
         return ""

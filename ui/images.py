@@ -9,7 +9,7 @@ import torch
 from core import images
 from core.messages import Message
 from ui import bookmarks
-from ui.i18n import name_of, say, t, worded
+from ui.i18n import name_of, t, worded, words
 
 UPLOAD = "upload"  # the picker's two options besides the samples
 CAMERA = "camera"
@@ -66,7 +66,7 @@ def image_picker(key: str, default: str = "white square", label: str | None = No
     try:
         img, original = _sample(choice)
     except images.ImageError as e:
-        st.error(say(e))
+        st.error(words(e))
         return None
     _downscale_caption(original, img)
     return img

@@ -8,7 +8,7 @@ from ui import compute  # noqa: F401, I001  (configures torch before its first u
 
 from core import models
 from ui import bookmarks
-from ui.i18n import name_of, say, t, worded
+from ui.i18n import name_of, t, worded, words
 
 OTHER = "timm: other…"  # the picker's option for any timm name
 
@@ -51,7 +51,7 @@ def try_load(name: str) -> models.LoadedModel | None:
         return cached_model(name)
     except models.ModelError as e:
         st.error(t("picker.cannot_load_timm" if name.startswith(models.TIMM_PREFIX) else "picker.cannot_load",
-                   name=name, error=say(e)))
+                   name=name, error=words(e)))
         return None
 
 

@@ -14,7 +14,7 @@ from core import pictures as pic
 from core import sensitivity as sen
 from core.models import total_stride
 from ui import bookmarks, compute, present
-from ui.i18n import Message, listing, name_of, say, t
+from ui.i18n import Message, listing, name_of, t, words
 from ui.models import cached_model, colour_scale
 
 MODEL_CHOICES = list(models.EMBEDDED) + [n for n in models.available() if n.startswith(models.TIMM_PREFIX)]
@@ -240,7 +240,7 @@ def rules_caption(path: sen.Path, loaded: dict, canvas: int) -> str:
     rules = boundary_rules(path, loaded, canvas)
     if path.kind == "grid" or not len(rules):
         return ""
-    return t("sensitivity.rules_caption", rules=say(listing(sorted(set(rules["what"])), "semicolon")))
+    return t("sensitivity.rules_caption", rules=words(listing(sorted(set(rules["what"])), "semicolon")))
 
 
 def model_metrics(result: dict, targets: dict, path: sen.Path) -> dict[str, dict]:
@@ -276,7 +276,7 @@ def step_caption(path: sen.Path, loaded: dict, canvas: int) -> str:
 
 
 def reading(result: dict, metrics: dict, targets: dict, path: sen.Path) -> list:
-    """core.sensitivity.reading's Messages for this sweep (the page words them with ui.i18n.say)."""
+    """core.sensitivity.reading's Messages for this sweep (the page words them with ui.i18n.words)."""
     axis, pos = _axis(path)
     rows = []
     for name, probs in result.items():
