@@ -196,7 +196,7 @@ def explain(lm: LoadedModel, img: torch.Tensor, class_idx: int | None = None, st
     if not 0 <= cls < probs.numel():
         raise ExplainError("error.explain.bad_class", index=cls, last=probs.numel() - 1)
     net = shadow(lm.net)
-    with torch.enable_grad():
+    with torch.inference_mode(False), torch.enable_grad():  # even when a caller computes in inference mode
         raw = _vit_maps(net, x, cls) if att.is_vit(lm.net) else _cnn_maps(net, x, cls)
     size = tuple(x.shape[-2:])
     maps = {m: _normalise(raw[m], size) for m in methods_for(lm) if m in raw}
