@@ -12,7 +12,7 @@ require_entry()
 
 D = views.DEFAULTS
 st.title(t("explain.title"))
-st.markdown(t("explain.intro"))
+st.caption(t("explain.intro"))  # hidden in projector mode: the maps must fit the first screen
 
 c_img, c_cnn, c_vit, c_cls = st.columns([1.2, 1, 1, 1])
 with c_img:
@@ -30,7 +30,6 @@ img_np = img.numpy()
 explanations = []
 for col, lm in zip(st.columns(2, gap="large"), (cnn, vit)):
     with col:
-        st.subheader(t("explain.column", model=lm.name))
         try:
             with st.spinner(t("explain.computing", model=lm.name)):
                 e = views.explanation(lm.name, img_np, chosen)

@@ -8,7 +8,8 @@ PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "explain.py")
 
 
 def captions(at) -> list[str]:
-    return [im.caption for e in at.get("image") for im in e.proto.imgs]
+    """The label under each map (method, map size, both areas)."""
+    return [m.value for m in at.markdown if "map)" in m.value or "的图）" in m.value]
 
 
 @pytest.fixture
@@ -25,7 +26,8 @@ def test_the_default_view_explains_both_models_top_class_with_every_map(app):
     assert any(s.startswith("**cnn** explains **cross**") for s in said), said
     assert any(s.startswith("**vit** explains **cross**") for s in said), said
     shown = captions(app)
-    assert [c.split(" (")[0] for c in shown] == ["CAM", "Grad-CAM", "Attention", "Rollout", "Grad-CAM", "Relevance"]
+    assert [c.split(" (")[0] for c in shown] == ["**CAM**", "**Grad-CAM**", "**Attention**", "**Rollout**", "**Grad-CAM**",
+                                                 "**Relevance**"]
     assert all("2×2 map" in c for c in shown[:2]) and all("8×8 map" in c for c in shown[2:])  # stride 32, patch 8
     reading = app.info[0].value
     assert "Most faithful here" in reading and "Least faithful" in reading
@@ -60,4 +62,4 @@ def test_the_chinese_page_words_the_reading_and_the_maps():
     assert not at.exception
     assert any(m.value.startswith("**vit** 解释的是 **十字**") for m in at.markdown)
     assert "这里最忠实的是" in at.info[0].value
-    assert captions(at)[2].startswith("注意力（8×8 的图）")
+    assert captions(at)[2].startswith("**注意力**（8×8 的图）")

@@ -56,14 +56,14 @@ def model_column(lm, img: np.ndarray, e: ex.Explanation) -> None:
     cls = lm.class_names[e.class_idx]
     st.markdown(t("explain.explains", model=lm.name, cls=name_of("shape", cls), p=float(e.probs[e.class_idx])))
     seen = _seen(lm, img)
-    pictures, captions = [], []
-    for method, m in e.maps.items():
-        rgb = pic.to_uint8(pic.overlay(seen, torch.from_numpy(m)).numpy())
-        pictures.append(png(pic.upscale(rgb, max(1, SHOWN_PX // rgb.shape[0]))))
-        f, (h, w) = e.faithfulness[method], e.native[method].shape
-        captions.append(t("explain.map_caption", method=t(f"explain.method.{method}"), rows=h, cols=w,
-                          deletion=f.deletion_auc, insertion=f.insertion_auc))
-    st.image(pictures, caption=captions, width=SHOWN_PX)
+    methods = list(e.maps)
+    for row in range(0, len(methods), 2):  # two maps a row; labels as text, which projector mode keeps
+        for col, method in zip(st.columns(2, gap="small"), methods[row:row + 2]):
+            rgb = pic.to_uint8(pic.overlay(seen, torch.from_numpy(e.maps[method])).numpy())
+            col.image(png(pic.upscale(rgb, max(1, SHOWN_PX // rgb.shape[0]))), width="stretch")
+            f, (h, w) = e.faithfulness[method], e.native[method].shape
+            col.markdown(t("explain.map_caption", method=t(f"explain.method.{method}"), rows=h, cols=w,
+                           deletion=f.deletion_auc, insertion=f.insertion_auc))
 
 
 def curves_frame(explanations: list[ex.Explanation]) -> pd.DataFrame:
