@@ -172,18 +172,6 @@ def make_background(kind: str, canvas: tuple[int, int], seed: int = 0) -> torch.
     raise SensitivityError("error.sensitivity.unknown_background", kind=kind, choices=", ".join(BACKGROUNDS))
 
 
-def region_sprite(img: torch.Tensor, x: int, y: int, w: int, h: int) -> Sprite:
-    """The object cut from `img` [3, H, W] as the rectangle a person chose (shapes.sprite_from_region), refused with
-    a sentence in their language when it is empty or does not fit in the image."""
-    _, H, W = img.shape
-    if w < 1 or h < 1:
-        raise SensitivityError("error.sensitivity.region_empty")
-    if x < 0 or y < 0 or x + w > W or y + h > H:
-        raise SensitivityError("error.sensitivity.region_outside", width=w, height=h, x=x, y=y, image_width=W,
-                               image_height=H)
-    return shapes.sprite_from_region(img, x, y, w, h)
-
-
 def _runs(positions: np.ndarray, step: int) -> str:
     """'3–7, 12' for sorted integer positions `step` apart."""
     groups = np.split(positions, np.where(np.diff(positions) > step)[0] + 1)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.messages import Explained
+
 CLASSES = ("circle", "square", "triangle", "star", "cross", "ring", "crescent", "heart", "arrow", "semicircle")
 # Five more classes that no embedded model has seen: the target task of the pre-training experiment
 # (core/pretraining.py), whose source task is CLASSES. A sprite's label indexes ALL_SHAPES.
@@ -127,13 +129,18 @@ def make_sprite(shape: str | int, size: int, angle: float = 0.0, color=(1.0, 1.0
     return Sprite(label, alpha, rgb)
 
 
+class RegionError(Explained, ValueError):
+    """A rectangle a person chose that cannot be cut from the image (locales: error.region.*)."""
+
+
 def sprite_from_region(img: torch.Tensor, x: int, y: int, w: int, h: int) -> Sprite:
-    """A rectangular, fully opaque object cut from `img` [3, H, W] (a region of a photo)."""
+    """A rectangular, fully opaque object cut from `img` [3, H, W] (a region of a photo); RegionError, worded for
+    the person who chose it, when the rectangle is empty or does not fit in the image."""
     _, H, W = img.shape
     if w < 1 or h < 1:
-        raise ValueError("the region is empty: give it a width and a height of at least 1 pixel")
+        raise RegionError("error.region.empty")
     if x < 0 or y < 0 or x + w > W or y + h > H:
-        raise ValueError(f"the region {w}x{h} at ({x}, {y}) does not fit in the {W}x{H} image")
+        raise RegionError("error.region.outside", width=w, height=h, x=x, y=y, image_width=W, image_height=H)
     return Sprite(-1, torch.ones(h, w), img[:, y:y + h, x:x + w].clone())
 
 

@@ -67,7 +67,7 @@ class Scene:
     def sprite(self) -> shapes.Sprite:
         if self.shape == REGION:
             img = torch.frombuffer(bytearray(self.photo), dtype=torch.uint8).view(self.canvas, self.canvas, 3)
-            return sen.region_sprite(img.permute(2, 0, 1).float() / 255, *self.region)
+            return shapes.sprite_from_region(img.permute(2, 0, 1).float() / 255, *self.region)
         rgb = tuple(int(self.colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
         return shapes.make_sprite(self.shape, round(self.size * self.canvas / BASE), self.angle, rgb)
 
