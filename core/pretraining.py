@@ -19,6 +19,7 @@ rows go to core/results/pretraining.csv as each run finishes, and runs already t
 """
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass, replace
@@ -126,6 +127,7 @@ def target_split(seed: int, n: int, grid: Target):
     return (x[v:], y[v:]), (x[:v], y[:v])
 
 
+@functools.lru_cache(maxsize=2)  # the same held-out images for every run of a worker process: rendered once
 def target_test(grid: Target):
     x, y, _ = shapes.make_dataset(grid.test_size, TARGET_TEST_SEED, "full", dtype=torch.uint8,
                                   classes=shapes.TARGET_CLASSES)
