@@ -4,7 +4,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.card import model_card
-from ui import require_entry
+from ui import page_link, require_entry
 from ui.i18n import t
 
 require_entry()
@@ -19,18 +19,18 @@ with left:
     st.markdown(t("home.cnn_body"))
     st.subheader(t("home.equivariance_title"))
     st.markdown(t("home.equivariance_body"))
-    st.page_link("pages/equivariance.py", label=t("home.link_equivariance"), icon=":material/compare_arrows:")
-    st.page_link("pages/sensitivity.py", label=t("home.link_sensitivity"), icon=":material/show_chart:")
+    page_link("equivariance", t("home.link_equivariance"))
+    page_link("sensitivity", t("home.link_sensitivity"))
 with right:
     st.subheader(t("home.vit_title"))
     st.markdown(t("home.vit_body"))
     st.subheader(t("home.learns_title"))
     st.markdown(t("home.learns_body"))
-    st.page_link("pages/attention.py", label=t("home.link_attention"), icon=":material/grid_view:")
-    st.page_link("pages/explain.py", label=t("home.link_explain"), icon=":material/psychology_alt:")
+    page_link("attention", t("home.link_attention"))
+    page_link("explain", t("home.link_explain"))
     st.subheader(t("home.data_title"))
     st.markdown(t("home.data_body"))
-    st.page_link("pages/data.py", label=t("home.link_data"), icon=":material/bar_chart:")
+    page_link("data", t("home.link_data"))
 
 st.divider()
 card = model_card()["models"]

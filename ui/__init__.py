@@ -41,6 +41,14 @@ def png(rgb) -> bytes:
     return buf.getvalue()
 
 
+def page_link(name: str, label: str) -> None:
+    """A link to page `name` (registry: its path and icon, written once) labelled `label`."""
+    from ui.registry import BY_NAME
+
+    spec = BY_NAME[name]
+    st.page_link(spec.path, label=label, icon=spec.icon)
+
+
 def table_height(rows: int) -> int:
     """Pixels for st.dataframe to show `rows` rows and its header without a scroll bar of its own (35 px a row)."""
     return 35 * (rows + 1) + 3

@@ -17,7 +17,7 @@ from core import explain as ex
 from core import messages, models
 from core import pictures as pic
 from core import shapes
-from ui import bookmarks, compute, png, present
+from ui import bookmarks, compute, page_link, png, present
 from ui.i18n import Message, current, listing, name_of, t, worded, words
 from ui.models import cached_model
 
@@ -335,7 +335,7 @@ def cnn_section(lm, img_np: np.ndarray) -> None:
     b.altair_chart(prediction_chart(table), width="stretch")
     download(table, "cnn_top5", "dl-cnn-top5")
     download(cam_frame(cam_map), "cam", "dl-cam")
-    st.page_link("pages/explain.py", label=t("attention.cnn.explain_link"), icon=":material/psychology_alt:")
+    page_link("explain", t("attention.cnn.explain_link"))
 
 
 def patches_section(res: Analysis) -> None:

@@ -25,3 +25,4 @@ PAGES = (
     PageSpec("pages/data.py", ":material/bar_chart:", "data"),
 )
 URL_PATHS = [p.url_path for p in PAGES]
+BY_NAME = {p.name: p for p in PAGES}
