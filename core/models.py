@@ -170,6 +170,13 @@ class LoadedModel:
         std = torch.tensor(self.std).view(1, -1, 1, 1)
         return (x - mean) / std
 
+    def seen(self, img: torch.Tensor) -> torch.Tensor:
+        """[3,H,W] in [0,1] -> the image as the model sees it (resized and cropped as `preprocess` does), in [0,1]:
+        what its maps are drawn over."""
+        from core.pictures import denormalize
+
+        return denormalize(self.preprocess(img), self.mean, self.std)[0]
+
     @torch.inference_mode()
     def predict(self, img: torch.Tensor) -> torch.Tensor:
         """Class probabilities [B, num_classes]."""

@@ -282,3 +282,12 @@ def test_every_downsampling_of_cnn_aa_is_blurred_first():
     # the whole network still subsamples by 32, as the plain one does
     x = torch.zeros(1, 3, 64, 64)
     assert aa.forward_features(x).shape[-2:] == plain.forward_features(x).shape[-2:] == (2, 2)
+
+
+def test_seen_is_the_image_resized_and_cropped_without_the_normalisation():
+    lm = models.load_model("cnn", pretrained=False)  # input 64x64, mean = std = 0.5
+    img = torch.rand(3, 64, 64)
+    torch.testing.assert_close(lm.seen(img), img)  # same size: nothing resized, normalisation undone
+    wide = torch.rand(3, 64, 128)
+    assert lm.seen(wide).shape == (3, 64, 64)  # the centre crop the model sees
+    torch.testing.assert_close(lm.seen(wide), wide[:, :, 32:96])

@@ -109,8 +109,7 @@ def _cam(lm, img: np.ndarray):
     """The top class's CAM (TorchCAM, via core.explain; Grad-CAM where the model has no CAM), one block per cell."""
     e = ex.explain(lm, torch.from_numpy(img))
     cam_map = e.native["cam" if "cam" in e.native else "gradcam"]
-    shown = pic.denormalize(lm.preprocess(torch.from_numpy(img)), lm.mean, lm.std)[0]
-    return pic.overlay(shown, torch.from_numpy(cam_map)).numpy(), e.probs, cam_map
+    return pic.overlay(lm.seen(torch.from_numpy(img)), torch.from_numpy(cam_map)).numpy(), e.probs, cam_map
 
 
 def cam_frame(cam_map: np.ndarray) -> pd.DataFrame:

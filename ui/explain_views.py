@@ -46,16 +46,11 @@ def class_picker(models) -> str:
     return choice
 
 
-def _seen(lm, img: np.ndarray) -> np.ndarray:
-    """The image as the model sees it (resized, cropped), in [0, 1]: what the maps lie over."""
-    return pic.denormalize(lm.preprocess(torch.from_numpy(img)), lm.mean, lm.std)[0]
-
-
 def model_column(lm, img: np.ndarray, e: ex.Explanation) -> None:
     """The model's answer for the class, then each map over the image with its two faithfulness areas."""
     cls = lm.class_names[e.class_idx]
     st.markdown(t("explain.explains", model=lm.name, cls=name_of("shape", cls), p=float(e.probs[e.class_idx])))
-    seen = _seen(lm, img)
+    seen = lm.seen(torch.from_numpy(img))
     methods = list(e.maps)
     for row in range(0, len(methods), 2):  # two maps a row; labels as text, which projector mode keeps
         for col, method in zip(st.columns(2, gap="small"), methods[row:row + 2]):
