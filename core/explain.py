@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from core import attention as att
+from core.pictures import stretch
 from core.messages import Explained, Message, listing, say
 from core.models import LoadedModel
 
@@ -71,9 +72,7 @@ def shadow(net: torch.nn.Module) -> torch.nn.Module:
 def _normalise(m: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     """A map [h, w] upsampled (bilinear) to `size` and scaled to [0, 1] (a flat map is all zeros)."""
     m = F.interpolate(m.detach().float()[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
-    m = m - m.min()
-    top = float(m.max())
-    return (m / top if top > 0 else m).numpy()
+    return stretch(m).numpy()
 
 
 # ------------------------------------------------------------------------------------------------- the CNN's maps
