@@ -255,13 +255,14 @@ def attention_distance_over(net: torch.nn.Module, batch: torch.Tensor, chunk: in
 # ---------------------------------------------------------------- Fig. 7: embeddings
 
 
-def pos_embed_similarity(net: torch.nn.Module) -> torch.Tensor:
+def pos_embed_similarity(net: torch.nn.Module, pos_embed: torch.Tensor | None = None) -> torch.Tensor:
     """Cosine similarity of each patch's position embedding with every other: [gh, gw, gh, gw].
 
     `sim[r, c]` is a map over the grid for the patch at row r, column c (ViT paper, Fig. 7 centre).
+    `pos_embed` (shaped like `net.pos_embed`) is read instead of the net's own, e.g. what training added to it.
     """
     geo = vit_geometry(net)
-    pe = getattr(net, "pos_embed", None)
+    pe = getattr(net, "pos_embed", None) if pos_embed is None else pos_embed
     if pe is None:
         raise AttentionError("error.attention.no_pos_embed")
     gh, gw = geo.grid_size
@@ -272,12 +273,12 @@ def pos_embed_similarity(net: torch.nn.Module) -> torch.Tensor:
     return (patches @ patches.T).reshape(gh, gw, gh, gw)
 
 
-def pos_embed_locality(net: torch.nn.Module) -> float:
+def pos_embed_locality(net: torch.nn.Module, pos_embed: torch.Tensor | None = None) -> float:
     """How 2-D-local the position embeddings are, in [-1, 1]: the Pearson correlation between the cosine
     similarity of two patches' position embeddings and minus the grid distance between the patches, over every
     pair of distinct patches. Near +1: nearby patches get similar embeddings (ViT paper, Fig. 7 centre);
-    near 0: no spatial structure (e.g. random embeddings)."""
-    sim = pos_embed_similarity(net)
+    near 0: no spatial structure (e.g. random embeddings). `pos_embed`: as in pos_embed_similarity."""
+    sim = pos_embed_similarity(net, pos_embed)
     gh, gw = sim.shape[:2]
     dist = patch_distances((gh, gw), 1).float()
     pairs = torch.triu_indices(gh * gw, gh * gw, offset=1)

@@ -77,6 +77,32 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
+@dataclass(frozen=True)
+class EarlyStop:
+    """Train until validation stops improving, under a cap, instead of for a fixed number of steps.
+
+    The learning rate warms up, then stays constant; every `check_images` images the model is scored on
+    validation. Once `patience` checks in a row have not beaten the best score by more than `min_delta`, and at
+    least `min_images` images have been seen, the run has *converged*: the rate then decays linearly to zero over
+    `cooldown` x the steps so far (warm-up, stable, decay: Hägele et al. 2024 show it matches a cosine schedule of
+    the same length without fixing the length in advance). A run that reaches `max_images` first decays over its
+    last `cooldown / (1 + cooldown)` share and is *not* converged. Either way the best-scoring check is kept.
+    `min_images` exists because a ViT's validation accuracy can sit near chance for a long stretch before it
+    climbs: patience must not read that plateau as the end.
+    """
+    check_images: int
+    patience: int
+    min_images: int
+    max_images: int
+    min_delta: float = 0.002
+    cooldown: float = 0.2
+
+    def steps(self, batch: int) -> tuple[int, int, int]:
+        """(steps between checks, the earliest step patience may stop at, the step cap) for batches of `batch`."""
+        return (max(1, round(self.check_images / batch)), math.ceil(self.min_images / batch),
+                max(1, self.max_images // batch))
+
+
 def lr_at(step: int, recipe: Recipe) -> float:
     """Linear warm-up, then cosine decay to zero."""
     warm = max(1, int(recipe.warmup * recipe.steps))
@@ -86,8 +112,19 @@ def lr_at(step: int, recipe: Recipe) -> float:
     return recipe.lr * 0.5 * (1 + math.cos(math.pi * t))
 
 
+def lr_early(step: int, peak: float, warm: int, decay_from: int | None, decay_steps: int) -> float:
+    """The early-stopping schedule: linear warm-up over `warm` steps, constant at `peak`, and from step
+    `decay_from` (None: not decaying yet) a linear decay to zero over `decay_steps` steps."""
+    if step < warm:
+        return peak * (step + 1) / warm
+    if decay_from is None or step < decay_from:
+        return peak
+    return peak * max(0.0, 1 - (step - decay_from) / max(1, decay_steps))
+
+
 def train(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, recipe: Recipe, seed: int = 0,
-          progress=None, should_stop=None, transform=None, validate=None, validate_every: int = 0) -> dict:
+          progress=None, should_stop=None, transform=None, validate=None, validate_every: int = 0,
+          early: EarlyStop | None = None) -> dict:
     """Train `net` in place with AdamW on (images in [0,1] or uint8, labels); returns a small log.
 
     Runs on the device that `images` and `net` are on. `progress(step, steps, loss)` is called every step;
@@ -95,6 +132,8 @@ def train(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, reci
     (`idx`: their indices in `images`). With `validate(net) -> score`, the model is scored every
     `validate_every` steps and at the end, and the best-scoring weights are the ones left in `net`
     (the log gives `best_step` and `best_score`): checkpoint selection on a validation set.
+    With `early` (and `validate`), the run's length is decided by validation instead of `recipe.steps`
+    (see EarlyStop); the log adds `converged`, `stopped_at` (the step patience fired, or None) and `images_seen`.
     """
     gen = torch.Generator().manual_seed(seed)
     decay = [p for n, p in net.named_parameters() if p.ndim > 1 and "pos_embed" not in n]
@@ -107,6 +146,14 @@ def train(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, reci
     pos, loss_ema, done, t0 = 0, None, 0, time.perf_counter()
     best = {"score": -math.inf, "step": 0, "state": None}
     history = []
+    total = recipe.steps
+    if early is not None:
+        if validate is None:
+            raise ValueError("early stopping needs a validation score")
+        validate_every, earliest, total = early.steps(recipe.batch)
+        warm = max(1, int(recipe.warmup * earliest))
+        cap_decay = math.ceil(total * early.cooldown / (1 + early.cooldown))
+        plan = {"from": None, "steps": cap_decay, "stopped_at": None, "top": -math.inf, "waited": 0}
 
     def check(step: int) -> None:
         net.eval()
@@ -116,16 +163,34 @@ def train(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, reci
         if score > best["score"]:  # the earliest of equal scores: fewer steps, same validation
             best.update(score=score, step=step,
                         state={k: v.detach().clone() for k, v in net.state_dict().items()})
+        if early is not None and plan["from"] is None:  # patience counts only before the decay
+            if score > plan["top"] + early.min_delta:
+                plan.update(top=score, waited=0)
+            else:
+                plan["waited"] += 1
+            if plan["waited"] >= early.patience and step >= earliest:
+                decay_steps = math.ceil(early.cooldown * step)
+                plan.update({"from": step, "steps": decay_steps, "stopped_at": step})
 
-    for step in range(recipe.steps):
+    step = 0
+    while step < total:
+        if early is not None:
+            if plan["from"] is None and step >= total - cap_decay:
+                plan["from"] = step  # the cap: decay over the last share, not converged
+            elif plan["stopped_at"] is not None:
+                total = plan["from"] + plan["steps"]
+                if step >= total:
+                    break
         if should_stop is not None and should_stop():
             break
         if pos + recipe.batch > len(order):
             order, pos = torch.randperm(len(images), generator=gen), 0
         idx = order[pos:pos + recipe.batch].to(device)
         pos += recipe.batch
+        lr = (lr_at(step, recipe) if early is None else
+              lr_early(step, recipe.lr, warm, plan["from"], plan["steps"]))
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, recipe)
+            g["lr"] = lr
         batch = images[idx] if transform is None else transform(images[idx], idx)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=recipe.bf16):
             logits = net(normalise(batch))
@@ -135,17 +200,21 @@ def train(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, reci
         opt.step()
         # kept on the device: reading it every step would make a GPU wait for every step to finish
         loss_ema = loss.detach() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.detach()
-        done = step + 1
+        step = done = step + 1
         if progress is not None:
-            progress(step + 1, recipe.steps, float(loss_ema))
-        if validate is not None and validate_every and done % validate_every == 0 and done < recipe.steps:
+            progress(done, total, float(loss_ema))
+        if validate is not None and validate_every and done % validate_every == 0 and done < total:
             check(done)
     log = {"steps": done, "seconds": time.perf_counter() - t0,
            "final_loss": None if loss_ema is None else float(loss_ema)}
     if validate is not None and done:
-        check(done)
+        if not history or history[-1][0] != done:
+            check(done)
         net.load_state_dict(best["state"])
         log.update(best_step=best["step"], best_score=best["score"], history=history)
+    if early is not None:
+        log.update(converged=plan["stopped_at"] is not None, stopped_at=plan["stopped_at"],
+                   images_seen=done * recipe.batch)
     net.eval()
     return log
 

@@ -1,7 +1,7 @@
 """Shift sensitivity: each model's confidence as one object slides across the frame."""
 import streamlit as st
 
-from core import experiments as ex
+from core.experiments import positions as ex
 from core import pictures as pic
 from core import sensitivity as sen
 from core import shapes

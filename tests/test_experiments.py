@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import experiments as ex
+from core.experiments import positions as ex
 
 
 def test_position_accuracy_hand_computed():

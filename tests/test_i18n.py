@@ -14,7 +14,7 @@ from ui import i18n, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = [ROOT / "streamlit_app.py", *sorted((ROOT / "ui").glob("*.py")), *sorted((ROOT / "pages").glob("*.py")),
-           *sorted((ROOT / "core").glob("*.py"))]
+           *sorted((ROOT / "core").rglob("*.py"))]
 # calls whose first argument is a catalogue key: t("home.intro"), say(...), Message(...), raise SomeError("error...")
 KEYED_CALLS = re.compile(r"^(t|say|Message|text|name_of|[A-Za-z]*Error)$")
 KEY = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$")

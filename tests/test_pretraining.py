@@ -1,15 +1,19 @@
-"""The pre-training experiment (core/pretraining.py) on CPU with tiny settings: the data, the three ways to start,
-and a resumable run of the whole command."""
+"""The pre-training experiment (core/experiments/pretraining.py) on CPU with tiny settings: the data, the three ways
+to start, and a resumable run of the whole command."""
 import csv
 
 import numpy as np
 import pytest
 import torch
 
-from core import hunger, pretraining as pt, shapes
+from core import shapes
+from core.experiments import hunger, pretraining as pt
+from core.experiments import pretraining_reading as pr
+from core.train import EarlyStop
 
-TINY = pt.Target(sizes=(20,), seeds=1, budget=hunger.Budget(batch=10, epochs=1, min_steps=6, max_steps=6, checks=2),
-                 val_size=20, test_size=20)
+STOP = EarlyStop(check_images=20, patience=1, min_images=20, max_images=60)
+TINY = pt.Target(sizes=(20,), seeds=1, val_size=20, test_size=20, batch={"cnn": 10, "vit": 10},
+                 scratch={"cnn": STOP, "vit": STOP}, from_checkpoint=STOP)
 
 
 def test_source_and_target_classes_are_disjoint_and_the_target_images_show_target_shapes():
@@ -83,24 +87,35 @@ def test_a_run_of_each_init_gives_a_row_with_every_column(tmp_path):
     for init in pt.INITS:
         row = pt.run_cell("cnn", init, 20, 0, TINY, checkpoint=None if init == "scratch" else ckpt)
         assert set(pt.COLUMNS) - {"command"} <= set(row)
-        assert row["init"] == init and row["target_size"] == 20 and row["steps"] == 6
-        assert 0 <= row["test_accuracy"] <= 1 and 0 <= row["best_step"] <= 6
+        assert row["init"] == init and row["target_size"] == 20 and row["steps"] <= 6  # the cap: 60 images of 10
+        assert 0 <= row["test_accuracy"] <= 1 and 0 <= row["best_step"] <= row["steps"]
+        assert row["images_seen"] == 10 * row["steps"] and row["converged"] in (True, False)
 
 
-def test_the_command_pretrains_once_and_resumes_where_it_stopped(tmp_path, monkeypatch):
-    monkeypatch.setattr(pt, "SOURCE_QUICK", pt.Source(size=40, val_size=20, steps=4, batch=10, checks=2))
-    monkeypatch.setattr(pt, "QUICK", pt.Target(sizes=(20,), seeds=1, budget=TINY.budget, val_size=20, test_size=20))
-    args = ["--quick", "--device", "cpu", "--models", "cnn", "--jobs", "1", "--cache", str(tmp_path / "pools"),
-            "--checkpoints", str(tmp_path / "ckpt"), "--out", str(tmp_path / "runs.csv")]
-    monkeypatch.setattr(hunger, "CHUNK", 30)  # tiny pool chunks: the source set needs 60 images
+def test_the_command_starts_from_the_embedded_checkpoints_and_resumes_where_it_stopped(tmp_path, monkeypatch):
+    monkeypatch.setattr(pt, "GRID", TINY)
+    args = ["--models", "cnn", "--jobs", "1", "--checkpoints", str(tmp_path / "ckpt"), "--out", str(tmp_path / "r.csv")]
     pt.main(args)
-    rows = list(csv.DictReader(open(tmp_path / "runs.csv")))
+    rows = list(csv.DictReader(open(tmp_path / "r.csv")))
     assert sorted(r["init"] for r in rows) == sorted(pt.INITS)
-    assert (tmp_path / "ckpt" / "cnn.safetensors").exists() and (tmp_path / "ckpt" / "cnn.json").exists()
-    stamp = (tmp_path / "ckpt" / "cnn.safetensors").stat().st_mtime_ns
-    pt.main(args)  # nothing left: no run repeated, the checkpoint reused
-    assert len(list(csv.DictReader(open(tmp_path / "runs.csv")))) == 3
-    assert (tmp_path / "ckpt" / "cnn.safetensors").stat().st_mtime_ns == stamp
+    assert {r["command"] for r in rows} == {"python -m core.experiments pretraining --models cnn"}
+    info = pt.checkpoint_infos(tmp_path / "ckpt")["cnn"]
+    from core.models import model_card
+
+    card = model_card()["models"]["cnn"]
+    assert info["images"] == 60_000 and info["val_accuracy"] == card["test_accuracy"]["full_frame"] >= 0.95
+    stamp = (tmp_path / "r.csv").stat().st_mtime_ns
+    pt.main(args)  # nothing left: no run repeated
+    assert len(list(csv.DictReader(open(tmp_path / "r.csv")))) == 3
+    assert (tmp_path / "r.csv").stat().st_mtime_ns == stamp
+
+
+def test_fine_tuning_really_starts_from_the_embedded_weights():
+    from core.models import load_model
+
+    ckpt = pt.source_checkpoint("vit")
+    net = pt.build("vit", "finetune", ckpt)
+    torch.testing.assert_close(net.pos_embed, load_model("vit").net.pos_embed)
 
 
 def _rows(vit_gain: float, cnn_gain: float):
@@ -115,11 +130,12 @@ def _rows(vit_gain: float, cnn_gain: float):
                           "test_accuracy": scratch + g},
                          {"model": model, "init": "linear", "target_size": n, "seed": seed,
                           "test_accuracy": scratch + g / 2}]
+    rows = [dict(r, converged=True) for r in rows]
     return pd.DataFrame(rows).assign(device="cpu:1 thread(s)", command="python -m core.experiments pretraining")
 
 
 def test_the_reading_says_which_architecture_pre_training_helps_more():
-    msgs = pt.reading(_rows(vit_gain=0.15, cnn_gain=0.05))
+    msgs = pr.reading(_rows(vit_gain=0.15, cnn_gain=0.05))
     assert msgs[0].key == "data.pretraining.gain_at" and msgs[0].values["n"] == "50"
     text = " ".join(str(m) for m in msgs)
     assert "for cnn from 40% to 45% (+5 points)" in text and "for vit from 40% to 55% (+15 points)" in text
@@ -128,15 +144,15 @@ def test_the_reading_says_which_architecture_pre_training_helps_more():
     assert "reaches 82% for cnn (fine-tuned: 85%); 88% for vit (fine-tuned: 95%)" in text
     zh = " ".join(m.text("zh") for m in msgs)
     assert "对 ViT 的帮助更大（ViT +15 个百分点，CNN +5 个百分点）" in zh
-    flipped = " ".join(str(m) for m in pt.reading(_rows(vit_gain=0.02, cnn_gain=0.10)))
+    flipped = " ".join(str(m) for m in pr.reading(_rows(vit_gain=0.02, cnn_gain=0.10)))
     assert "helps the CNN more (+10 points against +2 for the ViT)" in flipped
     assert "does not show in these runs" in flipped
-    assert "about equally" in " ".join(str(m) for m in pt.reading(_rows(vit_gain=0.05, cnn_gain=0.05)))
+    assert "about equally" in " ".join(str(m) for m in pr.reading(_rows(vit_gain=0.05, cnn_gain=0.05)))
 
 
 def test_a_checkpoint_that_did_not_learn_its_source_task_is_named():
     infos = {"cnn": {"val_accuracy": 0.983}, "vit": {"val_accuracy": 0.407}}
-    note = pt.source_note(infos)
-    assert str(note).startswith("But vit reached only 40.7% on its own source validation set, below 90%")
+    note = pr.source_note(infos)
+    assert str(note).startswith("But vit reached only 40.7% on held-out images of its own source task, below 90%")
     assert "vit 只达到 40.7%" in note.text("zh")
-    assert pt.source_note({"cnn": {"val_accuracy": 0.98}, "vit": {"val_accuracy": 0.95}}) is None
+    assert pr.source_note({"cnn": {"val_accuracy": 0.98}, "vit": {"val_accuracy": 0.95}}) is None

@@ -1,5 +1,6 @@
 """The data page's sections: accuracy by object position, accuracy against training-set size, what the ViT learns,
-and the "run a small experiment now" control (the numbers come from core.experiments and core.hunger)."""
+and the "run a small experiment now" control (the numbers come from core.experiments). The transfer sections
+(k-shot probes, pre-training) are in ui/transfer_views.py."""
 from __future__ import annotations
 
 import math
@@ -12,8 +13,9 @@ import pandas as pd
 import streamlit as st
 
 from core import attention as at
-from core import experiments as ex
-from core import hunger as hu
+from core.experiments import hunger as hu
+from core.experiments import hunger_reading as hr
+from core.experiments import positions as ex
 from core import models, shapes
 from core.messages import Message, listing
 from ui import compute, present
@@ -26,9 +28,9 @@ LIVE_SIZES = (250, 500, 1_000, 2_000, 4_000)
 LIVE_STEPS = (25, 100, 300, 1_000)
 # cnn and vit in their colours on every page; the augmented runs in two hues no embedded model has (vit-center's
 # orange is on the chart just above)
-# (keyed by the series' English identifiers; the charts show `_label`s in the session's language)
-SERIES_COLOURS = {"cnn": models.EMBEDDED["cnn"].colour, hu.series_name("cnn", hu.AUGMENT_PX): "#8c564b",
-                  "vit": models.EMBEDDED["vit"].colour, hu.series_name("vit", hu.AUGMENT_PX): "#bcbd22"}
+# (keyed by the series' English identifiers; the charts show `series_text`s in the session's language)
+SERIES_COLOURS = {"cnn": models.EMBEDDED["cnn"].colour, hr.series_name("cnn", hu.AUGMENT_PX): "#8c564b",
+                  "vit": models.EMBEDDED["vit"].colour, hr.series_name("vit", hu.AUGMENT_PX): "#bcbd22"}
 METRICS = ("test_accuracy", "train_accuracy")
 
 
@@ -36,14 +38,14 @@ def _metric_labels() -> dict[str, str]:
     return {"test_accuracy": t("data.chart.test_metric"), "train_accuracy": t("data.chart.train_metric")}
 
 
-def _label(series: str) -> str:
+def series_text(series: str) -> str:
     """A chart series ("vit + shift aug") as the session's language names it."""
-    return words(hu.series_label(series))
+    return words(hr.series_label(series))
 
 
-def _series_scale(series) -> alt.Scale:
+def series_scale(series) -> alt.Scale:
     """The series' colours, for a colour channel that encodes their labels."""
-    return alt.Scale(domain=[_label(s) for s in series], range=[SERIES_COLOURS[s] for s in series])
+    return alt.Scale(domain=[series_text(s) for s in series], range=[SERIES_COLOURS[s] for s in series])
 
 
 # --- where: trained on the centre, tested everywhere ----------------------------------------------------------------
@@ -153,46 +155,12 @@ def _centre_reading(acc: dict[str, tuple[float, float]]) -> Message:
     return Message("data.centre.vit_loses_more", values)
 
 
-# --- pre-train large, fine-tune small ----------------------------------------------------------------------------------
-def pretraining_section(rows: pd.DataFrame, infos: dict[str, dict]) -> None:
-    """How the transfer runs were made, target accuracy against N for the three starts, and what the data say."""
-    from core import pretraining as pt
-
-    st.markdown(words(pt.method(rows, infos)))
-    if "--quick" in str(rows["command"].iloc[0]):
-        st.warning(t("data.pretraining.quick", full_sizes=len(pt.FULL.sizes), full_seeds=pt.FULL.seeds,
-                     source=hu.fmt_n(pt.SOURCE.size)))
-    present.chart(pretraining_chart(rows), width="stretch")
-    st.info(words(listing([m for m in (*pt.reading(rows), pt.source_note(infos)) if m], "sentences")))
-    st.download_button(t("data.pretraining.download"), rows.to_csv(index=False), "pretraining.csv", "text/csv")
-
-
-def pretraining_chart(rows: pd.DataFrame) -> alt.FacetChart:
-    """Mean test accuracy over seeds against N, one panel per architecture, one colour per way to start."""
-    df = rows.groupby(["model", "init", "target_size"], as_index=False)["test_accuracy"].mean()
-    inits = ["scratch", "finetune", "linear"]
-    labels = {i: t(f"data.pretraining.init.{i}") for i in inits}
-    df = df.assign(start=df["init"].map(labels))
-    return alt.Chart(df).mark_line(point=True).encode(
-        x=_log_x(df["target_size"].unique(), "target_size"),
-        y=alt.Y("test_accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"),
-                title=t("data.pretraining.axis_accuracy")),
-        color=alt.Color("start:N", title=t("data.pretraining.legend"), sort=[labels[i] for i in inits],
-                        scale=alt.Scale(domain=[labels[i] for i in inits], range=["#7f7f7f", "#2ca02c", "#9467bd"])),
-        tooltip=[alt.Tooltip("start:N", title=t("data.pretraining.legend")),
-                 alt.Tooltip("target_size:Q", title="N"),
-                 alt.Tooltip("test_accuracy:Q", format=".1%", title=t("data.pretraining.axis_accuracy"))],
-    ).properties(width=300, height=220).facet(column=alt.Column("model:N", title=None,
-                                                                header=alt.Header(labelFontSize=13,
-                                                                                  labelFontWeight="bold")))
-
-
 # --- how much: accuracy against training-set size ----------------------------------------------------------------------
-def _series(df: pd.DataFrame) -> list[str]:
-    return [hu.series_name(m, a) for m, a in zip(df.model, df.augment_px)]
+def series_of(df: pd.DataFrame) -> list[str]:
+    return [hr.series_name(m, a) for m, a in zip(df.model, df.augment_px)]
 
 
-def _log_x(sizes, field: str = "train_size") -> alt.X:
+def log_x(sizes, field: str = "train_size") -> alt.X:
     return alt.X(f"{field}:Q", scale=alt.Scale(type="log"), title=t("data.chart.log_n"),
                  axis=alt.Axis(values=sorted(sizes), labelExpr="datum.value >= 1000 ? datum.value / 1000 + 'k' : datum.value"))
 
@@ -202,20 +170,16 @@ def hunger_section(hunger: pd.DataFrame | None, live_rows: list[dict]) -> None:
     if hunger is None:
         st.info(t("data.hunger.missing"))
     else:
-        st.markdown(words(hu.method(hunger)))
-        if hu.grid_of(hunger.command.iloc[0]) is hu.QUICK:
-            full = hu.FULL
-            st.warning(t("data.hunger.quick", sizes=len(hu.QUICK.sizes), largest=hu.fmt_n(max(hu.QUICK.sizes)),
-                         full_sizes=len(full.sizes), full_largest=hu.fmt_n(max(full.sizes)), full_seeds=full.seeds,
-                         full_configs=len(full.configs)))
+        st.markdown(words(hr.method(hunger)))
     if hunger is not None or live_rows:
         present.chart(accuracy_chart(hunger, live_rows), width="stretch")
     if hunger is None:
         return
     st.caption(t("data.hunger.caption"))
-    st.info(words(listing([m for m in (hu.reading(hunger), hu.augmentation_effect(hunger)) if m], "sentences")))
-    st.caption(words(hu.convergence_note(hunger)))
-    st.markdown(words(hu.PAPERS) + "\n\n" + words(hu.against_the_papers(hunger)))
+    st.info(words(listing([m for m in (hr.reading(hunger), hr.augmentation_effect(hunger)) if m], "sentences")))
+    grid = hr.grid_of(hunger.command.iloc[0])
+    st.caption(words(hr.convergence_note(hunger, planned=len(grid.cells(tuple(sorted(set(hunger.model))))))))
+    st.markdown(words(hr.PAPERS) + "\n\n" + words(hr.against_the_papers(hunger)))
     st.download_button(t("data.hunger.download"), hunger.to_csv(index=False), "data_hunger.csv", "text/csv")
 
 
@@ -224,7 +188,7 @@ def vit_learning_section(hunger: pd.DataFrame) -> None:
     st.markdown(t("data.vit_learning.intro", probe=hu.PROBE_SIZE))
     present.chart(attention_distance_chart(hunger))
     present.chart(locality_chart(hunger), width="stretch")
-    st.info(words(hu.vit_learning_reading(hunger, at.uniform_attention_distance(8, 8, 1))))
+    st.info(words(hr.vit_learning_reading(hunger, at.uniform_attention_distance(8, 8, 1))))
 
 
 def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.LayerChart:
@@ -232,22 +196,25 @@ def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.L
     live runs as hollow diamonds."""
     frames = []
     if shipped is not None:
-        frames.append(shipped.assign(series=_series(shipped)).melt(
-            id_vars=["series", "train_size", "seed"], value_vars=list(METRICS), var_name="metric", value_name="accuracy"))
+        done = shipped.assign(series=series_of(shipped), run=[t("data.chart.converged") if hr.is_converged(r) else
+                                                            t("data.chart.capped") for r in shipped.to_dict("records")])
+        frames.append(done.melt(id_vars=["series", "train_size", "seed", "run"], value_vars=list(METRICS),
+                                var_name="metric", value_name="accuracy"))
     live = pd.DataFrame(live_rows)
     sizes = set(frames[0].train_size) if frames else set()
     sizes |= set(live.train_size) if len(live) else set()
-    x = _log_x(sizes)
+    x = log_x(sizes)
     metrics = _metric_labels()
     accuracy = t("data.chart.accuracy")
-    colour = alt.Color("label:N", title=None, scale=_series_scale(list(SERIES_COLOURS)))
+    colour = alt.Color("label:N", title=None, scale=series_scale(list(SERIES_COLOURS)))
     series = alt.Tooltip("label:N", title=t("data.chart.series"))
     n = alt.Tooltip("train_size:Q", format=",d", title="N")
     y = alt.Y("mean(accuracy):Q", title=accuracy, scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"))
     layers = []
     if frames:
-        data = frames[0].assign(metric=lambda d: d.metric.map(metrics), label=lambda d: d.series.map(_label))
-        base = alt.Chart(data)
+        data = frames[0].assign(metric=lambda d: d.metric.map(metrics), label=lambda d: d.series.map(series_text))
+        ok = data[data.run == t("data.chart.converged")]
+        base = alt.Chart(ok)  # lines, means and bars: converged runs only
         dash = alt.StrokeDash("metric:N", title=None, sort=list(metrics.values()),
                               scale=alt.Scale(domain=list(metrics.values()), range=[[1, 0], [5, 4]]),
                               legend=None)  # the caption says it: Streamlit's theme draws no stroke symbols
@@ -261,10 +228,16 @@ def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.L
             base.transform_filter(alt.datum.metric == metrics["test_accuracy"]).mark_errorbar(
                 extent="stdev", ticks=True).encode(x=x, y=alt.Y("accuracy:Q", title=accuracy), color=colour),
         ]
+        capped = data[(data.run == t("data.chart.capped")) & (data.metric == metrics["test_accuracy"])]
+        if len(capped):  # a lower bound: a hollow circle, on no line
+            layers.append(alt.Chart(capped).mark_point(shape="circle", filled=False, size=90, strokeWidth=2).encode(
+                x=x, y=alt.Y("accuracy:Q", title=accuracy), color=colour,
+                tooltip=[series, n, alt.Tooltip("run:N", title=t("data.chart.run")),
+                         alt.Tooltip("accuracy:Q", format=".1%", title=t("data.chart.test"))]))
     if len(live):
-        live = live.assign(series=_series(live), source=live["steps"].map(
+        live = live.assign(series=series_of(live), source=live["steps"].map(
             lambda s: t("data.chart.live_source", steps=s)))
-        live = live.assign(label=live.series.map(_label))
+        live = live.assign(label=live.series.map(series_text))
         layers.append(alt.Chart(live).mark_point(shape="diamond", filled=False, size=140, strokeWidth=2).encode(
             x=x, y=alt.Y("test_accuracy:Q", title=accuracy), color=colour,
             tooltip=[series, alt.Tooltip("source:N", title=t("data.chart.source")), n,
@@ -275,16 +248,17 @@ def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.L
 
 
 def attention_distance_chart(shipped: pd.DataFrame) -> alt.HConcatChart:
-    """Mean attention distance of every layer against N (mean over seeds), one panel per ViT series, with the
-    uniform-attention baseline."""
+    """Mean attention distance of every layer against N (mean over seeds, converged runs), one panel per ViT series,
+    with the uniform-attention baseline."""
+    shipped = hr.converged(shipped)
     vit = shipped[shipped.model == "vit"]
-    cols = hu.mad_columns(vit)
-    data = vit.assign(series=_series(vit)).melt(id_vars=["series", "train_size"], value_vars=cols, var_name="layer",
+    cols = hr.mad_columns(vit)
+    data = vit.assign(series=series_of(vit)).melt(id_vars=["series", "train_size"], value_vars=cols, var_name="layer",
                                                 value_name="distance")
     data["layer"] = data.layer.str.rsplit("_", n=1).str[1].astype(int)
-    data["label"] = data.series.map(_label)
+    data["label"] = data.series.map(series_text)
     uniform = at.uniform_attention_distance(8, 8, 1)
-    x = _log_x(set(vit.train_size))
+    x = log_x(set(vit.train_size))
     lines = alt.Chart(data).mark_line(point=True).encode(
         x=x, y=alt.Y("mean(distance):Q", title=t("data.chart.distance"), scale=alt.Scale(domain=[0, 40])),
         color=alt.Color("layer:O", scale=alt.Scale(scheme="viridis"), title=t("data.chart.layer")),
@@ -303,24 +277,34 @@ def _facet(lines, rule, text, data) -> alt.HConcatChart:
     panels = []
     for series in sorted(data.series.unique()):
         d = data[data.series == series]
-        panels.append(alt.layer(lines.properties(data=d), rule, text).properties(title=_label(series), width=320,
+        panels.append(alt.layer(lines.properties(data=d), rule, text).properties(title=series_text(series), width=320,
                                                                                  height=260))
     return alt.hconcat(*panels)
 
 
 def locality_chart(shipped: pd.DataFrame) -> alt.LayerChart:
+    """Position-embedding locality against N (converged ViT runs): of the trained embedding (solid) and of what
+    training added to its random start (dashed, where measured)."""
+    shipped = hr.converged(shipped)
     vit = shipped[shipped.model == "vit"]
-    data = vit.assign(series=_series(vit))
-    data["label"] = data.series.map(_label)
+    kinds = {"pos_embed_locality": t("data.chart.locality_trained"),
+             "pos_embed_learnt_locality": t("data.chart.locality_learnt")}
+    cols = [c for c in kinds if c in vit.columns and vit[c].notna().any()]
+    data = vit.assign(series=series_of(vit)).melt(id_vars=["series", "train_size"], value_vars=cols, var_name="kind",
+                                                value_name="locality")
+    data["label"] = data.series.map(series_text)
+    data["kind"] = data.kind.map(kinds)
     present = [s for s in SERIES_COLOURS if s in set(data.series)]
-    colour = alt.Color("label:N", title=None, scale=_series_scale(present))
+    colour = alt.Color("label:N", title=None, scale=series_scale(present))
+    dash = alt.StrokeDash("kind:N", title=None, sort=[kinds[c] for c in cols],
+                          scale=alt.Scale(domain=[kinds[c] for c in cols], range=[[1, 0], [5, 4]][:len(cols)]))
     line = alt.Chart(data).mark_line(point=True).encode(
-        x=_log_x(set(vit.train_size)),
-        y=alt.Y("mean(pos_embed_locality):Q", title=t("data.chart.locality"), scale=alt.Scale(domain=[-0.5, 1])),
-        color=colour, tooltip=[alt.Tooltip("label:N", title=t("data.chart.series")),
-                               alt.Tooltip("train_size:Q", format=",d", title="N"),
-                               alt.Tooltip("mean(pos_embed_locality):Q", format=".2f",
-                                           title=t("data.chart.locality_short"))])
+        x=log_x(set(vit.train_size)),
+        y=alt.Y("mean(locality):Q", title=t("data.chart.locality"), scale=alt.Scale(domain=[-0.5, 1])),
+        color=colour, strokeDash=dash, detail="kind:N",
+        tooltip=[alt.Tooltip("label:N", title=t("data.chart.series")), alt.Tooltip("kind:N", title=t("data.chart.metric")),
+                 alt.Tooltip("train_size:Q", format=",d", title="N"),
+                 alt.Tooltip("mean(locality):Q", format=".2f", title=t("data.chart.locality_short"))])
     zero = alt.Chart(pd.DataFrame({"y": [0]})).mark_rule(strokeDash=[4, 4], color="#555").encode(y="y:Q")
     return alt.layer(zero, line).properties(height=260)
 

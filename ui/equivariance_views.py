@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from core import equivariance as eq
-from core import experiments as ex
+from core.experiments import positions as ex
 from core import pictures as pic
 from core.models import ModelError
 from core.transforms import MODES, as_kernel

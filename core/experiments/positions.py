@@ -1,12 +1,10 @@
-"""Measurements behind the "Why ViTs need data" page.
+"""Where the object is, and what a shift does: two measurements the data and sensitivity pages read.
 
 `python -m core.experiments positions`: accuracy as a function of where the object is, for models trained on
 the whole frame and on the centre only, on a fixed, seeded set of full-frame test images; writes
 core/results/positions.npz (the page reads it, so it opens at once).
 `python -m core.experiments stability`: how much a whole-image shift changes cnn, cnn-aa and vit
 (core/results/shift_stability.csv).
-`python -m core.experiments hunger [--quick] [--device cuda|cpu]`: accuracy against training-set size, trained to
-convergence (core/hunger.py; core/results/data_hunger.csv).
 """
 from __future__ import annotations
 
@@ -16,6 +14,7 @@ import numpy as np
 import torch
 
 from core import shapes
+from core.experiments import RESULTS
 from core.messages import Message, say
 
 POSITION_SEED = 20_251
@@ -73,7 +72,7 @@ def position_test_set(n: int = POSITION_IMAGES, seed: int = POSITION_SEED):
 
 
 POSITION_MODELS = ("cnn", "cnn-center", "vit", "vit-center")
-RESULTS_DIR = Path(__file__).parent / "results"
+RESULTS_DIR = RESULTS
 POSITIONS_FILE = RESULTS_DIR / "positions.npz"
 
 
@@ -168,19 +167,6 @@ def main(argv=None):
         pd.DataFrame(rows).assign(command="python -m core.experiments stability").to_csv(STABILITY_FILE, index=False)
         print(pd.DataFrame(rows).to_string(index=False))
         return
-    if argv[:1] == ["hunger"]:
-        from core import hunger
-
-        hunger.main(argv[1:])
-        return
-    if argv[:1] == ["pretraining"]:
-        from core import pretraining
-
-        pretraining.main(argv[1:])
-        return
-    raise SystemExit("usage: python -m core.experiments positions | stability | hunger | pretraining "
-                     "[--quick] [--device cuda|cpu] ...")
+    raise SystemExit("usage: python -m core.experiments positions | stability")
 
 
-if __name__ == "__main__":
-    main()

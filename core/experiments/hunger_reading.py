@@ -1,0 +1,322 @@
+"""What the data-hunger rows say, as Messages (core.messages) the catalogues word: no training here.
+
+Only converged rows are read as results (`results`): a run that hit its cap is a lower bound, drawn hollow on the
+page and left out of every sentence.
+"""
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+
+from core.experiments import hunger
+from core.experiments.hunger import ARCHS, AUGMENT_PX, GRIDS
+from core.messages import Message, listing, say
+
+# The readings are Messages (core.messages): which sentence and which numbers are decided here, the wording is in
+# locales/<lang>/data.toml. A list inside a sentence is a chain of Messages (`listing`), joined the way each
+# language joins it.
+def series_name(model: str, augment_px) -> str:
+    """The chart series of a run: the model name, with " + shift aug" for augmented runs (an identifier: the
+    results' summaries and the chart colours are keyed by it; `series_label` is what a person reads)."""
+    return model + (" + shift aug" if int(augment_px) else "")
+
+
+def series_label(series: str) -> Message | str:
+    """A series as a person reads it: the model name, or "<model> + shift aug" in the reader's language."""
+    model, plus, _ = series.partition(" + ")
+    return say("data.series.augmented", model=model) if plus else series
+
+
+def is_converged(row) -> bool:
+    """Whether a run stopped by patience (True / "True" in a CSV); rows without the column predate early stopping
+    and are not."""
+    return str(row.get("converged", False)).strip().lower() in ("true", "1")
+
+
+def converged(rows):
+    """The rows that are results: the runs that converged (a DataFrame in, a DataFrame out)."""
+    if hasattr(rows, "to_dict"):
+        return rows[[is_converged(r) for r in rows.to_dict("records")]] if len(rows) else rows
+    return [r for r in rows if is_converged(r)]
+
+
+def summary(rows, column: str = "test_accuracy") -> dict[str, dict[int, tuple[float, float, int]]]:
+    """{series: {N: (mean, sample std over seeds, runs)}} of `column` over the *converged* rows (dicts or a
+    DataFrame): every reading goes through here, so a run that hit its cap is never read as a result."""
+    records = converged(rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows))
+    groups: dict[str, dict[int, list[float]]] = {}
+    for r in records:
+        groups.setdefault(series_name(r["model"], r["augment_px"]), {}).setdefault(
+            int(r["train_size"]), []).append(float(r[column]))
+    return {s: {n: (float(np.mean(a)), float(np.std(a, ddof=1)) if len(a) > 1 else 0.0, len(a))
+                for n, a in sorted(by_n.items())} for s, by_n in groups.items()}
+
+
+def crossings(sizes, first, second) -> list[tuple[int, int]]:
+    """The pairs of neighbouring measured sizes between which `first` - `second` changes sign.
+
+    Exact ties are skipped (a tie with the same sign on both sides is no crossing): the crossover lies
+    somewhere in each returned bracket, which is as precise as the measurement allows."""
+    diff = [(n, a - b) for n, a, b in zip(sizes, first, second) if a != b]
+    return [(int(n0), int(n1)) for (n0, d0), (n1, d1) in pairwise(diff) if (d0 > 0) != (d1 > 0)]
+
+
+def series_crossings(summ: dict, a: str = "cnn", b: str = "vit") -> list[tuple[int, int]]:
+    sa, sb = summ.get(a, {}), summ.get(b, {})
+    sizes = sorted(set(sa) & set(sb))
+    return crossings(sizes, [sa[n][0] for n in sizes], [sb[n][0] for n in sizes])
+
+
+def size_to_reach(curve: dict[int, tuple], target: float) -> tuple[int | None, int | None]:
+    """(last measured N below `target`, first measured N at or above it) of a mean-accuracy curve:
+    (None, N0) if even the smallest size reaches it, (N_max, None) if no size does."""
+    below = None
+    for n in sorted(curve):
+        if curve[n][0] >= target:
+            return below, n
+        below = n
+    return below, None
+
+
+def fmt_n(n: int) -> str:
+    return f"{n // 1000:,}k" if n >= 1000 and n % 1000 == 0 else f"{n:,}"
+
+
+def _sizes(sizes) -> Message | str:
+    return listing((fmt_n(n) for n in sizes), "enumeration")
+
+
+def reach_phrase(curve: dict, target: float) -> Message:
+    lo, hi = size_to_reach(curve, target)
+    if hi is None:
+        return say("data.reach.never", n=fmt_n(lo)) if lo else say("data.reach.no_data")
+    if lo is None:
+        return say("data.reach.at_once", n=fmt_n(hi))
+    return say("data.reach.between", lo=fmt_n(lo), hi=fmt_n(hi))
+
+
+def _cnn_vit(rows):
+    """(test summary, training summary, cnn test curve, vit test curve, the sizes both were measured at)."""
+    test, train = summary(rows), summary(rows, "train_accuracy")
+    cnn, vit = test.get("cnn", {}), test.get("vit", {})
+    return test, train, cnn, vit, sorted(set(cnn) & set(vit))
+
+
+def reading(rows) -> Message:
+    """Plain sentences on the shipped curves (markdown), every number taken from `rows`."""
+    test, train, cnn, vit, sizes = _cnn_vit(rows)
+    if not sizes:
+        return say("data.reading.no_pairs")
+    lo, hi = sizes[0], sizes[-1]
+    gap = {n: 100 * (cnn[n][0] - vit[n][0]) for n in sizes}
+    cross = series_crossings(test)
+    if cross:
+        lead = say("data.reading.cross", brackets=listing(
+            (say("data.reading.bracket", lo=fmt_n(a), hi=fmt_n(b)) for a, b in cross), "enumeration"))
+    elif all(g > 0 for g in gap.values()):
+        lead = say("data.reading.cnn_ahead", lo=fmt_n(lo), hi=fmt_n(hi))
+    elif all(g < 0 for g in gap.values()):
+        lead = say("data.reading.vit_ahead", lo=fmt_n(lo), hi=fmt_n(hi))
+    else:
+        lead = say("data.reading.tie")
+    sentences = [lead, say("data.reading.gap", gap_lo=gap[lo], gap_hi=gap[hi], lo=fmt_n(lo), hi=fmt_n(hi),
+                           cnn_lo=cnn[lo][0], cnn_hi=cnn[hi][0], vit_lo=vit[lo][0], vit_hi=vit[hi][0])]
+    sentences.append(say("data.reading.reach", target=90, items=listing(
+        (say("data.reading.reach_item", series=series_label(s), phrase=reach_phrase(test[s], 0.9)) for s in test),
+        "semicolon")))
+    memorised = [s for s in train if train[s].get(lo, (0,))[0] >= 0.99]
+    if memorised:
+        sentences.append(say("data.reading.memorised_one" if len(memorised) == 1 else "data.reading.memorised_many",
+                             n=fmt_n(lo), series=listing(map(series_label, memorised), "and"),
+                             scores=listing((f"{test[s][lo][0]:.0%}" for s in memorised), "enumeration")))
+    return listing(sentences, "sentences")
+
+
+def augmentation_effect(rows) -> Message | None:
+    """How much translation augmentation changes each architecture, from the rows (None without augmented runs)."""
+    test = summary(rows)
+    parts = []
+    for m in ARCHS:
+        plain, aug = test.get(m, {}), test.get(series_name(m, AUGMENT_PX), {})
+        both = [n for n in sorted(aug) if n in plain]
+        if both:
+            parts.append(say("data.augmentation.model", model=m, changes=listing(
+                (say("data.augmentation.change", change=100 * (aug[n][0] - plain[n][0]), n=fmt_n(n)) for n in both),
+                "comma")))
+    return say("data.augmentation.effect", parts=listing(parts, "semicolon")) if parts else None
+
+
+PAPERS = say("data.papers.found")  # what the ViT and DeiT papers found (markdown)
+
+
+def against_the_papers(rows) -> Message | None:
+    """What the shipped runs say next to the papers' finding (markdown), decided by the data."""
+    _, train, cnn, vit, sizes = _cnn_vit(rows)
+    if not sizes:
+        return None
+    vit_ahead = [n for n in sizes if vit[n][0] > cnn[n][0]]
+    cnn_ahead = [n for n in sizes if cnn[n][0] > vit[n][0]]
+    top = sizes[-1]
+    if not vit_ahead:
+        finding = say("data.papers.cnn_ahead", top=fmt_n(top))
+    elif cnn_ahead and max(vit_ahead) < min(cnn_ahead):
+        fitted = [n for n in vit_ahead if train.get("cnn", {}).get(n, (0,))[0] >= 0.99]
+        why = say("data.papers.cnn_memorises", sizes=_sizes(fitted)) if fitted else ""
+        finding = say("data.papers.vit_ahead_small", small=_sizes(vit_ahead), vit_range=_pct_range(vit, vit_ahead),
+                      cnn_range=_pct_range(cnn, vit_ahead), why=why, from_n=fmt_n(min(cnn_ahead)),
+                      cnn_top=cnn[top][0], vit_top=vit[top][0], top=fmt_n(top))
+    else:
+        finding = say("data.papers.vit_ahead", sizes=_sizes(vit_ahead))
+    return say("data.papers.shows", finding=finding)
+
+
+def _pct_range(curve: dict, sizes: list[int]) -> str:
+    vals = [curve[n][0] for n in sizes]
+    return f"{min(vals):.0%}" if len(vals) == 1 else f"{min(vals):.0%}–{max(vals):.0%}"
+
+
+def method(rows) -> Message:
+    """How the shipped runs were made, in one paragraph (markdown), from the rows and the grid their command names."""
+    df = rows
+    grid = grid_of(df["command"].iloc[0])
+    sizes = sorted(int(n) for n in df.train_size.unique())
+    arms = listing((say("data.method.arm", model=m, batch=a.batch, configs=listing(
+        (say("data.method.config", lr=lr, wd=wd) for lr, wd in a.configs), "comma"),
+        check=fmt_n(a.stop.check_images), patience=a.stop.patience, min_images=fmt_n(a.stop.min_images),
+        max_images=fmt_n(a.stop.max_images)) for m, a in grid.arms.items() if m in set(df.model)), "semicolon")
+    seeds = df.seed.nunique()
+    return say("data.method.text", runs=len(df), sizes=_sizes(sizes), augment=AUGMENT_PX,
+               seeds=say("data.method.seeds" if seeds > 1 else "data.method.seed", n=int(seeds)), arms=arms,
+               val=grid.val_size, test=grid.test_size, delta=100 * grid.arms["cnn"].stop.min_delta,
+               cooldown=grid.arms["cnn"].stop.cooldown,
+               best=say("data.method.best_both" if any(len(a.configs) > 1 for a in grid.arms.values())
+                        else "data.method.best_checkpoint"),
+               device=device_phrase(df.device.iloc[0]), command=df.command.iloc[0], minutes=df.seconds.sum() / 60)
+
+
+def grid_of(command: str):
+    """The grid a results command ran (`--full` or the CPU one)."""
+    return GRIDS["full" if "--full" in command.split() else "cpu"]
+
+
+def device_phrase(device: str) -> Message:
+    """'cuda:NVIDIA H200' -> 'an NVIDIA H200 GPU'; 'cpu:1 thread(s)' -> 'a CPU, 1 thread per run'."""
+    kind, _, what = device.partition(":")
+    if kind == "cuda":
+        return say("data.device.gpu_named", name=what) if what else say("data.device.gpu")
+    threads = what.split()[0] if what else "?"
+    return say("data.device.cpu_one" if threads == "1" else "data.device.cpu", threads=threads)
+
+
+def convergence_note(rows, planned: int | None = None) -> Message:
+    """How many runs converged; which hit their cap (drawn hollow, left out of every reading); and, while the grid
+    is still running, how many of its `planned` cells are done."""
+    done = len(rows)
+    capped = sorted((series_name(r["model"], r["augment_px"]), int(r["train_size"]), int(r["images_seen"]))
+                    for r in rows.to_dict("records") if not is_converged(r))
+    parts = [say("data.convergence.count", converged=done - len(capped), runs=done)]
+    if capped:
+        parts.append(say("data.convergence.capped", where=listing(
+            (say("data.convergence.run", series=series_label(s), n=fmt_n(n), images=fmt_n(i)) for s, n, i in capped),
+            "comma")))
+    if planned and planned > done:
+        parts.append(say("data.convergence.running", left=planned - done, planned=planned))
+    return listing(parts, "sentences")
+
+
+def vit_learning_reading(rows, uniform_px: float) -> Message | None:
+    """What the shipped ViT runs' attention distance and position-embedding locality do as N grows."""
+    rows = converged(rows)
+    vit = rows[(rows.model == "vit") & (rows.augment_px == 0)]
+    cols = mad_columns(vit)
+    if vit.empty or not cols:
+        return None
+    learnt = "pos_embed_learnt_locality" in vit.columns and vit["pos_embed_learnt_locality"].notna().all()
+    by_n = vit.groupby("train_size")[cols + ["pos_embed_locality"] + (["pos_embed_learnt_locality"] if learnt else [])
+                                     ].mean()
+    lo, hi = by_n.index.min(), by_n.index.max()
+    first, last = cols[0], cols[-1]
+    spread = by_n.loc[hi, cols]
+    # what training added to the seeded random start, where measured: the start (std 0.02, never decayed) is noise
+    # that a plain locality of the trained embedding averages in
+    locality = by_n.loc[hi, "pos_embed_learnt_locality" if learnt else "pos_embed_locality"]
+    near_uniform = (spread >= 0.9 * uniform_px).all()
+    if near_uniform and locality < 0.3:
+        verdict = say("data.vit_learning.none", hi=fmt_n(hi), within=10)
+    else:
+        emerged = []
+        if not near_uniform:
+            emerged.append(say("data.vit_learning.attention_local", px=spread.min(),
+                               closer=1 - spread.min() / uniform_px))
+        if locality >= 0.3:
+            emerged.append(say("data.vit_learning.embedding_learnt_local" if learnt else
+                               "data.vit_learning.embedding_local", locality=locality))
+        verdict = say("data.vit_learning.some", hi=fmt_n(hi), what=listing(emerged, "semicolon"))
+    return say("data.vit_learning.text", first_lo=by_n.loc[lo, first], lo=fmt_n(lo), first_hi=by_n.loc[hi, first],
+               hi=fmt_n(hi), last_lo=by_n.loc[lo, last], last_hi=by_n.loc[hi, last], span_min=spread.min(),
+               span_max=spread.max(), uniform=uniform_px, loc_lo=by_n.loc[lo, "pos_embed_locality"],
+               loc_hi=by_n.loc[hi, "pos_embed_locality"], verdict=verdict,
+               learnt=say("data.vit_learning.learnt", lo=by_n.loc[lo, "pos_embed_learnt_locality"],
+                          hi=by_n.loc[hi, "pos_embed_learnt_locality"]) if learnt else "")
+
+
+def mad_columns(rows) -> list[str]:
+    cols = rows.columns if hasattr(rows, "columns") else rows[0].keys()
+    return sorted((c for c in cols if c.startswith("mad_layer_")), key=lambda c: int(c.rsplit("_", 1)[1]))
+
+
+def markdown_table(rows) -> str:
+    """Mean test accuracy (training accuracy in brackets) of the converged runs by series and N, as a markdown table
+    (README); a cell whose run hit its cap shows its accuracy as a lower bound."""
+    test, train = summary(rows), summary(rows, "train_accuracy")
+    capped = {}  # runs that hit their cap: shown as lower bounds, never as results
+    for r in (rows.to_dict("records") if hasattr(rows, "to_dict") else rows):
+        if not is_converged(r):
+            capped[(series_name(r["model"], r["augment_px"]), int(r["train_size"]))] = float(r["test_accuracy"])
+    every = {series_name(r["model"], r["augment_px"]) for r in (rows.to_dict("records") if hasattr(rows, "to_dict")
+                                                                 else rows)}
+    sizes = sorted({n for s in test.values() for n in s} | {n for _, n in capped})
+    lines = ["| series | " + " | ".join(f"N = {fmt_n(n)}" for n in sizes) + " |", "|---" * (len(sizes) + 1) + "|"]
+    for s in sorted(every, key=lambda k: (k.split()[0] != "cnn", k)):
+        cells = [f"{test[s][n][0]:.1%} ({train[s][n][0]:.0%})" if n in test.get(s, {}) else
+                 f"≥ {capped[(s, n)]:.1%} (cap)" if (s, n) in capped else "" for n in sizes]
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def load(path: Path | None = None):
+    """The shipped rows (or those at `path`) as a pandas DataFrame, or None if the file is absent."""
+    import pandas as pd
+
+    path = hunger.HUNGER_FILE if path is None else path
+    return pd.read_csv(path) if path.exists() else None
+
+
+
+
+def transfer_reading(rows, embedded=None, shots: int = 25) -> Message | None:
+    """What the k-shot probes on the five new shapes say (ViT paper, Fig. 4 at lab scale): each architecture's
+    accuracy at the smallest and largest N it converged at, the embedded models' (60k images) where measured, and
+    which architecture's features transfer better at the sizes both converged at."""
+    column = f"transfer_{shots}shot"
+    if column not in rows.columns:
+        return None
+    curves = summary(rows[rows.augment_px == 0], column)
+    cnn, vit = curves.get("cnn", {}), curves.get("vit", {})
+    both = sorted(set(cnn) & set(vit))
+    if not both:
+        return None
+    items = listing((say("data.transfer.item", model=m, lo=fmt_n(min(c)), acc_lo=c[min(c)][0], hi=fmt_n(max(c)),
+                         acc_hi=c[max(c)][0]) for m, c in (("cnn", cnn), ("vit", vit))), "semicolon")
+    ahead = [n for n in both if vit[n][0] > cnn[n][0]]
+    verdict = (say("data.transfer.cnn_ahead", sizes=_sizes(both)) if not ahead else
+               say("data.transfer.vit_ahead", sizes=_sizes(both)) if len(ahead) == len(both) else
+               say("data.transfer.mixed", vit_sizes=_sizes(ahead), cnn_sizes=_sizes([n for n in both if n not in ahead])))
+    big = ""
+    if embedded is not None and column in embedded.columns and {"cnn", "vit"} <= set(embedded.model):
+        e = embedded.set_index("model")
+        big = say("data.transfer.embedded", n=fmt_n(int(e.loc["cnn", "train_size"])), cnn=e.loc["cnn", column],
+                  vit=e.loc["vit", column])
+    return say("data.transfer.text", shots=shots, items=items, verdict=verdict, embedded=big)

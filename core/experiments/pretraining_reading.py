@@ -1,0 +1,78 @@
+"""What the pre-training rows say, as Messages (core.messages) the catalogues word: no training here.
+
+Only converged rows are read (a run that hit its cap is a lower bound).
+"""
+from __future__ import annotations
+
+from core import shapes
+from core.experiments import hunger
+from core.experiments.hunger_reading import converged, device_phrase, fmt_n
+from core.messages import Message, listing, say
+
+def summary(rows) -> dict[tuple[str, str], dict[int, tuple[float, float, int]]]:
+    """{(model, init): {N: (mean test accuracy, sample std over seeds, runs)}} of the converged rows."""
+    out: dict = {}
+    for (model, init, n), g in converged(rows).groupby(["model", "init", "target_size"]):
+        a = g["test_accuracy"].to_numpy(float)
+        out.setdefault((model, init), {})[int(n)] = (float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0,
+                                                     len(a))
+    return out
+
+
+def gain(summ, model: str, init: str = "finetune") -> dict[int, float]:
+    """Test accuracy of `init` minus that of training from scratch, per N (where both were run)."""
+    a, b = summ.get((model, init), {}), summ.get((model, "scratch"), {})
+    return {n: a[n][0] - b[n][0] for n in sorted(set(a) & set(b))}
+
+
+def method(rows, infos: dict[str, dict]) -> Message:
+    sizes = sorted(int(n) for n in rows["target_size"].unique())
+    source = listing((say("data.pretraining.source_model", model=m, images=fmt_n(int(i["images"])),
+                          steps=int(i["steps"]), val=float(i["val_accuracy"])) for m, i in infos.items()), "semicolon")
+    return say("data.pretraining.method", source=source,
+               targets=listing(say(f"shape.{c}") for c in shapes.TARGET_CLASSES),
+               sizes=listing((fmt_n(n) for n in sizes), "enumeration"), seeds=int(rows["seed"].nunique()),
+               device=device_phrase(str(rows["device"].iloc[0])), converged=len(converged(rows)), runs=len(rows))
+
+
+WEAK_SOURCE = 0.9  # a pre-trained checkpoint below this source validation accuracy has not learnt its task
+
+
+def source_note(infos: dict[str, dict]) -> Message | None:
+    """A warning when a pre-trained checkpoint is far from having learnt the source task: its transfer results then
+    say little about what pre-training does)."""
+    weak = [(m, float(i["val_accuracy"])) for m, i in infos.items() if float(i["val_accuracy"]) < WEAK_SOURCE]
+    if not weak:
+        return None
+    return say("data.pretraining.weak_source", models=listing(
+        (say("data.pretraining.weak_item", model=m, val=v) for m, v in weak), "and"), threshold=WEAK_SOURCE)
+
+
+def reading(rows) -> list[Message]:
+    """Does pre-training help the ViT more than the CNN here? The fine-tuning gain of each architecture at the
+    smallest and the largest N, the verdict on their mean gain, and how far a linear probe gets."""
+    summ = summary(rows)
+    gains = {m: gain(summ, m) for m in hunger.ARCHS}
+    if not all(gains.values()):
+        return []
+    out = []
+    for n in sorted({min(g) for g in gains.values()} | {max(g) for g in gains.values()}):
+        if all(n in g for g in gains.values()):
+            out.append(say("data.pretraining.gain_at", n=fmt_n(n), items=listing(
+                (say("data.pretraining.gain_item", model=m, scratch=summ[(m, "scratch")][n][0],
+                     finetune=summ[(m, "finetune")][n][0], gain=gains[m][n] * 100) for m in hunger.ARCHS),
+                "semicolon")))
+    mean = {m: sum(g.values()) / len(g) for m, g in gains.items()}
+    gains_pts = {"vit": mean["vit"] * 100, "cnn": mean["cnn"] * 100}
+    out.append(say("data.pretraining.vit_gains_more", **gains_pts) if mean["vit"] > mean["cnn"] + 0.01 else
+               say("data.pretraining.cnn_gains_more", **gains_pts) if mean["cnn"] > mean["vit"] + 0.01 else
+               say("data.pretraining.same_gain", **gains_pts))
+    probe = {m: summ.get((m, "linear"), {}) for m in hunger.ARCHS}
+    if all(probe.values()):
+        n = max(set.intersection(*(set(p) for p in probe.values())))
+        out.append(say("data.pretraining.linear", n=fmt_n(n), items=listing(
+            (say("data.pretraining.linear_item", model=m, probe=probe[m][n][0], finetune=summ[(m, "finetune")][n][0])
+             for m in hunger.ARCHS), "semicolon")))
+    return out
+
+
