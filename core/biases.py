@@ -1,0 +1,196 @@
+"""One measurement per inductive bias the article names, for any timm CNN or ViT.
+
+- Locality: the effective receptive field of a CNN stage (Luo et al. 2016), `effective_receptive_field`, and the
+  radius holding a share of a map's mass, `mass_radius`.
+- Weight sharing: parameter counts from the formulas (`conv_params`, `locally_connected_params`, `dense_params`,
+  `vit_block_params`) and a model's parameters by part (`params_by_part`).
+- Hierarchy: linear CKA between two layers' representations (Kornblith et al. 2019), `linear_cka`.
+- Patches and position embeddings: `shuffle_patches`, `drop_patches` (blacked out, for any model) and
+  `vit_logits` (a ViT's forward with tokens removed, or its position embeddings zeroed or permuted).
+"""
+from __future__ import annotations
+
+import torch
+
+from core.messages import Explained
+
+
+class BiasError(Explained, ValueError):
+    """A model that this measurement cannot be made on (locales: error.bias.*)."""
+
+
+# --- locality ----------------------------------------------------------------------------------------------------------
+RESNET_STAGES = ("stem", "layer1", "layer2", "layer3", "layer4")
+
+
+def stage_output(net: torch.nn.Module, stage: int, images: torch.Tensor) -> torch.Tensor:
+    """The feature map of a timm ResNet after `stage` (0: the stem, conv + norm + act + max-pool; 1..4: layer1..4);
+    for any other CNN with `forward_features`, stage is ignored and the last feature map is returned."""
+    if all(hasattr(net, n) for n in ("conv1", "bn1", "act1", "maxpool", "layer1")):
+        if not 0 <= stage < len(RESNET_STAGES):
+            raise BiasError("error.bias.stage", stage=stage, stages=len(RESNET_STAGES) - 1)
+        x = net.maxpool(net.act1(net.bn1(net.conv1(images))))
+        for name in RESNET_STAGES[1:stage + 1]:
+            x = getattr(net, name)(x)
+        return x
+    if not hasattr(net, "forward_features"):
+        raise BiasError("error.bias.no_features", model=type(net).__name__)
+    x = net.forward_features(images)
+    if x.ndim != 4:
+        raise BiasError("error.bias.no_feature_map", model=type(net).__name__)
+    return x
+
+
+def effective_receptive_field(net: torch.nn.Module, stage: int, images: torch.Tensor) -> torch.Tensor:
+    """Luo et al.'s effective receptive field of `stage`'s centre position: the gradient of the sum over channels at
+    the centre of that stage's output (1 there, 0 elsewhere), |d/d input| summed over colour channels, averaged
+    over `images` (already normalised for `net`); [H, W], summing to 1. Batch norm runs in eval mode."""
+    was = net.training
+    net.eval()
+    x = images.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        out = stage_output(net, stage, x)
+        h, w = out.shape[-2:]
+        out[:, :, (h - 1) // 2, (w - 1) // 2].sum().backward()
+    net.train(was)
+    erf = x.grad.abs().sum(1).mean(0)
+    return erf / erf.sum().clamp_min(1e-30)
+
+
+def mass_radius(weights: torch.Tensor, centre: tuple[float, float], share: float) -> float:
+    """The smallest radius (px, Euclidean from `centre` = (row, col)) of a disc holding `share` of a non-negative
+    map's mass."""
+    h, w = weights.shape
+    rows, cols = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64),
+                                indexing="ij")
+    d = torch.hypot(rows - centre[0], cols - centre[1]).flatten()
+    order = torch.argsort(d)
+    mass = weights.double().flatten()[order].cumsum(0)
+    i = int(torch.searchsorted(mass, share * mass[-1]))
+    return float(d[order][min(i, len(d) - 1)])
+
+
+# --- weight sharing ------------------------------------------------------------------------------------------------------
+def conv_params(c_in: int, c_out: int, k: int, bias: bool = True) -> int:
+    """A k x k convolution: one filter bank shared by every position."""
+    return c_out * c_in * k * k + (c_out if bias else 0)
+
+
+def locally_connected_params(c_in: int, c_out: int, k: int, h_out: int, w_out: int, bias: bool = True) -> int:
+    """The same k x k window without sharing: a filter bank (and bias) of its own at each of h_out x w_out positions."""
+    return h_out * w_out * conv_params(c_in, c_out, k, bias)
+
+
+def dense_params(n_in: int, n_out: int, bias: bool = True) -> int:
+    """Fully connected: every input value to every output value."""
+    return n_in * n_out + (n_out if bias else 0)
+
+
+def vit_block_params(dim: int, mlp_hidden: int) -> int:
+    """One pre-norm transformer block of timm's VisionTransformer: two LayerNorms (2 x 2d), attention (qkv 3d^2 + 3d,
+    projection d^2 + d) and the MLP (d x hidden + hidden, hidden x d + d)."""
+    return 2 * 2 * dim + (3 * dim * dim + 3 * dim) + (dim * dim + dim) + (2 * dim * mlp_hidden + mlp_hidden + dim)
+
+
+def params_by_part(net: torch.nn.Module) -> dict[str, int]:
+    """Parameters of a timm ResNet (stem, layer1..4, head) or VisionTransformer (patch embedding, position embedding,
+    class token, attention, MLP, norms, head), summing to the model's total."""
+    from core.attention import is_vit
+
+    parts: dict[str, int] = {}
+
+    def add(part, p):
+        parts[part] = parts.get(part, 0) + p.numel()
+
+    for name, p in net.named_parameters():
+        if is_vit(net):
+            part = ("patch_embed" if name.startswith("patch_embed") else "pos_embed" if name == "pos_embed" else
+                    "cls_token" if name in ("cls_token", "reg_token") else "head" if name.startswith("head") else
+                    "attention" if ".attn." in name else "mlp" if ".mlp." in name else "norms")
+        else:
+            top = name.split(".")[0]
+            part = ("stem" if top in ("conv1", "bn1") else top if top.startswith("layer") else
+                    "head" if top in ("fc", "head", "classifier") else "other")
+        add(part, p)
+    return parts
+
+
+# --- hierarchy -----------------------------------------------------------------------------------------------------------
+def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Linear CKA (Kornblith et al. 2019) between x [n, d1] and y [n, d2], the same n examples in the same order:
+    ||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F) with the features centred over the examples. 1 for y = x Q
+    (Q orthogonal) or y = a x; invariant to isotropic scaling, not to arbitrary invertible maps."""
+    if x.ndim != 2 or y.ndim != 2 or len(x) != len(y):
+        raise ValueError(f"linear_cka needs [n, d1] and [n, d2] with the same n, not {tuple(x.shape)} and "
+                         f"{tuple(y.shape)}")
+    x = x.double() - x.double().mean(0)
+    y = y.double() - y.double().mean(0)
+    cross = (y.T @ x).square().sum()
+    norm = torch.linalg.matrix_norm(x.T @ x) * torch.linalg.matrix_norm(y.T @ y)
+    return float(cross / norm.clamp_min(1e-300))
+
+
+# --- patches and position embeddings ----------------------------------------------------------------------------------
+def _tiles(images: torch.Tensor, grid: int) -> tuple[torch.Tensor, int, int]:
+    b, c, h, w = images.shape
+    if h % grid or w % grid:
+        raise BiasError("error.bias.grid", grid=grid, height=h, width=w)
+    th, tw = h // grid, w // grid
+    tiles = images.reshape(b, c, grid, th, grid, tw).permute(0, 2, 4, 1, 3, 5).reshape(b, grid * grid, c, th, tw)
+    return tiles, th, tw
+
+
+def _untile(tiles: torch.Tensor, grid: int) -> torch.Tensor:
+    b, _, c, th, tw = tiles.shape
+    return tiles.reshape(b, grid, grid, c, th, tw).permute(0, 3, 1, 4, 2, 5).reshape(b, c, grid * th, grid * tw)
+
+
+def shuffle_patches(images: torch.Tensor, grid: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """images [B, C, H, W] cut into grid x grid tiles, each image's tiles in its own random order."""
+    tiles, _, _ = _tiles(images, grid)
+    order = torch.stack([torch.randperm(grid * grid, generator=generator) for _ in range(len(images))])
+    return _untile(tiles[torch.arange(len(images))[:, None], order], grid)
+
+
+def patches_to_drop(count: int, fraction: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A random choice of round(fraction x count) of `count` patches (indices, sorted)."""
+    k = int(round(fraction * count))
+    return torch.sort(torch.randperm(count, generator=generator)[:k]).values
+
+
+def drop_patches(images: torch.Tensor, grid: int, dropped: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """images with the patches `dropped` (indices in reading order on a grid x grid tiling) set to `fill`: how a
+    CNN sees a dropped patch (blacked out, in pixel space before normalisation)."""
+    tiles, _, _ = _tiles(images.clone(), grid)
+    tiles[:, dropped] = fill
+    return _untile(tiles, grid)
+
+
+def vit_logits(net: torch.nn.Module, x: torch.Tensor, keep: torch.Tensor | None = None, pos: str = "learnt",
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    """A timm ViT's logits for normalised images x, computed block by block so that tokens can be removed and the
+    position embeddings changed: `keep` (patch indices) drops every other patch token, as a ViT can where a CNN
+    cannot; `pos` is "learnt" (as trained), "zero" (no position information) or "permuted" (each patch given
+    another patch's embedding, one random permutation). Equals `net(x)` for keep=None, pos="learnt"."""
+    from core.attention import is_vit, vit_geometry
+
+    if not is_vit(net):
+        raise BiasError("error.bias.not_vit", model=type(net).__name__)
+    geo = vit_geometry(net)
+    if geo.num_prefix_tokens != 1 or getattr(net, "no_embed_class", False) or net.pos_embed is None:
+        raise BiasError("error.bias.vit_layout", model=type(net).__name__)
+    if pos not in ("learnt", "zero", "permuted"):
+        raise ValueError(f"pos must be learnt, zero or permuted, not {pos!r}")
+    tokens = net.patch_embed(x)  # [B, N, D]
+    pe = net.pos_embed
+    if pos == "zero":
+        pe = torch.zeros_like(pe)
+    elif pos == "permuted":
+        perm = torch.randperm(geo.num_patches, generator=generator)
+        pe = torch.cat([pe[:, :1], pe[:, 1:][:, perm]], 1)
+    tokens = torch.cat([net.cls_token.expand(len(x), -1, -1), tokens], 1) + pe
+    if keep is not None:
+        tokens = torch.cat([tokens[:, :1], tokens[:, 1:][:, keep]], 1)
+    tokens = net.norm_pre(net.pos_drop(tokens))
+    tokens = net.norm(net.blocks(tokens))
+    return net.forward_head(tokens)

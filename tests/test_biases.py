@@ -1,0 +1,126 @@
+"""core.biases against independent facts: CKA's invariances and a hand computation, tiles that are a permutation,
+the ERF of one convolution, the parameter formulas against real modules, and the ViT permutation fact."""
+import numpy as np
+import pytest
+import torch
+
+from core import biases as bi
+from core.models import build_embedded
+
+
+def test_linear_cka_is_one_under_rotation_and_scaling_and_matches_a_hand_computation():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(50, 8, generator=g, dtype=torch.float64)
+    q, _ = torch.linalg.qr(torch.randn(8, 8, generator=g, dtype=torch.float64))
+    assert bi.linear_cka(x, x @ q) == pytest.approx(1.0, abs=1e-12)
+    assert bi.linear_cka(x, 3.5 * x) == pytest.approx(1.0, abs=1e-12)
+    assert bi.linear_cka(x, torch.randn(50, 5, generator=g, dtype=torch.float64)) < 0.5
+    # by hand, with numpy: HSIC with linear kernels K = Xc Xc^T, L = Yc Yc^T: tr(KL) / sqrt(tr(KK) tr(LL))
+    y = torch.randn(50, 3, generator=g, dtype=torch.float64)
+    xc, yc = x.numpy() - x.numpy().mean(0), y.numpy() - y.numpy().mean(0)
+    k, l_ = xc @ xc.T, yc @ yc.T
+    expected = np.trace(k @ l_) / np.sqrt(np.trace(k @ k) * np.trace(l_ @ l_))
+    assert bi.linear_cka(x, y) == pytest.approx(expected, rel=1e-10)
+    with pytest.raises(ValueError):
+        bi.linear_cka(x, y[:10])
+
+
+@pytest.mark.parametrize("grid", [2, 4, 8])
+def test_shuffled_images_are_a_permutation_of_the_original_tiles(grid):
+    g = torch.Generator().manual_seed(grid)
+    images = torch.rand(3, 3, 64, 64, generator=g)
+    out = bi.shuffle_patches(images, grid, g)
+    t = 64 // grid
+    for b in range(3):
+        tiles = lambda im: sorted(im[:, r * t:(r + 1) * t, c * t:(c + 1) * t].numpy().tobytes()  # noqa: E731
+                                  for r in range(grid) for c in range(grid))
+        assert tiles(out[b]) == tiles(images[b])
+    assert not torch.equal(out, images)
+    with pytest.raises(bi.BiasError):
+        bi.shuffle_patches(images, 5, g)
+
+
+def test_the_erf_of_a_single_3x3_convolution_is_its_3x3_support():
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+    net = torch.nn.Module()
+    net.forward_features = conv  # a "CNN" whose last feature map is one 3x3 convolution
+    erf = bi.effective_receptive_field(net, 0, torch.rand(2, 3, 9, 9))
+    support = (erf > 0).nonzero().tolist()
+    assert sorted(support) == [[r, c] for r in (3, 4, 5) for c in (3, 4, 5)]
+    # by hand: d(sum over output channels at the centre)/d input = the sum of the filters, flipped into place
+    expected = conv.weight.detach().sum(0).abs().sum(0)
+    torch.testing.assert_close(erf[3:6, 3:6], expected / expected.sum())
+    assert float(erf.sum()) == pytest.approx(1.0)
+
+
+def test_the_erf_of_a_resnet_stage_grows_with_depth():
+    torch.manual_seed(0)
+    net = build_embedded("resnet")
+    x = torch.randn(2, 3, 64, 64)
+    radii = [bi.mass_radius(bi.effective_receptive_field(net, s, x), (31.5, 31.5), 0.9) for s in range(5)]
+    assert radii[0] < radii[2] < radii[4]
+    with pytest.raises(bi.BiasError):
+        bi.effective_receptive_field(net, 7, x)
+
+
+def test_the_mass_radius_of_a_point_and_of_a_ring():
+    w = torch.zeros(11, 11)
+    w[5, 5] = 1
+    assert bi.mass_radius(w, (5, 5), 0.5) == 0
+    w[5, 9] = 3  # three quarters of the mass 4 px away
+    assert bi.mass_radius(w, (5, 5), 0.2) == 0 and bi.mass_radius(w, (5, 5), 0.9) == 4
+
+
+def test_the_parameter_formulas_match_real_modules():
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert bi.conv_params(3, 16, 3) == count(torch.nn.Conv2d(3, 16, 3))
+    assert bi.dense_params(64 * 64 * 3, 16) == count(torch.nn.Linear(64 * 64 * 3, 16))
+    # a locally connected layer written as an unshared convolution: one Conv2d per output position
+    assert bi.locally_connected_params(3, 16, 3, 4, 5) == 20 * count(torch.nn.Conv2d(3, 16, 3))
+    vit = build_embedded("vit")
+    assert bi.vit_block_params(96, 192) == count(vit.blocks[0])
+    parts = bi.params_by_part(vit)
+    assert sum(parts.values()) == count(vit) and parts["pos_embed"] == 65 * 96
+    assert parts["attention"] == 6 * (3 * 96 * 96 + 3 * 96 + 96 * 96 + 96)
+    cnn = bi.params_by_part(build_embedded("resnet"))
+    assert sum(cnn.values()) == count(build_embedded("resnet")) and set(cnn) == {"stem", "layer1", "layer2",
+                                                                                  "layer3", "layer4", "head"}
+
+
+def _patch_permutation(x: torch.Tensor, perm: torch.Tensor, patch: int) -> torch.Tensor:
+    g = x.shape[-1] // patch
+    return bi._untile(bi._tiles(x, g)[0][:, perm], g)
+
+
+def test_without_position_embeddings_a_vit_does_not_care_where_its_patches_are():
+    from core.models import load_model
+
+    net = load_model("vit").net  # the trained ViT: its position embeddings carry what it learnt
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    perm = torch.randperm(64, generator=torch.Generator().manual_seed(1))
+    moved = _patch_permutation(x, perm, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(bi.vit_logits(net, x), net(x), atol=1e-5, rtol=0)  # the plain forward
+        zero, zero_moved = bi.vit_logits(net, x, pos="zero"), bi.vit_logits(net, moved, pos="zero")
+        assert (zero - zero_moved).abs().max() < 1e-5  # the exact fact, to float precision
+        learnt = (bi.vit_logits(net, x) - bi.vit_logits(net, moved)).abs().max()
+    assert learnt > 1e-2  # with its position embeddings it does care
+
+
+def test_dropping_tokens_and_blacking_out_patches():
+    torch.manual_seed(0)
+    net = build_embedded("vit").eval()
+    x = torch.rand(2, 3, 64, 64)
+    dropped = bi.patches_to_drop(64, 0.25, torch.Generator().manual_seed(0))
+    assert len(dropped) == 16 and len(set(dropped.tolist())) == 16
+    black = bi.drop_patches(x, 8, dropped)
+    tiles = bi._tiles(black, 8)[0]
+    assert (tiles[:, dropped] == 0).all() and torch.equal(tiles[:, 0 if 0 not in dropped else 1],
+                                                          bi._tiles(x, 8)[0][:, 0 if 0 not in dropped else 1])
+    keep = torch.tensor([i for i in range(64) if i not in set(dropped.tolist())])
+    with torch.no_grad():
+        out = bi.vit_logits(net, x, keep=keep)
+        # removing tokens is not the same as blacking them out
+        assert out.shape == (2, 10) and not torch.allclose(out, bi.vit_logits(net, black))
+    with pytest.raises(bi.BiasError):
+        bi.vit_logits(build_embedded("resnet"), x)
