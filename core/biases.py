@@ -125,6 +125,9 @@ def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
                          f"{tuple(y.shape)}")
     x = x.double() - x.double().mean(0)
     y = y.double() - y.double().mean(0)
+    if min(x.shape[1], y.shape[1]) > len(x):  # wide features: the same number from the n x n Gram matrices
+        k, l_ = x @ x.T, y @ y.T
+        return float((k * l_).sum() / (torch.linalg.matrix_norm(k) * torch.linalg.matrix_norm(l_)).clamp_min(1e-300))
     cross = (y.T @ x).square().sum()
     norm = torch.linalg.matrix_norm(x.T @ x) * torch.linalg.matrix_norm(y.T @ y)
     return float(cross / norm.clamp_min(1e-300))
@@ -194,3 +197,119 @@ def vit_logits(net: torch.nn.Module, x: torch.Tensor, keep: torch.Tensor | None 
     tokens = net.norm_pre(net.pos_drop(tokens))
     tokens = net.norm(net.blocks(tokens))
     return net.forward_head(tokens)
+
+
+# --- what the page shows: each bias measured on a CNN and a ViT --------------------------------------------------------
+def untrained_copy(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """The same architecture with freshly initialised weights: what is built in, before any data."""
+    import copy
+
+    torch.manual_seed(seed)
+    fresh = copy.deepcopy(net)
+    for m in fresh.modules():
+        if hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    for name in ("pos_embed", "cls_token"):  # timm's ViT initialisation of its own parameters
+        p = getattr(fresh, name, None)
+        if isinstance(p, torch.nn.Parameter):
+            with torch.no_grad():
+                torch.nn.init.trunc_normal_(p, std=0.02)
+    return fresh.eval()
+
+
+def centroid(weights: torch.Tensor) -> tuple[float, float]:
+    h, w = weights.shape
+    total = weights.sum().clamp_min(1e-30)
+    rows = (weights.sum(1) * torch.arange(h, dtype=weights.dtype)).sum() / total
+    cols = (weights.sum(0) * torch.arange(w, dtype=weights.dtype)).sum() / total
+    return float(rows), float(cols)
+
+
+def cnn_locality(net: torch.nn.Module, images: torch.Tensor, stages=range(len(RESNET_STAGES))) -> list[dict]:
+    """Per stage: the ERF map, the box where the gradient is not exactly zero (the theoretical receptive field,
+    clipped to the image) and the radii holding 50 % and 90 % of the ERF's mass around its centre of mass."""
+    out = []
+    for s in stages:
+        erf = effective_receptive_field(net, s, images).double()
+        support = (erf > 0).nonzero()
+        c = centroid(erf)
+        out.append({"stage": s, "erf": erf.float(), "support": tuple(int(v) for v in (*support.min(0).values,
+                                                                                       *support.max(0).values)),
+                    "r50": mass_radius(erf, c, 0.5), "r90": mass_radius(erf, c, 0.9)})
+    return out
+
+
+@torch.no_grad()
+def vit_locality(net: torch.nn.Module, images: torch.Tensor) -> list[dict]:
+    """Per layer: where the centre patch's attention goes (mean over heads and images), as a map on the patch grid
+    upsampled to pixels, and the radii (px, from the centre patch's centre) holding 50 % and 90 % of it; the same
+    for attention rollout up to that layer. Prefix tokens' share is left out and the patch map renormalised."""
+    from core.attention import attention_maps, rollout, vit_geometry
+
+    geo = vit_geometry(net, images.shape[-2:])
+    (gh, gw), (ph, pw), p = geo.grid_size, geo.patch_size, geo.num_prefix_tokens
+    query = p + (gh // 2) * gw + gw // 2
+    attn = attention_maps(net, images).double().mean(0)  # [L, H, N, N]
+    centre = ((gh // 2 + 0.5) * ph - 0.5, (gw // 2 + 0.5) * pw - 0.5)
+    out = []
+    for layer in range(attn.shape[0]):
+        maps = {"attention": attn[layer].mean(0)[query, p:], "rollout": rollout(attn[:layer + 1])[query, p:]}
+        row = {"layer": layer + 1}
+        for kind, m in maps.items():
+            grid = (m / m.sum()).reshape(gh, gw)
+            px = grid.repeat_interleave(ph, 0).repeat_interleave(pw, 1) / (ph * pw)
+            row[kind] = px.float()
+            row[f"{kind}_r50"], row[f"{kind}_r90"] = mass_radius(px, centre, 0.5), mass_radius(px, centre, 0.9)
+        out.append(row)
+    return out
+
+
+def _stage_features(net, images) -> list[torch.Tensor]:
+    if not all(hasattr(net, n) for n in RESNET_STAGES[1:]):
+        return [stage_output(net, 0, images).flatten(1)]  # another CNN: its last feature map only
+    x = net.maxpool(net.act1(net.bn1(net.conv1(images))))
+    feats = [x.flatten(1)]
+    for name in RESNET_STAGES[1:]:
+        x = getattr(net, name)(x)
+        feats.append(x.flatten(1))
+    return feats
+
+
+@torch.no_grad()
+def layer_features(net: torch.nn.Module, images: torch.Tensor) -> list[torch.Tensor]:
+    """Each layer's representation, flattened per image: a ResNet's stage outputs; a ViT's token sequence after
+    each block."""
+    from core.attention import is_vit
+
+    if not is_vit(net):
+        return _stage_features(net, images)
+    x = net.norm_pre(net._pos_embed(net.patch_embed(images)))
+    feats = []
+    for blk in net.blocks:
+        x = blk(x)
+        feats.append(x.flatten(1))
+    return feats
+
+
+def cka_matrix(a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
+    """Linear CKA between every layer of `a` and every layer of `b` (features of the same n images), from each
+    layer's centred n x n Gram matrix, computed once (the same number as `linear_cka` of each pair)."""
+    def gram(x):
+        x = x.double() - x.double().mean(0)
+        k = x @ x.T
+        return k / torch.linalg.matrix_norm(k).clamp_min(1e-300)
+
+    ga, gb = torch.stack([gram(x) for x in a]), torch.stack([gram(y) for y in b])
+    return torch.einsum("aij,bij->ab", ga, gb).float()
+
+
+@torch.no_grad()
+def order_accuracy(predict, images: torch.Tensor, labels: torch.Tensor, grids=(2, 4, 8), seed: int = 0
+                   ) -> dict[int, float]:
+    """Accuracy of `predict(images) -> logits` on the images as they are (grid 1) and with their tiles shuffled on
+    each grid of `grids`."""
+    g = torch.Generator().manual_seed(seed)
+    out = {1: float((predict(images).argmax(-1) == labels).double().mean())}
+    for grid in grids:
+        out[grid] = float((predict(shuffle_patches(images, grid, g)).argmax(-1) == labels).double().mean())
+    return out

@@ -21,6 +21,12 @@ def test_linear_cka_is_one_under_rotation_and_scaling_and_matches_a_hand_computa
     k, l_ = xc @ xc.T, yc @ yc.T
     expected = np.trace(k @ l_) / np.sqrt(np.trace(k @ k) * np.trace(l_ @ l_))
     assert bi.linear_cka(x, y) == pytest.approx(expected, rel=1e-10)
+    wide = torch.randn(50, 200, generator=g, dtype=torch.float64)  # d > n: computed from the Gram matrices
+    wc = wide.numpy() - wide.numpy().mean(0)
+    kw = wc @ wc.T
+    assert bi.linear_cka(wide, x) == pytest.approx(np.trace(kw @ k) / np.sqrt(np.trace(kw @ kw) * np.trace(k @ k)))
+    assert bi.linear_cka(wide, wide @ torch.linalg.qr(torch.randn(200, 200, generator=g, dtype=torch.float64))[0]) \
+        == pytest.approx(1.0, abs=1e-10)
     with pytest.raises(ValueError):
         bi.linear_cka(x, y[:10])
 
@@ -124,3 +130,16 @@ def test_dropping_tokens_and_blacking_out_patches():
         assert out.shape == (2, 10) and not torch.allclose(out, bi.vit_logits(net, black))
     with pytest.raises(bi.BiasError):
         bi.vit_logits(build_embedded("resnet"), x)
+
+
+def test_the_cka_matrix_is_linear_cka_of_every_pair_and_a_layer_matches_itself():
+    g = torch.Generator().manual_seed(3)
+    a = [torch.randn(30, d, generator=g) for d in (5, 40)]
+    b = [a[1] @ torch.linalg.qr(torch.randn(40, 40, generator=g))[0], torch.randn(30, 7, generator=g)]
+    m = bi.cka_matrix(a, b)
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            assert float(m[i, j]) == pytest.approx(bi.linear_cka(x, y), abs=1e-5)
+    assert float(m[1, 0]) == pytest.approx(1.0, abs=1e-5)
+    feats = bi.layer_features(build_embedded("vit").eval(), torch.randn(4, 3, 64, 64))
+    assert len(feats) == 6 and feats[0].shape == (4, 65 * 96)
