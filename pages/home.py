@@ -17,6 +17,7 @@ left, right = st.columns(2, gap="large")
 with left:
     st.subheader(t("home.cnn_title"))
     st.markdown(t("home.cnn_body"))
+    page_link("biases", t("home.link_biases"))
     st.subheader(t("home.equivariance_title"))
     st.markdown(t("home.equivariance_body"))
     page_link("equivariance", t("home.link_equivariance"))

@@ -399,3 +399,14 @@ def test_the_transfer_reading_compares_the_architectures_at_sizes_both_converged
     assert "The CNN's features transfer better at every N both converged at (1k)." in str(hr.transfer_reading(rows))
     zh = hr.transfer_reading(rows, embedded).text("zh")
     assert "CNN 的特征迁移得更好" in zh and "cnn 75%，vit 90%" in zh
+
+
+def test_one_size_is_read_as_one_size_and_a_model_right_on_new_images_has_not_memorised():
+    rows = [_row("cnn", 1000, 0, 0.224), _row("vit", 1000, 0, 0.408), _row("vit", 1000, 0, 0.992, aug=8)]
+    text = str(hr.reading(rows))
+    assert text.startswith("At N = 1k, the one size both have converged at so far, the **ViT beats the CNN**.")
+    assert "-18.4 points: the CNN scores 22.4%, the ViT 40.8%" in text and "from 1k to 1k" not in text
+    assert "cnn and vit fit their training images" in text and "22%, 41% on new ones" in text  # not vit + aug
+    assert "vit + shift aug fit" not in text
+    zh = hr.reading(rows).text("zh")
+    assert zh.startswith("在 N = 1k（目前两者都已收敛的唯一规模）时，**ViT 胜过 CNN**。")

@@ -20,6 +20,7 @@ PAGES = (
     PageSpec("pages/home.py", ":material/home:", ""),
     PageSpec("pages/equivariance.py", ":material/compare_arrows:", "equivariance"),
     PageSpec("pages/attention.py", ":material/grid_view:", "attention"),
+    PageSpec("pages/biases.py", ":material/checklist:", "biases"),
     PageSpec("pages/explain.py", ":material/psychology_alt:", "explain"),
     PageSpec("pages/sensitivity.py", ":material/show_chart:", "sensitivity"),
     PageSpec("pages/data.py", ":material/bar_chart:", "data"),

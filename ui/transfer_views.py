@@ -20,7 +20,8 @@ from ui.i18n import t, words
 def transfer_section(hunger: pd.DataFrame, embedded: pd.DataFrame | None) -> None:
     st.markdown(t("data.transfer.intro", targets=words(listing(say(f"shape.{c}") for c in shapes.TARGET_CLASSES)),
                   draws=tf.DRAWS, query=tf.QUERY_SIZE))
-    present.chart(transfer_chart(hunger, embedded), width="stretch")
+    present.chart(transfer_chart(hunger, embedded))
+    st.caption(t("data.transfer.caption"))
     reading = hr.transfer_reading(hunger, embedded)
     if reading is not None:
         st.info(words(reading))
@@ -29,7 +30,7 @@ def transfer_section(hunger: pd.DataFrame, embedded: pd.DataFrame | None) -> Non
 
 def transfer_chart(hunger: pd.DataFrame, embedded: pd.DataFrame | None) -> alt.HConcatChart:
     """k-shot accuracy on the new shapes against N (converged runs), a panel per k, a colour per series; the
-    embedded models as stars at their 60k images."""
+    embedded models as filled squares at their 60k images."""
     runs = hr.converged(hunger)
     panels = []
     sizes = set(runs.train_size) | (set(embedded.train_size) if embedded is not None else set())
@@ -47,7 +48,7 @@ def transfer_chart(hunger: pd.DataFrame, embedded: pd.DataFrame | None) -> alt.H
                      alt.Tooltip(f"mean({column}):Q", format=".1%", title=title)])]
         if embedded is not None and column in embedded.columns:
             e = embedded.assign(label=[series_text(m) for m in embedded.model], what=t("data.transfer.embedded_label"))
-            layers.append(alt.Chart(e).mark_point(shape="star", filled=True, size=180).encode(
+            layers.append(alt.Chart(e).mark_point(shape="square", filled=True, size=120).encode(
                 x=x, y=alt.Y(f"{column}:Q", title=title), color=colour,
                 tooltip=[alt.Tooltip("label:N", title=t("data.chart.series")), alt.Tooltip("what:N", title=t("data.chart.source")),
                          alt.Tooltip("train_size:Q", format=",d", title="N"),

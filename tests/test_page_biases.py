@@ -1,0 +1,49 @@
+"""The bias-by-bias page through Streamlit's AppTest: every section renders, in both languages, and its readings
+carry numbers that an independent computation gives."""
+from pathlib import Path
+
+import torch
+from streamlit.testing.v1 import AppTest
+
+from core import shapes
+from core.models import load_model
+from ui import biases_views as views
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "biases.py")
+
+
+def test_every_section_renders_and_reads_the_measurements():
+    page = AppTest.from_file(PAGE, default_timeout=180).run()
+    assert not page.exception and not page.warning and not page.error
+    titles = [s.value for s in page.subheader]
+    assert titles == ["Locality: how far does one output see?", "Weight sharing: what sharing saves",
+                      "Hierarchy: do the ViT's layers resemble the CNN's?",
+                      "Patches and position embeddings: what the ViT knows about order"]
+    info = " ".join(i.value for i in page.info)
+    # the CNN's accuracy on the unshuffled probe images, computed here with a plain forward pass
+    images, labels, _ = shapes.make_dataset(views.PROBE_IMAGES, views.PROBE_SEED, "full")
+    cnn = load_model("cnn")
+    with torch.no_grad():
+        acc = float((cnn.net(cnn.preprocess(images)).argmax(-1) == labels).double().mean())
+    assert f"takes the CNN from {acc:.0%}" in info
+    n_vit = sum(p.numel() for p in load_model("vit").net.parameters())
+    assert f"{n_vit:,} parameters" in info
+    assert "A shared 3×3 convolution needs 448 parameters where the same window without sharing needs 1,835,008" in info
+    assert len(page.get("vega_lite_chart")) == 3 and len(page.get("image")) == 5 + 6  # ERF per stage, attention per layer
+
+
+def test_the_page_in_chinese():
+    page = AppTest.from_file(PAGE, default_timeout=180)
+    page.query_params["lang"] = "zh"
+    page.run()
+    assert not page.exception and page.title[0].value == "逐个看归纳偏置"
+    assert any("共享的 3×3 卷积只需 448 个参数" in i.value for i in page.info)
+
+
+def test_a_model_that_cannot_be_loaded_gets_a_message_and_the_page_stops_cleanly():
+    from ui.models import OTHER
+
+    page = AppTest.from_file(PAGE, default_timeout=180).run()
+    page.selectbox(key="bi-vit").set_value(OTHER).run()
+    page.text_input(key="bi-vit-custom").input("no_such_model_at_all").run()
+    assert not page.exception and page.error and not page.subheader  # a message, and no section half-drawn

@@ -1,0 +1,224 @@
+"""The bias-by-bias page's sections: every number measured on the picked CNN and ViT by core.biases, cached by the
+models' names (the measurements take 0.1–2 s each; a rerun of the page reads the cache)."""
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+import torch
+
+from core import biases as bi
+from core import pictures, shapes
+from core.attention import vit_geometry
+from core.messages import Message, listing
+from ui import compute, png, present
+from ui.i18n import t
+from ui.models import cached_model
+
+PROBE_SEED, PROBE_IMAGES, ERF_IMAGES = 60_606, 128, 16
+DEFAULTS = {"cnn": "cnn", "vit": "vit"}
+
+
+def _probe():
+    """Held-out full-frame shape images (their own seed) and their labels: [0, 1] pixels."""
+    images, labels, _ = shapes.make_dataset(PROBE_IMAGES, PROBE_SEED, "full")
+    return images, labels
+
+
+def _knows_the_shapes(model) -> bool:
+    return list(model.class_names) == list(shapes.CLASSES)
+
+
+# --- locality ------------------------------------------------------------------------------------------------------
+@st.cache_data(max_entries=8, show_spinner=False)
+def locality(cnn_name: str, vit_name: str) -> dict:
+    """ERF per CNN stage and the ViT centre patch's attention per layer, trained and untrained."""
+    cnn, vit = cached_model(cnn_name), cached_model(vit_name)
+    images = _probe()[0][:ERF_IMAGES]
+
+    def measure():
+        out = {"cnn": bi.cnn_locality(cnn.net, cnn.preprocess(images)),
+               "cnn_untrained": bi.cnn_locality(bi.untrained_copy(cnn.net), cnn.preprocess(images))}
+        with torch.inference_mode():
+            out["vit"] = bi.vit_locality(vit.net, vit.preprocess(images))
+            out["vit_untrained"] = bi.vit_locality(bi.untrained_copy(vit.net), vit.preprocess(images))
+        return out
+
+    return compute.run(measure)
+
+
+def locality_rows(loc: dict) -> pd.DataFrame:
+    """One row per (model, depth, weights, share): the radius in px holding that share of the map's mass."""
+    rows = []
+    for key, kind in (("cnn", "erf"), ("cnn_untrained", "erf"), ("vit", "attention"), ("vit_untrained", "attention"),
+                      ("vit", "rollout")):
+        trained = not key.endswith("untrained")
+        for r in loc[key]:
+            depth = r["stage"] if kind == "erf" else r["layer"]
+            for share in ("50", "90"):
+                radius = r[f"r{share}"] if kind == "erf" else r[f"{kind}_r{share}"]
+                rows.append({"what": t(f"biases.locality.{kind}"), "depth": depth, "radius": radius,
+                             "weights": t("biases.locality.trained" if trained else "biases.locality.untrained"),
+                             "share": f"{share} %"})
+    return pd.DataFrame(rows)
+
+
+def locality_chart(rows: pd.DataFrame) -> alt.Chart:
+    return alt.Chart(rows).mark_line(point=True).encode(
+        x=alt.X("depth:O", title=t("biases.locality.depth")),
+        y=alt.Y("radius:Q", title=t("biases.locality.radius")),
+        color=alt.Color("what:N", title=None),
+        strokeDash=alt.StrokeDash("weights:N", title=None),
+        tooltip=[alt.Tooltip("what:N", title=t("biases.locality.map")), alt.Tooltip("weights:N", title=""),
+                 alt.Tooltip("depth:O", title=t("biases.locality.depth")), alt.Tooltip("share:N", title=""),
+                 alt.Tooltip("radius:Q", format=".1f", title="px")],
+    ).properties(height=260).facet(column=alt.Column("share:N", title=t("biases.locality.share")))
+
+
+def maps_row(maps: list[torch.Tensor], captions: list[str]) -> None:
+    """Small heat maps side by side, each scaled to its own maximum, captioned as text (projector mode hides image
+    captions)."""
+    for col, m, cap in zip(st.columns(len(maps)), maps, captions):
+        rgb = pictures.sequential_rgb(m, float(m.max()))
+        col.image(png(pictures.enlarge(rgb, 120)), width="stretch")
+        col.markdown(cap)  # text, not an image caption: projector mode hides those
+
+
+def locality_reading(loc: dict) -> Message:
+    cnn, vit = loc["cnn"], loc["vit"]
+    return Message("biases.locality.reading", {
+        "cnn_first": cnn[0]["r90"], "cnn_last": cnn[-1]["r90"], "stages": len(cnn) - 1,
+        "vit_first": vit[0]["attention_r90"], "vit_last": vit[-1]["attention_r90"], "layers": len(vit),
+        "vit_untrained": loc["vit_untrained"][0]["attention_r90"], "cnn_untrained": loc["cnn_untrained"][0]["r90"]})
+
+
+# --- weight sharing ----------------------------------------------------------------------------------------------------
+def sharing_counts(vit_dim: int = 96, vit_hidden: int = 192) -> dict[str, int]:
+    """One layer from the 64x64x3 input to 16 channels (same-size output), three ways, from the formulas; and one
+    ViT block of the given width."""
+    h = w = shapes.CANVAS
+    return {"conv": bi.conv_params(3, 16, 3), "local": bi.locally_connected_params(3, 16, 3, h, w),
+            "dense": bi.dense_params(3 * h * w, 16 * h * w), "vit_block": bi.vit_block_params(vit_dim, vit_hidden)}
+
+
+def sharing_table(vit_dim: int, vit_hidden: int) -> pd.DataFrame:
+    return pd.DataFrame([{t("biases.sharing.layer"): t(f"biases.sharing.{k}", dim=vit_dim),
+                          t("biases.sharing.params"): f"{n:,}"} for k, n in sharing_counts(vit_dim, vit_hidden).items()])
+
+
+def parts_table(model) -> pd.DataFrame:
+    parts = bi.params_by_part(model.net)
+    total = sum(parts.values())
+    return pd.DataFrame([{t("biases.sharing.part"): t(f"biases.sharing.parts.{p}"), t("biases.sharing.params"): f"{n:,}",
+                          t("biases.sharing.share"): f"{n / total:.1%}"} for p, n in parts.items()])
+
+
+# --- hierarchy -----------------------------------------------------------------------------------------------------------
+@st.cache_data(max_entries=8, show_spinner=False)
+def cka(cnn_name: str, vit_name: str) -> dict[str, torch.Tensor]:
+    cnn, vit = cached_model(cnn_name), cached_model(vit_name)
+    images = _probe()[0]
+
+    def measure():
+        with torch.inference_mode():
+            fc, fv = bi.layer_features(cnn.net, cnn.preprocess(images)), bi.layer_features(vit.net, vit.preprocess(images))
+        return {"cnn_vit": bi.cka_matrix(fc, fv), "cnn_cnn": bi.cka_matrix(fc, fc), "vit_vit": bi.cka_matrix(fv, fv)}
+
+    return compute.run(measure)
+
+
+def cka_chart(m: torch.Tensor, row_title: str, col_title: str, title: str) -> alt.Chart:
+    rows = [{"row": i, "col": j, "cka": float(m[i, j])} for i in range(m.shape[0]) for j in range(m.shape[1])]
+    return alt.Chart(pd.DataFrame(rows)).mark_rect().encode(
+        x=alt.X("col:O", title=col_title), y=alt.Y("row:O", title=row_title, sort="descending"),
+        color=alt.Color("cka:Q", scale=alt.Scale(domain=[0, 1], scheme="viridis"), title="CKA"),
+        tooltip=[alt.Tooltip("row:O", title=row_title), alt.Tooltip("col:O", title=col_title),
+                 alt.Tooltip("cka:Q", format=".2f", title="CKA")],
+    ).properties(width=220, height=200, title=title)
+
+
+def cka_reading(m: dict) -> Message:
+    best = m["cnn_vit"].argmax(0)  # for each ViT layer, the most similar CNN stage
+    vv = m["vit_vit"]
+    neighbour = float(torch.stack([vv[i, i + 1] for i in range(len(vv) - 1)]).mean())
+    return Message("biases.hierarchy.reading", {
+        "matches": listing(Message("biases.hierarchy.match", {"layer": j + 1, "stage": int(s),
+                                                             "cka": float(m["cnn_vit"][s, j])})
+                           for j, s in enumerate(best.tolist())),
+        "neighbour": neighbour, "ends": float(vv[0, -1])})
+
+
+# --- patches and position embeddings --------------------------------------------------------------------------------
+@st.cache_data(max_entries=8, show_spinner=False)
+def order(cnn_name: str, vit_name: str) -> pd.DataFrame | None:
+    """Accuracy on the probe images as their tiles are shuffled and as patches are dropped: CNN, ViT, and the ViT
+    with zeroed or permuted position embeddings."""
+    cnn, vit = cached_model(cnn_name), cached_model(vit_name)
+    if not (_knows_the_shapes(cnn) and _knows_the_shapes(vit)):
+        return None
+    images, labels = _probe()
+    geo = vit_geometry(vit.net, images.shape[-2:])
+    grid = geo.grid_size[0]
+
+    def measure():
+        g = torch.Generator().manual_seed(0)
+        rows = []
+        with torch.inference_mode():
+            for who, predict in (("cnn", lambda x: cnn.net(cnn.preprocess(x))),
+                                 ("vit", lambda x: vit.net(vit.preprocess(x))),
+                                 ("vit_zero", lambda x: bi.vit_logits(vit.net, vit.preprocess(x), pos="zero")),
+                                 ("vit_permuted", lambda x: bi.vit_logits(vit.net, vit.preprocess(x), pos="permuted",
+                                                                          generator=torch.Generator().manual_seed(1)))):
+                for k, acc in bi.order_accuracy(predict, images, labels, grids=(2, 4, grid)).items():
+                    rows.append({"who": who, "test": "shuffle", "x": k, "accuracy": acc})
+            for frac in (0.0, 0.25, 0.5, 0.75, 0.9):
+                dropped = bi.patches_to_drop(geo.num_patches, frac, g)
+                keep = torch.tensor([i for i in range(geo.num_patches) if i not in set(dropped.tolist())])
+                black = bi.drop_patches(images, grid, dropped)
+                for who, logits in (("cnn", cnn.net(cnn.preprocess(black))),
+                                    ("vit_black", vit.net(vit.preprocess(black))),
+                                    ("vit", bi.vit_logits(vit.net, vit.preprocess(images), keep=keep))):
+                    rows.append({"who": who, "test": "drop", "x": frac,
+                                 "accuracy": float((logits.argmax(-1) == labels).double().mean())})
+        return pd.DataFrame(rows)
+
+    return compute.run(measure)
+
+
+def order_charts(df: pd.DataFrame) -> alt.HConcatChart:
+    names = {w: t(f"biases.patches.who.{w}") for w in df.who.unique()}
+    data = df.assign(label=df.who.map(names))
+    colour = alt.Color("label:N", title=None)
+    y = alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title=t("biases.patches.acc"))
+    tip = [alt.Tooltip("label:N", title=""), alt.Tooltip("accuracy:Q", format=".1%", title=t("biases.patches.acc"))]
+    shuffle = alt.Chart(data[data.test == "shuffle"]).mark_line(point=True).encode(
+        x=alt.X("x:O", title=t("biases.patches.grid")), y=y, color=colour,
+        tooltip=tip + [alt.Tooltip("x:O", title=t("biases.patches.grid"))]).properties(
+        width=300, height=230, title=t("biases.patches.shuffle_title"))
+    drop = alt.Chart(data[data.test == "drop"]).mark_line(point=True).encode(
+        x=alt.X("x:Q", title=t("biases.patches.dropped"), axis=alt.Axis(format="%")), y=y, color=colour,
+        tooltip=tip + [alt.Tooltip("x:Q", format=".0%", title=t("biases.patches.dropped"))]).properties(
+        width=300, height=230, title=t("biases.patches.drop_title"))
+    return alt.hconcat(shuffle, drop).resolve_scale(color="independent")
+
+
+def order_reading(df: pd.DataFrame) -> Message:
+    s = df[df.test == "shuffle"].pivot(index="x", columns="who", values="accuracy")
+    finest = int(s.index.max())
+    d = df[df.test == "drop"].pivot(index="x", columns="who", values="accuracy")
+    # does the ViT use where its patches are? within 5 points of its plain accuracy when shuffled: it does not
+    order_free = s.loc[finest, "vit"] >= s.loc[1, "vit"] - 0.05
+    return Message("biases.patches.reading_order_free" if order_free else "biases.patches.reading_uses_order", {
+        "grid": finest, "cnn_0": s.loc[1, "cnn"], "cnn_g": s.loc[finest, "cnn"], "vit_0": s.loc[1, "vit"],
+        "vit_g": s.loc[finest, "vit"], "zero_0": s.loc[1, "vit_zero"], "perm_0": s.loc[1, "vit_permuted"],
+        "frac": float(d.index.max()), "cnn_d": d["cnn"].iloc[-1], "vit_d": d["vit"].iloc[-1]})
+
+
+def warm_up() -> None:
+    """The default view's measurements, computed at server start so the first visit reads the cache."""
+    for fn in (locality, cka, order):
+        try:
+            fn(DEFAULTS["cnn"], DEFAULTS["vit"])
+        except Exception:  # noqa: BLE001 (missing weights: the page says so when it needs them)
+            pass
+
