@@ -44,10 +44,12 @@ def locality():
 def sharing():
     st.markdown(t("biases.sharing.intro"))
     dim, hidden = vit.net.embed_dim, vit.net.blocks[0].mlp.fc1.out_features
-    a, b, c = st.columns(3)
-    a.dataframe(views.sharing_table(dim, hidden), hide_index=True, height=table_height(4))
-    b.dataframe(views.parts_table(cnn), hide_index=True)
-    c.dataframe(views.parts_table(vit), hide_index=True)
+    st.dataframe(views.sharing_table(dim, hidden), hide_index=True, height=table_height(4))
+    b, c = st.columns(2)
+    b.markdown(f"**{cnn.name}**")
+    b.dataframe(views.parts_table(cnn), hide_index=True, width="stretch")
+    c.markdown(f"**{vit.name}**")
+    c.dataframe(views.parts_table(vit), hide_index=True, width="stretch")
     n_cnn, n_vit = (sum(p.numel() for p in m.net.parameters()) for m in (cnn, vit))
     st.info(t("biases.sharing.reading_more" if n_vit > n_cnn else "biases.sharing.reading_fewer", cnn=cnn.name,
               vit=vit.name, n_cnn=n_cnn, n_vit=n_vit, ratio=n_vit / n_cnn, conv=views.sharing_counts()["conv"],

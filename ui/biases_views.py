@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 
 from core import biases as bi
-from core import pictures, shapes
+from core import models, pictures, shapes
 from core.attention import vit_geometry
 from core.messages import Message, listing
 from ui import compute, png, present
@@ -64,15 +64,18 @@ def locality_rows(loc: dict) -> pd.DataFrame:
 
 
 def locality_chart(rows: pd.DataFrame) -> alt.Chart:
+    kinds = [t(f"biases.locality.{k}") for k in ("erf", "attention", "rollout")]
     return alt.Chart(rows).mark_line(point=True).encode(
-        x=alt.X("depth:O", title=t("biases.locality.depth")),
+        x=alt.X("depth:O", title=t("biases.locality.depth"), axis=alt.Axis(labelAngle=0)),
         y=alt.Y("radius:Q", title=t("biases.locality.radius")),
-        color=alt.Color("what:N", title=None),
+        color=alt.Color("what:N", title=None, scale=alt.Scale(domain=kinds, range=[
+            models.EMBEDDED["cnn"].colour, models.EMBEDDED["vit"].colour, "#ff7f0e"])),
         strokeDash=alt.StrokeDash("weights:N", title=None),
         tooltip=[alt.Tooltip("what:N", title=t("biases.locality.map")), alt.Tooltip("weights:N", title=""),
                  alt.Tooltip("depth:O", title=t("biases.locality.depth")), alt.Tooltip("share:N", title=""),
                  alt.Tooltip("radius:Q", format=".1f", title="px")],
-    ).properties(height=260).facet(column=alt.Column("share:N", title=t("biases.locality.share")))
+    ).properties(width=300, height=240).facet(column=alt.Column("share:N", title=t("biases.locality.share"))
+                                              ).configure_legend(labelLimit=260)
 
 
 def maps_row(maps: list[torch.Tensor], captions: list[str]) -> None:
@@ -186,20 +189,24 @@ def order(cnn_name: str, vit_name: str) -> pd.DataFrame | None:
 
 
 def order_charts(df: pd.DataFrame) -> alt.HConcatChart:
-    names = {w: t(f"biases.patches.who.{w}") for w in df.who.unique()}
+    order = ["cnn", "vit", "vit_zero", "vit_permuted", "vit_black"]
+    names = {w: t(f"biases.patches.who.{w}") for w in order}
     data = df.assign(label=df.who.map(names))
-    colour = alt.Color("label:N", title=None)
+    colour = alt.Color("label:N", title=None, sort=[names[w] for w in order], scale=alt.Scale(
+        domain=[names[w] for w in order],
+        range=[models.EMBEDDED["cnn"].colour, models.EMBEDDED["vit"].colour, "#9467bd", "#bcbd22", "#ff9896"]),
+        legend=alt.Legend(orient="bottom", columns=3, labelLimit=300))
     y = alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title=t("biases.patches.acc"))
     tip = [alt.Tooltip("label:N", title=""), alt.Tooltip("accuracy:Q", format=".1%", title=t("biases.patches.acc"))]
     shuffle = alt.Chart(data[data.test == "shuffle"]).mark_line(point=True).encode(
         x=alt.X("x:O", title=t("biases.patches.grid")), y=y, color=colour,
         tooltip=tip + [alt.Tooltip("x:O", title=t("biases.patches.grid"))]).properties(
-        width=300, height=230, title=t("biases.patches.shuffle_title"))
+        width=320, height=230, title=t("biases.patches.shuffle_title"))
     drop = alt.Chart(data[data.test == "drop"]).mark_line(point=True).encode(
         x=alt.X("x:Q", title=t("biases.patches.dropped"), axis=alt.Axis(format="%")), y=y, color=colour,
         tooltip=tip + [alt.Tooltip("x:Q", format=".0%", title=t("biases.patches.dropped"))]).properties(
-        width=300, height=230, title=t("biases.patches.drop_title"))
-    return alt.hconcat(shuffle, drop).resolve_scale(color="independent")
+        width=320, height=230, title=t("biases.patches.drop_title"))
+    return alt.hconcat(shuffle, drop)
 
 
 def order_reading(df: pd.DataFrame) -> Message:
