@@ -315,7 +315,7 @@ def test_against_the_papers_follows_who_is_ahead():
     small = [_row("cnn", 250, 0, 0.12, 1.0), _row("vit", 250, 0, 0.18, 0.6), _row("cnn", 1000, 0, 0.20, 1.0),
              _row("vit", 1000, 0, 0.34, 0.9), _row("cnn", 4000, 0, 0.96), _row("vit", 4000, 0, 0.62)]
     text = str(hr.against_the_papers(small))
-    assert "The ViT is ahead only at the smallest sizes (N = 250, 1k)" in text
+    assert "Without augmentation, the ViT is ahead only at the smallest sizes (N = 250, 1k)" in text
     assert "(ViT 18%–34%, CNN 12%–20%)" in text and "100 % training accuracy at N = 250, 1k" in text
     assert "From N = 4k on the CNN is ahead (96.0% against 62.0% at N = 4k)" in text
 
@@ -410,3 +410,15 @@ def test_one_size_is_read_as_one_size_and_a_model_right_on_new_images_has_not_me
     assert "vit + shift aug fit" not in text
     zh = hr.reading(rows).text("zh")
     assert zh.startswith("在 N = 1k（目前两者都已收敛的唯一规模）时，**ViT 胜过 CNN**。")
+
+
+def test_the_augmented_series_get_their_own_verdict_against_the_textbook():
+    rows = [_row("cnn", 1000, 0, 0.224), _row("vit", 1000, 0, 0.408), _row("cnn", 1000, 0, 0.754, aug=8),
+            _row("vit", 1000, 0, 0.992, aug=8), _row("cnn", 4000, 0, 0.99, aug=8), _row("vit", 4000, 0, 0.98, aug=8)]
+    text = str(hr.against_the_papers(rows))
+    assert "**With shift augmentation the ViT is ahead** at N = 1k (99.2% against 75.4% at N = 1k)" in text
+    assert "contradicts the textbook" in text
+    rows[3]["test_accuracy"] = 0.5
+    assert "With shift augmentation too the CNN is ahead at every N both converged at (up to 4k)." in str(
+        hr.against_the_papers(rows))
+    assert "使用平移增强时，在两者都收敛的每个 N 上（直到 4k）也是 CNN 领先。" in hr.against_the_papers(rows).text("zh")

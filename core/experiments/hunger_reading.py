@@ -179,7 +179,21 @@ def against_the_papers(rows) -> Message | None:
                       cnn_top=cnn[top][0], vit_top=vit[top][0], top=fmt_n(top))
     else:
         finding = say("data.papers.vit_ahead", sizes=_sizes(vit_ahead))
-    return say("data.papers.shows", finding=finding)
+    return say("data.papers.shows", finding=finding, augmented=_augmented_finding(rows))
+
+
+def _augmented_finding(rows) -> Message | str:
+    """The same question for the augmented series: where the ViT with shift augmentation beats the CNN with it."""
+    test = summary(rows)
+    cnn, vit = test.get(series_name("cnn", AUGMENT_PX), {}), test.get(series_name("vit", AUGMENT_PX), {})
+    both = sorted(set(cnn) & set(vit))
+    if not both:
+        return ""
+    ahead = [n for n in both if vit[n][0] > cnn[n][0]]
+    if not ahead:
+        return say("data.papers.augmented_cnn", top=fmt_n(both[-1]))
+    n = max(ahead, key=lambda k: vit[k][0] - cnn[k][0])
+    return say("data.papers.augmented_vit", sizes=_sizes(ahead), n=fmt_n(n), vit=vit[n][0], cnn=cnn[n][0])
 
 
 def _pct_range(curve: dict, sizes: list[int]) -> str:
