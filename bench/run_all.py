@@ -2,8 +2,9 @@
 
 usage: python -m bench.run_all [--quick] [--skip-app] [--load {none,quick,full}]
 
-- bench.bench_equivariance, bench.bench_attention and bench.bench_explain (scripts run as they are; they write
-  bench/equivariance.json, bench/attention.json and bench/explain.json, read back here);
+- bench.bench_equivariance, bench.bench_attention, bench.bench_explain and bench.bench_biases (scripts run as they
+  are; they write bench/equivariance.json, bench/attention.json, bench/explain.json and bench/biases.json, read back
+  here);
 - bench.bench_models: load and forward times, the machine's matmul rate, peak memory in a fresh process;
 - bench.bench_sensitivity: the default sweep, its overhead over the bare forward pass, the grid, GFLOP/s;
 - bench.bench_app: `streamlit run` to a finished first page in headless Chromium, the server's peak memory;
@@ -85,6 +86,17 @@ def explain_rows(rows, ex):
              "bench/explain.json")
     for r in ex["results"][1:]:
         goal_row(rows, "explanations", r["case"], r["median_ms"], "ms", note=f"{r['maps']} maps, median")
+
+
+def biases_rows(rows, bia):
+    """The bias page's sections cost more than a control's 300 ms on a new pair of models: they are cached by the
+    models' names and the default pair is computed by the warm-up, so the figure is what a new pair costs once."""
+    if not bia:
+        goal_row(rows, "biases", "bias-by-bias sections", None, "ms", "cached", False, "no result")
+        return
+    for r in bia["results"]:
+        goal_row(rows, "biases", r["case"], r["median_ms"], "ms", "precomputed + cached",
+                 note="median, uncached; bench/biases.json")
 
 
 def sensitivity_rows(rows, sens):
@@ -236,6 +248,8 @@ def main(argv=None) -> dict:
     scripts.append(run_script("bench.bench_attention", env={"OMP_NUM_THREADS": str(threads)}))
     print("\n== bench.bench_explain (all maps and both faithfulness curves, embedded CNN and ViT)")
     scripts.append(run_script("bench.bench_explain"))
+    print("\n== bench.bench_biases (the bias-by-bias page's measurements, uncached)")
+    scripts.append(run_script("bench.bench_biases"))
 
     print("\n== bench.bench_models")
     models = bench_models.main(args.quick)
@@ -254,6 +268,7 @@ def main(argv=None) -> dict:
     rows = []
     page_rows(rows, eq, att, sens, threads)
     explain_rows(rows, read_json("explain.json"))
+    biases_rows(rows, read_json("biases.json"))
     sensitivity_rows(rows, sens)
     model_rows(rows, models)
     if app:

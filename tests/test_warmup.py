@@ -21,7 +21,7 @@ def test_warm_up_runs_every_step_once_and_freezes_what_it_loaded(fresh):
     fresh.start()  # a second visitor does not start a second warm-up
     assert fresh.done.wait(300)
     steps = ["imports", "models", "equivariance_views", "attention_views", "explain_views", "sensitivity_views",
-             "data_views", "freeze"]
+             "data_views", "biases_views", "freeze"]
     assert list(fresh.report) == steps
     assert all(isinstance(v, float) for v in fresh.report.values()), fresh.report
     assert gc.get_freeze_count() > 100_000  # torch, timm, altair, pandas: hundreds of thousands of objects

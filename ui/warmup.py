@@ -21,8 +21,9 @@ done = threading.Event()
 report: dict[str, float | str] = {}  # step -> seconds (or the error that stopped it): for tests and debugging
 NAME = "ibl-warm-up"
 # every page's helpers, each with a warm_up() that computes its default view
-VIEWS = ("equivariance_views", "attention_views", "biases_views", "explain_views", "sensitivity_views",
-         "data_views")
+# the bias page last: its default measurements take seconds, and every other page should be warm before they start
+VIEWS = ("equivariance_views", "attention_views", "explain_views", "sensitivity_views", "data_views",
+         "biases_views")
 
 
 class _NoContextWarnings(logging.Filter):
