@@ -134,6 +134,7 @@ CONTROLS = {
                     ("click a point", click_chart("[data-testid='stVegaLiteChart']", (0.25, 0.75)), CONTROL_GOAL_MS)],
     "explain": [("class", select("Class to explain", ("star", "each model's top class")), CONTROL_GOAL_MS)],
     "data": [("cell size", slider("Cell size (px)"), CONTROL_GOAL_MS)],
+    "biases": [],  # no control but the model pickers (a new pair is measured once, then cached): first visits only
 }
 def new_grid(i):
     """Switch the path to the 2-D grid for a scene not seen before (each time another rotation): not cached."""
