@@ -79,7 +79,21 @@ def patches():
     st.info(words(views.order_reading(df)))
 
 
+def frequency():
+    from core.experiments import fourier as fo
+
+    res = fo.load()
+    if res is None:
+        st.info(t("biases.fourier.missing"))
+        return
+    st.markdown(t("biases.fourier.intro", eps=float(res["eps"]), images=int(res["images"])))
+    present.chart(views.fourier_chart(res))
+    st.info(words(views.fourier_reading(res)))
+    st.markdown(t("biases.fourier.paper"))
+
+
 section(t("biases.locality.title"), locality)
 section(t("biases.sharing.title"), sharing)
 section(t("biases.hierarchy.title"), hierarchy)
 section(t("biases.patches.title"), patches)
+section(t("biases.fourier.title"), frequency)

@@ -18,7 +18,8 @@ def test_every_section_renders_and_reads_the_measurements():
     titles = [s.value for s in page.subheader]
     assert titles == ["Locality: how far does one output see?", "Weight sharing: what sharing saves",
                       "Hierarchy: do the ViT's layers resemble the CNN's?",
-                      "Patches and position embeddings: what the ViT knows about order"]
+                      "Patches and position embeddings: what the ViT knows about order",
+                      "Frequency: which image frequencies each model is sensitive to"]
     info = " ".join(i.value for i in page.info)
     # the CNN's accuracy on the unshuffled probe images, computed here with a plain forward pass
     images, labels, _ = shapes.make_dataset(views.PROBE_IMAGES, views.PROBE_SEED, "full")
@@ -29,7 +30,7 @@ def test_every_section_renders_and_reads_the_measurements():
     n_vit = sum(p.numel() for p in load_model("vit").net.parameters())
     assert f"{n_vit:,} parameters" in info
     assert "A shared 3×3 convolution needs 448 parameters where the same window without sharing needs 1,835,008" in info
-    assert len(page.get("vega_lite_chart")) == 3 and len(page.get("image")) == 5 + 6  # ERF per stage, attention per layer
+    assert len(page.get("vega_lite_chart")) >= 3 and len(page.get("image")) == 5 + 6  # ERF per stage, attention per layer
 
 
 def test_the_page_in_chinese():
@@ -47,3 +48,27 @@ def test_a_model_that_cannot_be_loaded_gets_a_message_and_the_page_stops_cleanly
     page.selectbox(key="bi-vit").set_value(OTHER).run()
     page.text_input(key="bi-vit-custom").input("no_such_model_at_all").run()
     assert not page.exception and page.error and not page.subheader  # a message, and no section half-drawn
+
+
+def test_the_frequency_section_reads_the_shipped_heat_maps(tmp_path, monkeypatch):
+    import numpy as np
+
+    from core.experiments import fourier as fo
+
+    f = fo.frequencies()
+    radius = np.hypot(*np.meshgrid(f, f))
+    # hand-made maps: the cnn errs 50 % on high frequencies only, the vit 30 % on low ones only
+    cnn = np.where(radius >= 16, 0.5, 0.02)
+    vit = np.where((radius >= 1) & (radius < 8), 0.3, 0.03)
+    path = tmp_path / "fourier.npz"
+    np.savez(path, frequencies=f, eps=np.array(8.0), images=np.array(128), clean_cnn=np.array(0.02),
+             clean_vit=np.array(0.03), error_cnn=cnn, error_vit=vit)
+    monkeypatch.setattr(fo, "FOURIER_FILE", path)
+    page = AppTest.from_file(PAGE, default_timeout=180).run()
+    assert not page.exception
+    info = " ".join(i.value for i in page.info)
+    assert ("Waves below 8 cycles per image raise the error to 2% (cnn) and 30% (vit); waves of 16 cycles or more "
+            "to 50% (cnn) and 3% (vit).") in info
+    monkeypatch.setattr(fo, "FOURIER_FILE", tmp_path / "absent.npz")
+    bare = AppTest.from_file(PAGE, default_timeout=180).run()
+    assert not bare.exception and any("not computed yet" in i.value for i in bare.info)

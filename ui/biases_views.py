@@ -226,3 +226,34 @@ def warm_up() -> None:
     for fn in (locality, cka, order):  # a failure (missing weights) is reported by ui.warmup, and the page says it
         fn(DEFAULTS["cnn"], DEFAULTS["vit"])
 
+
+
+# --- frequency --------------------------------------------------------------------------------------------------------
+LOW, HIGH = 8, 16  # cycles per image: the bands the reading compares
+
+
+def fourier_chart(res: dict) -> alt.HConcatChart:
+    f = res["frequencies"]
+    panels = []
+    for name in ("cnn", "vit"):
+        err = res[f"error_{name}"]
+        rows = [{"u": int(u), "v": int(v), "error": float(err[i, j])} for i, v in enumerate(f) for j, u in enumerate(f)]
+        panels.append(alt.Chart(pd.DataFrame(rows)).mark_rect().encode(
+            x=alt.X("u:O", title=t("biases.fourier.u"), axis=alt.Axis(values=[int(k) for k in f[::4]])),
+            y=alt.Y("v:O", title=t("biases.fourier.v"), sort="descending", axis=alt.Axis(values=[int(k) for k in f[::4]])),
+            color=alt.Color("error:Q", scale=alt.Scale(domain=[0, 1], scheme="inferno"), title=t("biases.fourier.error")),
+            tooltip=[alt.Tooltip("u:O", title="u"), alt.Tooltip("v:O", title="v"),
+                     alt.Tooltip("error:Q", format=".0%", title=t("biases.fourier.error"))],
+        ).properties(width=260, height=260, title=name))
+    return alt.hconcat(*panels)
+
+
+def fourier_reading(res: dict) -> Message:
+    from core.experiments import fourier as fo
+
+    band = {n: (fo.band_error(res[f"error_{n}"], 1, LOW), fo.band_error(res[f"error_{n}"], HIGH, 100))
+            for n in ("cnn", "vit")}
+    return Message("biases.fourier.reading", {"low": LOW, "high": HIGH, "eps": float(res["eps"]),
+                                              "cnn_clean": float(res["clean_cnn"]), "vit_clean": float(res["clean_vit"]),
+                                              "cnn_low": band["cnn"][0], "cnn_high": band["cnn"][1],
+                                              "vit_low": band["vit"][0], "vit_high": band["vit"][1]})

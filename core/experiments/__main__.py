@@ -3,6 +3,7 @@ import importlib
 import sys
 
 COMMANDS = {"positions": "positions", "stability": "positions", "hunger": "hunger", "transfer": "transfer",
+            "fourier": "fourier",
             "pretraining": "pretraining"}
 
 
