@@ -33,3 +33,10 @@ def test_a_model_that_sees_only_the_mean_is_hurt_only_by_the_zero_frequency():
     others = np.delete(errors.flatten(), zero[0] * len(f) + zero[1])
     assert (others == 0).all()
     assert fo.band_error(errors, 1, 100, step=2) == 0 and fo.band_error(errors, 0, 1, step=2) == 1.0
+
+
+def test_axis_error_separates_the_waves_along_the_axes():
+    f = fo.frequencies(8, 2)  # -4, -2, 0, 2
+    errors = np.zeros((4, 4))
+    errors[2, :] = 1.0  # v = 0: every u
+    assert fo.axis_error(errors, f) == (1.0 * 3 / 6, 0.0)  # the row of 4 holds the origin; the u = 0 column is 0

@@ -253,7 +253,10 @@ def fourier_reading(res: dict) -> Message:
 
     band = {n: (fo.band_error(res[f"error_{n}"], 1, LOW), fo.band_error(res[f"error_{n}"], HIGH, 100))
             for n in ("cnn", "vit")}
+    axis = {n: fo.axis_error(res[f"error_{n}"], res["frequencies"]) for n in ("cnn", "vit")}
     return Message("biases.fourier.reading", {"low": LOW, "high": HIGH, "eps": float(res["eps"]),
                                               "cnn_clean": float(res["clean_cnn"]), "vit_clean": float(res["clean_vit"]),
                                               "cnn_low": band["cnn"][0], "cnn_high": band["cnn"][1],
-                                              "vit_low": band["vit"][0], "vit_high": band["vit"][1]})
+                                              "vit_low": band["vit"][0], "vit_high": band["vit"][1],
+                                              "cnn_on": axis["cnn"][0], "cnn_off": axis["cnn"][1],
+                                              "vit_on": axis["vit"][0], "vit_off": axis["vit"][1]})

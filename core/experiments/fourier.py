@@ -69,6 +69,15 @@ def band_error(errors: np.ndarray, lo: float, hi: float, step: int = STEP) -> fl
     return float(errors[inside].mean())
 
 
+def axis_error(errors: np.ndarray, f: np.ndarray) -> tuple[float, float]:
+    """(mean error of the waves along an axis: u = 0 or v = 0, the zero frequency left out; mean error of all
+    others). A ViT with square patches has a reason to treat axis-aligned waves apart: they line up with its grid."""
+    u, v = np.meshgrid(f, f)
+    on = ((u == 0) | (v == 0)) & ~((u == 0) & (v == 0))
+    off = (u != 0) & (v != 0)
+    return float(errors[on].mean()), float(errors[off].mean())
+
+
 def load(path=None) -> dict[str, np.ndarray] | None:
     path = FOURIER_FILE if path is None else path
     if not path.exists():
