@@ -4,7 +4,7 @@ usage: python -m bench.load_test [--sessions 8] [--interactions 400] [--deadline
        (prints a table, writes bench/load.json; stops by itself: every wait has a timeout, the whole run a deadline)
 
 Phase 1, all sessions at once (headless Chromium contexts, one asyncio loop):
-- 8 normal sessions go through /, /equivariance, /attention, /sensitivity, /data. Each has its own settings
+- 8 normal sessions go through /, /equivariance, /attention, /sensitivity, /data, /explain, /biases. Each has its own settings
   (dx, dy in the equivariance URL; layer and head in the attention URL; the object size slider on the
   sensitivity page; the cell size on the data page) and changes a widget at the same moment as the others (a
   gate lines them up); after every update it checks that the page shows *its own* numbers (no cross-talk) and
@@ -306,10 +306,20 @@ async def normal_session(s: Session, i: int, gate: Gate):
         s.check("data", "own widget", shown == cell, f"cell size slider shows {shown}, set {cell}")
         await s.no_exception("data")
 
+    async def explain():  # a visit: every session opens it at once, its maps computed per session
+        await s.open("/explain", "concurrent")
+        await s.text("Which map is faithful?")
+        await s.no_exception("explain")
+
+    async def biases():  # a visit: the default pair is cached by the warm-up, every session reads the same results
+        await s.open("/biases", "concurrent")
+        await s.text("takes the CNN from")
+        await s.no_exception("biases")
+
     gates = {"equivariance": ("equivariance slider", "equivariance radio"), "attention": ("attention slider",),
              "sensitivity": ("sensitivity slider",), "data": ("data slider",)}
     for name, fn in (("home", home), ("equivariance", equivariance), ("attention", attention),
-                     ("sensitivity", sensitivity), ("data", data)):
+                     ("sensitivity", sensitivity), ("data", data), ("explain", explain), ("biases", biases)):
         await step(s, name, fn(), gate, gates.get(name, ()))
 
 
