@@ -51,9 +51,9 @@ def sharing():
     c.markdown(f"**{vit.name}**")
     c.dataframe(views.parts_table(vit), hide_index=True, width="stretch")
     n_cnn, n_vit = (sum(p.numel() for p in m.net.parameters()) for m in (cnn, vit))
+    counts = views.sharing_counts(dim, hidden)
     st.info(t("biases.sharing.reading_more" if n_vit > n_cnn else "biases.sharing.reading_fewer", cnn=cnn.name,
-              vit=vit.name, n_cnn=n_cnn, n_vit=n_vit, ratio=n_vit / n_cnn, conv=views.sharing_counts()["conv"],
-              local=views.sharing_counts()["local"]))
+              vit=vit.name, n_cnn=n_cnn, n_vit=n_vit, ratio=n_vit / n_cnn, conv=counts["conv"], local=counts["local"]))
 
 
 def hierarchy():

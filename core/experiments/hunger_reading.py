@@ -295,12 +295,10 @@ def markdown_table(rows) -> str:
     """Mean test accuracy (training accuracy in brackets) of the converged runs by series and N, as a markdown table
     (README); a cell whose run hit its cap shows its accuracy as a lower bound."""
     test, train = summary(rows), summary(rows, "train_accuracy")
-    capped = {}  # runs that hit their cap: shown as lower bounds, never as results
-    for r in (rows.to_dict("records") if hasattr(rows, "to_dict") else rows):
-        if not is_converged(r):
-            capped[(series_name(r["model"], r["augment_px"]), int(r["train_size"]))] = float(r["test_accuracy"])
-    every = {series_name(r["model"], r["augment_px"]) for r in (rows.to_dict("records") if hasattr(rows, "to_dict")
-                                                                 else rows)}
+    records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
+    capped = {(series_name(r["model"], r["augment_px"]), int(r["train_size"])): float(r["test_accuracy"])
+              for r in records if not is_converged(r)}  # lower bounds, never results
+    every = {series_name(r["model"], r["augment_px"]) for r in records}
     sizes = sorted({n for s in test.values() for n in s} | {n for _, n in capped})
     lines = ["| series | " + " | ".join(f"N = {fmt_n(n)}" for n in sizes) + " |", "|---" * (len(sizes) + 1) + "|"]
     for s in sorted(every, key=lambda k: (k.split()[0] != "cnn", k)):
