@@ -11,7 +11,7 @@ from core import biases as bi
 from core import models, pictures, shapes
 from core.attention import vit_geometry
 from core.messages import Message, listing
-from ui import compute, png, present
+from ui import compute, png
 from ui.i18n import t
 from ui.models import cached_model
 
