@@ -54,9 +54,14 @@ class Target:
     def stop(self, model: str, init: str) -> EarlyStop:
         return self.scratch[model] if init == "scratch" else self.from_checkpoint
 
-    def cells(self, models=tuple(hunger.ARCHS), inits=INITS) -> list[tuple[str, str, int, int]]:
-        """(model, init, N, seed), the costliest first (ViT from scratch, large N) for load balance."""
+    def cells(self, models=tuple(hunger.ARCHS), inits=INITS, cheap_first: bool = False
+              ) -> list[tuple[str, str, int, int]]:
+        """(model, init, N, seed). On a GPU the costliest first (ViT from scratch, large N) for load balance; with
+        `cheap_first` (a CPU, where a session may stop mid-grid) the runs from the checkpoints and the CNN's first,
+        and the ViT from scratch, ~15-30 min each there, last."""
         cells = [(m, i, n, s) for m in models for i in inits for n in self.sizes for s in range(self.seeds)]
+        if cheap_first:
+            return sorted(cells, key=lambda c: (c[0] == "vit" and c[1] == "scratch", c[3], c[0], c[1], c[2]))
         return sorted(cells, key=lambda c: (c[1] != "scratch", c[0] != "vit", -c[2], c[1], c[3]))
 
 
@@ -227,7 +232,7 @@ def main(argv=None) -> None:
                          "pass --fresh to replace them or --out for another file")
     key = lambda r: (r["model"], r["init"], int(r["target_size"]), int(r["seed"]))  # noqa: E731
     done = {key(r) for r in rows}
-    todo = [c for c in grid.cells(tuple(args.models)) if c not in done]
+    todo = [c for c in grid.cells(tuple(args.models), cheap_first=args.device == "cpu") if c not in done]
     print(f"{len(todo)} target runs to train on {args.device}", flush=True)
     jobs = args.jobs or (8 if args.device == "cuda" else max(1, os.cpu_count() or 1))
     threads = max(1, (os.cpu_count() or 1) // jobs)
