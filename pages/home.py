@@ -11,6 +11,7 @@ require_entry()
 
 st.title(t("app.name"))
 st.markdown(t("home.intro"))
+page_link("tour", t("home.link_tour"))  # "start here" for a lecture
 st.image(str(Path(__file__).resolve().parents[1] / "ui" / t("home.picture")), width=700)  # python -m ui.home_picture
 
 left, right = st.columns(2, gap="large")

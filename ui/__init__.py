@@ -41,12 +41,13 @@ def png(rgb) -> bytes:
     return buf.getvalue()
 
 
-def page_link(name: str, label: str) -> None:
-    """A link to page `name` (registry: its path and icon, written once) labelled `label`."""
+def page_link(name: str, label: str, query: dict | None = None) -> None:
+    """A link to page `name` (registry: its path and icon, written once) labelled `label`, opening it with the
+    query parameters `query` (its bookmarked settings)."""
     from ui.registry import BY_NAME
 
     spec = BY_NAME[name]
-    st.page_link(spec.path, label=label, icon=spec.icon)
+    st.page_link(spec.path, label=label, icon=spec.icon, query_params=query or None)
 
 
 def table_height(rows: int) -> int:

@@ -53,6 +53,7 @@ def warm_up() -> None:
 
     _analysis(DEFAULTS["model"], sample(DEFAULTS["image"]).numpy())
     embeddings(DEFAULTS["model"])
+    _batch_distance(DEFAULTS["model"])  # the page's distance chart, and the tour's last question
 
 
 def _analyse(lm, img: np.ndarray) -> Analysis:

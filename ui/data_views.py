@@ -53,7 +53,7 @@ POSITION_NAMES = ex.POSITION_MODELS
 
 
 @st.cache_data(max_entries=2, show_spinner=False)  # the spinner is in the session's language: see position_section
-def _position_predictions() -> tuple[dict, np.ndarray, np.ndarray, bool]:
+def position_predictions() -> tuple[dict, np.ndarray, np.ndarray, bool]:
     """The shipped results if present (instant), else a smaller live measurement."""
     res = ex.load_positions()
     shipped = res is not None
@@ -65,25 +65,35 @@ def _position_predictions() -> tuple[dict, np.ndarray, np.ndarray, bool]:
 
 def warm_up() -> None:
     """The shipped results, read before the first visitor asks (ui/warmup.py)."""
-    _position_predictions()
+    position_predictions()
+
+
+# px from the frame's centre: objects within the first of these (just past the centre-trained models' training region),
+# and those the second or more out
+NEAR_FAR = (shapes.CENTER_RADIUS + 2, shapes.CENTER_RADIUS + 6)
+
+
+def centre_accuracy(preds, labels, centres) -> dict[str, tuple[float, float]]:
+    """{model: (accuracy on objects near the centre, accuracy on those far from it)}."""
+    near, far = NEAR_FAR
+    return {n: (ex.band_accuracy(preds[n], labels, centres, 0, near), ex.band_accuracy(preds[n], labels, centres, far, 99))
+            for n in POSITION_NAMES}
 
 
 def position_section() -> None:
     """Accuracy by where the object is, for models trained on the whole frame and on the centre only."""
     try:
         with st.spinner(t("data.position.spinner")):
-            preds, labels, centres, shipped = _position_predictions()
+            preds, labels, centres, shipped = position_predictions()
     except models.ModelError as e:
         st.error(t("data.position.models_needed", error=words(e)))
         return
     if not shipped:
         st.warning(t("data.position.live_measurement"))
     _position_heatmap_section(preds, labels, centres)
-    radius = shapes.CENTER_RADIUS
-    present.chart(_distance_chart(preds, labels, centres), width="stretch")
-    near, far = radius + 2, radius + 6  # px: objects whose centre is within `near` px, and those `far` or more out
-    acc = {n: (ex.band_accuracy(preds[n], labels, centres, 0, near), ex.band_accuracy(preds[n], labels, centres, far, 99))
-           for n in POSITION_NAMES}
+    present.chart(distance_chart(preds, labels, centres), width="stretch")
+    near, far = NEAR_FAR
+    acc = centre_accuracy(preds, labels, centres)
     card = models.model_card().get("models", {})
     budget = listing((Message("data.position.budget", {"model": n, "steps": card[n]["recipe"]["steps"],
                                                           "batch": card[n]["recipe"]["batch"]})
@@ -128,7 +138,7 @@ def _position_heatmaps(grid: pd.DataFrame) -> alt.FacetChart:
         facet=alt.Facet("model:N", sort=list(POSITION_NAMES), title=None), columns=4)
 
 
-def _distance_chart(preds, labels, centres) -> alt.LayerChart:
+def distance_chart(preds, labels, centres) -> alt.LayerChart:
     bands = pd.DataFrame([dict(r, model=n) for n in POSITION_NAMES
                           for r in ex.distance_accuracy(preds[n], labels, centres)])
     line = alt.Chart(bands).mark_line(point=True).encode(
@@ -186,7 +196,7 @@ def hunger_section(hunger: pd.DataFrame | None, live_rows: list[dict]) -> None:
 def vit_learning_section(hunger: pd.DataFrame) -> None:
     """Mean attention distance per layer and position-embedding locality of every ViT run, against N."""
     st.markdown(t("data.vit_learning.intro", probe=hu.PROBE_SIZE))
-    present.chart(attention_distance_chart(hunger))
+    present.chart(attentiondistance_chart(hunger))
     present.chart(locality_chart(hunger), width="stretch")
     st.info(words(hr.vit_learning_reading(hunger, at.uniform_attention_distance(8, 8, 1))))
 
@@ -247,7 +257,7 @@ def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.L
     return alt.layer(*layers).properties(height=380)
 
 
-def attention_distance_chart(shipped: pd.DataFrame) -> alt.HConcatChart:
+def attentiondistance_chart(shipped: pd.DataFrame) -> alt.HConcatChart:
     """Mean attention distance of every layer against N (mean over seeds, converged runs), one panel per ViT series,
     with the uniform-attention baseline."""
     shipped = hr.converged(shipped)

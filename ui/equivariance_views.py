@@ -163,7 +163,7 @@ def _is_whole_network(chain: str) -> bool:
     return chain.startswith("whole ")  # core.equivariance.model_chain's names: "whole CNN (cnn) feature map", ...
 
 
-def _chain_colour(chain: str) -> str:
+def chain_colour(chain: str) -> str:
     for name in MODELS.values():
         if _is_whole_network(chain) and f"({name})" in chain:
             return colours([name])[name]
@@ -176,7 +176,7 @@ def _error_chart(df: pd.DataFrame, title: str) -> alt.LayerChart:
     words) added; colours follow the `chain` identifiers, in the order the chains were picked."""
     chains = list(dict.fromkeys(df["chain"]))
     labels = [df.loc[df["chain"] == c, "label"].iloc[0] for c in chains]
-    colour = alt.Color("label:N", title=title, scale=alt.Scale(domain=labels, range=[_chain_colour(c) for c in chains]),
+    colour = alt.Color("label:N", title=title, scale=alt.Scale(domain=labels, range=[chain_colour(c) for c in chains]),
                        legend=alt.Legend(orient="right", labelLimit=320, titleFontSize=13, labelFontSize=13))
     base = alt.Chart(df).encode(
         x=alt.X("shift_px:Q", title=t("equivariance.chains.x_title"), axis=alt.Axis(titleFontSize=13)),

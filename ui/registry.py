@@ -18,6 +18,7 @@ class PageSpec:
 
 PAGES = (
     PageSpec("pages/home.py", ":material/home:", ""),
+    PageSpec("pages/tour.py", ":material/co_present:", "tour"),
     PageSpec("pages/equivariance.py", ":material/compare_arrows:", "equivariance"),
     PageSpec("pages/attention.py", ":material/grid_view:", "attention"),
     PageSpec("pages/biases.py", ":material/checklist:", "biases"),
