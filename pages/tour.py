@@ -14,56 +14,49 @@ step = tour.STEPS[n - 1]
 st.query_params["step"] = str(n)  # the lecturer's bookmark follows the tour
 st.sidebar.toggle(t("tour.hide"), value=True, key=views.HIDE, help=t("tour.hide_help"))
 
-st.title(t("tour.heading", n=n, total=len(tour.STEPS), title=t(f"tour.{step.id}.title")))
+# one screen at 1280x720 in projector mode: the navigation beside a smaller title, the question and the answer's
+# words left, its picture and takeaway right
+st.html("<style>h1 { font-size: 1.45rem !important; }</style>")
+head, back, forward = st.columns([10, 2, 2], vertical_alignment="center")
+head.title(t("tour.heading", n=n, total=len(tour.STEPS), title=t(f"tour.{step.id}.title")))
+revealed = views.is_shown(step.id)
+back.button(t("tour.previous"), shortcut="Left", disabled=n == 1, on_click=views.go, args=(n - 1,), width="stretch")
+forward.button(t("tour.next"), shortcut="Right", disabled=n == len(tour.STEPS), on_click=views.go, args=(n + 1,),
+               type="primary" if revealed or not step.choices else "secondary", width="stretch")
 if not understood:
     st.info(t("tour.bad_step", raw=asked_for, total=len(tour.STEPS)))
 
-left, right = st.columns([2, 3], gap="large")
-if step.choices:
+left, right = st.columns(2, gap="large")
+if not step.choices:  # the summary: every step's lesson, as the data gives it
+    views.summary(left, right)
+else:
     try:
         asked = views.question_values(step)
     except views.Missing as e:
         left.warning(e.message)
-        asked = None
-    if asked is not None:
-        with left:
-            st.markdown(f"**{t(f'tour.{step.id}.question', **asked)}**")
-            guess = st.pills(t("tour.guess"), step.choices, key=f"tour_guess_{step.id}",
-                             format_func=lambda c: t(f"tour.{step.id}.choice.{c}"))
-            if not views.is_shown(step.id):
-                st.button(t("tour.reveal"), type="primary", shortcut="Down", on_click=views.reveal, args=(step.id,))
-        if views.is_shown(step.id):
-            try:
-                shown = views.measure(step)
-            except views.Missing as e:
-                left.warning(e.message)
-            else:
-                with left:
-                    verdict = "" if guess is None else t("tour.right" if guess == shown.answer.correct else "tour.wrong")
-                    st.success(f"**{t(f'tour.{step.id}.choice.{shown.answer.correct}')}.** {verdict}")
-                    st.markdown(views.answer_text(step, shown.answer))
-                    st.markdown(f"**{t('tour.takeaway')}** {views.takeaway_text(step, shown.answer)}")
-                    page_link(step.page, t(f"tour.{step.id}.link"), step.query)
-                with right:
-                    views.show(shown)
-        elif step.id in views.PROMPTS:
-            with right:
-                try:
-                    views.show_pictures(views.PROMPTS[step.id]())
-                except views.Missing as e:
-                    st.warning(e.message)
-else:  # the summary: every step's lesson, as the data gives it
+        st.stop()
     with left:
-        st.markdown(t("tour.summary.intro"))
-    for i, s in enumerate(tour.STEPS[:-1], 1):
+        st.markdown(f"**{t(f'tour.{step.id}.question', **asked)}**")
+        guess = st.pills(t("tour.guess"), step.choices, key=f"tour_guess_{step.id}",
+                         format_func=lambda c: t(f"tour.{step.id}.choice.{c}"), width="stretch", wrap=True,
+                         label_visibility="collapsed", help=t("tour.guess"))
+        if not revealed:
+            st.button(t("tour.reveal"), type="primary", shortcut="Down", on_click=views.reveal, args=(step.id,))
+    if not revealed:
+        if step.id in views.PROMPTS:  # a picture that sets the question up and gives nothing away
+            with right:
+                views.show_pictures(views.PROMPTS[step.id]())
+    else:
         try:
-            line = views.takeaway(s)
+            shown = views.measure(step)
         except views.Missing as e:
-            line = e.message
-        (left if i <= 5 else right).markdown(f"{i}. **{t(f'tour.{s.id}.title')}**: {line}")
-
-back, forward, hint = st.columns([1, 1, 3], vertical_alignment="center")
-back.button(t("tour.previous"), shortcut="Left", disabled=n == 1, on_click=views.go, args=(n - 1,), width="stretch")
-forward.button(t("tour.next"), shortcut="Right", disabled=n == len(tour.STEPS), on_click=views.go, args=(n + 1,),
-               type="primary" if views.is_shown(step.id) or not step.choices else "secondary", width="stretch")
-hint.caption(t("tour.keys"))
+            left.warning(e.message)
+        else:
+            verdict = "" if guess is None else t("tour.right" if guess == shown.answer.correct else "tour.wrong")
+            left.success(f"**{t(f'tour.{step.id}.choice.{shown.answer.correct}')}.** {verdict}")
+            left.markdown(views.answer_text(step, shown.answer))
+            with right:
+                views.show(shown)
+                st.markdown(f"**{t('tour.takeaway')}** {views.takeaway_text(step, shown.answer)}")
+                page_link(step.page, t(f"tour.{step.id}.link"), step.query)
+left.caption(t("tour.keys"))

@@ -44,16 +44,20 @@ def _model(name: str):
 
 
 def _bars(df: pd.DataFrame, x: str, y: str, colour: str, x_title: str, fmt: str = ".0%", log: bool = False,
-          colours: dict | None = None) -> alt.Chart:
-    """Horizontal bars with their values printed: the tour's charts are read from across a room."""
-    scale = alt.Scale(type="log") if log else alt.Scale(domain=[0, 1])
+          colours: dict | None = None, top: float = 1.0) -> alt.Chart:
+    """Horizontal bars with their values printed large: the tour's charts are read from across a room. On a log
+    scale the bars start at 1 (a bar from 0 has no length there)."""
+    most = float(df[x].max())
+    scale = alt.Scale(type="log", domain=[1, most * 1_000]) if log else alt.Scale(domain=[0, 1.2 * max(top, most)])
     c = alt.Color(f"{colour}:N", legend=None, scale=alt.Scale(domain=list(colours), range=list(colours.values()))
                   ) if colours else alt.value("#4c78a8")
-    base = alt.Chart(df).encode(y=alt.Y(f"{y}:N", title=None, sort=None, axis=alt.Axis(labelLimit=320)),
+    base = alt.Chart(df).encode(y=alt.Y(f"{y}:N", title=None, sort=None, axis=alt.Axis(labelLimit=360)),
                                 x=alt.X(f"{x}:Q", title=x_title, scale=scale,
-                                        axis=alt.Axis(format=fmt if not log else "~s")))
-    return (base.mark_bar().encode(color=c) + base.mark_text(align="left", dx=4).encode(
-        text=alt.Text(f"{x}:Q", format=fmt if not log else ",.0f"))).properties(height=alt.Step(34))
+                                        axis=alt.Axis(format="~s" if log else fmt, tickCount=4)))
+    bars = base.mark_bar().encode(color=c, **({"x2": alt.datum(1)} if log else {}))
+    text = base.mark_text(align="left", dx=5, fontSize=18, fontWeight="bold").encode(
+        text=alt.Text(f"{x}:Q", format=",.0f" if log else fmt))
+    return (bars + text).properties(height=alt.Step(40))
 
 
 def _trained_on(model: str) -> int:
@@ -143,15 +147,11 @@ def _equivariance() -> Shown:
 def _invariance() -> Shown:
     img, kernel, _ = _equivariance_inputs()
     rows = ev.curves(img, kernel, tuple(ev.default_chains(kernel)))
-    rows = rows[rows.chain.isin(tour.STRIDE_CHAINS.values())]
     answer = tour.invariance(tour.odd_shift_errors(rows.to_dict("records")))
-    names = {n: t(f"tour.invariance.choice.{c}") for c, n in tour.STRIDE_CHAINS.items()}
-    colours = {names[n]: ev.chain_colour(n) for n in names}
-    chart = alt.Chart(rows.assign(label=rows.chain.map(names))).mark_line(point=True).encode(
-        x=alt.X("shift_px:Q", title=t("tour.invariance.x")), y=alt.Y("error:Q", title=t("tour.invariance.y")),
-        color=alt.Color("label:N", title=None, scale=alt.Scale(domain=list(colours), range=list(colours.values())),
-                        legend=alt.Legend(orient="bottom", columns=1, labelLimit=400))).properties(height=200)
-    return Shown(answer, chart)
+    bars = pd.DataFrame([{"chain": t(f"tour.invariance.choice.{c}"), "key": c, "error": answer.values[c]}
+                         for c in tour.STRIDE_CHAINS])
+    colours = {t(f"tour.invariance.choice.{c}"): ev.chain_colour(n) for c, n in tour.STRIDE_CHAINS.items()}
+    return Shown(answer, _bars(bars, "error", "chain", "chain", t("tour.invariance.x"), fmt=".2f", colours=colours))
 
 
 def _one_pixel() -> Shown:
@@ -247,19 +247,14 @@ def _learns() -> Shown:
     uniform = att.uniform_attention_distance(geo.grid_size, geo.patch_size, geo.num_prefix_tokens)
     answer = tour.learns(dist[0], uniform)
     answer.values.update(grid=geo.grid_size[0], images=_trained_on("vit"))
-    rows = pd.DataFrame([{"layer": layer + 1, "head": head + 1, "distance": float(d)}
-                         for (layer, head), d in np.ndenumerate(dist)])
-    rules = pd.DataFrame({"px": [uniform, tour.LOCAL_SHARE * uniform],
-                          "what": [t("tour.learns.uniform"), t("tour.learns.local_line")]})
-    points = alt.Chart(rows).mark_circle(size=90, color=EMBEDDED["vit"].colour).encode(
-        x=alt.X("layer:O", title=t("tour.learns.x"), axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("distance:Q", title=t("tour.learns.y"), scale=alt.Scale(domain=[0, uniform * 1.15])),
-        tooltip=[alt.Tooltip("layer:O", title=t("tour.learns.x")), alt.Tooltip("head:O", title=t("tour.learns.head")),
-                 alt.Tooltip("distance:Q", format=".1f", title=t("tour.learns.y"))])
-    lines = alt.Chart(rules).mark_rule(strokeDash=[5, 4], color="#888").encode(y="px:Q")
-    text = alt.Chart(rules).mark_text(align="left", dx=4, dy=-7, color="#555").encode(
-        y="px:Q", x=alt.value(0), text="what:N")
-    return Shown(answer, (lines + text + points).properties(height=220))
+    grey = "#9e9e9e"
+    bars = pd.DataFrame([{"what": t("tour.learns.head", head=h + 1), "px": float(d), "colour": EMBEDDED["vit"].colour}
+                         for h, d in enumerate(dist[0])] +
+                        [{"what": t("tour.learns.uniform"), "px": uniform, "colour": grey},
+                         {"what": t("tour.learns.local_line"), "px": tour.LOCAL_SHARE * uniform, "colour": grey}])
+    colours = dict(zip(bars.what, bars.colour))
+    return Shown(answer, _bars(bars, "px", "what", "what", t("tour.learns.y"), fmt=".1f", colours=colours,
+                               top=uniform))
 
 
 MEASURE = {"bias": _bias, "cnn": _cnn, "vit": _vit, "equivariance": _equivariance, "invariance": _invariance,
@@ -306,15 +301,22 @@ def takeaway_text(step: tour.Step, a: tour.Answer) -> str:
     return _text(step, "takeaway", a)
 
 
-def takeaway(step: tour.Step) -> str:
-    """The step's one-line lesson, for the outcome the data gives."""
-    return takeaway_text(step, measure(step).answer)
-
-
 def show_pictures(pics: list[tuple[np.ndarray, str]]) -> None:
     for col, (rgb, caption) in zip(st.columns(len(pics)), pics):
         col.image(png(rgb), width="stretch")
         col.markdown(caption)  # text, not an image caption: projector mode hides those
+
+
+def summary(left, right) -> None:
+    """The last step: what each step found, as its data gives it (a step without data says why): its answer, short
+    enough that the whole lecture fits one screen."""
+    left.markdown(t("tour.summary.intro"))
+    for i, s in enumerate(tour.STEPS[:-1], 1):
+        try:
+            line = t(f"tour.{s.id}.choice.{measure(s).answer.correct}")
+        except Missing:
+            line = t("tour.summary.no_data")
+        (left if i <= 5 else right).markdown(f"{i}. {t(f'tour.{s.id}.short')}: **{line}**")
 
 
 def show(shown: Shown) -> None:
