@@ -1,28 +1,42 @@
-"""Inductive Bias Lab: entry point. Page config, navigation over pages/, the shared sidebar."""
+"""Inductive Bias Lab: entry point. Page config, navigation over pages/, the shared sidebar.
+
+`streamlit run streamlit_app.py` finds the `st.App` below and serves it; the server imports this file once to get
+it (outside any script run), and each visitor's script run then draws the app. The App's lifespan starts the
+warm-up with the server, so that the first visitor after the health check finds torch, the models and every
+page's default view ready (ui/warmup.py).
+"""
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from ui import i18n, present, registry, release_memory, warmup
-from ui.i18n import t
+from ui import warmup
 
-# No torch here: ui/compute.py configures it when a page first computes, so the home page opens without it.
 
-st.set_page_config(page_title=t("app.name"), page_icon=":material/biotech:", layout="wide",
-                   initial_sidebar_state="collapsed" if present.requested() else "auto")  # projector: all width
+def draw() -> None:
+    from ui import i18n, present, registry, release_memory
+    from ui.i18n import t
 
-i18n.picker()  # before the navigation: the page titles are in the session's language
-PAGES = [st.Page(p.path, title=t(f"nav.{p.name}"), icon=p.icon, default=not p.url_path,
-                 **({"url_path": p.url_path} if p.url_path else {}))  # the home page is the default, at "/"
-         for p in registry.PAGES]
-page = st.navigation(PAGES)
+    # No torch here: ui/compute.py configures it when a page first computes, so the home page opens without it.
+    st.set_page_config(page_title=t("app.name"), page_icon=":material/biotech:", layout="wide",
+                       initial_sidebar_state="collapsed" if present.requested() else "auto")  # projector: all width
 
-present.toggle()
-with st.sidebar:
-    st.caption(t("app.about"))
+    i18n.picker()  # before the navigation: the page titles are in the session's language
+    pages = [st.Page(p.path, title=t(f"nav.{p.name}"), icon=p.icon, default=not p.url_path,
+                     **({"url_path": p.url_path} if p.url_path else {}))  # the home page is the default, at "/"
+             for p in registry.PAGES]
+    page = st.navigation(pages)
 
-try:
-    page.run()
-finally:
-    release_memory()
-    # once per server, after this first page is done (its own run does not compete with the imports): torch, the
-    # models and every page's default view load in the background while the visitor reads
-    warmup.start()
+    present.toggle()
+    with st.sidebar:
+        st.caption(t("app.about"))
+
+    try:
+        page.run()
+    finally:
+        release_memory()
+        warmup.start()  # where no lifespan ran (AppTest, an older server): once, after this first page is done
+
+
+if get_script_run_ctx() is None:  # the server importing this file to serve it
+    app = st.App(__file__, lifespan=warmup.lifespan)
+else:
+    draw()

@@ -74,8 +74,9 @@ def healthy(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> float:
-    """Seconds until the health endpoint answers; raises if the server dies or never answers."""
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> float:
+    """Seconds until the health endpoint answers (the server answers once its warm-up is done, ui/warmup.py); raises
+    if the server dies or never answers."""
     t = time.perf_counter()
     while time.perf_counter() - t < timeout:
         if proc.poll() is not None:

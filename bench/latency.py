@@ -11,7 +11,8 @@ usage: python -m bench.latency [--repeats 5] [--out bench/latency.json] [--only 
   fragment) finished, read from a MutationObserver on the app's `data-test-script-state` attribute, so the
   Python side of Playwright adds nothing. Sliders are moved with the arrow keys (one step each).
 Goals (issue #16): every control that does not train ≤ 300 ms median; the sensitivity grid ≤ 2 s; first visit
-≤ 2 s. On 2 cores, an otherwise idle machine.
+≤ 2 s on a warmed server; (issue #27) ≤ 3 s on one that has just answered its health check. On 2 cores, an
+otherwise idle machine.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from bench.bench_app import (
 
 OUT = Path(__file__).with_name("latency.json")
 CONTROL_GOAL_MS, GRID_GOAL_MS, FIRST_VISIT_GOAL_S = 300.0, 2000.0, 2.0
+JUST_STARTED_GOAL_S = 3.0  # issue #27: the first page after the health check, on a server that has just started
 WARM_UP_S = 20.0  # how long the warmed server had after its home page was opened
 
 OBSERVE = """() => {
@@ -123,7 +125,18 @@ def click_chart(selector: str, fx: tuple[float, ...], fy: float = 0.5):
     return make
 
 
+def key(name: str):
+    return lambda i: (lambda pg: pg.keyboard.press(name))
+
+
+def reveal_next(i):
+    """Reveal step i + 1 by its key (after moving on from the step revealed before it)."""
+    reveal = lambda pg: pg.keyboard.press("ArrowDown")  # noqa: E731
+    return reveal if i == 0 else ((lambda pg: pg.keyboard.press("ArrowRight")), reveal)
+
+
 CONTROLS = {
+    "tour": [("reveal (key ↓)", reveal_next, CONTROL_GOAL_MS), ("next step (key →)", key("ArrowRight"), CONTROL_GOAL_MS)],
     "equivariance": [("shift dx +1 px", slider("Shift right dx (px, negative: left)"), CONTROL_GOAL_MS),
                      ("kernel", select("Kernel", ("Sobel x", "vertical edge")), CONTROL_GOAL_MS),
                      ("border", radio(("circular", "zeros")), CONTROL_GOAL_MS)],
@@ -157,7 +170,7 @@ def first_visits(browser, pages: list[str]) -> list[dict]:
         url = f"http://127.0.0.1:{port}"
         proc = start_server(port)
         try:
-            wait_healthy(url, proc)
+            health = wait_healthy(url, proc)  # the server answers once its warm-up is done (ui/warmup.py)
             pg, cold = open_page(browser, f"{url}/{name}")
             pg.close()
         finally:
@@ -174,8 +187,9 @@ def first_visits(browser, pages: list[str]) -> list[dict]:
             pg.close()
         finally:
             stop_server(proc)
-        rows.append({"page": name, "just_started_s": cold, "warmed_s": warm})
-        print(f"first visit /{name:14} just started {cold:5.2f} s   warmed server {warm:5.2f} s", flush=True)
+        rows.append({"page": name, "health_s": health, "just_started_s": cold, "warmed_s": warm})
+        print(f"first visit /{name:14} health after {health:5.1f} s, then just started {cold:5.2f} s   "
+              f"warmed server {warm:5.2f} s", flush=True)
     return rows
 
 
@@ -226,7 +240,8 @@ def main(argv=None) -> dict:
         finally:
             browser.close()
     res["ok"] = all(r["ok"] for r in res["controls"]) and all(
-        r["warmed_s"] <= FIRST_VISIT_GOAL_S for r in res.get("first_visits", []))
+        r["warmed_s"] <= FIRST_VISIT_GOAL_S and r["just_started_s"] <= JUST_STARTED_GOAL_S
+        for r in res.get("first_visits", []))
     args.out.write_text(json.dumps(res, indent=1) + "\n")
     print(f"wrote {args.out}: {'all goals met' if res['ok'] else 'goals missed'}")
     return res

@@ -5,7 +5,12 @@ Convention: torch tensors are channel-first ([3, H, W]), numpy arrays channel-la
 """
 from __future__ import annotations
 
+import functools
+import logging
 import math
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -139,3 +144,35 @@ def denormalize(x: torch.Tensor, mean, std) -> torch.Tensor:
     m = torch.tensor(mean, dtype=x.dtype).view(1, -1, 1, 1)
     s = torch.tensor(std, dtype=x.dtype).view(1, -1, 1, 1)
     return (x * s + m).clamp(0, 1)
+
+
+# --- a font for Chinese labels drawn into pictures -----------------------------------------------------------------
+# Where the usual packages put one: Debian/Ubuntu and Community Cloud (fonts-noto-cjk, packages.txt), Fedora, Arch,
+# macOS, Windows. fontconfig is asked when none of them is there.
+CJK_FONTS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+             "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+             "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
+             "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+             "/System/Library/Fonts/PingFang.ttc", "/System/Library/Fonts/Hiragino Sans GB.ttc",
+             "C:/Windows/Fonts/msyh.ttc", "C:/Windows/Fonts/simhei.ttf")
+
+
+@functools.cache
+def cjk_font_path() -> str | None:
+    """A font file with Chinese glyphs, or None (said once in the log): the one place the app looks for it."""
+    for path in CJK_FONTS:
+        if Path(path).is_file():
+            return path
+    if shutil.which("fc-list"):
+        try:
+            found = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            found = ""
+        for line in found.splitlines():
+            path = line.split(":")[0].strip()
+            if Path(path).is_file():
+                return path
+    logging.getLogger(__name__).warning(
+        "no font with Chinese glyphs found: Chinese labels are written beside the pictures instead of into them "
+        "(install fonts-noto-cjk; on Streamlit Community Cloud packages.txt does)")
+    return None

@@ -16,7 +16,12 @@ st.sidebar.toggle(t("tour.hide"), value=True, key=views.HIDE, help=t("tour.hide_
 
 # one screen at 1280x720 in projector mode: the navigation beside a smaller title, the question and the answer's
 # words left, its picture and takeaway right
-st.html("<style>h1 { font-size: 1.45rem !important; }</style>")
+st.html("""<style>
+h1 { font-size: 1.45rem !important; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.75rem !important; padding-bottom: 0.5rem !important; }
+[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.6rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stMarkdownContainer"] p { font-size: 0.92em; }
+</style>""")
 head, back, forward = st.columns([10, 2, 2], vertical_alignment="center")
 head.title(t("tour.heading", n=n, total=len(tour.STEPS), title=t(f"tour.{step.id}.title")))
 revealed = views.is_shown(step.id)
@@ -53,7 +58,7 @@ else:
             left.warning(e.message)
         else:
             verdict = "" if guess is None else t("tour.right" if guess == shown.answer.correct else "tour.wrong")
-            left.success(f"**{t(f'tour.{step.id}.choice.{shown.answer.correct}')}.** {verdict}")
+            left.success(t("tour.verdict", answer=t(f"tour.{step.id}.choice.{shown.answer.correct}"), guess=verdict))
             left.markdown(views.answer_text(step, shown.answer))
             with right:
                 views.show(shown)

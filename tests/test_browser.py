@@ -32,14 +32,15 @@ def server():
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        deadline = time.monotonic() + 240  # the server answers once its warm-up is done (ui/warmup.py), on a busy machine
+        while True:
             try:
                 if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read().strip() == b"ok":
                     break
             except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("streamlit did not answer its health check")
                 time.sleep(0.2)
-        else:
-            pytest.fail("streamlit did not answer its health check")
         yield url
     finally:
         proc.terminate()

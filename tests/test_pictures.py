@@ -50,3 +50,35 @@ def test_grey_rgb_is_black_at_zero_white_at_vmax_and_saturates():
     assert out[0, :, 0].tolist() == [0, 128, 255, 255]  # 1/2 of 255 = 127.5 rounds to 128
     assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
     assert grey_rgb(np.ones((2, 2)), vmax=0.0).max() == 0  # nothing to scale by: all black, no division by zero
+
+
+def test_one_cjk_font_finder_and_labels_beside_the_picture_without_one(monkeypatch, caplog):
+    """The font is found in one place; where none exists the log says so once and the Chinese labels are not drawn
+    into the picture (Pillow's own font would draw empty boxes): the page writes them beside it."""
+    import logging
+
+    import numpy as np
+    from PIL import ImageFont
+
+    from core import pictures
+    from ui import attention_views as av
+
+    found = pictures.cjk_font_path()
+    if found is not None:  # the font it found has Chinese glyphs: 注 is not the missing-glyph box of Pillow's own font
+        font = ImageFont.truetype(found, 24)
+        assert font.getmask("注").getbbox() != ImageFont.load_default(size=24).getmask("注").getbbox()
+    relative = np.zeros((2, 2, 2, 2), dtype=np.float32)
+    monkeypatch.setattr(pictures, "CJK_FONTS", ())
+    monkeypatch.setattr(pictures.shutil, "which", lambda name: None)
+    pictures.cjk_font_path.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="core.pictures"):
+            assert pictures.cjk_font_path() is None and pictures.cjk_font_path() is None
+        assert len([r for r in caplog.records if "Chinese glyphs" in r.getMessage()]) == 1  # once
+        assert not av.labels_drawable("zh") and av.labels_drawable("en")
+        chinese = av.heads_image(relative, tile=72, lang="zh")
+        assert (chinese[:30] == 255).all() and (chinese[:, :80] == 255).all()  # no label drawn: margins stay white
+        english = av.heads_image(relative, tile=72, lang="en")
+        assert not (english[:30] == 255).all()
+    finally:
+        pictures.cjk_font_path.cache_clear()

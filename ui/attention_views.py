@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from pathlib import Path
 
 import altair as alt
 import numpy as np
@@ -22,8 +21,6 @@ from ui.i18n import Message, current, listing, name_of, t, worded, words
 from ui.models import cached_model
 
 CHART_PX = 384  # display width of the clickable image
-# a font with CJK glyphs for the labels drawn into pictures in Chinese (Debian: fonts-noto-cjk), as ui/home_picture.py
-CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 DEFAULTS = {"model": "vit", "image": "one star (64×64)"}
 
 
@@ -119,10 +116,16 @@ def cam_frame(cam_map: np.ndarray) -> pd.DataFrame:
 
 
 def _font(size: int, cjk: bool = False):
-    """Pillow's own font, or for Chinese labels the CJK font where it is installed."""
-    if cjk and CJK_FONT.exists():
-        return ImageFont.truetype(str(CJK_FONT), max(8, size))
+    """Pillow's own font, or for Chinese labels the CJK font (core.pictures.cjk_font_path)."""
+    if cjk and pic.cjk_font_path():
+        return ImageFont.truetype(pic.cjk_font_path(), max(8, size))
     return ImageFont.load_default(size=max(8, size))
+
+
+def labels_drawable(lang: str) -> bool:
+    """Whether labels in `lang` can be drawn into a picture: Chinese needs a CJK font (Pillow's own has none and
+    would draw empty boxes); without one the page writes them beside the picture."""
+    return lang != "zh" or pic.cjk_font_path() is not None
 
 
 def _factor(h: int, w: int, target: int = CHART_PX) -> int:
@@ -246,6 +249,8 @@ def heads_image(relative: np.ndarray, tile: int = 72, lang: str = messages.DEFAU
     im.paste(Image.fromarray(grid), (left, top))
     d, font = ImageDraw.Draw(im), _font(font_px, cjk=lang == "zh")
     th, tw = gh * f + 4, gw * f + 4
+    if not labels_drawable(lang):
+        return np.asarray(im)  # the page writes the labels beside it
     for h in range(Hh):
         d.text((left + h * tw + 4, 4), Message("attention.heads_image.head", {"n": h + 1}).text(lang),
                fill=(30, 30, 30), font=font)
@@ -415,6 +420,8 @@ def where_section(res: Analysis) -> None:
         maps, relative = head_maps(res.attn, query, geo)
         st.image(png(heads_image(relative, lang=current())), output_format="PNG",
                  caption=t("attention.where.all_heads_caption"))
+        if not labels_drawable(current()):
+            st.markdown(t("attention.where.heads_legend", layers=relative.shape[0], heads=relative.shape[1]))
         download(all_heads_frame(maps, relative), f"attention_all_heads_q{_token_param(geo, query)}", "dl-heads")
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from core import pictures
+
 HERE = Path(__file__).parent
-# a font with CJK glyphs for the Chinese picture (Debian: fonts-noto-cjk); only needed to remake the pictures
-CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 SCALE = 5  # screen pixels per image pixel: a 64-px image becomes 320 px
 PATCH = 8
 FONT = 20
@@ -25,7 +25,9 @@ FONT = 20
 def picture(image: np.ndarray, text: dict[str, str], cjk: bool = False) -> Image.Image:
     """[H, W, 3] uint8 (64x64) -> the two-panel picture, its words from `text` (a catalogue)."""
     def _font(size: int):
-        return ImageFont.truetype(str(CJK_FONT), size) if cjk else ImageFont.load_default(size=size)
+        if cjk and pictures.cjk_font_path() is None:
+            raise SystemExit("the Chinese picture needs a CJK font (Debian: apt install fonts-noto-cjk)")
+        return ImageFont.truetype(pictures.cjk_font_path(), size) if cjk else ImageFont.load_default(size=size)
 
     h, w = image.shape[:2]
     big = Image.fromarray(image).resize((w * SCALE, h * SCALE), Image.NEAREST)

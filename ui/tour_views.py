@@ -48,12 +48,13 @@ def _bars(df: pd.DataFrame, x: str, y: str, colour: str, x_title: str, fmt: str 
     """Horizontal bars with their values printed large: the tour's charts are read from across a room. On a log
     scale the bars start at 1 (a bar from 0 has no length there)."""
     most = float(df[x].max())
-    scale = alt.Scale(type="log", domain=[1, most * 1_000]) if log else alt.Scale(domain=[0, 1.2 * max(top, most)])
+    scale = alt.Scale(type="log", domain=[1, most * 100_000]) if log else alt.Scale(domain=[0, 1.2 * max(top, most)])
     c = alt.Color(f"{colour}:N", legend=None, scale=alt.Scale(domain=list(colours), range=list(colours.values()))
                   ) if colours else alt.value("#4c78a8")
     base = alt.Chart(df).encode(y=alt.Y(f"{y}:N", title=None, sort=None, axis=alt.Axis(labelLimit=360)),
                                 x=alt.X(f"{x}:Q", title=x_title, scale=scale,
-                                        axis=alt.Axis(format="~s" if log else fmt, tickCount=4)))
+                                        axis=alt.Axis(format="~s" if log else fmt, tickCount=4, **(
+                                            {"values": [0, 0.25, 0.5, 0.75, 1]} if fmt == ".0%" and not log else {}))))
     bars = base.mark_bar().encode(color=c, **({"x2": alt.datum(1)} if log else {}))
     text = base.mark_text(align="left", dx=5, fontSize=18, fontWeight="bold").encode(
         text=alt.Text(f"{x}:Q", format=",.0f" if log else fmt))

@@ -1,5 +1,7 @@
-"""Warm the server up in the background once the first page view of a server has run, so that the compute pages'
-first visits do not wait for `import torch`, the embedded models and their default results.
+"""Warm the server up in the background, so that the compute pages' first visits do not wait for `import torch`, the
+embedded models and their default results. It starts with the server (`lifespan`, the entry file's st.App), whose
+health check then answers once the warm-up is done (at most WAIT_S later); where no lifespan runs (AppTest), the
+first page view starts it.
 
 The last step matters most for every later click: `gc.freeze()`. Streamlit runs a full garbage collection after
 every script run (`runner.postScriptGC`); with torch, timm, altair and pandas loaded, that is ~480k tracked
@@ -9,6 +11,8 @@ collection: it then only walks what the sessions made since, and takes well unde
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import importlib
 import logging
@@ -32,6 +36,18 @@ class _NoContextWarnings(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.threadName != NAME
+
+
+WAIT_S = 60.0  # the longest the server holds its health check for the warm-up (~15 s on 2 idle cores)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    """st.App's lifespan: the warm-up starts with the server, and the server answers once it is done (a sleeping
+    Cloud app shows its waking-up screen meanwhile, rather than a page that waits on every first click)."""
+    start()
+    await asyncio.to_thread(done.wait, WAIT_S)
+    yield
 
 
 def start() -> None:
