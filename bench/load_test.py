@@ -4,7 +4,7 @@ usage: python -m bench.load_test [--sessions 8] [--interactions 400] [--deadline
        (prints a table, writes bench/load.json; stops by itself: every wait has a timeout, the whole run a deadline)
 
 Phase 1, all sessions at once (headless Chromium contexts, one asyncio loop):
-- 8 normal sessions go through /, /equivariance, /attention, /sensitivity, /data, /explain, /biases. Each has its own settings
+- 8 normal sessions go through /, /equivariance, /attention, /sensitivity, /data, /explain, /biases, /tour. Each has its own settings
   (dx, dy in the equivariance URL; layer and head in the attention URL; the object size slider on the
   sensitivity page; the cell size on the data page) and changes a widget at the same moment as the others (a
   gate lines them up); after every update it checks that the page shows *its own* numbers (no cross-talk) and
@@ -316,10 +316,21 @@ async def normal_session(s: Session, i: int, gate: Gate):
         await s.text("takes the CNN from")
         await s.no_exception("biases")
 
+    async def tour():  # each session on its own step: its reveal (by key) shows that step, not another session's
+        n = i % 10 + 1
+        await s.open(f"/tour?step={n}", "concurrent")
+        await s.update(lambda: s.page.keyboard.press("ArrowDown"), lambda: s.page.locator(
+            "[data-testid='stAlertContentSuccess'], [data-testid='stAlertContentWarning']").first.wait_for(
+            timeout=TIMEOUT_MS), "concurrent", "/tour", "reveal")
+        title = await s.page.locator("h1").first.inner_text()
+        s.check("tour", "own step", title.startswith(f"{n}/"), f"the title reads {title!r}, the session asked for {n}")
+        await s.no_exception("tour")
+
     gates = {"equivariance": ("equivariance slider", "equivariance radio"), "attention": ("attention slider",),
              "sensitivity": ("sensitivity slider",), "data": ("data slider",)}
     for name, fn in (("home", home), ("equivariance", equivariance), ("attention", attention),
-                     ("sensitivity", sensitivity), ("data", data), ("explain", explain), ("biases", biases)):
+                     ("sensitivity", sensitivity), ("data", data), ("explain", explain), ("biases", biases),
+                     ("tour", tour)):
         await step(s, name, fn(), gate, gates.get(name, ()))
 
 

@@ -1,5 +1,6 @@
 """Every page in a real `streamlit run` server, driven by Debian's Chromium through Playwright."""
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -162,5 +163,28 @@ def test_clicking_the_sensitivity_chart_shows_that_frame(server, browser):
             seen.append(x_shown())
         assert seen[1] < 22 < seen[2], seen  # the path runs x = 0..44 from left to right
         assert pg.locator("[data-testid='stException']").count() == 0
+    finally:
+        pg.close()
+
+
+def test_the_tour_answers_its_keys_and_keeps_the_step_in_the_url(server, browser):
+    """A lecturer's keys: ↓ reveals, → and ← move between steps (the URL follows, so a reload stays there), and a
+    revealed step stays revealed when the lecture comes back to it."""
+    from playwright.sync_api import expect
+
+    pg = _open(browser, f"{server}/tour?step=3")
+    try:
+        success = pg.locator("[data-testid='stAlertContentSuccess']")
+        expect(pg.locator("h1").first).to_contain_text("3/11")
+        assert success.count() == 0
+        pg.keyboard.press("ArrowDown")
+        expect(success).to_have_count(1, timeout=120_000)
+        pg.keyboard.press("ArrowRight")
+        expect(pg.locator("h1").first).to_contain_text("4/11", timeout=120_000)
+        expect(success).to_have_count(0, timeout=120_000)
+        expect(pg).to_have_url(re.compile(r"step=4"), timeout=60_000)
+        pg.keyboard.press("ArrowLeft")
+        expect(pg.locator("h1").first).to_contain_text("3/11", timeout=120_000)
+        expect(success).to_have_count(1, timeout=120_000)
     finally:
         pg.close()

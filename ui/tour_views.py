@@ -116,7 +116,10 @@ def vit_prompt() -> list[tuple[np.ndarray, str]]:
     from core import biases as bi
     from core import pictures
 
-    images = bv.probe()[0][:1]
+    images = bv.probe()[0][:16]
+    # the one whose shape stands out most from its background (the probe draws sizes at random)
+    contrast = (images - images.flatten(2).median(-1).values[..., None, None]).abs().sum((1, 2, 3))
+    images = images[int(contrast.argmax())][None]
     grid = _model("vit").net.patch_embed.grid_size[0]
     shuffled = bi.shuffle_patches(images, grid, torch.Generator().manual_seed(0))
     up = lambda x: pictures.enlarge(pictures.to_uint8(x[0]), 160)  # noqa: E731
@@ -303,7 +306,8 @@ def takeaway_text(step: tour.Step, a: tour.Answer) -> str:
 
 
 def show_pictures(pics: list[tuple[np.ndarray, str]]) -> None:
-    for col, (rgb, caption) in zip(st.columns(len(pics)), pics):
+    """Side by side, at most half the column wide each (one screen on a projector)."""
+    for col, (rgb, caption) in zip(st.columns(max(2, len(pics))), pics):
         col.image(png(rgb), width="stretch")
         col.markdown(caption)  # text, not an image caption: projector mode hides those
 
@@ -317,7 +321,7 @@ def summary(left, right) -> None:
             line = t(f"tour.{s.id}.choice.{measure(s).answer.correct}")
         except Missing:
             line = t("tour.summary.no_data")
-        (left if i <= 5 else right).markdown(f"{i}. {t(f'tour.{s.id}.short')}: **{line}**")
+        (left if i <= 5 else right).markdown(t("tour.summary.line", n=i, step=t(f"tour.{s.id}.short"), answer=line))
 
 
 def show(shown: Shown) -> None:
