@@ -23,10 +23,16 @@ class BiasError(Explained, ValueError):
 RESNET_STAGES = ("stem", "layer1", "layer2", "layer3", "layer4")
 
 
-def stage_output(net: torch.nn.Module, stage: int, images: torch.Tensor) -> torch.Tensor:
-    """The feature map of a timm ResNet after `stage` (0: the stem, conv + norm + act + max-pool; 1..4: layer1..4);
-    for any other CNN with `forward_features`, stage is ignored and the last feature map is returned."""
-    if all(hasattr(net, n) for n in ("conv1", "bn1", "act1", "maxpool", "layer1")):
+def is_resnet(net: torch.nn.Module) -> bool:
+    """A timm ResNet, whose stages stage_output can reach one by one."""
+    return all(hasattr(net, n) for n in ("conv1", "bn1", "act1", "maxpool", "layer1"))
+
+
+def stage_output(net: torch.nn.Module, stage: int | None, images: torch.Tensor) -> torch.Tensor:
+    """The feature map of a timm ResNet after `stage` (0: the stem, conv + norm + act + max-pool; 1..4: layer1..4;
+    None: the last); for any other CNN with `forward_features`, stage is ignored and the last feature map is returned
+    (cnn_locality then measures that map once, not once per stage number)."""
+    if is_resnet(net) and stage is not None:
         if not 0 <= stage < len(RESNET_STAGES):
             raise BiasError("error.bias.stage", stage=stage, stages=len(RESNET_STAGES) - 1)
         x = net.maxpool(net.act1(net.bn1(net.conv1(images))))
@@ -225,9 +231,12 @@ def centroid(weights: torch.Tensor) -> tuple[float, float]:
     return float(rows), float(cols)
 
 
-def cnn_locality(net: torch.nn.Module, images: torch.Tensor, stages=range(len(RESNET_STAGES))) -> list[dict]:
+def cnn_locality(net: torch.nn.Module, images: torch.Tensor, stages=None) -> list[dict]:
     """Per stage: the ERF map, the box where the gradient is not exactly zero (the theoretical receptive field,
-    clipped to the image) and the radii holding 50 % and 90 % of the ERF's mass around its centre of mass."""
+    clipped to the image) and the radii holding 50 % and 90 % of the ERF's mass around its centre of mass. By
+    default every stage of a timm ResNet, and for any other CNN its last feature map alone (stage None)."""
+    if stages is None:
+        stages = range(len(RESNET_STAGES)) if is_resnet(net) else (None,)
     out = []
     for s in stages:
         erf = effective_receptive_field(net, s, images).double()

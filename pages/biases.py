@@ -35,7 +35,7 @@ def locality():
         loc = views.locality(cnn.name, vit.name)
     st.markdown(t("biases.locality.intro"))
     present.chart(views.locality_chart(views.locality_rows(loc)))
-    views.maps_row([r["erf"] for r in loc["cnn"]], [t("biases.locality.stage", stage=r["stage"]) for r in loc["cnn"]])
+    views.maps_row([r["erf"] for r in loc["cnn"]], [views.stage_caption(r["stage"]) for r in loc["cnn"]])
     views.maps_row([r["attention"] for r in loc["vit"]], [t("biases.locality.layer", layer=r["layer"])
                                                           for r in loc["vit"]])
     st.info(words(views.locality_reading(loc)))

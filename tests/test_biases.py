@@ -143,3 +143,35 @@ def test_the_cka_matrix_is_linear_cka_of_every_pair_and_a_layer_matches_itself()
     assert float(m[1, 0]) == pytest.approx(1.0, abs=1e-5)
     feats = bi.layer_features(build_embedded("vit").eval(), torch.randn(4, 3, 64, 64))
     assert len(feats) == 6 and feats[0].shape == (4, 65 * 96)
+
+
+class _OneConv(torch.nn.Module):
+    """A CNN that is no ResNet: one 3x3 convolution as its whole feature extractor."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward_features(self, x):
+        return self.conv(x)
+
+
+def test_a_cnn_that_is_no_resnet_is_measured_at_its_last_map_only():
+    """One row (stage None), never the same last map reported as five stages (its support: the 3x3 window around the
+    centre, as a 3x3 convolution's output at one position depends on those nine pixels and no others)."""
+    torch.manual_seed(0)
+    net = _OneConv()
+    rows = bi.cnn_locality(net, torch.rand(2, 3, 9, 9))
+    assert len(rows) == 1 and rows[0]["stage"] is None
+    erf = rows[0]["erf"]
+    assert torch.isclose(erf.sum(), torch.tensor(1.0)) and rows[0]["support"] == (3, 3, 5, 5)
+    assert (erf[3:6, 3:6] > 0).all() and erf.sum() == erf[3:6, 3:6].sum()
+
+
+def test_a_timm_cnn_that_is_no_resnet_gets_one_receptive_field():
+    import timm
+
+    net = timm.create_model("mobilenetv3_small_050", pretrained=False, num_classes=10).eval()
+    rows = bi.cnn_locality(net, torch.rand(2, 3, 64, 64))
+    assert len(rows) == 1 and rows[0]["stage"] is None
+    assert torch.isclose(rows[0]["erf"].sum(), torch.tensor(1.0)) and 0 < rows[0]["r50"] <= rows[0]["r90"]

@@ -54,13 +54,22 @@ def locality_rows(loc: dict) -> pd.DataFrame:
                       ("vit", "rollout")):
         trained = not key.endswith("untrained")
         for r in loc[key]:
-            depth = r["stage"] if kind == "erf" else r["layer"]
+            depth = (stage_label(r["stage"]) if kind == "erf" else r["layer"])
             for share in ("50", "90"):
                 radius = r[f"r{share}"] if kind == "erf" else r[f"{kind}_r{share}"]
                 rows.append({"what": t(f"biases.locality.{kind}"), "depth": depth, "radius": radius,
                              "weights": t("biases.locality.trained" if trained else "biases.locality.untrained"),
                              "share": f"{share} %"})
     return pd.DataFrame(rows)
+
+
+def stage_label(stage: int | None):
+    """A CNN stage on the chart's depth axis: its number, or "last" for the one map of a CNN that is no ResNet."""
+    return t("biases.locality.last") if stage is None else stage
+
+
+def stage_caption(stage: int | None) -> str:
+    return t("biases.locality.last_map") if stage is None else t("biases.locality.stage", stage=stage)
 
 
 def locality_chart(rows: pd.DataFrame) -> alt.Chart:
@@ -89,6 +98,11 @@ def maps_row(maps: list[torch.Tensor], captions: list[str]) -> None:
 
 def locality_reading(loc: dict) -> Message:
     cnn, vit = loc["cnn"], loc["vit"]
+    if len(cnn) == 1:  # a CNN that is no ResNet: its last feature map only
+        return Message("biases.locality.reading_last", {
+            "cnn_last": cnn[-1]["r90"], "cnn_untrained": loc["cnn_untrained"][-1]["r90"],
+            "vit_first": vit[0]["attention_r90"], "vit_last": vit[-1]["attention_r90"], "layers": len(vit),
+            "vit_untrained": loc["vit_untrained"][0]["attention_r90"]})
     return Message("biases.locality.reading", {
         "cnn_first": cnn[0]["r90"], "cnn_last": cnn[-1]["r90"], "stages": len(cnn) - 1,
         "vit_first": vit[0]["attention_r90"], "vit_last": vit[-1]["attention_r90"], "layers": len(vit),
