@@ -32,7 +32,7 @@ if not understood:
     st.info(t("tour.bad_step", raw=asked_for, total=len(tour.STEPS)))
 
 left, right = st.columns(2, gap="large")
-if not step.choices:  # the summary: every step's lesson, as the data gives it
+if not step.choices:  # the summary: what every step found, as the data gives it
     views.summary(left, right)
 else:
     try:

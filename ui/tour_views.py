@@ -71,18 +71,20 @@ def _trained_on(model: str) -> int:
 # --- the steps' measurements --------------------------------------------------------------------------------------
 def _bias() -> Shown:
     counts = bv.sharing_counts()
-    rows = pd.DataFrame([{"layer": t(f"biases.sharing.{k}", dim=96), "params": counts[k]}
+    rows = pd.DataFrame([{"layer": t(f"biases.sharing.{k}"), "params": counts[k]}
                          for k in ("conv", "local", "dense")])
     return Shown(tour.bias(counts), _bars(rows, "params", "layer", "layer", t("tour.bias.x"), log=True))
 
 
-def _locality() -> dict:
-    _model("cnn"), _model("vit")
-    return bv.locality("cnn", "vit")
+def _pair() -> None:
+    """The embedded CNN and ViT that the bias steps measure, or Missing."""
+    for name in ("cnn", "vit"):
+        _model(name)
 
 
 def _cnn() -> Shown:
-    loc = _locality()
+    _pair()
+    loc = bv.locality("cnn", "vit")
     side = _model("cnn").input_size[0]
     stages = loc["cnn"]
     pics = [(_heat_rgb(s["erf"]), t("tour.cnn.stage", stage=s["stage"], r90=s["r90"])) for s in (stages[0], stages[-1])]
@@ -96,7 +98,7 @@ def _heat_rgb(m) -> np.ndarray:
 
 
 def _vit() -> Shown:
-    _model("cnn"), _model("vit")
+    _pair()
     df = bv.order("cnn", "vit")
     if df is None:
         raise Missing(t("tour.missing_shapes"))
@@ -152,7 +154,7 @@ def _invariance() -> Shown:
     img, kernel, _ = _equivariance_inputs()
     rows = ev.curves(img, kernel, tuple(ev.default_chains(kernel)))
     answer = tour.invariance(tour.odd_shift_errors(rows.to_dict("records")))
-    bars = pd.DataFrame([{"chain": t(f"tour.invariance.choice.{c}"), "key": c, "error": answer.values[c]}
+    bars = pd.DataFrame([{"chain": t(f"tour.invariance.choice.{c}"), "error": answer.values[c]}
                          for c in tour.STRIDE_CHAINS])
     colours = {t(f"tour.invariance.choice.{c}"): ev.chain_colour(n) for c, n in tour.STRIDE_CHAINS.items()}
     return Shown(answer, _bars(bars, "error", "chain", "chain", t("tour.invariance.x"), fmt=".2f", colours=colours))
@@ -212,7 +214,7 @@ def _data() -> Shown:
         raise Missing(t("tour.data.not_converged", n=tour.DATA_N))
     v = answer.values
     series = {"cnn": v["cnn"], "vit": v["vit"], "cnn + shift aug": v["cnn_aug"], "vit + shift aug": v["vit_aug"]}
-    df = pd.DataFrame([{"series": dv.series_text(s), "key": s, "accuracy": a} for s, a in series.items()])
+    df = pd.DataFrame([{"series": dv.series_text(s), "accuracy": a} for s, a in series.items()])
     colours = {dv.series_text(s): dv.SERIES_COLOURS[s] for s in series}
     return Shown(answer, _bars(df, "accuracy", "series", "series", t("tour.accuracy"), colours=colours))
 
