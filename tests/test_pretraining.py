@@ -156,3 +156,13 @@ def test_a_checkpoint_that_did_not_learn_its_source_task_is_named():
     assert str(note).startswith("But vit reached only 40.7% on held-out images of its own source task, below 90%")
     assert "vit 只达到 40.7%" in note.text("zh")
     assert pr.source_note({"cnn": {"val_accuracy": 0.98}, "vit": {"val_accuracy": 0.95}}) is None
+
+
+def test_the_reading_waits_while_one_architecture_has_no_comparable_runs():
+    """The grid runs the CNN first on a CPU: with no ViT size where both starts converged, the reading says the
+    comparison is still to come (and names who is missing) rather than leaving an empty box."""
+    rows = _rows(vit_gain=0.15, cnn_gain=0.05)
+    rows = rows[~((rows.model == "vit") & (rows.init == "scratch"))]
+    msgs = pr.reading(rows)
+    assert [m.key for m in msgs] == ["data.pretraining.waiting"]
+    assert str(msgs[0]).startswith("No comparison yet: vit has no size")

@@ -53,8 +53,8 @@ def reading(rows) -> list[Message]:
     smallest and the largest N, the verdict on their mean gain, and how far a linear probe gets."""
     summ = summary(rows)
     gains = {m: gain(summ, m) for m in hunger.ARCHS}
-    if not all(gains.values()):
-        return []
+    if not all(gains.values()):  # one architecture has no size with both starts converged yet: no comparison
+        return [say("data.pretraining.waiting", models=listing((m for m, g in gains.items() if not g), "enumeration"))]
     out = []
     for n in sorted({min(g) for g in gains.values()} | {max(g) for g in gains.values()}):
         if all(n in g for g in gains.values()):
