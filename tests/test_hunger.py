@@ -345,6 +345,10 @@ def test_device_phrase():
     assert str(hr.device_phrase("cpu:1 thread(s)")) == "a CPU, 1 thread per run"
     assert str(hr.device_phrase("cpu:4 thread(s)")) == "a CPU, 4 threads per run"
     assert hr.device_phrase("cpu:4 thread(s)").text("zh") == "CPU（每次训练 4 个线程）"
+    # a grid resumed with another number of jobs: the rows' column, as a range (not the first row's count)
+    assert str(hr.device_phrase(["cpu:1 thread(s)", "cpu:2 thread(s)", "cpu:1 thread(s)"])) == \
+        "a CPU, 1–2 threads per run"
+    assert str(hr.device_phrase(["cpu:1 thread(s)"] * 3)) == "a CPU, 1 thread per run"
 
 
 def test_the_readings_in_chinese_carry_the_same_numbers_and_verdicts():

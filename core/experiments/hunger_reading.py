@@ -217,7 +217,7 @@ def method(rows) -> Message:
                cooldown=grid.arms["cnn"].stop.cooldown,
                best=say("data.method.best_both" if any(len(a.configs) > 1 for a in grid.arms.values())
                         else "data.method.best_checkpoint"),
-               device=device_phrase(df.device.iloc[0]), command=df.command.iloc[0], minutes=df.seconds.sum() / 60)
+               device=device_phrase(df.device), command=df.command.iloc[0], minutes=df.seconds.sum() / 60)
 
 
 def grid_of(command: str):
@@ -225,8 +225,17 @@ def grid_of(command: str):
     return GRIDS["full" if "--full" in command.split() else "cpu"]
 
 
-def device_phrase(device: str) -> Message:
-    """'cuda:NVIDIA H200' -> 'an NVIDIA H200 GPU'; 'cpu:1 thread(s)' -> 'a CPU, 1 thread per run'."""
+def device_phrase(device) -> Message:
+    """'cuda:NVIDIA H200' -> 'an NVIDIA H200 GPU'; 'cpu:1 thread(s)' -> 'a CPU, 1 thread per run'. Given the rows'
+    whole device column, runs on CPUs with different thread counts read as a range ('1–2 threads per run')."""
+    if not isinstance(device, str):
+        found = sorted({str(d) for d in device})
+        cpu = sorted({d.partition(":")[2].split()[0] for d in found if d.startswith("cpu:")} - {""}, key=int)
+        if len(found) > 1 and len(cpu) == len(found):
+            return say("data.device.cpu", threads=f"{cpu[0]}–{cpu[-1]}")
+        if len(found) > 1:
+            return listing((device_phrase(d) for d in found), "enumeration")
+        device = found[0]
     kind, _, what = device.partition(":")
     if kind == "cuda":
         return say("data.device.gpu_named", name=what) if what else say("data.device.gpu")

@@ -32,7 +32,7 @@ def method(rows, infos: dict[str, dict]) -> Message:
     return say("data.pretraining.method", source=source,
                targets=listing(say(f"shape.{c}") for c in shapes.TARGET_CLASSES),
                sizes=listing((fmt_n(n) for n in sizes), "enumeration"), seeds=int(rows["seed"].nunique()),
-               device=device_phrase(str(rows["device"].iloc[0])), converged=len(converged(rows)), runs=len(rows))
+               device=device_phrase(rows["device"]), converged=len(converged(rows)), runs=len(rows))
 
 
 WEAK_SOURCE = 0.9  # a pre-trained checkpoint below this source validation accuracy has not learnt its task
