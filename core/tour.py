@@ -9,7 +9,7 @@ per outcome (`takeaway_<choice>`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,8 +20,7 @@ from core.biases import ORDER_FREE
 class Step:
     id: str
     choices: tuple[str, ...]  # () for the summary, which asks nothing
-    page: str  # the registry name of the page that shows it in full
-    query: dict = field(default_factory=dict, hash=False)  # that page's query parameters at the tour's settings
+    page: str  # the registry name of the page that shows it in full (ui.tour_views opens it at the same settings)
 
 
 @dataclass(frozen=True)
@@ -31,21 +30,18 @@ class Answer:
     notes: tuple[str, ...] = ()  # extra sentences the data calls for (catalogue: tour.<step>.note_<note>)
 
 
-BIAS_PAGE = {"bi-cnn": "cnn", "bi-vit": "vit"}
-# The article's argument, in its order (issue #27); the query parameters are the defaults each answer is measured at.
+# The article's argument, in its order (issue #27).
 STEPS = (
-    Step("bias", ("ten", "thousand", "million"), "biases", BIAS_PAGE),
-    Step("cnn", ("near_near", "near_far", "far_far"), "biases", BIAS_PAGE),
-    Step("vit", ("cnn", "vit", "both", "neither"), "biases", BIAS_PAGE),
-    Step("equivariance", ("identical", "border", "everywhere"), "equivariance",
-         {"image": "white square", "kernel": "vertical edge", "size": "3", "dx": "20", "dy": "20", "mode": "zeros"}),
+    Step("bias", ("ten", "thousand", "million"), "biases"),
+    Step("cnn", ("near_near", "near_far", "far_far"), "biases"),
+    Step("vit", ("cnn", "vit", "both", "neither"), "biases"),
+    Step("equivariance", ("identical", "border", "everywhere"), "equivariance"),
     Step("invariance", ("stride", "max_pool", "blur_pool"), "equivariance"),
-    Step("one_pixel", ("none", "one_or_two", "three_or_four"), "sensitivity",
-         {"shape": "star", "path": "horizontal", "models": "cnn,vit,cnn-center,vit-center"}),
+    Step("one_pixel", ("none", "one_or_two", "three_or_four"), "sensitivity"),
     Step("centre", ("cnn", "vit", "both", "neither"), "data"),
     Step("data", ("cnn_cnn", "cnn_vit", "vit_cnn", "vit_vit"), "data"),
     Step("pretraining", ("cnn", "vit", "neither"), "data"),
-    Step("learns", ("near", "far", "mixed"), "attention", {"model": "vit"}),
+    Step("learns", ("near", "far", "mixed"), "attention"),
     Step("summary", (), "home"),
 )
 BY_ID = {s.id: s for s in STEPS}

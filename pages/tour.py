@@ -63,5 +63,5 @@ else:
             with right:
                 views.show(shown)
                 st.markdown(f"**{t('tour.takeaway')}** {views.takeaway_text(step, shown.answer)}")
-                page_link(step.page, t(f"tour.{step.id}.link"), step.query)
+                page_link(step.page, t(f"tour.{step.id}.link"), views.page_query(step))
 left.caption(t("tour.keys"))

@@ -145,3 +145,16 @@ def test_a_guess_is_marked_right_or_wrong_on_the_reveal():
     at.pills(key="tour_guess_equivariance").set_value("everywhere").run()
     button(at, "Reveal").click().run()
     assert "Not what you guessed." in at.success[0].value
+
+
+def test_a_revealed_step_links_its_page_at_the_settings_it_measured():
+    from urllib.parse import parse_qs
+
+    from ui import equivariance_views as ev
+
+    at = tour_at("4")
+    button(at, "Reveal").click().run()
+    link = at.get("page_link")[-1].proto
+    assert link.page == "equivariance"
+    query = {k: v[0] for k, v in parse_qs(link.query_string).items()}
+    assert query == {k: str(ev.DEFAULTS[k]) for k in ("image", "kernel", "size", "dx", "dy", "mode")}

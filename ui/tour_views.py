@@ -283,6 +283,23 @@ def question_values(step: tour.Step) -> dict:
     return {}
 
 
+def page_query(step: tour.Step) -> dict[str, str]:
+    """The query parameters that open the step's page at the settings its answer was measured at (each page's own
+    defaults, so the link and the answer cannot drift apart)."""
+    if step.page == "biases":
+        return {"bi-cnn": bv.DEFAULTS["cnn"], "bi-vit": bv.DEFAULTS["vit"]}
+    if step.page == "equivariance":
+        return {k: str(ev.DEFAULTS[k]) for k in ("image", "kernel", "size", "dx", "dy", "mode")}
+    if step.page == "sensitivity":
+        scene = sv.DEFAULT_SCENE
+        return {"shape": scene.shape, "path": scene.path, "models": ",".join(sv.DEFAULT_MODELS)}
+    if step.page == "attention":
+        from ui import attention_views as av
+
+        return {"model": av.DEFAULTS["model"]}
+    return {}
+
+
 def measure(step: tour.Step) -> Shown:
     return MEASURE[step.id]()
 
