@@ -48,7 +48,7 @@ def _bars(df: pd.DataFrame, x: str, y: str, colour: str, x_title: str, fmt: str 
     """Horizontal bars with their values printed large: the tour's charts are read from across a room. On a log
     scale the bars start at 1 (a bar from 0 has no length there)."""
     most = float(df[x].max())
-    scale = alt.Scale(type="log", domain=[1, most * 100_000]) if log else alt.Scale(domain=[0, 1.2 * max(top, most)])
+    scale = alt.Scale(type="log", domain=[1, most * 10_000_000]) if log else alt.Scale(domain=[0, 1.2 * max(top, most)])
     c = alt.Color(f"{colour}:N", legend=None, scale=alt.Scale(domain=list(colours), range=list(colours.values()))
                   ) if colours else alt.value("#4c78a8")
     base = alt.Chart(df).encode(y=alt.Y(f"{y}:N", title=None, sort=None, axis=alt.Axis(labelLimit=360)),
@@ -340,7 +340,7 @@ def summary(left, right) -> None:
             line = t(f"tour.{s.id}.choice.{measure(s).answer.correct}")
         except Missing:
             line = t("tour.summary.no_data")
-        (left if i <= 5 else right).markdown(t("tour.summary.line", n=i, step=t(f"tour.{s.id}.short"), answer=line))
+        (left if i <= 4 else right).markdown(t("tour.summary.line", n=i, step=t(f"tour.{s.id}.short"), answer=line))
 
 
 def show(shown: Shown) -> None:
