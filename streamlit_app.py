@@ -33,7 +33,7 @@ def draw() -> None:
         page.run()
     finally:
         release_memory()
-        warmup.start()  # where no lifespan ran (AppTest, an older server): once, after this first page is done
+        warmup.start()  # where no lifespan ran (AppTest): once, after this first page is done
 
 
 if get_script_run_ctx() is None:  # the server importing this file to serve it

@@ -3,8 +3,8 @@
 Each step asks the room a question with two to four choices. Which choice is right is never written down: it is
 decided here from numbers the lab measures (live models or shipped results), so a different model or a new results
 file changes the answer. The wording lives in locales/<lang>/tour.toml under tour.<step>.*: the question, each
-choice, one answer sentence per possible outcome (`answer_<choice>`), filled from `Answer.values`, and a takeaway
-per outcome (`takeaway_<choice>`).
+choice, the answer sentence (`answer`, or `answer_<choice>` where it differs by outcome), filled from
+`Answer.values`, and the takeaway likewise (`takeaway` / `takeaway_<choice>`).
 """
 from __future__ import annotations
 
@@ -44,7 +44,6 @@ STEPS = (
     Step("learns", ("near", "far", "mixed"), "attention"),
     Step("summary", (), "home"),
 )
-BY_ID = {s.id: s for s in STEPS}
 
 
 def step_number(raw: str | None) -> tuple[int, bool]:
