@@ -57,11 +57,13 @@ class Target:
     def cells(self, models=tuple(hunger.ARCHS), inits=INITS, cheap_first: bool = False
               ) -> list[tuple[str, str, int, int]]:
         """(model, init, N, seed). On a GPU the costliest first (ViT from scratch, large N) for load balance; with
-        `cheap_first` (a CPU, where a session may stop mid-grid) the runs from the checkpoints and the CNN's first,
-        and the ViT from scratch, ~15-30 min each there, last."""
+        `cheap_first` (a CPU, where a session may stop mid-grid) size by size from the smallest, every start of
+        both models at one size before the next, so that wherever the grid stops, the sizes it reached can be
+        compared (a ViT from scratch takes ~15-30 min there, the rest minutes)."""
         cells = [(m, i, n, s) for m in models for i in inits for n in self.sizes for s in range(self.seeds)]
         if cheap_first:
-            return sorted(cells, key=lambda c: (c[0] == "vit" and c[1] == "scratch", c[3], c[0], c[1], c[2]))
+            first = {"finetune": 0, "scratch": 1, "linear": 2}  # the two the comparison needs, the quick one first
+            return sorted(cells, key=lambda c: (c[3], c[2], c[0], first.get(c[1], 3)))
         return sorted(cells, key=lambda c: (c[1] != "scratch", c[0] != "vit", -c[2], c[1], c[3]))
 
 
