@@ -166,3 +166,13 @@ def test_the_reading_waits_while_one_architecture_has_no_comparable_runs():
     msgs = pr.reading(rows)
     assert [m.key for m in msgs] == ["data.pretraining.waiting"]
     assert str(msgs[0]).startswith("No comparison yet: vit has no size")
+
+
+def test_on_a_cpu_the_grid_goes_size_by_size_so_a_stopped_grid_leaves_comparable_sizes():
+    cells = pt.GRID.cells(cheap_first=True)
+    assert sorted(cells) == sorted(pt.GRID.cells())  # the same runs, another order
+    sizes = [n for _, _, n, _ in cells]
+    assert sizes == sorted(sizes)
+    first = cells[:6]  # the smallest size: both models, all three starts, fine-tuning before scratch
+    assert {(m, i) for m, i, _, _ in first} == {(m, i) for m in ("cnn", "vit") for i in pt.INITS}
+    assert first.index(("vit", "finetune", 50, 0)) < first.index(("vit", "scratch", 50, 0))
