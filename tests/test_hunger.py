@@ -247,11 +247,29 @@ def test_run_cell_reports_a_validation_selected_row():
     assert -1 <= row["pos_embed_learnt_locality"] <= 1
 
 
+def test_a_saved_checkpoint_is_the_one_the_row_reports(tmp_path):
+    from safetensors.torch import load_file
+
+    from core import shapes
+    from core.models import build_embedded
+
+    test = hu.test_set(50)
+    row = hu.run_cell("cnn", 30, 0, 0, TINY, test=test, weights=tmp_path)
+    saved = tmp_path / hu.checkpoint_name("cnn", 30, 0, 0)
+    net = build_embedded(hu.ARCHS["cnn"], len(shapes.CLASSES))
+    net.load_state_dict(load_file(str(saved)))
+    assert round(tr.evaluate(net, test[0], test[1], bf16=TINY.arms["cnn"].bf16), 4) == row["test_accuracy"]
+
+
 def test_the_command_writes_the_csv_contract_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(hu, "CPU", TINY)
     out = tmp_path / "h.csv"
-    argv = ["--cpu", "--sizes", "30", "--jobs", "1", "--cache", str(tmp_path / "c"), "--out", str(out)]
+    argv = ["--cpu", "--sizes", "30", "--jobs", "1", "--cache", str(tmp_path / "c"), "--out", str(out),
+            "--weights", str(tmp_path / "w")]
     hu.main(argv)
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [  # every cell's checkpoint, to ship one
+        "cnn-aug8-n30-s0.safetensors", "cnn-n30-s0.safetensors", "vit-aug8-n30-s0.safetensors",
+        "vit-n30-s0.safetensors"]
     df = hr.load(out)
     assert tuple(df.columns[:len(hu.COLUMNS)]) == hu.COLUMNS
     assert tuple(df.columns[len(hu.COLUMNS):]) == hu.VIT_COLUMNS

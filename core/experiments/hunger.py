@@ -188,11 +188,19 @@ def vit_probe_metrics(net: torch.nn.Module, probe: torch.Tensor, seed: int) -> d
     return out
 
 
+def checkpoint_name(model: str, n: int, seed: int, augment: int) -> str:
+    """The file a cell's checkpoint is saved as, e.g. vit-aug8-n2000-s0.safetensors."""
+    return f"{model}{f'-aug{augment}' if augment else ''}-n{n}-s{seed}.safetensors"
+
+
 def run_cell(model: str, n: int, seed: int, augment: int, grid: Grid, device: str = "cpu", cache: Path | None = None,
-             test=None, probe=None, configs: list[tuple[float, float]] | None = None) -> dict:
+             test=None, probe=None, configs: list[tuple[float, float]] | None = None,
+             weights: Path | None = None) -> dict:
     """Train `model` on N = `n` images of seed `seed` with each (lr, weight decay) of `configs` (default: the
     grid's) until validation stops improving; the row of the one best on validation (its checkpoint picked on
-    validation too), with train/val/test accuracy, whether it converged, and its features' transfer."""
+    validation too), with train/val/test accuracy, whether it converged, and its features' transfer. With
+    `weights`, that checkpoint is saved there (checkpoint_name): a small-data model to ship beside the embedded
+    ones."""
     from core import train as tr
     from core.experiments import transfer
     from core.models import build_embedded
@@ -227,6 +235,14 @@ def run_cell(model: str, n: int, seed: int, augment: int, grid: Grid, device: st
            "seconds": round(time.perf_counter() - t0, 1), "device": tr.device_name(dev)}
     if model == "vit":
         row.update(vit_probe_metrics(net, probe if probe is not None else probe_set(), seed))
+    if weights is not None:
+        from safetensors.torch import save_file
+
+        weights.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
+                  str(weights / checkpoint_name(model, n, seed, augment)),
+                  metadata={k: str(row[k]) for k in ("model", "train_size", "seed", "augment_px", "converged",
+                                                     "test_accuracy", "lr", "weight_decay")})
     return row
 
 
@@ -262,14 +278,14 @@ def cell_key(r: dict) -> tuple[str, int, int, int]:
     return r["model"], int(r["train_size"]), int(r["seed"]), int(r["augment_px"])
 
 
-def _worker_run(cell: tuple, grid: Grid, cache: Path, configs) -> dict:
+def _worker_run(cell: tuple, grid: Grid, cache: Path, configs, weights: Path | None = None) -> dict:
     from core.experiments.pool import WORKER
 
     if "test" not in WORKER:
         WORKER["test"], WORKER["probe"] = test_set(grid.test_size), probe_set()
     model, n, seed, augment = cell
     return run_cell(model, n, seed, augment, grid, WORKER["device"], cache, WORKER["test"], WORKER["probe"],
-                    configs)
+                    configs, weights)
 
 
 def configs_for(cell: tuple, grid: Grid, rows: list[dict]) -> list[tuple[float, float]] | None:
@@ -314,6 +330,8 @@ def main(argv=None) -> None:
     ap.add_argument("--time-limit", type=float, default=0, help="start no new cell after this many seconds")
     ap.add_argument("--cache", type=Path, default=Path(os.environ.get("IBL_CACHE", "~/.cache/ibl")).expanduser() / "pools")
     ap.add_argument("--out", type=Path, default=HUNGER_FILE)
+    ap.add_argument("--weights", type=Path, default=Path(os.environ.get("IBL_CACHE", "~/.cache/ibl")).expanduser()
+                    / "checkpoints", help="where each cell's checkpoint is saved (small-data models to ship)")
     ap.add_argument("--fresh", action="store_true", help="discard the rows already in --out")
     ap.add_argument("--plan", action="store_true", help="print the cells, train nothing")
     args = ap.parse_args(argv)
@@ -327,7 +345,7 @@ def main(argv=None) -> None:
         grid = replace(grid, arms={m: replace(a, stop=replace(a.stop, max_images=args.max_images, min_images=min(
             a.stop.min_images, args.max_images))) for m, a in grid.arms.items()})
     command = pool.command_line("hunger", argv if argv is not None else [],
-                                ("--fresh", "--time-limit", "--jobs", "--cache", "--out"))
+                                ("--fresh", "--time-limit", "--jobs", "--cache", "--out", "--weights"))
     cells = grid.cells(tuple(args.models))
     if args.plan:
         for c in cells:
@@ -359,7 +377,7 @@ def main(argv=None) -> None:
         if ready is None:
             return None  # the rest wait for their seed-0 cell
         queue.remove(ready[0])
-        return executor.submit(_worker_run, ready[0], grid, args.cache, ready[1])
+        return executor.submit(_worker_run, ready[0], grid, args.cache, ready[1], args.weights)
 
     def finished(result):
         row = dict(result, command=command)
