@@ -5,6 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 import streamlit as st
+import numpy as np
 import torch
 
 from core import biases as bi
@@ -87,12 +88,16 @@ def locality_chart(rows: pd.DataFrame) -> alt.Chart:
                                               ).configure_legend(labelLimit=260)
 
 
+def heat_rgb(m: torch.Tensor, side: int) -> np.ndarray:
+    """A non-negative map as a heat map scaled to its own maximum, enlarged to at least `side` px."""
+    return pictures.enlarge(pictures.sequential_rgb(m, float(m.max())), side)
+
+
 def maps_row(maps: list[torch.Tensor], captions: list[str]) -> None:
     """Small heat maps side by side, each scaled to its own maximum, captioned as text (projector mode hides image
     captions)."""
     for col, m, cap in zip(st.columns(len(maps)), maps, captions):
-        rgb = pictures.sequential_rgb(m, float(m.max()))
-        col.image(png(pictures.enlarge(rgb, 120)), width="stretch")
+        col.image(png(heat_rgb(m, 120)), width="stretch")
         col.markdown(cap)  # text, not an image caption: projector mode hides those
 
 

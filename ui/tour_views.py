@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import tour
+from core import pictures, tour
 from core.models import EMBEDDED, ModelError
 from ui import biases_views as bv
 from ui import data_views as dv
@@ -87,14 +87,8 @@ def _cnn() -> Shown:
     loc = bv.locality("cnn", "vit")
     side = _model("cnn").input_size[0]
     stages = loc["cnn"]
-    pics = [(_heat_rgb(s["erf"]), t("tour.cnn.stage", stage=s["stage"], r90=s["r90"])) for s in (stages[0], stages[-1])]
+    pics = [(bv.heat_rgb(s["erf"], 160), t("tour.cnn.stage", stage=s["stage"], r90=s["r90"])) for s in (stages[0], stages[-1])]
     return Shown(tour.cnn(stages[0]["r90"], stages[-1]["r90"], side), pictures=pics)
-
-
-def _heat_rgb(m) -> np.ndarray:
-    from core import pictures
-
-    return pictures.enlarge(pictures.sequential_rgb(m, float(m.max())), 160)
 
 
 def _vit() -> Shown:
@@ -116,8 +110,6 @@ def vit_prompt() -> list[tuple[np.ndarray, str]]:
     import torch
 
     from core import biases as bi
-    from core import pictures
-
     images = bv.probe()[0][:16]
     # the one whose shape stands out most from its background (the probe draws sizes at random)
     contrast = (images - images.flatten(2).median(-1).values[..., None, None]).abs().sum((1, 2, 3))
@@ -138,8 +130,6 @@ def _equivariance_inputs():
 
 
 def _equivariance() -> Shown:
-    from core import pictures
-
     img, kernel, d = _equivariance_inputs()
     c = ev.compare(img, kernel, d["dx"], d["dy"], d["mode"])
     vmax = max(float(c.shift_then_conv.abs().max()), 1e-12)
@@ -181,7 +171,6 @@ def _one_pixel() -> Shown:
 
 
 def one_pixel_prompt() -> list[tuple[np.ndarray, str]]:
-    from core import pictures
     from core import sensitivity as sen
 
     scene = sv.DEFAULT_SCENE
