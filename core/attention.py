@@ -239,6 +239,29 @@ def distance_reading(dist, uniform: float) -> Message:
                last=float(per_layer[-1]), layers=d.shape[0], low=float(d.min()), high=float(d.max()))
 
 
+LOCAL_SHARE = 0.5  # a head (or a layer's mean) under half of uniform attention's distance attends locally
+
+
+def comparison_reading(models: list[dict], layers: list[dict], uniform: float) -> Message:
+    """What several ViTs of one architecture show side by side. `models`: {"model", "locality", "learnt_locality"}
+    each; `layers`: {"model", "layer", "distance"} (px, mean over heads). Which first layer is most and least
+    local against the uniform-attention baseline `uniform`, whether any is local at all (under LOCAL_SHARE of
+    uniform), and whose position embeddings are most and least 2-D."""
+    if not models:
+        raise ValueError("no models to compare")
+    first = {r["model"]: r["distance"] for r in layers if r["layer"] == 1}
+    by_locality = sorted(models, key=lambda r: r["locality"])
+    near, far = min(first, key=first.get), max(first, key=first.get)
+    local = [m for m, d in first.items() if d < LOCAL_SHARE * uniform]
+    return say("attention.compare.reading", near=near, near_px=first[near], far=far, far_px=first[far],
+               uniform=float(uniform),
+               local=say("attention.compare.local", models=", ".join(local)) if local else
+               say("attention.compare.none_local", share=LOCAL_SHARE),
+               most=by_locality[-1]["model"], most_loc=by_locality[-1]["locality"],
+               most_learnt=by_locality[-1]["learnt_locality"], least=by_locality[0]["model"],
+               least_loc=by_locality[0]["locality"], least_learnt=by_locality[0]["learnt_locality"])
+
+
 def attention_distance_over(net: torch.nn.Module, batch: torch.Tensor, chunk: int = 8) -> torch.Tensor:
     """Mean attention distance [L, H] of a model over a (preprocessed) batch, in chunks to bound memory."""
     geo = vit_geometry(net, batch.shape[-2:])
@@ -285,6 +308,13 @@ def pos_embed_locality(net: torch.nn.Module, pos_embed: torch.Tensor | None = No
     s = sim.reshape(gh * gw, gh * gw)[pairs[0], pairs[1]]
     d = -dist[pairs[0], pairs[1]]
     return float(torch.corrcoef(torch.stack([s, d]))[0, 1])
+
+
+def learnt_pos_embed_locality(net: torch.nn.Module, start: torch.nn.Module) -> float:
+    """pos_embed_locality of what training added to the position embeddings: `net`'s minus those of `start`, the
+    network it was trained from. The embeddings are not weight-decayed, so their random start (std 0.02) stays in
+    the trained ones and can hide a learnt 2-D structure."""
+    return pos_embed_locality(net, pos_embed=net.pos_embed.detach() - start.pos_embed.detach())
 
 
 def patch_embed_pca(net: torch.nn.Module, k: int = 28) -> tuple[torch.Tensor, torch.Tensor]:

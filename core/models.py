@@ -28,6 +28,9 @@ class EmbeddedSpec:
     arch: str  # an architecture of `build_embedded`
     region: str  # where its training objects were: "full" frame or "center"
     colour: str  # its colour on every chart of every page
+    # (N, augment px) of the data-hunger grid's seed-0 run whose checkpoint these weights are (shipped by
+    # `python -m core.experiments ship`); None: trained by core.train on its 60,000 images
+    cell: tuple[int, int] | None = None
 
     @property
     def kind(self) -> str:
@@ -115,6 +118,14 @@ def build_embedded(arch: str, num_classes: int = 10) -> torch.nn.Module:
         return VisionTransformer(img_size=64, patch_size=8, embed_dim=96, depth=6, num_heads=3, mlp_ratio=2,
                                  num_classes=num_classes)
     raise UnknownModelError("error.model.unknown_arch", arch=arch)
+
+
+def initialisation(arch: str, torch_seed: int, num_classes: int = 10) -> torch.nn.Module:
+    """The network a training run of `arch` started from: built right after torch.manual_seed(torch_seed), as
+    core.train and the experiments build it (the global generator is left as it was)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(torch_seed)
+        return build_embedded(arch, num_classes)
 
 
 def _blur_every_downsampling(net: torch.nn.Module) -> torch.nn.Module:
@@ -271,13 +282,15 @@ def _load_embedded(name: str) -> LoadedModel:
     path = WEIGHTS_DIR / f"{name}.safetensors"
     card = model_card()["models"].get(name)
     if not path.exists() or card is None:
-        raise WeightsUnavailableError("error.model.embedded_missing", name=name, file=path.name)
+        missing = "error.model.grid_missing" if EMBEDDED[name].cell else "error.model.embedded_missing"
+        raise WeightsUnavailableError(missing, name=name, file=path.name)
     arch = EMBEDDED[name].arch
     net = build_embedded(arch, len(card["classes"]))
     try:
         net.load_state_dict(load_file(path))
     except Exception as e:  # a file from another version of the architecture, or a corrupt one (SafetensorError)
-        raise WeightsUnavailableError("error.model.embedded_mismatch", name=name, file=path.name) from e
+        mismatch = "error.model.grid_missing" if EMBEDDED[name].cell else "error.model.embedded_mismatch"
+        raise WeightsUnavailableError(mismatch, name=name, file=path.name) from e
     net.eval()
     return LoadedModel(name, net, kind_of(net), (64, 64), list(card["classes"]), EMBEDDED_MEAN, EMBEDDED_STD,
                        info=card)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.attention import LOCAL_SHARE
 from core.biases import ORDER_FREE
 
 
@@ -192,7 +193,6 @@ def pretraining(summary: dict, n: int) -> Answer:
 
 
 # --- 10. what the ViT learns: how far its first layer looks -------------------------------------------------------
-LOCAL_SHARE = 0.5  # a head whose mean attention distance is under half of uniform attention's attends locally
 
 
 def learns(first_layer: np.ndarray, uniform: float) -> Answer:

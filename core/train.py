@@ -52,6 +52,8 @@ RECIPES = {
 # cnn-aa 2,440 s (stride-1 stem: 3x cnn's FLOPs, and slow depthwise blurs), vit 1,300 s, vit-center 1,350 s,
 # cnn and cnn-center ~180 s each.
 TRAIN_ORDER = ("cnn-aa", "vit", "vit-center", "cnn", "cnn-center")
+# the embedded models this command trains (the others are data-hunger checkpoints: core.experiments.ship)
+TRAINED = [n for n, spec in EMBEDDED.items() if spec.cell is None]
 
 
 def recipe_for(name: str, steps: int | None = None) -> Recipe:
@@ -319,7 +321,7 @@ def main(argv=None):
     from safetensors.torch import save_file
 
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--only", nargs="*", choices=list(EMBEDDED), help="train only these models")
+    ap.add_argument("--only", nargs="*", choices=TRAINED, help="train only these models")
     ap.add_argument("--steps", type=int, help="override the step budget (trials only)")
     ap.add_argument("--jobs", type=int, default=2,
                     help="models trained at once, one thread each (2 on a 2-core machine: small models keep "
@@ -330,7 +332,7 @@ def main(argv=None):
     import sys
 
     command = " ".join(["python -m core.train", *(sys.argv[1:] if argv is None else argv)])
-    names = sorted(args.only or list(EMBEDDED), key=TRAIN_ORDER.index)
+    names = sorted(args.only or TRAINED, key=TRAIN_ORDER.index)
     args.out.mkdir(parents=True, exist_ok=True)
     card_path = args.out / MODEL_CARD.name
     card = json.loads(card_path.read_text()) if card_path.exists() else {"models": {}}

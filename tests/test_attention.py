@@ -319,6 +319,27 @@ def test_distance_reading_carries_the_numbers_in_each_language():
     assert values["low"] == pytest.approx(float(d.min())) and values["high"] == pytest.approx(float(d.max()))
 
 
+def test_comparison_reading_names_the_extremes_and_whether_any_first_layer_is_local():
+    models = [{"model": "a", "locality": 0.10, "learnt_locality": 0.30},
+              {"model": "b", "locality": 0.60, "learnt_locality": 0.80},
+              {"model": "c", "locality": -0.05, "learnt_locality": 0.02}]
+    layers = [{"model": m, "layer": layer, "distance": d} for m, first in (("a", 30.0), ("b", 12.0), ("c", 33.0))
+              for layer, d in ((1, first), (2, 20.0))]
+    msg = A.comparison_reading(models, layers, uniform=32.0)
+    v = msg.values
+    assert (v["near"], v["near_px"], v["far"], v["far_px"]) == ("b", 12.0, "c", 33.0)
+    assert (v["most"], v["most_loc"], v["most_learnt"], v["least"], v["least_loc"]) == ("b", 0.6, 0.8, "c", -0.05)
+    assert v["local"] == ("attention.compare.local", {"models": "b"})  # 12 px < half of 32 px; 30 px is not
+    assert str(msg).startswith("Layer 1 is most local in b (12.0 px) and least in c (33.0 px), against 32.0 px "
+                               "for uniform attention: the first layer of b attends locally on average.")
+    assert "第 1 层在 b 中最局部（12.0 像素）" in msg.text("zh")
+    far = A.comparison_reading(models, [dict(r, distance=max(r["distance"], 17.0)) for r in layers], uniform=32.0)
+    assert far.values["local"].key == "attention.compare.none_local"  # 17 px is over half of 32 px
+    assert "in none does the first layer attend locally" in str(far)
+    with pytest.raises(ValueError):
+        A.comparison_reading([], [], 32.0)
+
+
 # ---------------------------------------------------------------- Fig. 7, predictions, CAM
 
 

@@ -32,6 +32,17 @@ def test_page_runs_with_the_embedded_vit():
     assert not at.error, [e.value for e in at.error]
     assert at.slider(key="att-layer").value == at.slider(key="att-layer").max  # last layer by default
 
+    # the last section: every embedded ViT side by side, with its model card's accuracy
+    from core.card import model_card
+
+    vits = [n for n, spec in models.EMBEDDED.items() if spec.kind == "vit"]
+    table = at.dataframe[-1].value
+    assert table["model"].tolist() == vits
+    card = model_card()["models"]
+    assert table["test accuracy"].tolist() == [f"{card[n]['test_accuracy']['full_frame']:.1%}" for n in vits]
+    reading = at.caption[-1].value
+    assert reading.startswith("Layer 1 is most local in ") and "uniform attention" in reading
+
 
 @pytest.fixture
 def random_models(monkeypatch):

@@ -51,6 +51,7 @@ def warm_up() -> None:
     _analysis(DEFAULTS["model"], sample(DEFAULTS["image"]).numpy())
     embeddings(DEFAULTS["model"])
     _batch_distance(DEFAULTS["model"])  # the page's distance chart, and the tour's last question
+    vit_comparison(tuple(embedded_vits()))  # the page's last section: every embedded ViT
 
 
 def _analyse(lm, img: np.ndarray) -> Analysis:
@@ -503,3 +504,89 @@ def prediction_section(lm, res: Analysis) -> None:
     a.altair_chart(prediction_chart(table), width="stretch")
     b.dataframe(shown_predictions(table), hide_index=True)
     download(table, "top5", "dl-top5")
+
+
+# --- every embedded ViT side by side: the same architecture after other data -----------------------------------------
+def embedded_vits() -> list[str]:
+    return [n for n, spec in models.EMBEDDED.items() if spec.kind == "vit"]
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def vit_comparison(names: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame, float, list[str]]:
+    """(one row per model: what it was trained on, its card accuracy, its position embeddings' locality as trained
+    and of what training added; mean attention distance per layer over 32 sample images, one row per (model, layer);
+    uniform attention's distance on their (shared) 64-pixel geometry; the models that could not be loaded)."""
+    rows, layers, missing, uniform = [], [], [], float("nan")
+    for name in names:
+        try:
+            lm = cached_model(name)
+        except models.ModelError:
+            missing.append(name)
+            continue
+        card = lm.info
+        if not card:  # weights without a model card (random stand-ins): nothing to say what they were trained on
+            missing.append(name)
+            continue
+        geo = att.vit_geometry(lm.net, lm.input_size)
+        uniform = att.uniform_attention_distance(geo.grid_size, geo.patch_size, geo.num_prefix_tokens)
+        start = models.initialisation(card["architecture"], int(card["recipe"]["torch_seed"]))
+        rows.append({"model": name, "images": int(card["training_set"]["images"]),
+                     "augment_px": int(card["training_set"].get("augment_px", 0)),
+                     "region": card["training_set"]["region"], "accuracy": card["test_accuracy"]["full_frame"],
+                     "locality": att.pos_embed_locality(lm.net),
+                     "learnt_locality": att.learnt_pos_embed_locality(lm.net, start)})
+        layers += [{"model": name, "layer": i + 1, "distance": float(d)}
+                   for i, d in enumerate(_batch_distance(name).mean(-1))]
+    return pd.DataFrame(rows), pd.DataFrame(layers), uniform, missing
+
+
+def comparison_chart(layers: pd.DataFrame, uniform: float) -> alt.LayerChart:
+    """Mean attention distance per layer (mean over heads), a line per model in its own colour."""
+    from ui.models import colour_scale
+
+    lines = alt.Chart(layers).mark_line(point=True).encode(
+        x=alt.X("layer:Q", title=t("attention.distance.x"), axis=alt.Axis(tickMinStep=1),
+                scale=alt.Scale(domain=[1, int(layers.layer.max())])),
+        y=alt.Y("distance:Q", title=t("attention.compare.y"),
+                scale=alt.Scale(domain=[0, max(float(layers.distance.max()), uniform) * 1.1])),
+        color=alt.Color("model:N", title=t("attention.compare.model"), scale=colour_scale(layers.model.unique())),
+        tooltip=[alt.Tooltip("model:N", title=t("attention.compare.model")),
+                 alt.Tooltip("layer:Q", title=t("attention.col.layer")),
+                 alt.Tooltip("distance:Q", format=".1f", title=t("attention.col.distance"))])
+    base = alt.Chart(pd.DataFrame({"distance": [uniform]})).mark_rule(strokeDash=[5, 4], color="#555").encode(
+        y="distance:Q", tooltip=[alt.Tooltip("distance:Q", format=".1f", title=t("attention.distance.uniform"))])
+    return alt.layer(base, lines).properties(height=300)
+
+
+def trained_on(row) -> str:
+    """'2,000 images, shifted ±8 px' / '60,000 images near the centre' in the session's language."""
+    what = t("attention.compare.images", images=row["images"])
+    if row["augment_px"]:
+        what += t("attention.compare.shifted", px=row["augment_px"])
+    if row["region"] == "center":
+        what += t("attention.compare.centre")
+    return what
+
+
+def compare_section() -> None:
+    st.header(t("attention.compare.header"))
+    st.caption(t("attention.compare.caption"))
+    with st.spinner(t("attention.spinner.distance")):
+        table, layers, uniform, missing = vit_comparison(tuple(embedded_vits()))
+    if missing:
+        st.info(t("attention.compare.missing", models=listing(missing)))
+    if table.empty:
+        return
+    a, b = st.columns([1.2, 1])
+    with a:
+        present.chart(comparison_chart(layers, uniform), width="stretch")
+    with b:
+        shown = pd.DataFrame({t("attention.compare.model"): table.model,
+                              t("attention.compare.trained_on"): [trained_on(r) for _, r in table.iterrows()],
+                              t("attention.compare.accuracy"): table.accuracy.map("{:.1%}".format),
+                              t("attention.compare.locality"): table.locality.map("{:+.2f}".format),
+                              t("attention.compare.learnt"): table.learnt_locality.map("{:+.2f}".format)})
+        st.dataframe(shown, hide_index=True, width="stretch")
+    st.caption(words(att.comparison_reading(table.to_dict("records"), layers.to_dict("records"), uniform)))
+    download(table.merge(layers.pivot(index="model", columns="layer", values="distance")
+                         .add_prefix("mad_layer_").reset_index(), on="model"), "vit_comparison", "dl-vits")

@@ -7,6 +7,8 @@
 - `transfer`: k-shot linear probes on five shapes no run has seen, from any trained network (the ViT paper's
   Fig. 4 at lab scale); `python -m core.experiments transfer` measures the embedded models.
 - `pretraining`: pre-train large, fine-tune small (`python -m core.experiments pretraining`).
+- `ship`: copy a grid cell's checkpoint into core/weights as an embedded model, with its card entry
+  (`python -m core.experiments ship`).
 - `pool`: the resumable process-pool loop and CSV writing the commands share.
 
 Runs and readings live apart: a run module trains and writes rows; a reading module only reads rows and returns

@@ -4,7 +4,7 @@ import sys
 
 COMMANDS = {"positions": "positions", "stability": "positions", "hunger": "hunger", "transfer": "transfer",
             "fourier": "fourier",
-            "pretraining": "pretraining"}
+            "pretraining": "pretraining", "ship": "ship"}
 
 
 def main(argv=None) -> None:
