@@ -240,21 +240,25 @@ def distance_reading(dist, uniform: float) -> Message:
 
 
 LOCAL_SHARE = 0.5  # a head (or a layer's mean) under half of uniform attention's distance attends locally
+ALIKE_SHARE = 0.05  # first layers whose distances differ by less than this share of uniform attention's are alike
 
 
 def comparison_reading(models: list[dict], layers: list[dict], uniform: float) -> Message:
     """What several ViTs of one architecture show side by side. `models`: {"model", "locality", "learnt_locality"}
     each; `layers`: {"model", "layer", "distance"} (px, mean over heads). Which first layer is most and least
     local against the uniform-attention baseline `uniform`, whether any is local at all (under LOCAL_SHARE of
-    uniform), and whose position embeddings are most and least 2-D."""
+    uniform), and whose position embeddings are most and least 2-D. First layers within ALIKE_SHARE of uniform
+    attention of each other are called alike rather than ranked."""
     if not models:
         raise ValueError("no models to compare")
     first = {r["model"]: r["distance"] for r in layers if r["layer"] == 1}
     by_locality = sorted(models, key=lambda r: r["locality"])
     near, far = min(first, key=first.get), max(first, key=first.get)
     local = [m for m, d in first.items() if d < LOCAL_SHARE * uniform]
-    return say("attention.compare.reading", near=near, near_px=first[near], far=far, far_px=first[far],
-               uniform=float(uniform),
+    spread = (say("attention.compare.first_alike", low=first[near], high=first[far])
+              if first[far] - first[near] < ALIKE_SHARE * uniform else
+              say("attention.compare.first_spread", near=near, near_px=first[near], far=far, far_px=first[far]))
+    return say("attention.compare.reading", first=spread, uniform=float(uniform),
                local=say("attention.compare.local", models=", ".join(local)) if local else
                say("attention.compare.none_local", share=LOCAL_SHARE),
                most=by_locality[-1]["model"], most_loc=by_locality[-1]["locality"],

@@ -33,7 +33,7 @@ def section(title: str, body):
 def locality():
     with st.spinner(t("biases.computing")):
         loc = views.locality(cnn.name, vit.name)
-    st.markdown(t("biases.locality.intro"))
+    st.caption(t("biases.locality.intro"))  # hidden in projector mode: the chart must reach the first screen
     present.chart(views.locality_chart(views.locality_rows(loc)))
     views.maps_row([r["erf"] for r in loc["cnn"]], [views.stage_caption(r["stage"]) for r in loc["cnn"]])
     views.maps_row([r["attention"] for r in loc["vit"]], [t("biases.locality.layer", layer=r["layer"])
@@ -42,7 +42,7 @@ def locality():
 
 
 def sharing():
-    st.markdown(t("biases.sharing.intro"))
+    st.caption(t("biases.sharing.intro"))
     dim, hidden = vit.net.embed_dim, vit.net.blocks[0].mlp.fc1.out_features
     st.dataframe(views.sharing_table(dim, hidden), hide_index=True, height=table_height(4))
     b, c = st.columns(2)
@@ -59,7 +59,7 @@ def sharing():
 def hierarchy():
     with st.spinner(t("biases.computing")):
         m = views.cka(cnn.name, vit.name)
-    st.markdown(t("biases.hierarchy.intro", images=views.PROBE_IMAGES))
+    st.caption(t("biases.hierarchy.intro", images=views.PROBE_IMAGES))
     stage, layer = t("biases.hierarchy.cnn_axis"), t("biases.hierarchy.vit_axis")
     present.chart(views.cka_chart(m["cnn_vit"], stage, layer, f"{cnn.name} × {vit.name}")
                   | views.cka_chart(m["cnn_cnn"], stage, stage, f"{cnn.name} × {cnn.name}")
@@ -69,7 +69,7 @@ def hierarchy():
 
 
 def patches():
-    st.markdown(t("biases.patches.intro"))
+    st.caption(t("biases.patches.intro"))
     with st.spinner(t("biases.computing")):
         df = views.order(cnn.name, vit.name)
     if df is None:
@@ -86,7 +86,7 @@ def frequency():
     if res is None:
         st.info(t("biases.fourier.missing"))
         return
-    st.markdown(t("biases.fourier.intro", eps=float(res["eps"]), images=int(res["images"])))
+    st.caption(t("biases.fourier.intro", eps=float(res["eps"]), images=int(res["images"])))
     present.chart(views.fourier_chart(res))
     st.info(words(views.fourier_reading(res)))
     st.markdown(t("biases.fourier.paper"))

@@ -327,7 +327,7 @@ def test_comparison_reading_names_the_extremes_and_whether_any_first_layer_is_lo
               for layer, d in ((1, first), (2, 20.0))]
     msg = A.comparison_reading(models, layers, uniform=32.0)
     v = msg.values
-    assert (v["near"], v["near_px"], v["far"], v["far_px"]) == ("b", 12.0, "c", 33.0)
+    assert v["first"] == ("attention.compare.first_spread", {"near": "b", "near_px": 12.0, "far": "c", "far_px": 33.0})
     assert (v["most"], v["most_loc"], v["most_learnt"], v["least"], v["least_loc"]) == ("b", 0.6, 0.8, "c", -0.05)
     assert v["local"] == ("attention.compare.local", {"models": "b"})  # 12 px < half of 32 px; 30 px is not
     assert str(msg).startswith("Layer 1 is most local in b (12.0 px) and least in c (33.0 px), against 32.0 px "
@@ -336,6 +336,10 @@ def test_comparison_reading_names_the_extremes_and_whether_any_first_layer_is_lo
     far = A.comparison_reading(models, [dict(r, distance=max(r["distance"], 17.0)) for r in layers], uniform=32.0)
     assert far.values["local"].key == "attention.compare.none_local"  # 17 px is over half of 32 px
     assert "in none does the first layer attend locally" in str(far)
+    # first layers 1.5 px apart (under 5 % of 32 px = 1.6 px) are alike, not ranked
+    alike = A.comparison_reading(models, [dict(r, distance=31.0 + (r["model"] == "a") * 1.5) for r in layers], 32.0)
+    assert str(alike).startswith("Layer 1 attends at about the same distance in every model (31.0–32.5 px), "
+                                 "against 32.0 px for uniform attention: in none")
     with pytest.raises(ValueError):
         A.comparison_reading([], [], 32.0)
 

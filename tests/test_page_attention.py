@@ -40,8 +40,8 @@ def test_page_runs_with_the_embedded_vit():
     assert table["model"].tolist() == vits
     card = model_card()["models"]
     assert table["test accuracy"].tolist() == [f"{card[n]['test_accuracy']['full_frame']:.1%}" for n in vits]
-    reading = at.caption[-1].value
-    assert reading.startswith("Layer 1 is most local in ") and "uniform attention" in reading
+    reading = at.info[-1].value
+    assert reading.startswith("Layer 1 ") and "px for uniform attention" in reading
 
 
 @pytest.fixture

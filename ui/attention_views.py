@@ -547,7 +547,7 @@ def comparison_chart(layers: pd.DataFrame, uniform: float) -> alt.LayerChart:
     lines = alt.Chart(layers).mark_line(point=True).encode(
         x=alt.X("layer:Q", title=t("attention.distance.x"), axis=alt.Axis(tickMinStep=1),
                 scale=alt.Scale(domain=[1, int(layers.layer.max())])),
-        y=alt.Y("distance:Q", title=t("attention.compare.y"),
+        y=alt.Y("distance:Q", title=t("attention.distance.y"),
                 scale=alt.Scale(domain=[0, max(float(layers.distance.max()), uniform) * 1.1])),
         color=alt.Color("model:N", title=t("attention.compare.model"), scale=colour_scale(layers.model.unique())),
         tooltip=[alt.Tooltip("model:N", title=t("attention.compare.model")),
@@ -555,7 +555,7 @@ def comparison_chart(layers: pd.DataFrame, uniform: float) -> alt.LayerChart:
                  alt.Tooltip("distance:Q", format=".1f", title=t("attention.col.distance"))])
     base = alt.Chart(pd.DataFrame({"distance": [uniform]})).mark_rule(strokeDash=[5, 4], color="#555").encode(
         y="distance:Q", tooltip=[alt.Tooltip("distance:Q", format=".1f", title=t("attention.distance.uniform"))])
-    return alt.layer(base, lines).properties(height=300)
+    return alt.layer(base, lines).properties(height=260)
 
 
 def trained_on(row) -> str:
@@ -577,16 +577,13 @@ def compare_section() -> None:
         st.info(t("attention.compare.missing", models=listing(missing)))
     if table.empty:
         return
-    a, b = st.columns([1.2, 1])
-    with a:
-        present.chart(comparison_chart(layers, uniform), width="stretch")
-    with b:
-        shown = pd.DataFrame({t("attention.compare.model"): table.model,
-                              t("attention.compare.trained_on"): [trained_on(r) for _, r in table.iterrows()],
-                              t("attention.compare.accuracy"): table.accuracy.map("{:.1%}".format),
-                              t("attention.compare.locality"): table.locality.map("{:+.2f}".format),
-                              t("attention.compare.learnt"): table.learnt_locality.map("{:+.2f}".format)})
-        st.dataframe(shown, hide_index=True, width="stretch")
-    st.caption(words(att.comparison_reading(table.to_dict("records"), layers.to_dict("records"), uniform)))
+    present.chart(comparison_chart(layers, uniform), width="stretch")
+    shown = pd.DataFrame({t("attention.compare.model"): table.model,
+                          t("attention.compare.trained_on"): [trained_on(r) for _, r in table.iterrows()],
+                          t("attention.compare.accuracy"): table.accuracy.map("{:.1%}".format),
+                          t("attention.compare.locality"): table.locality.map("{:+.2f}".format),
+                          t("attention.compare.learnt"): table.learnt_locality.map("{:+.2f}".format)})
+    st.dataframe(shown, hide_index=True, width="stretch")
+    st.info(words(att.comparison_reading(table.to_dict("records"), layers.to_dict("records"), uniform)))
     download(table.merge(layers.pivot(index="model", columns="layer", values="distance")
                          .add_prefix("mad_layer_").reset_index(), on="model"), "vit_comparison", "dl-vits")
