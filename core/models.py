@@ -44,6 +44,14 @@ EMBEDDED = {
     "cnn-center": EmbeddedSpec("resnet", "center", "#9467bd"),
     "vit-center": EmbeddedSpec("vit", "center", "#ff7f0e"),
 }
+
+
+def augmentation_pairs() -> list[tuple[str, str]]:
+    """(with shift augmentation, without) pairs of embedded grid checkpoints: one architecture, one N."""
+    grid = {(s.kind, s.cell[0], s.cell[1]): n for n, s in EMBEDDED.items() if s.cell is not None}
+    return [(name, grid[(kind, n, 0)]) for (kind, n, aug), name in grid.items() if aug and (kind, n, 0) in grid]
+
+
 # colours of other models (timm), in order of appearance: none of the embedded models' colours
 OTHER_COLOURS = ("#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 EMBEDDED_MEAN = (0.5, 0.5, 0.5)

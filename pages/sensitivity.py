@@ -4,7 +4,7 @@ import streamlit as st
 from core.experiments import positions as ex
 from core import pictures as pic
 from core import sensitivity as sen
-from core import shapes
+from core import models, shapes
 from ui import bookmarks, require_entry, table_height
 from ui import sensitivity_views as views
 from ui.i18n import listing, t, worded, words
@@ -97,6 +97,10 @@ st.info(words(listing(views.reading(result, stats, targets, path), "sentences"))
 stability = ex.load_stability()
 if stability is not None and {"cnn", "cnn-aa"} & set(loaded):
     st.caption(t("sensitivity.anti_aliasing", reading=words(ex.stability_reading(stability))))
+for augmented, plain in models.augmentation_pairs():  # what shift augmentation did, measured the same way
+    reading = ex.stability_reading(stability, augmented, plain) if stability is not None else None
+    if reading is not None and {augmented, plain} & set(loaded):
+        st.caption(t("sensitivity.augmentation", reading=words(reading)))
 
 st.subheader(t("sensitivity.frame"))
 index = views.selected_index(sel, table, path, result, targets)

@@ -84,3 +84,14 @@ def test_core_train_trains_exactly_the_models_that_are_not_grid_checkpoints():
         assert (name in tr.TRAINED) == (spec.cell is None), name
         if spec.cell is not None:  # a cell the CPU grid runs, of the architecture the grid trains
             assert spec.arch == hu.ARCHS[spec.kind] and spec.cell[0] in hu.CPU.sizes and spec.cell[1] in hu.CPU.augments
+
+
+def test_augmentation_pairs_match_grid_models_of_one_architecture_and_size(monkeypatch):
+    spec = models.EmbeddedSpec
+    monkeypatch.setattr(models, "EMBEDDED", {
+        "vit": spec("vit", "full", "#000000"),  # trained by core.train: no grid cell
+        "vit-30": spec("vit", "full", "#000001", cell=(30, 0)),
+        "vit-aug-30": spec("vit", "full", "#000002", cell=(30, 8)),
+        "vit-aug-60": spec("vit", "full", "#000003", cell=(60, 8)),  # no plain run of N = 60
+        "cnn-30": spec("resnet", "full", "#000004", cell=(30, 0))})  # no augmented CNN
+    assert models.augmentation_pairs() == [("vit-aug-30", "vit-30")]

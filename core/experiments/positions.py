@@ -15,6 +15,7 @@ import torch
 
 from core import shapes
 from core.experiments import RESULTS
+from core.models import augmentation_pairs
 from core.messages import Message, say
 
 POSITION_SEED = 20_251
@@ -95,7 +96,8 @@ def load_positions(path: Path = POSITIONS_FILE) -> dict[str, np.ndarray] | None:
 
 
 # --- Shift stability: how much a whole-image shift changes what the classifier sees (Zhang 2019's set-up) ----------
-STABILITY_MODELS = ("cnn", "cnn-aa", "vit")
+# the anti-aliased CNN against the plain one; the small-data ViTs with shift augmentation against without
+STABILITY_MODELS = ("cnn", "cnn-aa", "vit", *(name for pair in augmentation_pairs() for name in pair))
 STABILITY_SHIFTS = (1, 2, 3, 4, 8)
 STABILITY_IMAGES = 1_000
 STABILITY_FILE = RESULTS_DIR / "shift_stability.csv"
