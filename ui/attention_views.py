@@ -587,3 +587,7 @@ def compare_section() -> None:
     st.info(words(att.comparison_reading(table.to_dict("records"), layers.to_dict("records"), uniform)))
     download(table.merge(layers.pivot(index="model", columns="layer", values="distance")
                          .add_prefix("mad_layer_").reset_index(), on="model"), "vit_comparison", "dl-vits")
+    for augmented, plain in models.augmentation_pairs():  # the same pair, swept across the frame
+        if {augmented, plain} <= set(table.model):
+            page_link("sensitivity", t("attention.compare.link_sensitivity", augmented=augmented, plain=plain),
+                      {"models": f"{plain},{augmented}"})

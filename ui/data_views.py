@@ -308,15 +308,17 @@ def locality_chart(shipped: pd.DataFrame) -> alt.LayerChart:
     colour = alt.Color("label:N", title=None, scale=series_scale(present))
     dash = alt.StrokeDash("kind:N", title=None, sort=[kinds[c] for c in cols],
                           scale=alt.Scale(domain=[kinds[c] for c in cols], range=[[1, 0], [5, 4]][:len(cols)]))
-    line = alt.Chart(data).mark_line(point=True).encode(
+    # lines and points apart: the dash legend then draws line samples (a line with points shows only dots)
+    base = alt.Chart(data).encode(
         x=log_x(set(vit.train_size)),
         y=alt.Y("mean(locality):Q", title=t("data.chart.locality"), scale=alt.Scale(domain=[-0.5, 1])),
-        color=colour, strokeDash=dash, detail="kind:N",
+        color=colour, detail="kind:N",
         tooltip=[alt.Tooltip("label:N", title=t("data.chart.series")), alt.Tooltip("kind:N", title=t("data.chart.metric")),
                  alt.Tooltip("train_size:Q", format=",d", title="N"),
                  alt.Tooltip("mean(locality):Q", format=".2f", title=t("data.chart.locality_short"))])
     zero = alt.Chart(pd.DataFrame({"y": [0]})).mark_rule(strokeDash=[4, 4], color="#555").encode(y="y:Q")
-    return alt.layer(zero, line).properties(height=260)
+    return alt.layer(zero, base.mark_line().encode(strokeDash=dash), base.mark_point(filled=True)).properties(
+        height=260)
 
 
 # --- the live run ------------------------------------------------------------------------------------------------

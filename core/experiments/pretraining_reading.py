@@ -25,13 +25,17 @@ def gain(summ, model: str, init: str = "finetune") -> dict[int, float]:
     return {n: a[n][0] - b[n][0] for n in sorted(set(a) & set(b))}
 
 
+def _seeds(n: int) -> Message:
+    return say("data.method.seeds" if n > 1 else "data.method.seed", n=n)
+
+
 def method(rows, infos: dict[str, dict]) -> Message:
     sizes = sorted(int(n) for n in rows["target_size"].unique())
     source = listing((say("data.pretraining.source_model", model=m, images=fmt_n(int(i["images"])),
                           steps=int(i["steps"]), val=float(i["val_accuracy"])) for m, i in infos.items()), "semicolon")
     return say("data.pretraining.method", source=source,
                targets=listing(say(f"shape.{c}") for c in shapes.TARGET_CLASSES),
-               sizes=listing((fmt_n(n) for n in sizes), "enumeration"), seeds=int(rows["seed"].nunique()),
+               sizes=listing((fmt_n(n) for n in sizes), "enumeration"), seeds=_seeds(int(rows["seed"].nunique())),
                device=device_phrase(rows["device"]), converged=len(converged(rows)), runs=len(rows))
 
 
