@@ -316,3 +316,19 @@ def test_seen_is_the_image_resized_and_cropped_without_the_normalisation():
     wide = torch.rand(3, 64, 128)
     assert lm.seen(wide).shape == (3, 64, 64)  # the centre crop the model sees
     torch.testing.assert_close(lm.seen(wide), wide[:, :, 32:96])
+
+
+def test_initialisation_recovers_the_start_each_embedded_vit_was_trained_from():
+    """pos_embed is not weight-decayed, so a trained ViT keeps its random start: the start drawn with the card's
+    torch seed is far closer to the trained embedding than the start of any other seed (the learnt part is
+    independent of both, so squared distances differ by about twice the start's squared norm)."""
+    for name, spec in EMBEDDED.items():
+        if spec.kind != "vit":
+            continue
+        lm = models.load_model(name)
+        trained, seed = lm.net.pos_embed.detach(), lm.info["recipe"]["torch_seed"]
+        start = models.initialisation(spec.arch, seed).pos_embed.detach()
+        own = float((trained - start).norm() ** 2)
+        for other in range(seed + 1, seed + 6):
+            wrong = float((trained - models.initialisation(spec.arch, other).pos_embed.detach()).norm() ** 2)
+            assert own < wrong - float(start.norm() ** 2), (name, other)
