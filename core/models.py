@@ -290,15 +290,15 @@ def _load_embedded(name: str) -> LoadedModel:
     path = WEIGHTS_DIR / f"{name}.safetensors"
     card = model_card()["models"].get(name)
     if not path.exists() or card is None:
-        missing = "error.model.grid_missing" if EMBEDDED[name].cell else "error.model.embedded_missing"
-        raise WeightsUnavailableError(missing, name=name, file=path.name)
+        raise WeightsUnavailableError("error.model.grid_missing" if EMBEDDED[name].cell else
+                                      "error.model.embedded_missing", name=name, file=path.name)
     arch = EMBEDDED[name].arch
     net = build_embedded(arch, len(card["classes"]))
     try:
         net.load_state_dict(load_file(path))
     except Exception as e:  # a file from another version of the architecture, or a corrupt one (SafetensorError)
-        mismatch = "error.model.grid_missing" if EMBEDDED[name].cell else "error.model.embedded_mismatch"
-        raise WeightsUnavailableError(mismatch, name=name, file=path.name) from e
+        raise WeightsUnavailableError("error.model.grid_missing" if EMBEDDED[name].cell else
+                                      "error.model.embedded_mismatch", name=name, file=path.name) from e
     net.eval()
     return LoadedModel(name, net, kind_of(net), (64, 64), list(card["classes"]), EMBEDDED_MEAN, EMBEDDED_STD,
                        info=card)

@@ -554,7 +554,8 @@ def comparison_chart(layers: pd.DataFrame, uniform: float) -> alt.LayerChart:
                  alt.Tooltip("layer:Q", title=t("attention.col.layer")),
                  alt.Tooltip("distance:Q", format=".1f", title=t("attention.col.distance"))])
     base = alt.Chart(pd.DataFrame({"distance": [uniform]})).mark_rule(strokeDash=[5, 4], color="#555").encode(
-        y="distance:Q", tooltip=[alt.Tooltip("distance:Q", format=".1f", title=t("attention.distance.uniform"))])
+        y=alt.Y("distance:Q", title=t("attention.distance.y")),
+        tooltip=[alt.Tooltip("distance:Q", format=".1f", title=t("attention.distance.uniform"))])
     return alt.layer(base, lines).properties(height=260)
 
 
