@@ -324,6 +324,8 @@ def main(argv=None) -> None:
     ap.add_argument("--max-images", type=int, help="cap every run's images seen (for trials: such runs are not "
                     "converged)")
     ap.add_argument("--jobs", type=int, help="cells trained at once (default: 8 on a GPU, one per core on a CPU)")
+    ap.add_argument("--threads", type=int, help="torch threads per run (default: cores / jobs). Two runs of two "
+                    "threads on two cores are ~4x slower than two of one: OpenMP threads spin while they wait")
     ap.add_argument("--time-limit", type=float, default=0, help="start no new cell after this many seconds")
     ap.add_argument("--cache", type=Path, default=Path(os.environ.get("IBL_CACHE", "~/.cache/ibl")).expanduser() / "pools")
     ap.add_argument("--out", type=Path, default=HUNGER_FILE)
@@ -342,7 +344,7 @@ def main(argv=None) -> None:
         grid = replace(grid, arms={m: replace(a, stop=replace(a.stop, max_images=args.max_images, min_images=min(
             a.stop.min_images, args.max_images))) for m, a in grid.arms.items()})
     command = pool.command_line("hunger", argv if argv is not None else [],
-                                ("--fresh", "--time-limit", "--jobs", "--cache", "--out", "--weights"))
+                                ("--fresh", "--time-limit", "--jobs", "--threads", "--cache", "--out", "--weights"))
     cells = grid.cells(tuple(args.models))
     if args.plan:
         for c in cells:
@@ -358,7 +360,7 @@ def main(argv=None) -> None:
     todo = [c for c in cells if c not in {cell_key(r) for r in rows}]
     print(f"{len(todo)} of {len(cells)} cells of the {grid.name} grid to train on {args.device}", flush=True)
     jobs = args.jobs or (8 if args.device == "cuda" else max(1, os.cpu_count() or 1))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // jobs)
     args.cache.mkdir(parents=True, exist_ok=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fields = list(COLUMNS) + (list(VIT_COLUMNS) if "vit" in args.models else [])

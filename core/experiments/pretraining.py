@@ -209,6 +209,8 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", type=int, help="override the number of seeds")
     ap.add_argument("--max-images", type=int, help="cap every run's images seen (for trials: not converged)")
     ap.add_argument("--jobs", type=int, help="runs at once (default: 8 on a GPU, one per core on a CPU)")
+    ap.add_argument("--threads", type=int, help="torch threads per run (default: cores / jobs). Two runs of two "
+                    "threads on two cores are ~4x slower than two of one: OpenMP threads spin while they wait")
     ap.add_argument("--time-limit", type=float, default=0, help="start no new run after this many seconds")
     ap.add_argument("--checkpoints", type=Path, default=CHECKPOINTS, help="where the source checkpoints' .json go")
     ap.add_argument("--out", type=Path, default=PRETRAINING_FILE)
@@ -221,7 +223,7 @@ def main(argv=None) -> None:
         grid = replace(grid, scratch={m: cap(s) for m, s in grid.scratch.items()},
                        from_checkpoint=cap(grid.from_checkpoint))
     command = pool.command_line("pretraining", argv if argv is not None else [],
-                                ("--fresh", "--time-limit", "--jobs", "--checkpoints", "--out"))
+                                ("--fresh", "--time-limit", "--jobs", "--threads", "--checkpoints", "--out"))
     t0 = time.perf_counter()
     args.checkpoints.mkdir(parents=True, exist_ok=True)
     for model in args.models:
@@ -237,7 +239,7 @@ def main(argv=None) -> None:
     todo = [c for c in grid.cells(tuple(args.models), cheap_first=args.device == "cpu") if c not in done]
     print(f"{len(todo)} target runs to train on {args.device}", flush=True)
     jobs = args.jobs or (8 if args.device == "cuda" else max(1, os.cpu_count() or 1))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // jobs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     checkpoints = {m: source_checkpoint(m) for m in args.models}
 
