@@ -150,6 +150,23 @@ def test_the_reading_says_which_architecture_pre_training_helps_more():
     assert "about equally" in " ".join(str(m) for m in pr.reading(_rows(vit_gain=0.05, cnn_gain=0.05)))
 
 
+def test_the_verdict_compares_only_the_sizes_both_architectures_have_run():
+    """The CNN gains +5 points at N = 50 and +60 at 1k; the ViT has only reached N = 50 (+15). Averaging each over
+    its own sizes would say the CNN gains more (+32.5 against +15); at the one size both have run it is the ViT."""
+    rows = _rows(vit_gain=0.15, cnn_gain=0.05)
+    cnn_1k = (rows.model == "cnn") & (rows.target_size == 1000)
+    rows.loc[cnn_1k & (rows.init == "scratch"), "test_accuracy"] = 0.30
+    rows.loc[cnn_1k & (rows.init == "finetune"), "test_accuracy"] = 0.90  # +60 points
+    rows = rows[~((rows.model == "vit") & (rows.target_size == 1000))]
+    msgs = pr.reading(rows)
+    text = " ".join(str(m) for m in msgs)
+    assert [m.values["n"] for m in msgs if m.key == "data.pretraining.gain_at"] == ["50"]
+    assert "At N = 50, the one size both architectures have run so far, pre-training helps the ViT more " \
+           "(+15 points against +5 for the CNN)" in text
+    both = " ".join(str(m) for m in pr.reading(_rows(vit_gain=0.15, cnn_gain=0.05)))
+    assert "Averaged over the sizes both architectures have run (N = 50, 1k), pre-training helps the ViT" in both
+
+
 def test_a_checkpoint_that_did_not_learn_its_source_task_is_named():
     infos = {"cnn": {"val_accuracy": 0.983}, "vit": {"val_accuracy": 0.407}}
     note = pr.source_note(infos)

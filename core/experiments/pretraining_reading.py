@@ -54,20 +54,25 @@ def source_note(infos: dict[str, dict]) -> Message | None:
 
 def reading(rows) -> list[Message]:
     """Does pre-training help the ViT more than the CNN here? The fine-tuning gain of each architecture at the
-    smallest and the largest N, the verdict on their mean gain, and how far a linear probe gets."""
+    smallest and the largest N both have run, the verdict on their mean gain over the sizes both have run (a size
+    only one of them has reached says nothing about the other), and how far a linear probe gets."""
     summ = summary(rows)
     gains = {m: gain(summ, m) for m in hunger.ARCHS}
     if not all(gains.values()):  # one architecture has no size with both starts converged yet: no comparison
         return [say("data.pretraining.waiting", models=listing((m for m, g in gains.items() if not g), "enumeration"))]
+    common = sorted(set.intersection(*(set(g) for g in gains.values())))  # compare like with like: the same sizes
+    if not common:
+        return [say("data.pretraining.no_common_size")]
     out = []
-    for n in sorted({min(g) for g in gains.values()} | {max(g) for g in gains.values()}):
-        if all(n in g for g in gains.values()):
-            out.append(say("data.pretraining.gain_at", n=fmt_n(n), items=listing(
-                (say("data.pretraining.gain_item", model=m, scratch=summ[(m, "scratch")][n][0],
-                     finetune=summ[(m, "finetune")][n][0], gain=gains[m][n] * 100) for m in hunger.ARCHS),
-                "semicolon")))
-    mean = {m: sum(g.values()) / len(g) for m, g in gains.items()}
-    gains_pts = {"vit": mean["vit"] * 100, "cnn": mean["cnn"] * 100}
+    for n in sorted({common[0], common[-1]}):
+        out.append(say("data.pretraining.gain_at", n=fmt_n(n), items=listing(
+            (say("data.pretraining.gain_item", model=m, scratch=summ[(m, "scratch")][n][0],
+                 finetune=summ[(m, "finetune")][n][0], gain=gains[m][n] * 100) for m in hunger.ARCHS),
+            "semicolon")))
+    mean = {m: sum(g[n] for n in common) / len(common) for m, g in gains.items()}
+    gains_pts = {"vit": mean["vit"] * 100, "cnn": mean["cnn"] * 100,
+                 "sizes": say("data.pretraining.at_one_size", n=fmt_n(common[0])) if len(common) == 1 else
+                 say("data.pretraining.over_sizes", sizes=listing((fmt_n(n) for n in common), "enumeration"))}
     out.append(say("data.pretraining.vit_gains_more", **gains_pts) if mean["vit"] > mean["cnn"] + 0.01 else
                say("data.pretraining.cnn_gains_more", **gains_pts) if mean["cnn"] > mean["vit"] + 0.01 else
                say("data.pretraining.same_gain", **gains_pts))
