@@ -43,6 +43,8 @@ EMBEDDED = {
     "vit": EmbeddedSpec("vit", "full", "#d62728"),
     "cnn-center": EmbeddedSpec("resnet", "center", "#9467bd"),
     "vit-center": EmbeddedSpec("vit", "center", "#ff7f0e"),
+    # a small-data run of the data-hunger grid (N = 2,000, no augmentation): the same ViT after 2k images
+    "vit-2k": EmbeddedSpec("vit", "full", "#e7969c", cell=(2_000, 0)),
 }
 
 
