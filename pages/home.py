@@ -43,6 +43,7 @@ if card:
         [{t("home.col_model"): n, t("home.col_architecture"): c["timm_class"].rsplit(".", 1)[-1],
           t("home.col_parameters"): f"{c['parameters'] / 1e6:.2f} M",
           t("home.col_flops"): round(c["flops_per_image"] / 1e6, 1),
+          t("home.col_images"): f"{c['training_set']['images']:,}",
           t("home.col_trained_on"): t(f"home.region_{c['training_set']['region']}"),
           t("home.col_accuracy_full"): f"{c['test_accuracy']['full_frame']:.1%}",
           t("home.col_accuracy_centre"): f"{c['test_accuracy']['center']:.1%}"} for n, c in card.items()],
