@@ -167,6 +167,18 @@ def test_the_verdict_compares_only_the_sizes_both_architectures_have_run():
     assert "Averaged over the sizes both architectures have run (N = 50, 1k), pre-training helps the ViT" in both
 
 
+def test_the_readme_table_has_a_row_per_size_and_leaves_missing_or_capped_runs_empty():
+    rows = _rows(vit_gain=0.15, cnn_gain=0.05)  # two seeds per run, equal accuracies
+    rows = rows[~((rows.model == "vit") & (rows.target_size == 1000) & (rows.init == "scratch"))]
+    rows.loc[(rows.model == "vit") & (rows.target_size == 1000) & (rows.init == "linear"), "converged"] = False
+    lines = pr.markdown_table(rows).splitlines()
+    assert lines[0] == ("| N | CNN from scratch | CNN fine-tuned | CNN linear probe | ViT from scratch | ViT fine-tuned "
+                        "| ViT linear probe |")
+    assert lines[2] == "| 50 | 40.0 % | 45.0 % | 42.5 % | 40.0 % | 55.0 % | 47.5 % |"
+    assert lines[3] == "| 1,000 | 80.0 % | 85.0 % | 82.5 % | — | 95.0 % | — |"  # not run; run but capped
+    assert len(lines) == 4
+
+
 def test_a_checkpoint_that_did_not_learn_its_source_task_is_named():
     infos = {"cnn": {"val_accuracy": 0.983}, "vit": {"val_accuracy": 0.407}}
     note = pr.source_note(infos)

@@ -85,3 +85,17 @@ def reading(rows) -> list[Message]:
     return out
 
 
+
+
+def markdown_table(rows) -> str:
+    """The README's table: mean test accuracy of the converged runs per N, each (architecture, start) a column."""
+    summ = summary(rows)
+    cols = [(m, i) for m in hunger.ARCHS for i in ("scratch", "finetune", "linear")]
+    names = {"scratch": "from scratch", "finetune": "fine-tuned", "linear": "linear probe"}
+    sizes = sorted({n for curve in summ.values() for n in curve})
+    lines = ["| N | " + " | ".join(f"{m.upper() if m == 'cnn' else 'ViT'} {names[i]}" for m, i in cols) + " |",
+             "|---" * (len(cols) + 1) + "|"]
+    for n in sizes:
+        cells = [f"{summ[c][n][0]:.1%}".replace("%", " %") if n in summ.get(c, {}) else "—" for c in cols]
+        lines.append(f"| {n:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
