@@ -43,8 +43,10 @@ EMBEDDED = {
     "vit": EmbeddedSpec("vit", "full", "#d62728"),
     "cnn-center": EmbeddedSpec("resnet", "center", "#9467bd"),
     "vit-center": EmbeddedSpec("vit", "center", "#ff7f0e"),
-    # a small-data run of the data-hunger grid (N = 2,000, no augmentation): the same ViT after 2k images
+    # two small-data runs of the data-hunger grid (N = 2,000): the same ViT after 2k images, without and with
+    # shift augmentation
     "vit-2k": EmbeddedSpec("vit", "full", "#e7969c", cell=(2_000, 0)),
+    "vit-aug-2k": EmbeddedSpec("vit", "full", "#843c39", cell=(2_000, 8)),
 }
 
 

@@ -590,5 +590,4 @@ def compare_section() -> None:
                          .add_prefix("mad_layer_").reset_index(), on="model"), "vit_comparison", "dl-vits")
     for augmented, plain in models.augmentation_pairs():  # the same pair, swept across the frame
         if {augmented, plain} <= set(table.model):
-            page_link("sensitivity", t("attention.compare.link_sensitivity", augmented=augmented, plain=plain),
-                      {"models": f"{plain},{augmented}"})
+            st.markdown(t("attention.compare.link_sensitivity", augmented=augmented, plain=plain))
