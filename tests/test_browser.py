@@ -177,8 +177,14 @@ def test_the_tour_answers_its_keys_and_keeps_the_step_in_the_url(server, browser
         success = pg.locator("[data-testid='stAlertContentSuccess']")
         expect(pg.locator("h1").first).to_contain_text("3/11")
         assert success.count() == 0
+        # the key is bound once the button is drawn and enabled (a key pressed before that is lost, as for a person)
+        expect(pg.locator("[data-testid='stButton'] button", has_text="Reveal")).to_be_enabled(timeout=60_000)
         pg.keyboard.press("ArrowDown")
-        expect(success).to_have_count(1, timeout=120_000)
+        # the answer, or what stopped it (a warning or an exception), so that a failure says which
+        outcome = ", ".join(f"[data-testid='{k}']" for k in ("stAlertContentSuccess", "stAlertContentWarning",
+                                                             "stException"))
+        pg.wait_for_selector(outcome, timeout=120_000)
+        assert success.count() == 1, pg.locator(outcome).all_inner_texts()
         pg.keyboard.press("ArrowRight")
         expect(pg.locator("h1").first).to_contain_text("4/11", timeout=120_000)
         expect(success).to_have_count(0, timeout=120_000)
