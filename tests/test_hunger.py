@@ -316,6 +316,18 @@ def test_other_seeds_train_with_the_configuration_seed_0_chose(tmp_path, monkeyp
     assert hu.configs_for(("cnn", 30, 0, 0), grid, []) == list(configs)
 
 
+def test_more_seeds_run_only_at_their_sizes_and_the_method_says_so(tmp_path, monkeypatch):
+    grid = replace(TINY, augments=(0,), more_seeds=((30, 2),))
+    assert [c for c in grid.cells(("cnn",))] == [("cnn", 30, 0, 0), ("cnn", 60, 0, 0), ("cnn", 30, 1, 0)]
+    monkeypatch.setattr(hu, "CPU", grid)
+    out = tmp_path / "h.csv"
+    hu.main(["--cpu", "--models", "cnn", "--jobs", "1", "--cache", str(tmp_path / "c"), "--out", str(out)])
+    df = hr.load(out)
+    assert sorted(zip(df.train_size, df.seed)) == [(30, 0), (30, 1), (60, 0)]
+    assert "1 seed, 2 at N = 30, each drawing" in str(hr.method(df))
+    assert "1 seed, each drawing" in str(hr.method(df[df.seed == 0]))
+
+
 def test_markdown_table_by_series_and_n():
     rows = [_row("vit", 250, 0, 0.30, 0.9), _row("vit", 250, 1, 0.40, 1.0), _row("cnn", 1000, 0, 0.812, 1.0)]
     assert hr.markdown_table(rows).splitlines() == [

@@ -63,12 +63,17 @@ class Grid:
     # the order sizes are trained in (default: as listed): where the series differ most comes first, so that a
     # grid cut short by the clock has already answered the question
     priority: tuple[int, ...] = ()
+    more_seeds: tuple[tuple[int, int], ...] = ()  # (N, seeds): sizes that get more seeds than `seeds`
+
+    def seeds_at(self, n: int) -> int:
+        return max(self.seeds, dict(self.more_seeds).get(n, 0))
 
     def cells(self, models=tuple(ARCHS)) -> list[tuple[str, int, int, int]]:
         """(model, N, seed, augment px) of every run: seed 0 first (the others may wait for its configuration),
         then the sizes by priority, the ViT first within a size (its runs are the long ones)."""
         rank = {n: i for i, n in enumerate(self.priority or self.sizes)}
-        cells = [(m, n, s, a) for m in models for n in self.sizes for s in range(self.seeds) for a in self.augments]
+        cells = [(m, n, s, a) for m in models for n in self.sizes for s in range(self.seeds_at(n))
+                 for a in self.augments]
         return sorted(cells, key=lambda c: (c[2] != 0, rank.get(c[1], len(rank)), c[0] != "vit", c[2], c[3]))
 
 
@@ -80,7 +85,9 @@ CNN_STOP = EarlyStop(check_images=5_120, patience=8, min_images=40_960, max_imag
 VIT_STOP = EarlyStop(check_images=12_800, patience=6, min_images=160_000, max_images=1_280_000)
 CPU = Grid("cpu", sizes=(250, 1_000, 2_000, 4_000, 8_000, 16_000), seeds=1, augments=(0, AUGMENT_PX),
            arms={"cnn": Arm(128, ((2e-3, 5e-4),), CNN_STOP, bf16=True), "vit": Arm(64, ((1.5e-3, 0.05),), VIT_STOP)},
-           val_size=2_000, test_size=2_000, priority=(1_000, 4_000, 16_000, 250, 2_000, 8_000))
+           val_size=2_000, test_size=2_000, priority=(1_000, 4_000, 16_000, 250, 2_000, 8_000),
+           # a second seed where the series differ most (with augmentation the ViT 99 %, the CNN 75 %)
+           more_seeds=((1_000, 2),))
 # The full grid, for a GPU: 10 sizes from 250 to 128k, 3 seeds, 2 x 2 configurations tried on seed 0 (the other
 # seeds train with the one seed 0 chose), batch 256.
 FULL = Grid("full", sizes=(250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000), seeds=3,
@@ -299,8 +306,8 @@ def configs_for(cell: tuple, grid: Grid, rows: list[dict]) -> list[tuple[float, 
 
 
 def _render_pools(pool, grid: Grid, cache: Path) -> None:
-    top = max(grid.sizes)
-    jobs = [pool.submit(render_chunk, cache, s, k) for s in range(grid.seeds) for k in range(chunks_needed(grid, top))]
+    top = {s: max(n for n in grid.sizes if grid.seeds_at(n) > s) for s in range(max(map(grid.seeds_at, grid.sizes)))}
+    jobs = [pool.submit(render_chunk, cache, s, k) for s, n in top.items() for k in range(chunks_needed(grid, n))]
     for j in jobs:
         j.result()
 
@@ -339,7 +346,7 @@ def main(argv=None) -> None:
     if args.sizes:
         grid = replace(grid, sizes=tuple(args.sizes))
     if args.seeds:
-        grid = replace(grid, seeds=args.seeds)
+        grid = replace(grid, seeds=args.seeds, more_seeds=())
     if args.max_images:
         grid = replace(grid, arms={m: replace(a, stop=replace(a.stop, max_images=args.max_images, min_images=min(
             a.stop.min_images, args.max_images))) for m, a in grid.arms.items()})

@@ -210,14 +210,23 @@ def method(rows) -> Message:
         (say("data.method.config", lr=lr, wd=wd) for lr, wd in a.configs), "comma"),
         check=fmt_n(a.stop.check_images), patience=a.stop.patience, min_images=fmt_n(a.stop.min_images),
         max_images=fmt_n(a.stop.max_images)) for m, a in grid.arms.items() if m in set(df.model)), "semicolon")
-    seeds = df.seed.nunique()
-    return say("data.method.text", runs=len(df), sizes=_sizes(sizes), augment=AUGMENT_PX,
-               seeds=say("data.method.seeds" if seeds > 1 else "data.method.seed", n=int(seeds)), arms=arms,
+    return say("data.method.text", runs=len(df), sizes=_sizes(sizes), augment=AUGMENT_PX, seeds=_seeds(df), arms=arms,
                val=grid.val_size, test=grid.test_size, delta=100 * grid.arms["cnn"].stop.min_delta,
                cooldown=grid.arms["cnn"].stop.cooldown,
                best=say("data.method.best_both" if any(len(a.configs) > 1 for a in grid.arms.values())
                         else "data.method.best_checkpoint"),
                device=device_phrase(df.device), command=df.command.iloc[0], minutes=df.seconds.sum() / 60)
+
+
+def _seeds(df) -> Message:
+    """'1 seed', or '1 seed, 2 at N = 1k' where some sizes have run more seeds than the rest."""
+    at = df.groupby("train_size").seed.nunique()
+    base = int(at.min())
+    more = {int(k): sorted(int(n) for n in at.index[at == k]) for k in sorted(set(at)) if k > base}
+    first = say("data.method.seeds" if base > 1 else "data.method.seed", n=base)
+    if not more:
+        return first
+    return listing([first] + [say("data.method.seeds_at", n=k, sizes=_sizes(ns)) for k, ns in more.items()], "comma")
 
 
 def grid_of(command: str):
