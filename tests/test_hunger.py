@@ -214,6 +214,19 @@ def test_summary_is_the_mean_and_sample_std_over_seeds():
     assert out["vit + shift aug"][250] == (0.9, 0.0, 1)
 
 
+def test_the_spread_reading_gives_each_series_seed_range_and_whether_the_seeds_agree_on_the_order():
+    rows = [_row("cnn", 1000, 0, 0.20), _row("cnn", 1000, 1, 0.25), _row("vit", 1000, 0, 0.40),
+            _row("vit", 1000, 1, 0.42), _row("vit", 250, 0, 0.3), _row("cnn", 250, 0, 0.1)]
+    text = str(hr.spread_reading(rows))
+    assert "At N = 1k, where 2 seeds ran" in text and "cnn 5.0, vit 2.0" in text and "250" not in text
+    assert "Every seed ranks the series at N = 1k in the same order." in text
+    crossed = rows[:2] + [_row("vit", 1000, 0, 0.22), _row("vit", 1000, 1, 0.23)]  # seed 0: vit ahead, seed 1: cnn
+    assert "different orders" in str(hr.spread_reading(crossed))
+    assert hr.spread_reading([r for r in rows if r["seed"] == 0]) is None
+    capped = [dict(r, converged=False) if r["seed"] == 1 else r for r in rows]  # a capped seed is no result
+    assert hr.spread_reading(capped) is None
+
+
 def test_reading_names_the_crossing_bracket_the_sizes_to_90_and_memorisation():
     rows = [_row("cnn", 250, 0, 0.40), _row("cnn", 1000, 0, 0.80), _row("cnn", 4000, 0, 0.92, 0.95),
             _row("vit", 250, 0, 0.30, 0.6), _row("vit", 1000, 0, 0.85), _row("vit", 4000, 0, 0.96, 0.97)]

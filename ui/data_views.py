@@ -186,7 +186,8 @@ def hunger_section(hunger: pd.DataFrame | None, live_rows: list[dict]) -> None:
     if hunger is None:
         return
     st.caption(t("data.hunger.caption"))
-    st.info(words(listing([m for m in (hr.reading(hunger), hr.augmentation_effect(hunger)) if m], "sentences")))
+    st.info(words(listing([m for m in (hr.reading(hunger), hr.augmentation_effect(hunger), hr.spread_reading(hunger))
+                           if m], "sentences")))
     grid = hr.grid_of(hunger.command.iloc[0])
     st.caption(words(hr.convergence_note(hunger, planned=len(grid.cells(tuple(sorted(set(hunger.model))))))))
     st.markdown(words(hr.PAPERS) + "\n\n" + words(hr.against_the_papers(hunger)))

@@ -158,6 +158,30 @@ def augmentation_effect(rows) -> Message | None:
     return say("data.augmentation.effect", parts=listing(parts, "semicolon")) if parts else None
 
 
+def spread_reading(rows) -> Message | None:
+    """At the sizes where several seeds converged: how far apart each series' seeds landed, and whether every seed
+    ranks the series alike (None where every size has one seed)."""
+    records = converged(rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows))
+    by = {}  # {N: {series: {seed: test accuracy}}}
+    for r in records:
+        by.setdefault(int(r["train_size"]), {}).setdefault(series_name(r["model"], r["augment_px"]), {})[
+            int(r["seed"])] = float(r["test_accuracy"])
+    sentences = []
+    for n, series in sorted(by.items()):
+        spread = {s: 100 * (max(a.values()) - min(a.values())) for s, a in series.items() if len(a) > 1}
+        if not spread:
+            continue
+        common = set.intersection(*(set(a) for a in series.values()))
+        ranks = {tuple(sorted(series, key=lambda s: series[s][seed])) for seed in common}
+        sentences.append(say("data.spread.at", n=fmt_n(n), seeds=max(len(series[s]) for s in spread),
+                             items=listing((say("data.spread.item", series=series_label(s), points=p)
+                                            for s, p in spread.items()), "comma")))
+        if len(common) > 1:  # seeds that every series at this size ran
+            sentences.append(say("data.spread.same_order" if len(ranks) == 1 else "data.spread.other_order",
+                                 n=fmt_n(n)))
+    return listing(sentences, "sentences") if sentences else None
+
+
 PAPERS = say("data.papers.found")  # what the ViT and DeiT papers found (markdown)
 
 
