@@ -221,7 +221,7 @@ def test_the_spread_reading_gives_each_series_seed_range_and_whether_the_seeds_a
     assert "At N = 1k, where 2 seeds ran" in text and "cnn 5.0, vit 2.0" in text and "250" not in text
     assert "Every seed ranks the series at N = 1k in the same order." in text
     crossed = rows[:2] + [_row("vit", 1000, 0, 0.22), _row("vit", 1000, 1, 0.23)]  # seed 0: vit ahead, seed 1: cnn
-    assert "different orders" in str(hr.spread_reading(crossed))
+    assert "rank the series at N = 1k differently" in str(hr.spread_reading(crossed))
     assert hr.spread_reading([r for r in rows if r["seed"] == 0]) is None
     capped = [dict(r, converged=False) if r["seed"] == 1 else r for r in rows]  # a capped seed is no result
     assert hr.spread_reading(capped) is None
