@@ -312,6 +312,7 @@ def test_convergence_note_counts_the_converged_runs_and_names_the_capped_ones():
     assert note.startswith("2 of 3 runs converged")
     assert "left out of every reading: vit at N = 16k (1,280k images seen)." in note
     assert "2 of its 5 runs are not in the file yet" in note
+    assert "1 of its 4 runs is not in the file yet" in str(hr.convergence_note(rows, planned=4))
     assert "cap" not in str(hr.convergence_note(rows.iloc[[0, 2]], planned=2))
 
 
@@ -345,7 +346,7 @@ def test_markdown_table_by_series_and_n():
     rows = [_row("vit", 250, 0, 0.30, 0.9), _row("vit", 250, 1, 0.40, 1.0), _row("cnn", 1000, 0, 0.812, 1.0)]
     assert hr.markdown_table(rows).splitlines() == [
         "| series | N = 250 | N = 1k |", "|---|---|---|",
-        "| cnn |  | 81.2% (100%) |", "| vit | 35.0% (95%) |  |"]
+        "| cnn |  | 81.2% (100%) |", "| vit | 35.0% ± 7.1 (95%) |  |"]  # std of 30 and 40: 5·√2
 
 
 def test_against_the_papers_follows_who_is_ahead():

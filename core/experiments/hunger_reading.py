@@ -288,7 +288,8 @@ def convergence_note(rows, planned: int | None = None) -> Message:
             (say("data.convergence.run", series=series_label(s), n=fmt_n(n), images=fmt_n(i)) for s, n, i in capped),
             "comma")))
     if planned and planned > done:
-        parts.append(say("data.convergence.running", left=planned - done, planned=planned))
+        parts.append(say("data.convergence.running_one" if planned - done == 1 else "data.convergence.running",
+                         left=planned - done, planned=planned))
     return listing(parts, "sentences")
 
 
@@ -334,8 +335,9 @@ def mad_columns(rows) -> list[str]:
 
 
 def markdown_table(rows) -> str:
-    """Mean test accuracy (training accuracy in brackets) of the converged runs by series and N, as a markdown table
-    (README); a cell whose run hit its cap shows its accuracy as a lower bound."""
+    """Mean test accuracy (± its standard deviation over seeds where several ran; training accuracy in brackets) of
+    the converged runs by series and N, as a markdown table (README); a cell whose run hit its cap shows its accuracy
+    as a lower bound."""
     test, train = summary(rows), summary(rows, "train_accuracy")
     records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
     capped = {(series_name(r["model"], r["augment_px"]), int(r["train_size"])): float(r["test_accuracy"])
@@ -344,10 +346,14 @@ def markdown_table(rows) -> str:
     sizes = sorted({n for s in test.values() for n in s} | {n for _, n in capped})
     lines = ["| series | " + " | ".join(f"N = {fmt_n(n)}" for n in sizes) + " |", "|---" * (len(sizes) + 1) + "|"]
     for s in sorted(every, key=lambda k: (k.split()[0] != "cnn", k)):
-        cells = [f"{test[s][n][0]:.1%} ({train[s][n][0]:.0%})" if n in test.get(s, {}) else
+        cells = [f"{test[s][n][0]:.1%}{_spread(test[s][n])} ({train[s][n][0]:.0%})" if n in test.get(s, {}) else
                  f"≥ {capped[(s, n)]:.1%} (cap)" if (s, n) in capped else "" for n in sizes]
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _spread(point: tuple[float, float, int]) -> str:
+    return f" ± {100 * point[1]:.1f}" if point[2] > 1 else ""
 
 
 def load(path: Path | None = None):
