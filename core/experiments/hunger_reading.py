@@ -35,6 +35,11 @@ def is_converged(row) -> bool:
     return str(row.get("converged", False)).strip().lower() in ("true", "1")
 
 
+def _records(rows) -> list[dict]:
+    """The rows as a list of dicts, from a DataFrame or any iterable of dicts."""
+    return rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
+
+
 def converged(rows):
     """The rows that are results: the runs that converged (a DataFrame in, a DataFrame out)."""
     if hasattr(rows, "to_dict"):
@@ -45,7 +50,7 @@ def converged(rows):
 def summary(rows, column: str = "test_accuracy") -> dict[str, dict[int, tuple[float, float, int]]]:
     """{series: {N: (mean, sample std over seeds, runs)}} of `column` over the *converged* rows (dicts or a
     DataFrame): every reading goes through here, so a run that hit its cap is never read as a result."""
-    records = converged(rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows))
+    records = converged(_records(rows))
     groups: dict[str, dict[int, list[float]]] = {}
     for r in records:
         groups.setdefault(series_name(r["model"], r["augment_px"]), {}).setdefault(
@@ -161,7 +166,7 @@ def augmentation_effect(rows) -> Message | None:
 def spread_reading(rows) -> Message | None:
     """At the sizes where several seeds converged: how far apart each series' seeds landed, and whether every seed
     ranks the series alike (None where every size has one seed)."""
-    records = converged(rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows))
+    records = converged(_records(rows))
     by = {}  # {N: {series: {seed: test accuracy}}}
     for r in records:
         by.setdefault(int(r["train_size"]), {}).setdefault(series_name(r["model"], r["augment_px"]), {})[
@@ -339,7 +344,7 @@ def markdown_table(rows) -> str:
     the converged runs by series and N, as a markdown table (README); a cell whose run hit its cap shows its accuracy
     as a lower bound."""
     test, train = summary(rows), summary(rows, "train_accuracy")
-    records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
+    records = _records(rows)
     capped = {(series_name(r["model"], r["augment_px"]), int(r["train_size"])): float(r["test_accuracy"])
               for r in records if not is_converged(r)}  # lower bounds, never results
     every = {series_name(r["model"], r["augment_px"]) for r in records}
