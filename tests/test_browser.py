@@ -74,15 +74,14 @@ def _act_until(pg, act, shown: str, tries: int = 4, each_ms: int = 45_000) -> No
     the first did land: both actions are idempotent."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    for _ in range(tries - 1):
+    for attempt in range(1, tries + 1):
         act()
         try:
             pg.wait_for_selector(shown, timeout=each_ms)
             return
         except PlaywrightTimeout:
-            continue
-    act()
-    pg.wait_for_selector(shown, timeout=each_ms)
+            if attempt == tries:
+                raise
 
 
 def test_a_bookmarked_page_on_a_fresh_server_runs_inside_the_app(server, browser):
