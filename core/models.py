@@ -117,19 +117,65 @@ def check_size(arch: str) -> None:
 def build_embedded(arch: str, num_classes: int = 10) -> torch.nn.Module:
     """The embedded architectures: small timm models for 64x64 canvases."""
     from timm.layers import BlurPool2d
-    from timm.models.resnet import BasicBlock, ResNet
     from timm.models.vision_transformer import VisionTransformer
 
     if arch == "resnet":
-        return ResNet(BasicBlock, [1, 1, 1, 1], num_classes=num_classes, channels=(16, 32, 64, 128), stem_width=16)
+        return _resnet(num_classes)
     if arch == "resnet-aa":
-        return _blur_every_downsampling(ResNet(BasicBlock, [1, 1, 1, 1], num_classes=num_classes,
-                                               channels=(16, 32, 64, 128), stem_width=16, aa_layer=BlurPool2d))
-    if arch == "vit":
-        # mlp_ratio 2 (not 4): a third fewer FLOPs, so the ViT trains to 95 % within the CPU budget
-        return VisionTransformer(img_size=64, patch_size=8, embed_dim=96, depth=6, num_heads=3, mlp_ratio=2,
-                                 num_classes=num_classes)
+        return _blur_every_downsampling(_resnet(num_classes, aa_layer=BlurPool2d))
+    if arch in ("resnet-cifar", "resnet-s2", "resnet-circular"):
+        return _resnet_variant(arch, _resnet(num_classes))
+    if arch in ("vit", "vit-convstem"):
+        # mlp_ratio 2 (not 4): a third fewer FLOPs, so the ViT trains to 95 % within the CPU budget.
+        # vit-convstem: Xiao et al. 2021's convolutional stem in place of the patch projection, with one block
+        # fewer, as in the paper, so that its FLOPs stay close to the plain ViT's (the stem costs about a block)
+        net = VisionTransformer(img_size=64, patch_size=8, embed_dim=96, depth=6 if arch == "vit" else 5,
+                                num_heads=3, mlp_ratio=2, num_classes=num_classes)
+        if arch == "vit-convstem":
+            net.patch_embed.proj = _conv_stem(net.embed_dim)
+        return net
     raise UnknownModelError("error.model.unknown_arch", arch=arch)
+
+
+def _resnet(num_classes: int, **kw) -> torch.nn.Module:
+    from timm.models.resnet import BasicBlock, ResNet
+
+    return ResNet(BasicBlock, [1, 1, 1, 1], num_classes=num_classes, channels=(16, 32, 64, 128), stem_width=16, **kw)
+
+
+def _resnet_variant(arch: str, net: torch.nn.Module) -> torch.nn.Module:
+    """The embedded ResNet with another stem or padding, to ask whether a result belongs to CNNs or to this one.
+
+    - resnet-cifar: the stem He et al. (2016, sec. 4.2) use for small images, a 3x3 stride-1 convolution and no
+      max-pool; the first stage runs at 64x64 and the last map is 8x8, the ViT's token grid;
+    - resnet-s2: a 3x3 stride-2 stem convolution and no max-pool (last map 4x4);
+    - resnet-circular: the shipped stem, every padding circular (the max-pool's too), so no layer sees a border.
+    """
+    import torch.nn as nn
+
+    if arch == "resnet-circular":
+        for m in net.modules():
+            if isinstance(m, nn.Conv2d) and m.padding != (0, 0):
+                m.padding_mode = "circular"
+        net.maxpool = nn.Sequential(nn.CircularPad2d(1), nn.MaxPool2d(3, stride=2))
+        return net
+    net.conv1 = nn.Conv2d(3, net.conv1.out_channels, 3, stride=1 if arch == "resnet-cifar" else 2, padding=1,
+                          bias=False)
+    net.maxpool = nn.Identity()
+    return net
+
+
+def _conv_stem(dim: int) -> torch.nn.Module:
+    """Xiao et al. 2021 ("Early convolutions help transformers see better"): 3x3 stride-2 convolutions with batch
+    norm and ReLU, channels doubling up to the width, then a 1x1 convolution; three of them make the 8x8-px
+    patches' 8x8 token grid."""
+    import torch.nn as nn
+
+    layers, c_in = [], 3
+    for c_out in (dim // 4, dim // 2, dim):
+        layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+        c_in = c_out
+    return nn.Sequential(*layers, nn.Conv2d(dim, dim, 1))
 
 
 def initialisation(arch: str, torch_seed: int, num_classes: int = 10) -> torch.nn.Module:

@@ -31,7 +31,18 @@ from core import shapes
 from core.experiments import RESULTS
 from core.train import EarlyStop
 
-ARCHS = {"cnn": "resnet", "vit": "vit"}
+ARCHS = {"cnn": "resnet", "vit": "vit"}  # the two series every size and augmentation trains
+# Variants that ask whether a result belongs to CNNs (or ViTs) or to this one design: trained exactly like their
+# kind's series (same pool, recipe, stopping), at the grid's `variant_sizes`, seed 0, no augmentation
+# (core.models._resnet_variant and _conv_stem say what each one changes)
+VARIANTS = {"cnn-circular": "resnet-circular", "cnn-s2": "resnet-s2", "cnn-cifar": "resnet-cifar",
+            "vit-convstem": "vit-convstem"}  # cheapest first: one thread trains them at ~500, 500, 65, 240 images/s
+MODELS = {**ARCHS, **VARIANTS}  # a row's `model` -> its architecture (core.models.build_embedded)
+
+
+def kind(model: str) -> str:
+    """"cnn" or "vit": which series' arm (batch, recipe, stopping) a model trains with."""
+    return model.split("-")[0]
 HUNGER_FILE = RESULTS / "data_hunger.csv"
 CHUNK = 2_000  # images per rendered chunk of a seed's pool (a multiple of the 10 classes: balanced chunks)
 POOL_SEED = 40_000  # chunk k of seed s is shapes.make_dataset(CHUNK, POOL_SEED + 1000 * s + k)
@@ -64,17 +75,22 @@ class Grid:
     # grid cut short by the clock has already answered the question
     priority: tuple[int, ...] = ()
     more_seeds: tuple[tuple[int, int], ...] = ()  # (N, seeds): sizes that get more seeds than `seeds`
+    variant_sizes: tuple[int, ...] = ()  # where the VARIANTS train: around the sizes where the series cross
 
     def seeds_at(self, n: int) -> int:
         return max(self.seeds, dict(self.more_seeds).get(n, 0))
 
-    def cells(self, models=tuple(ARCHS)) -> list[tuple[str, int, int, int]]:
-        """(model, N, seed, augment px) of every run: seed 0 first (the others may wait for its configuration),
-        then the sizes by priority, the ViT first within a size (its runs are the long ones)."""
+    def cells(self, models=tuple(MODELS)) -> list[tuple[str, int, int, int]]:
+        """(model, N, seed, augment px) of every run: the two series' cells (seed 0 first: the others may wait for
+        its configuration; then the sizes by priority, the ViT first within a size, its runs are the long ones),
+        then the variants', smallest size first, cheapest variant first within a size."""
         rank = {n: i for i, n in enumerate(self.priority or self.sizes)}
-        cells = [(m, n, s, a) for m in models for n in self.sizes for s in range(self.seeds_at(n))
+        cells = [(m, n, s, a) for m in models if m in ARCHS for n in self.sizes for s in range(self.seeds_at(n))
                  for a in self.augments]
-        return sorted(cells, key=lambda c: (c[2] != 0, rank.get(c[1], len(rank)), c[0] != "vit", c[2], c[3]))
+        variants = [(m, n, 0, 0) for m in models if m in VARIANTS for n in self.variant_sizes]
+        cost = list(VARIANTS)  # listed cheapest first
+        return (sorted(cells, key=lambda c: (c[2] != 0, rank.get(c[1], len(rank)), c[0] != "vit", c[2], c[3]))
+                + sorted(variants, key=lambda c: (c[1], cost.index(c[0]))))
 
 
 # Measured on this 2-core machine (one thread a run): the ViT trains at ~300 images/s alone, ~200/s with the
@@ -87,7 +103,7 @@ CPU = Grid("cpu", sizes=(250, 1_000, 2_000, 4_000, 8_000, 16_000), seeds=1, augm
            arms={"cnn": Arm(128, ((2e-3, 5e-4),), CNN_STOP, bf16=True), "vit": Arm(64, ((1.5e-3, 0.05),), VIT_STOP)},
            val_size=2_000, test_size=2_000, priority=(1_000, 4_000, 16_000, 250, 2_000, 8_000),
            # a second seed where the series differ most (with augmentation the ViT 99 %, the CNN 75 %)
-           more_seeds=((1_000, 2),))
+           more_seeds=((1_000, 2),), variant_sizes=(1_000, 2_000, 4_000))
 # The full grid, for a GPU: 10 sizes from 250 to 128k, 3 seeds, 2 x 2 configurations tried on seed 0 (the other
 # seeds train with the one seed 0 chose), batch 256.
 FULL = Grid("full", sizes=(250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000), seeds=3,
@@ -95,6 +111,7 @@ FULL = Grid("full", sizes=(250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000,
             arms={m: Arm(256, ((1e-3, 0.05), (1e-3, 0.3), (3e-3, 0.05), (3e-3, 0.3)),
                          replace(stop, check_images=2 * stop.check_images)) for m, stop in
                   (("cnn", CNN_STOP), ("vit", VIT_STOP))},
+            variant_sizes=(1_000, 2_000, 4_000, 8_000),
             val_size=2_000, test_size=2_000)
 GRIDS = {"cpu": CPU, "full": FULL}
 
@@ -176,7 +193,7 @@ def shift_within_frame(images: torch.Tensor, centres: torch.Tensor, max_px: int,
 
 
 # --- one cell --------------------------------------------------------------------------------------------------------
-def vit_probe_metrics(net: torch.nn.Module, probe: torch.Tensor, seed: int) -> dict:
+def vit_probe_metrics(net: torch.nn.Module, probe: torch.Tensor, seed: int, arch: str = "vit") -> dict:
     """mad_layer_1..L (px, mean over heads and probe images) of a trained ViT, and the 2-D locality of its
     position embeddings: as trained, and of what training added to the initialisation drawn with torch seed `seed`
     (weight decay does not reach pos_embed, so the random start, std 0.02, stays in the trained embedding)."""
@@ -188,7 +205,7 @@ def vit_probe_metrics(net: torch.nn.Module, probe: torch.Tensor, seed: int) -> d
     mad = at.attention_distance_over(net, normalise(probe), chunk=64).mean(-1)
     out = {f"mad_layer_{i + 1}": round(float(d), 3) for i, d in enumerate(mad)}
     out["pos_embed_locality"] = round(at.pos_embed_locality(net), 4)
-    out["pos_embed_learnt_locality"] = round(at.learnt_pos_embed_locality(net, initialisation(ARCHS["vit"], seed)), 4)
+    out["pos_embed_learnt_locality"] = round(at.learnt_pos_embed_locality(net, initialisation(arch, seed)), 4)
     return out
 
 
@@ -210,7 +227,7 @@ def run_cell(model: str, n: int, seed: int, augment: int, grid: Grid, device: st
     from core.models import build_embedded
 
     dev = torch.device(device)
-    arch, arm = ARCHS[model], grid.arms[model]
+    arch, arm = MODELS[model], grid.arms[kind(model)]
     (x, y, centres), (vx, vy, _) = load_split(cache, grid, seed, n)
     x, y, vx, vy = x.to(dev), y.to(dev), vx.to(dev), vy.to(dev)
     tx, ty, _ = test if test is not None else test_set(grid.test_size)
@@ -219,7 +236,7 @@ def run_cell(model: str, n: int, seed: int, augment: int, grid: Grid, device: st
     bf16 = dev.type == "cuda" or arm.bf16
     best, t0 = None, time.perf_counter()
     for lr, wd in configs or arm.configs:
-        recipe = replace(tr.RECIPES[arch], steps=0, batch=min(arm.batch, n), lr=lr, weight_decay=wd, bf16=bf16)
+        recipe = replace(tr.RECIPES[ARCHS[kind(model)]], steps=0, batch=min(arm.batch, n), lr=lr, weight_decay=wd, bf16=bf16)
         torch.manual_seed(seed)
         net = build_embedded(arch, len(shapes.CLASSES)).to(dev)
         gen = torch.Generator().manual_seed(seed)
@@ -237,8 +254,8 @@ def run_cell(model: str, n: int, seed: int, augment: int, grid: Grid, device: st
            "test_accuracy": round(tr.evaluate(net, tx, ty, bf16=bf16), 4),
            **transfer.few_shot(net.cpu().float()),
            "seconds": round(time.perf_counter() - t0, 1), "device": tr.device_name(dev)}
-    if model == "vit":
-        row.update(vit_probe_metrics(net, probe if probe is not None else probe_set(), seed))
+    if kind(model) == "vit":
+        row.update(vit_probe_metrics(net, probe if probe is not None else probe_set(), seed, arch))
     if weights is not None:
         from safetensors.torch import save_file
 
@@ -296,7 +313,7 @@ def configs_for(cell: tuple, grid: Grid, rows: list[dict]) -> list[tuple[float, 
     """The configurations cell `cell` tries: all of its architecture's for seed 0, else the one seed 0 chose for
     the same model, N and augmentation; None while seed 0 has not finished."""
     model, n, seed, augment = cell
-    configs = list(grid.arms[model].configs)
+    configs = list(grid.arms[kind(model)].configs)
     if seed == 0 or len(configs) == 1:
         return configs
     for r in rows:
@@ -327,7 +344,7 @@ def main(argv=None) -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cuda", "cpu"])
     ap.add_argument("--sizes", type=int, nargs="+", help="override the grid's training-set sizes")
     ap.add_argument("--seeds", type=int, help="override the grid's number of seeds")
-    ap.add_argument("--models", nargs="+", default=list(ARCHS), choices=list(ARCHS))
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     ap.add_argument("--max-images", type=int, help="cap every run's images seen (for trials: such runs are not "
                     "converged)")
     ap.add_argument("--jobs", type=int, help="cells trained at once (default: 8 on a GPU, one per core on a CPU)")
@@ -344,14 +361,16 @@ def main(argv=None) -> None:
 
     grid = FULL if args.full or (args.device == "cuda" and not args.cpu) else CPU
     if args.sizes:
-        grid = replace(grid, sizes=tuple(args.sizes))
+        grid = replace(grid, sizes=tuple(args.sizes),
+                       variant_sizes=tuple(n for n in grid.variant_sizes if n in args.sizes))
     if args.seeds:
         grid = replace(grid, seeds=args.seeds, more_seeds=())
     if args.max_images:
         grid = replace(grid, arms={m: replace(a, stop=replace(a.stop, max_images=args.max_images, min_images=min(
             a.stop.min_images, args.max_images))) for m, a in grid.arms.items()})
     command = pool.command_line("hunger", argv if argv is not None else [],
-                                ("--fresh", "--time-limit", "--jobs", "--threads", "--cache", "--out", "--weights"))
+                                ("--fresh", "--time-limit", "--jobs", "--threads", "--cache", "--out", "--weights",
+                                 "--models"))
     cells = grid.cells(tuple(args.models))
     if args.plan:
         for c in cells:
@@ -370,7 +389,8 @@ def main(argv=None) -> None:
     threads = args.threads or max(1, (os.cpu_count() or 1) // jobs)
     args.cache.mkdir(parents=True, exist_ok=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    fields = list(COLUMNS) + (list(VIT_COLUMNS) if "vit" in args.models else [])
+    has_vit = any(kind(m) == "vit" for m in [*args.models, *(r["model"] for r in rows)])
+    fields = list(COLUMNS) + (list(VIT_COLUMNS) if has_vit else [])  # a rewrite keeps every column it read
     order = lambda r: (r["model"], int(r["augment_px"]), int(r["train_size"]), int(r["seed"]))  # noqa: E731
 
     t0 = time.perf_counter()
