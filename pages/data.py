@@ -1,34 +1,43 @@
-"""Why ViTs need data: accuracy vs object position and vs training-set size, and what the ViT learns."""
+"""Do ViTs need more data? Accuracy vs object position and vs training-set size, is it this CNN, and what the ViT learns."""
 import streamlit as st
 
+from core.experiments import hunger as hu
 from core.experiments import hunger_reading as hr
+from core.experiments import variants_reading as vr
 from core.experiments import pretraining as pt
 from core.experiments import transfer as tf
 from ui import data_views as views
 from ui import transfer_views
 from ui import require_entry
-from ui.i18n import t
+from ui.i18n import t, words
 
 require_entry()
 
+hunger = hr.load()
+series = hr.series_rows(hunger)
 st.title(t("data.title"))
+if hunger is not None and (answer := vr.headline(hunger)) is not None:
+    st.markdown(f"**{words(answer)}**")
 st.markdown(t("data.intro"))
 
 st.subheader(t("data.where_title"))
 views.position_section()
 
 st.subheader(t("data.how_much_title"))
-hunger = hr.load()
 live = st.session_state.get(views.LIVE, {})
-views.hunger_section(hunger, live.get("rows", []))
+views.hunger_section(series, live.get("rows", []))
+
+if hunger is not None and hunger.model.isin(list(hu.VARIANTS)).any():
+    st.subheader(t("data.variants.title"))
+    views.variants_section(hunger)
 
 if hunger is not None and len(hr.converged(hunger)) and "transfer_25shot" in hunger.columns:
     st.subheader(t("data.transfer.title"))
-    transfer_views.transfer_section(hunger, tf.load_embedded())
+    transfer_views.transfer_section(series, tf.load_embedded())
 
 if hunger is not None and hr.mad_columns(hunger) and len(hr.converged(hunger)):
     st.subheader(t("data.vit_learns_title"))
-    views.vit_learning_section(hunger)
+    views.vit_learning_section(series)
 
 pretraining = pt.load()
 if pretraining is not None:

@@ -5,7 +5,8 @@ import streamlit as st
 
 from core.card import model_card
 from ui import page_link, require_entry
-from ui.i18n import t
+from ui.data_answer import data_answer
+from ui.i18n import t, words
 
 require_entry()
 
@@ -32,6 +33,8 @@ with right:
     page_link("explain", t("home.link_explain"))
     st.subheader(t("home.data_title"))
     st.markdown(t("home.data_body"))
+    if (answer := data_answer()) is not None:
+        st.markdown(f"**{words(answer)}**")
     page_link("data", t("home.link_data"))
 
 st.divider()

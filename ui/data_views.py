@@ -15,6 +15,7 @@ import streamlit as st
 from core import attention as at
 from core.experiments import hunger as hu
 from core.experiments import hunger_reading as hr
+from core.experiments import variants_reading as vr
 from core.experiments import positions as ex
 from core import models, shapes
 from core.messages import Message, listing
@@ -320,6 +321,55 @@ def locality_chart(shipped: pd.DataFrame) -> alt.LayerChart:
     zero = alt.Chart(pd.DataFrame({"y": [0]})).mark_rule(strokeDash=[4, 4], color="#555").encode(y="y:Q")
     return alt.layer(zero, base.mark_line().encode(strokeDash=dash), base.mark_point(filled=True)).properties(
         height=260)
+
+
+# --- is it this CNN? the grid's variants beside the shipped series --------------------------------------------------
+VARIANT_COLOURS = {"cnn": models.EMBEDDED["cnn"].colour, "vit": models.EMBEDDED["vit"].colour,
+                   "cnn-cifar": "#17becf", "cnn-circular": "#9edae5", "cnn-s2": "#7f7f7f", "vit-convstem": "#ff9896"}
+
+
+@st.cache_data(show_spinner=False)
+def variant_architectures() -> pd.DataFrame:
+    """Each grid model's parameters, FLOPs per image and last map (built once per server: torch)."""
+    return pd.DataFrame([dict(vr.architecture(m), model=m) for m in VARIANT_COLOURS])
+
+
+def variants_section(hunger: pd.DataFrame) -> None:
+    """The variants' accuracy beside the shipped CNN and ViT, what each changes and costs, and the reading."""
+    st.markdown(t("data.variants.intro"))
+    acc = vr.accuracy(hunger)
+    reading = vr.reading(hunger, planned=len([c for c in hr.grid_of(hunger.command.iloc[0]).cells()
+                                              if c[0] in hu.VARIANTS]))
+    if reading is None:
+        st.info(t("data.variants.missing"))
+        return
+    names = {m: t(f"data.variants.name.{m}") for m in VARIANT_COLOURS}
+    points = pd.DataFrame([{"model": names[m], "train_size": n, "accuracy": a}
+                           for m, curve in acc.items() if m in names for n, a in curve.items()])
+    shown = [m for m in VARIANT_COLOURS if m in acc]
+    colour = alt.Color("model:N", title=None, sort=[names[m] for m in shown],
+                       scale=alt.Scale(domain=[names[m] for m in shown], range=[VARIANT_COLOURS[m] for m in shown]),
+                       legend=alt.Legend(orient="bottom", columns=2))
+    chart = alt.Chart(points).mark_line(point=True).encode(
+        x=log_x(set(points.train_size)), color=colour,
+        y=alt.Y("accuracy:Q", title=t("data.variants.chart_title"), scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%")),
+        tooltip=[alt.Tooltip("model:N", title=t("data.variants.col_model")),
+                 alt.Tooltip("train_size:Q", format=",d", title="N"),
+                 alt.Tooltip("accuracy:Q", format=".1%", title=t("data.chart.test"))]).properties(height=320)
+    present.chart(chart, width="stretch")
+    st.info(words(reading))
+    plain = vr.plain_rows(hunger)
+    minutes = (plain[plain.train_size.isin(set(points.train_size))].groupby("model").seconds.mean() / 60).round(0)
+    arch = variant_architectures().set_index("model")
+    st.dataframe(pd.DataFrame({
+        t("data.variants.col_model"): [names[m] for m in shown],
+        t("data.variants.col_change"): [t(f"data.variants.what.{m}") for m in shown],
+        t("data.variants.col_parameters"): [f"{arch.loc[m, 'parameters']:,}" for m in shown],
+        t("data.variants.col_flops"): [f"{arch.loc[m, 'flops_per_image'] / 1e6:.0f}" for m in shown],
+        t("data.variants.col_map"): [f"{arch.loc[m, 'last_map']}×{arch.loc[m, 'last_map']}" for m in shown],
+        t("data.variants.col_minutes"): [f"{minutes.get(m, float('nan')):.0f}" for m in shown]}),
+        hide_index=True, width="stretch")
 
 
 # --- the live run ------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Why ViTs need data, measured: the embedded CNN and ViT architectures trained from scratch on N images.
+"""Do ViTs need more data? Measured: the embedded CNN and ViT architectures trained from scratch on N images.
 
 `python -m core.experiments hunger [--full] [--device cuda|cpu]` trains every (architecture, N, seed,
 augmentation) *cell* until validation stops improving and writes one row per cell to core/results/data_hunger.csv:

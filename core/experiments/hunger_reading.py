@@ -47,6 +47,11 @@ def converged(rows):
     return [r for r in rows if is_converged(r)]
 
 
+def series_rows(rows):
+    """The rows of the two series (ARCHS), without the variants' (core.experiments.variants_reading reads those)."""
+    return rows[rows.model.isin(list(ARCHS))] if rows is not None else None
+
+
 def summary(rows, column: str = "test_accuracy") -> dict[str, dict[int, tuple[float, float, int]]]:
     """{series: {N: (mean, sample std over seeds, runs)}} of `column` over the *converged* rows (dicts or a
     DataFrame): every reading goes through here, so a run that hit its cap is never read as a result."""
