@@ -78,7 +78,7 @@ class Session:
         self.elements: dict[tuple, tuple] = {}  # delta path -> (run id that drew it, Element): what the page shows
         self.widgets: dict[str, WidgetState] = {}  # what this tab has set; the frontend sends it with every rerun
         self.exceptions: list[str] = []  # the message of every exception element shown
-        self.fragment_runs = 0
+        self.fragment_runs = self.cache_hits = 0
         self.page_not_found = False
         self._cache: dict[str, list] = {}  # hash -> [ForwardMsg, full runs seen when last used]
         self._full_runs, self._max_age = 0, 2  # the age limit comes with new_session's config
@@ -172,6 +172,9 @@ class Session:
     async def close(self) -> None:
         for fid in list(self._timers):
             self._stop_timer(fid)
+        stale = time.perf_counter() - self.timeout  # fragment reruns that no run answered in time are failures
+        self.samples += [Sample(f"fragment /{self.page}", None, 0, "no run answered")
+                         for sent in sum(self._fragment_waits.values(), []) if sent < stale]
         if self.ws is not None:
             await self.ws.close()
             await asyncio.wait([self._reader], timeout=10)
@@ -200,7 +203,7 @@ class Session:
         if msg.WhichOneof("type") != "ref_hash":
             return msg
         entry = self._cache[msg.ref_hash]  # a KeyError here is a server bug: it only refers to what we reported
-        entry[1] = self._full_runs
+        entry[1], self.cache_hits = self._full_runs, self.cache_hits + 1
         full = ForwardMsg()
         full.CopyFrom(entry[0])
         full.metadata.CopyFrom(msg.metadata)  # the reference carries where this use of it goes (delta path)
@@ -383,67 +386,30 @@ def summarize(samples: list[Sample]) -> dict:
     return out
 
 
-# -- the server's side: CPU and memory from /proc (psutil is not installed here) --
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # after "(comm)": field 3 onwards
-
-
-def _tree(pid: int) -> list[int]:
-    """pid and its live descendants."""
-    parents = {}
+# -- the server's side, from /proc (psutil is not installed here) --
+def usage(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system: the process, its live descendants, its reaped children) and resident MB (the
+    process and its live descendants). Processes may come and go while /proc is read."""
+    stats = {}
     for p in Path("/proc").glob("[0-9]*"):
         try:
-            parents[int(p.name)] = int(_stat(int(p.name))[1])
-        except (OSError, ValueError, IndexError):
+            stats[int(p.name)] = (p / "stat").read_text().rsplit(")", 1)[1].split()  # fields 3... after "(comm)"
+        except (OSError, IndexError):
             continue
-    tree, grew = {pid}, True
+    tree, grew = {pid} & stats.keys(), True
     while grew:
-        new = {c for c, pp in parents.items() if pp in tree} - tree
+        new = {c for c, f in stats.items() if int(f[1]) in tree} - tree
         tree, grew = tree | new, bool(new)
-    return sorted(tree)
-
-
-class ServerStats:
-    """CPU seconds (user + system, the process, its live children and its reaped ones) and resident memory."""
-
-    def __init__(self, pid: int):
-        self.pid, self.peak_mb = pid, 0.0
-        self.cpu0 = self.cpu()
-
-    def cpu(self) -> float:
-        total = 0
-        for p in _tree(self.pid):  # utime + stime; for the server also its reaped children's (cutime + cstime)
-            f = _stat(p)
-            total += int(f[11]) + int(f[12]) + (int(f[13]) + int(f[14]) if p == self.pid else 0)
-        return total / TICK
-
-    def sample(self) -> None:
-        rss = sum(int(_stat(p)[21]) for p in _tree(self.pid)) * os.sysconf("SC_PAGE_SIZE") / 2**20
-        self.peak_mb = max(self.peak_mb, rss)
-
-    async def watch(self, every: float = 0.5) -> None:
-        while True:
-            self.sample()
-            await asyncio.sleep(every)
-
-    def result(self) -> dict:
-        self.sample()
-        hwm = next(line for line in Path(f"/proc/{self.pid}/status").read_text().splitlines() if line.startswith("VmHWM"))
-        return {"pid": self.pid, "cpu_s": round(self.cpu() - self.cpu0, 2), "peak_rss_mb": round(self.peak_mb, 1),
-                "vmhwm_mb_since_start": round(int(hwm.split()[1]) / 1024, 1)}
+    ticks = sum(int(stats[p][11]) + int(stats[p][12]) + (int(stats[p][13]) + int(stats[p][14])) * (p == pid)
+                for p in tree)
+    return ticks / os.sysconf("SC_CLK_TCK"), sum(int(stats[p][21]) for p in tree) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def pid_listening(port: int) -> int | None:
-    """The process that listens on a local TCP port, from /proc/net/tcp* and the processes' socket descriptors."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for row in Path(table).read_text().splitlines()[1:]:
-            f = row.split()
-            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
-                inodes.add(f"socket:[{f[9]}]")
+    """The process that listens on a local TCP port: its socket's inode in /proc/net/tcp*, then whose fd it is."""
+    inodes = {f"socket:[{f[9]}]" for table in ("/proc/net/tcp", "/proc/net/tcp6")
+              for f in map(str.split, Path(table).read_text().splitlines()[1:])
+              if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port}  # 0A: LISTEN
     for fd in Path("/proc").glob("[0-9]*/fd/*"):
         try:
             if os.readlink(fd) in inodes:
@@ -455,17 +421,27 @@ def pid_listening(port: int) -> int | None:
 
 async def measure(url: str, sessions: int, script, pid: int | None = None, stagger: float = 0.0,
                   timeout: float = 120.0) -> dict:
-    """One load run: the sessions' summary per step, and the server's CPU and memory over the run when pid is given."""
-    stats = ServerStats(pid) if pid else None
-    watcher = asyncio.create_task(stats.watch()) if stats else None
+    """One load run: the summary per step; with the server's pid, its CPU seconds over the run and its peak
+    resident memory (sampled every 0.5 s, the generator's own CPU beside them)."""
+    peak, cpu0 = 0.0, usage(pid)[0] if pid else 0.0
+
+    async def watch():
+        nonlocal peak
+        while True:
+            peak = max(peak, usage(pid)[1])
+            await asyncio.sleep(0.5)
+
+    watcher = asyncio.create_task(watch()) if pid else None
     t, own = time.perf_counter(), time.process_time()
     samples = await run_sessions(url, sessions, script, stagger, timeout)
     wall, own = time.perf_counter() - t, time.process_time() - own
+    server = None
     if watcher:
         watcher.cancel()
+        cpu1, rss = usage(pid)
+        server = {"pid": pid, "cpu_s": round(cpu1 - cpu0, 2), "peak_rss_mb": round(max(peak, rss), 1)}
     return {"url": url, "sessions": sessions, "stagger_s": stagger, "wall_s": round(wall, 2),
-            "generator_cpu_s": round(own, 2), "steps": summarize(samples),
-            "server": stats.result() if stats else None}
+            "generator_cpu_s": round(own, 2), "steps": summarize(samples), "server": server}
 
 
 @contextmanager
@@ -492,16 +468,15 @@ def load_script(spec: str):
 
 
 def print_table(runs: list[dict]) -> None:
-    print(f"{'app':22} {'step':22} {'n':>4} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'fail':>5} {'exc':>4} {'x floor':>8}")
-    fmt = lambda v: f"{v:7.3f}" if v is not None else f"{'-':>7}"  # noqa: E731
+    print(f"{'app':20} {'step':20} {'n':>4} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'fail':>5} {'exc':>4} {'x floor':>7}")
     for run in runs:
         for name, r in run["steps"].items():
-            ratio = f"{r['x_floor_p95']:8.1f}" if r.get("x_floor_p95") else ""
-            print(f"{run['app'][:22]:22} {name[:22]:22} {r['count']:4d} {fmt(r['p50_s'])} {fmt(r['p95_s'])} "
-                  f"{fmt(r['max_s'])} {r['failures']:5d} {r['exceptions']:4d} {ratio}")
+            times = " ".join(f"{r[k]:7.3f}" if r[k] is not None else f"{'-':>7}" for k in ("p50_s", "p95_s", "max_s"))
+            print(f"{run['app'][-20:]:20} {name[:20]:20} {r['count']:4d} {times} {r['failures']:5d} "
+                  f"{r['exceptions']:4d} {r.get('x_floor_p95', ''):>7}")
         srv = run["server"]
-        where = f"server: {srv['cpu_s']} CPU-s, peak RSS {srv['peak_rss_mb']} MB; " if srv else ""
-        print(f"{'':22} {where}{run['wall_s']} s wall, generator {run['generator_cpu_s']} CPU-s")
+        print(f"{'':20} {run['wall_s']} s wall; " + (f"server {srv['cpu_s']} CPU-s, peak RSS {srv['peak_rss_mb']} MB; "
+                                                      if srv else "") + f"generator {run['generator_cpu_s']} CPU-s")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -514,28 +489,28 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--script", default="pages", help=f"{', '.join(SCRIPTS)}, a JSON file or a JSON list of steps")
     ap.add_argument("--stagger", type=float, default=0.0, help="seconds between session starts (0: all at once)")
     ap.add_argument("--timeout", type=float, default=120.0, help="longest wait for one step")
-    ap.add_argument("--floor", action="store_true", help="also measure bench/floor_app.py (its own server, after)")
+    ap.add_argument("--floor", action="store_true", help="then measure bench/floor_app.py the same way, on its own")
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args(argv)
     script, runs = load_script(a.script), []
+
+    def one(app: str, url: str, pid: int | None, script) -> dict:
+        runs.append({"app": app, **asyncio.run(measure(url, a.sessions, script, pid, a.stagger, a.timeout))})
+        return runs[-1]
+
     if a.serve:
         with serve(a.serve) as (url, pid):
-            runs.append({"app": a.serve, **asyncio.run(measure(url, a.sessions, script, pid, a.stagger, a.timeout))})
+            one(a.serve, url, pid, script)
     else:
-        pid = a.pid or pid_listening(urlparse(a.url).port or 80)
-        runs.append({"app": a.url, **asyncio.run(measure(a.url, a.sessions, script, pid, a.stagger, a.timeout))})
-    if a.floor:
+        one(a.url, a.url, a.pid or pid_listening(urlparse(a.url).port or 80), script)
+    if a.floor:  # after the app's server has stopped: the two never share the cores
         with serve(FLOOR_APP.relative_to(ROOT)) as (url, pid):
-            floor = {"app": "bench/floor_app.py",
-                     **asyncio.run(measure(url, a.sessions, SCRIPTS["floor"], pid, a.stagger, a.timeout))}
-        runs.append(floor)
-        base = {"open": floor["steps"]["open /"]["p95_s"], "change": floor["steps"]["set slider"]["p95_s"]}
+            floor = one("bench/floor_app.py", url, pid, SCRIPTS["floor"])["steps"]
         for name, r in runs[0]["steps"].items():  # opens against the floor's open, the rest against its change
-            ref = base["open" if name.startswith("open ") else "change"]
+            ref = floor["open /" if name.startswith("open ") else "set slider"]["p95_s"]
             if r["p95_s"] and ref:
-                r["x_floor_p95"] = round(r["p95_s"] / ref, 2)
-    result = {"command": "python -m bench.loadgen " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "runs": runs}
+                r["x_floor_p95"] = round(r["p95_s"] / ref, 1)
+    result = {"command": "python -m bench.loadgen " + " ".join(sys.argv[1:] if argv is None else argv), "runs": runs}
     a.out.write_text(json.dumps(result, indent=1) + "\n")
     print_table(runs)
     return result

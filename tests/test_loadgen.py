@@ -31,7 +31,11 @@ APP = textwrap.dedent('''
     def boom():
         raise ValueError("boom on purpose")
 
-    st.navigation([st.Page(home, title="Home", default=True), st.Page(boom, title="Boom", url_path="boom")]).run()
+    def big():  # above global.minCachedMessageSize (10 kB): the server sends it by reference once it is cached
+        st.markdown("x" * 20_000 + " big end")
+
+    st.navigation([st.Page(home, title="Home", default=True), st.Page(boom, title="Boom", url_path="boom"),
+                   st.Page(big, title="Big", url_path="big")]).run()
 ''')
 N = 5
 TIMEOUT = 60.0
@@ -67,6 +71,14 @@ def test_exception_page_is_counted(server):
     summary, sessions = run(server[0], [Open("boom")])
     assert summary["open /boom"]["exceptions"] == N and summary["open /boom"]["failures"] == 0
     assert all(s.exceptions == ["boom on purpose"] for s in sessions)
+
+
+def test_cached_messages_are_reported_and_references_resolved(server):
+    summary, sessions = run(server[0], [Open("big"), Open(""), Open("big")])
+    assert summary["open /big"]["failures"] == 0
+    for s in sessions:
+        assert s.cache_hits == 1  # the second visit got a ref_hash, and the page still shows the text
+        assert s.texts()[0].endswith(" big end")
 
 
 def test_fragment_auto_reruns_are_sent_and_timed(server):
