@@ -21,6 +21,7 @@ def draw() -> None:
 
     i18n.picker()  # before the navigation: the page titles are in the session's language
     pages = [st.Page(p.path, title=t(f"nav.{p.name}"), icon=p.icon, default=not p.url_path,
+                     visibility="hidden" if p.hidden else "visible",
                      **({"url_path": p.url_path} if p.url_path else {}))  # the home page is the default, at "/"
              for p in registry.PAGES]
     page = st.navigation(pages)

@@ -125,8 +125,8 @@ def _transient(error: sa.exc.DBAPIError) -> bool:
     return "database is locked" in str(orig) or getattr(orig, "sqlstate", None) in ("40001", "40P01")
 
 
-def _code(raw) -> str:
-    """A typed code as stored: spaces and hyphens dropped, upper case; a malformed one is refused."""
+def normal_code(raw) -> str:
+    """A typed code as stored: spaces and hyphens dropped, upper case; a malformed one is refused (ClassError)."""
     code = "".join(raw.split()).replace("-", "").upper() if isinstance(raw, str) else ""
     if len(code) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in code):
         raise ClassError("classroom.error.bad_code", code=str(raw)[:20], length=CODE_LENGTH)
@@ -182,7 +182,7 @@ class ClassStore:
 
     def is_presenter(self, code: str, presenter_key: str | None) -> bool:
         """Whether `presenter_key` is this class's key (so the page shows the lecturer's controls)."""
-        code = _code(code)
+        code = normal_code(code)
         return self._run(lambda conn: self._key_ok(self._class(conn, code), presenter_key), read=True)
 
     def advance(self, code: str, presenter_key: str, step: int) -> None:
@@ -204,7 +204,7 @@ class ClassStore:
     # --- the students ---------------------------------------------------------------------------------------
     def join(self, code: str) -> str:
         """A new student of the class: a random token, the only thing the class knows of them."""
-        code = _code(code)
+        code = normal_code(code)
         student = secrets.token_urlsafe(16)
 
         def work(conn):
@@ -219,7 +219,7 @@ class ClassStore:
 
     def vote(self, code: str, student: str, step: int, choice: str) -> None:
         """The student's answer to `step`, the current step, before its reveal; replaces their earlier one."""
-        code = _code(code)
+        code = normal_code(code)
 
         def work(conn):
             # A shared lock on PostgreSQL: a reveal (which locks the row) waits for votes in flight, and votes
@@ -244,7 +244,7 @@ class ClassStore:
 
     def answers(self, code: str, student: str) -> dict[int, str]:
         """The student's answers so far, {step: choice} (a phone that reloads shows them again)."""
-        code = _code(code)
+        code = normal_code(code)
 
         def work(conn):
             self._class(conn, code)
@@ -258,7 +258,7 @@ class ClassStore:
     # --- anyone with the code -------------------------------------------------------------------------------
     def state(self, code: str) -> dict:
         """{"step": the current step, "revealed": the revealed steps in order, "students": how many joined}."""
-        code = _code(code)
+        code = normal_code(code)
 
         def work(conn):
             row = self._class(conn, code)
@@ -271,11 +271,11 @@ class ClassStore:
     def tally(self, code: str, step: int) -> dict[str, int]:
         """{choice: answers} for every choice of `step`, in order (0 where none). Not hidden before the reveal:
         whether to show it is the page's decision."""
-        return self._tallies(_code(code), (step,))[step]
+        return self._tallies(normal_code(code), (step,))[step]
 
     def tallies(self, code: str) -> dict[int, dict[str, int]]:
         """Every step's tally, {step: {choice: answers}} (the tour's summary for this class)."""
-        return self._tallies(_code(code), None)
+        return self._tallies(normal_code(code), None)
 
     # --- inside ---------------------------------------------------------------------------------------------
     def _run(self, work: Callable, read: bool = False):
@@ -330,7 +330,7 @@ class ClassStore:
 
     def _present(self, code, key, steps: tuple, change) -> None:
         """A presenter's change: the key checked, then the steps it names, then `change(conn, code)` made."""
-        code = _code(code)
+        code = normal_code(code)
 
         def work(conn):
             row = self._class(conn, code, lock=True)

@@ -9,6 +9,7 @@ class PageSpec:
     path: str  # the script, relative to the repository root
     icon: str
     url_path: str  # "" for the home page
+    hidden: bool = False  # reached by its link only (a student's join page), not listed in the navigation
 
     @property
     def name(self) -> str:
@@ -25,6 +26,7 @@ PAGES = (
     PageSpec("pages/explain.py", ":material/psychology_alt:", "explain"),
     PageSpec("pages/sensitivity.py", ":material/show_chart:", "sensitivity"),
     PageSpec("pages/data.py", ":material/bar_chart:", "data"),
+    PageSpec("pages/join.py", ":material/smartphone:", "join", hidden=True),
 )
 URL_PATHS = [p.url_path for p in PAGES]
 BY_NAME = {p.name: p for p in PAGES}
