@@ -6,13 +6,26 @@
   `vit_block_params`) and a model's parameters by part (`params_by_part`).
 - Hierarchy: linear CKA between two layers' representations (Kornblith et al. 2019), `linear_cka`.
 - Patches and position embeddings: `shuffle_patches`, `drop_patches` (blacked out, for any model) and
-  `vit_logits` (a ViT's forward with tokens removed, or its position embeddings zeroed or permuted).
+  `vit_logits` (a ViT's forward with tokens removed, or its position embeddings zeroed or permuted);
+  `patch_order_rows`, the experiment that runs them all on a CNN and a ViT.
+
+The bias page and the tour measure on `probe()`, held-out shape images of their own seed.
 """
 from __future__ import annotations
 
 import torch
 
+from core import shapes
+from core.attention import vit_geometry
 from core.messages import Explained
+
+PROBE_SEED, PROBE_IMAGES, ERF_IMAGES = 60_606, 128, 16
+
+
+def probe() -> tuple[torch.Tensor, torch.Tensor]:
+    """Held-out full-frame shape images (their own seed) and their labels: [0, 1] pixels."""
+    images, labels, _ = shapes.make_dataset(PROBE_IMAGES, PROBE_SEED, "full")
+    return images, labels
 
 
 class BiasError(Explained, ValueError):
@@ -90,6 +103,17 @@ def locally_connected_params(c_in: int, c_out: int, k: int, h_out: int, w_out: i
 def dense_params(n_in: int, n_out: int, bias: bool = True) -> int:
     """Fully connected: every input value to every output value."""
     return n_in * n_out + (n_out if bias else 0)
+
+
+def sharing_counts(vit_dim: int | None = None, vit_hidden: int | None = None) -> dict[str, int]:
+    """One layer from the 64x64x3 canvas to 16 channels (same-size output), three ways, from the formulas; and, given
+    a ViT's width and MLP width, one block of that ViT (`vit_block`)."""
+    h = w = shapes.CANVAS
+    counts = {"conv": conv_params(3, 16, 3), "local": locally_connected_params(3, 16, 3, h, w),
+              "dense": dense_params(3 * h * w, 16 * h * w)}
+    if vit_dim is not None:
+        counts["vit_block"] = vit_block_params(vit_dim, vit_hidden)
+    return counts
 
 
 def vit_block_params(dim: int, mlp_hidden: int) -> int:
@@ -325,3 +349,35 @@ def order_accuracy(predict, images: torch.Tensor, labels: torch.Tensor, grids=(2
     for grid in grids:
         out[grid] = float((predict(shuffle_patches(images, grid, g)).argmax(-1) == labels).double().mean())
     return out
+
+
+DROP_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 0.9)
+
+
+@torch.inference_mode()
+def patch_order_rows(cnn, vit, images: torch.Tensor, labels: torch.Tensor) -> list[dict]:
+    """Accuracy of a CNN and a ViT (loaded models: `.net`, `.preprocess`) as the images' tiles are shuffled on ever
+    finer grids, down to the ViT's patches ("shuffle", x = grid), and as a growing share of patches is dropped ("drop",
+    x = fraction): the CNN and the ViT on blacked-out patches, the ViT with the tokens removed; the ViT also with
+    its position embeddings zeroed or permuted. One row per (who, test, x)."""
+    geo = vit_geometry(vit.net, images.shape[-2:])
+    grid = geo.grid_size[0]
+    g = torch.Generator().manual_seed(0)
+    rows = []
+    for who, predict in (("cnn", lambda x: cnn.net(cnn.preprocess(x))),
+                         ("vit", lambda x: vit.net(vit.preprocess(x))),
+                         ("vit_zero", lambda x: vit_logits(vit.net, vit.preprocess(x), pos="zero")),
+                         ("vit_permuted", lambda x: vit_logits(vit.net, vit.preprocess(x), pos="permuted",
+                                                               generator=torch.Generator().manual_seed(1)))):
+        for k, acc in order_accuracy(predict, images, labels, grids=(2, 4, grid)).items():
+            rows.append({"who": who, "test": "shuffle", "x": k, "accuracy": acc})
+    for frac in DROP_FRACTIONS:
+        dropped = patches_to_drop(geo.num_patches, frac, g)
+        keep = torch.tensor([i for i in range(geo.num_patches) if i not in set(dropped.tolist())])
+        black = drop_patches(images, grid, dropped)
+        for who, logits in (("cnn", cnn.net(cnn.preprocess(black))),
+                            ("vit_black", vit.net(vit.preprocess(black))),
+                            ("vit", vit_logits(vit.net, vit.preprocess(images), keep=keep))):
+            rows.append({"who": who, "test": "drop", "x": frac,
+                         "accuracy": float((logits.argmax(-1) == labels).double().mean())})
+    return rows

@@ -83,6 +83,11 @@ def grey_rgb(values: torch.Tensor | np.ndarray, vmax: float) -> np.ndarray:
     return _colour(v / vmax if vmax > 0 else np.zeros(v.shape), _GREY)
 
 
+def heat_rgb(m: torch.Tensor | np.ndarray, side: int) -> np.ndarray:
+    """A non-negative map as a heat map scaled to its own maximum, enlarged to at least `side` px."""
+    return enlarge(sequential_rgb(m, float(m.max())), side)
+
+
 def enlarge(rgb: np.ndarray, min_side: int = 300, frame: int = 2) -> np.ndarray:
     """Nearest-neighbour upscale so small images show crisp pixels instead of a browser blur, inside a
     thin grey frame (so an all-white map still shows where the image is)."""

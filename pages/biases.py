@@ -51,7 +51,7 @@ def sharing():
     c.markdown(f"**{vit.name}**")
     c.dataframe(views.parts_table(vit), hide_index=True, width="stretch")
     n_cnn, n_vit = (sum(p.numel() for p in m.net.parameters()) for m in (cnn, vit))
-    counts = views.sharing_counts(dim, hidden)
+    counts = bi.sharing_counts(dim, hidden)
     st.info(t("biases.sharing.reading_more" if n_vit > n_cnn else "biases.sharing.reading_fewer", cnn=cnn.name,
               vit=vit.name, n_cnn=n_cnn, n_vit=n_vit, ratio=n_vit / n_cnn, conv=counts["conv"], local=counts["local"]))
 
@@ -59,7 +59,7 @@ def sharing():
 def hierarchy():
     with st.spinner(t("biases.computing")):
         m = views.cka(cnn.name, vit.name)
-    st.caption(t("biases.hierarchy.intro", images=views.PROBE_IMAGES))
+    st.caption(t("biases.hierarchy.intro", images=bi.PROBE_IMAGES))
     stage, layer = t("biases.hierarchy.cnn_axis"), t("biases.hierarchy.vit_axis")
     present.chart(views.cka_chart(m["cnn_vit"], stage, layer, f"{cnn.name} × {vit.name}")
                   | views.cka_chart(m["cnn_cnn"], stage, stage, f"{cnn.name} × {cnn.name}")

@@ -4,7 +4,7 @@ import streamlit as st
 from core import tour
 from ui import page_link, require_entry
 from ui import tour_views as views
-from ui.i18n import t
+from ui.i18n import t, words
 
 require_entry()
 
@@ -37,8 +37,8 @@ if not step.choices:  # the summary: what every step found, as the data gives it
 else:
     try:
         asked = views.question_values(step)
-    except views.Missing as e:
-        left.warning(e.message)
+    except tour.Missing as e:
+        left.warning(words(e))
         st.stop()
     with left:
         st.markdown(f"**{t(f'tour.{step.id}.question', **asked)}**")
@@ -48,14 +48,14 @@ else:
         if not revealed:
             st.button(t("tour.reveal"), type="primary", shortcut="Down", on_click=views.reveal, args=(step.id,))
     if not revealed:
-        if step.id in views.PROMPTS:  # a picture that sets the question up and gives nothing away
+        if step.prompt:  # a picture that sets the question up and gives nothing away
             with right:
-                views.show_pictures(views.PROMPTS[step.id]())
+                views.show_pictures(views.prompt(step))
     else:
         try:
             shown = views.measure(step)
-        except views.Missing as e:
-            left.warning(e.message)
+        except tour.Missing as e:
+            left.warning(words(e))
         else:
             verdict = "" if guess is None else t("tour.right" if guess == shown.answer.correct else "tour.wrong")
             left.success(t("tour.verdict", answer=t(f"tour.{step.id}.choice.{shown.answer.correct}"), guess=verdict))

@@ -5,9 +5,8 @@ from pathlib import Path
 import torch
 from streamlit.testing.v1 import AppTest
 
-from core import shapes
+from core import biases, shapes
 from core.models import load_model
-from ui import biases_views as views
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "biases.py")
 
@@ -22,7 +21,7 @@ def test_every_section_renders_and_reads_the_measurements():
                       "Frequency: which image frequencies each model is sensitive to"]
     info = " ".join(i.value for i in page.info)
     # the CNN's accuracy on the unshuffled probe images, computed here with a plain forward pass
-    images, labels, _ = shapes.make_dataset(views.PROBE_IMAGES, views.PROBE_SEED, "full")
+    images, labels, _ = shapes.make_dataset(biases.PROBE_IMAGES, biases.PROBE_SEED, "full")
     cnn = load_model("cnn")
     with torch.no_grad():
         acc = float((cnn.net(cnn.preprocess(images)).argmax(-1) == labels).double().mean())

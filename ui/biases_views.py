@@ -1,29 +1,22 @@
 """The bias-by-bias page's sections: every number measured on the picked CNN and ViT by core.biases, cached by the
-models' names (the measurements take 0.1–2 s each; a rerun of the page reads the cache)."""
+models' names (a rerun of the page reads the cache), and drawn."""
 from __future__ import annotations
 
 import altair as alt
 import pandas as pd
 import streamlit as st
-import numpy as np
 import torch
 
 from core import biases as bi
-from core import models, pictures, shapes
-from core.attention import vit_geometry
+from core import models, shapes
+from core.biases import ERF_IMAGES, probe
 from core.messages import Message, listing
+from core.pictures import heat_rgb
 from ui import compute, png
 from ui.i18n import t
 from ui.models import cached_model
 
-PROBE_SEED, PROBE_IMAGES, ERF_IMAGES = 60_606, 128, 16
 DEFAULTS = {"cnn": "cnn", "vit": "vit"}
-
-
-def probe():
-    """Held-out full-frame shape images (their own seed) and their labels: [0, 1] pixels."""
-    images, labels, _ = shapes.make_dataset(PROBE_IMAGES, PROBE_SEED, "full")
-    return images, labels
 
 
 def _knows_the_shapes(model) -> bool:
@@ -88,11 +81,6 @@ def locality_chart(rows: pd.DataFrame) -> alt.Chart:
                                               ).configure_legend(labelLimit=260)
 
 
-def heat_rgb(m: torch.Tensor, side: int) -> np.ndarray:
-    """A non-negative map as a heat map scaled to its own maximum, enlarged to at least `side` px."""
-    return pictures.enlarge(pictures.sequential_rgb(m, float(m.max())), side)
-
-
 def maps_row(maps: list[torch.Tensor], captions: list[str]) -> None:
     """Small heat maps side by side, each scaled to its own maximum, captioned as text (projector mode hides image
     captions)."""
@@ -115,17 +103,9 @@ def locality_reading(loc: dict) -> Message:
 
 
 # --- weight sharing ----------------------------------------------------------------------------------------------------
-def sharing_counts(vit_dim: int = 96, vit_hidden: int = 192) -> dict[str, int]:
-    """One layer from the 64x64x3 input to 16 channels (same-size output), three ways, from the formulas; and one
-    ViT block of the given width."""
-    h = w = shapes.CANVAS
-    return {"conv": bi.conv_params(3, 16, 3), "local": bi.locally_connected_params(3, 16, 3, h, w),
-            "dense": bi.dense_params(3 * h * w, 16 * h * w), "vit_block": bi.vit_block_params(vit_dim, vit_hidden)}
-
-
 def sharing_table(vit_dim: int, vit_hidden: int) -> pd.DataFrame:
     return pd.DataFrame([{t("biases.sharing.layer"): t(f"biases.sharing.{k}", dim=vit_dim),
-                          t("biases.sharing.params"): f"{n:,}"} for k, n in sharing_counts(vit_dim, vit_hidden).items()])
+                          t("biases.sharing.params"): f"{n:,}"} for k, n in bi.sharing_counts(vit_dim, vit_hidden).items()])
 
 
 def parts_table(model) -> pd.DataFrame:
@@ -179,32 +159,7 @@ def order(cnn_name: str, vit_name: str) -> pd.DataFrame | None:
     if not (_knows_the_shapes(cnn) and _knows_the_shapes(vit)):
         return None
     images, labels = probe()
-    geo = vit_geometry(vit.net, images.shape[-2:])
-    grid = geo.grid_size[0]
-
-    def measure():
-        g = torch.Generator().manual_seed(0)
-        rows = []
-        with torch.inference_mode():
-            for who, predict in (("cnn", lambda x: cnn.net(cnn.preprocess(x))),
-                                 ("vit", lambda x: vit.net(vit.preprocess(x))),
-                                 ("vit_zero", lambda x: bi.vit_logits(vit.net, vit.preprocess(x), pos="zero")),
-                                 ("vit_permuted", lambda x: bi.vit_logits(vit.net, vit.preprocess(x), pos="permuted",
-                                                                          generator=torch.Generator().manual_seed(1)))):
-                for k, acc in bi.order_accuracy(predict, images, labels, grids=(2, 4, grid)).items():
-                    rows.append({"who": who, "test": "shuffle", "x": k, "accuracy": acc})
-            for frac in (0.0, 0.25, 0.5, 0.75, 0.9):
-                dropped = bi.patches_to_drop(geo.num_patches, frac, g)
-                keep = torch.tensor([i for i in range(geo.num_patches) if i not in set(dropped.tolist())])
-                black = bi.drop_patches(images, grid, dropped)
-                for who, logits in (("cnn", cnn.net(cnn.preprocess(black))),
-                                    ("vit_black", vit.net(vit.preprocess(black))),
-                                    ("vit", bi.vit_logits(vit.net, vit.preprocess(images), keep=keep))):
-                    rows.append({"who": who, "test": "drop", "x": frac,
-                                 "accuracy": float((logits.argmax(-1) == labels).double().mean())})
-        return pd.DataFrame(rows)
-
-    return compute.run(measure)
+    return pd.DataFrame(compute.run(bi.patch_order_rows, cnn, vit, images, labels))
 
 
 def order_charts(df: pd.DataFrame) -> alt.HConcatChart:

@@ -52,6 +52,18 @@ def distance_accuracy(predictions: np.ndarray, labels: np.ndarray, centres: np.n
              "images": int((band == b).sum())} for b in np.unique(band)]
 
 
+# px from the frame's centre: objects within the first of these (just past the centre-trained models' training region),
+# and those the second or more out
+NEAR_FAR = (shapes.CENTER_RADIUS + 2, shapes.CENTER_RADIUS + 6)
+
+
+def centre_accuracy(preds: dict, labels, centres) -> dict[str, tuple[float, float]]:
+    """{model: (accuracy on objects near the centre, accuracy on those far from it)} for the POSITION_MODELS."""
+    near, far = NEAR_FAR
+    return {n: (band_accuracy(preds[n], labels, centres, 0, near), band_accuracy(preds[n], labels, centres, far, 99))
+            for n in POSITION_MODELS}
+
+
 def band_accuracy(predictions: np.ndarray, labels: np.ndarray, centres: np.ndarray, lo: float, hi: float,
                   canvas: int = shapes.CANVAS) -> float:
     """Accuracy on the objects whose centre is lo <= distance < hi px from the canvas centre (Chebyshev)."""
