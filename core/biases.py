@@ -1,7 +1,8 @@
 """One measurement per inductive bias the article names, for any timm CNN or ViT.
 
 - Locality: the effective receptive field of a CNN stage (Luo et al. 2016), `effective_receptive_field`, and the
-  radius holding a share of a map's mass, `mass_radius`.
+  radius holding a share of a map's mass, `mass_radius`; both models' maps (`cnn_locality`, `vit_locality`) are
+  taken at the centre of their grid (`centre_cells`) and their radii measured around the image's centre.
 - Weight sharing: parameter counts from the formulas (`conv_params`, `locally_connected_params`, `dense_params`,
   `vit_block_params`) and a model's parameters by part (`params_by_part`).
 - Hierarchy: linear CKA between two layers' representations (Kornblith et al. 2019), `linear_cka`.
@@ -60,19 +61,48 @@ def stage_output(net: torch.nn.Module, stage: int | None, images: torch.Tensor) 
     return x
 
 
+def centre_cells(h: int, w: int) -> tuple[slice, slice]:
+    """The rows and columns of an h x w map's middle: the middle row (column) of an odd size, the middle two of an
+    even one; so the middle of an even-sized map is its four central cells."""
+    def middle(n: int) -> slice:
+        return slice(n // 2, n // 2 + 1) if n % 2 else slice(n // 2 - 1, n // 2 + 1)
+    return middle(h), middle(w)
+
+
+def image_centre(h: int, w: int) -> tuple[float, float]:
+    """The centre (row, col) of an h x w image in pixel coordinates (pixel i spans i - 0.5 .. i + 0.5)."""
+    return (h - 1) / 2, (w - 1) / 2
+
+
+CENTRE_TIE_PX = 0.5  # central cells whose gradients' centres of mass lie this close to the nearest one's are averaged
+
+
 def effective_receptive_field(net: torch.nn.Module, stage: int, images: torch.Tensor) -> torch.Tensor:
-    """Luo et al.'s effective receptive field of `stage`'s centre position: the gradient of the sum over channels at
-    the centre of that stage's output (1 there, 0 elsewhere), |d/d input| summed over colour channels, averaged
-    over `images` (already normalised for `net`); [H, W], summing to 1. Batch norm runs in eval mode."""
+    """Luo et al.'s effective receptive field of `stage`'s centre: |d/d input| of the sum over channels at the
+    centre of that stage's output, summed over colour channels, averaged over `images` (already normalised for
+    `net`); [H, W], summing to 1. Batch norm runs in eval mode.
+
+    The centre: of the map's middle cells (`centre_cells`: the centre cell of an odd-sized map, the four central
+    cells of an even-sized one), those whose gradient's centre of mass lies nearest the image's centre, their maps
+    averaged when tied (within CENTRE_TIE_PX). On a network whose grid is symmetric about the image, the four
+    central cells tie and the ERF is their mean; timm's ResNet is not: each stride-2 layer's output cell j sits over
+    input 2j, so on a 64-px canvas cell (h/2, w/2) of every stage sits over pixel 32, half a pixel from the image's
+    centre, and the other three central cells a whole stride up, left or both (the cell at ((h-1)//2, (w-1)//2) of
+    the 2 x 2 last map sits over the top-left corner)."""
     was = net.training
     net.eval()
     x = images.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         out = stage_output(net, stage, x)
-        h, w = out.shape[-2:]
-        out[:, :, (h - 1) // 2, (w - 1) // 2].sum().backward()
+        rows, cols = centre_cells(*out.shape[-2:])
+        cells = [(r, c) for r in range(out.shape[-2])[rows] for c in range(out.shape[-1])[cols]]
+        grads = [torch.autograd.grad(out[:, :, r, c].sum(), x, retain_graph=i < len(cells) - 1)[0].abs().sum(1)
+                 .mean(0).double() for i, (r, c) in enumerate(cells)]
     net.train(was)
-    erf = x.grad.abs().sum(1).mean(0)
+    centre = torch.tensor(image_centre(*x.shape[-2:]), dtype=torch.float64)
+    off = torch.stack([torch.hypot(*(torch.tensor(centroid(g), dtype=torch.float64) - centre)) for g in grads])
+    erf = torch.stack([g / g.sum().clamp_min(1e-30) for g, d in zip(grads, off) if d <= off.min() + CENTRE_TIE_PX]
+                      ).mean(0).to(images.dtype)
     return erf / erf.sum().clamp_min(1e-30)
 
 
@@ -87,6 +117,13 @@ def mass_radius(weights: torch.Tensor, centre: tuple[float, float], share: float
     mass = weights.double().flatten()[order].cumsum(0)
     i = int(torch.searchsorted(mass, share * mass[-1]))
     return float(d[order][min(i, len(d) - 1)])
+
+
+def centre_radii(weights: torch.Tensor) -> tuple[float, float]:
+    """The radii (px) holding 50 % and 90 % of a map's mass around the image's centre (`image_centre`): the one
+    measurement of locality for a CNN's ERF and a ViT's attention alike."""
+    c = image_centre(*weights.shape)
+    return mass_radius(weights, c, 0.5), mass_radius(weights, c, 0.9)
 
 
 # --- weight sharing ------------------------------------------------------------------------------------------------------
@@ -257,42 +294,46 @@ def centroid(weights: torch.Tensor) -> tuple[float, float]:
 
 def cnn_locality(net: torch.nn.Module, images: torch.Tensor, stages=None) -> list[dict]:
     """Per stage: the ERF map, the box where the gradient is not exactly zero (the theoretical receptive field,
-    clipped to the image) and the radii holding 50 % and 90 % of the ERF's mass around its centre of mass. By
-    default every stage of a timm ResNet, and for any other CNN its last feature map alone (stage None)."""
+    clipped to the image), its centre of mass and the radii holding 50 % and 90 % of the ERF's mass around the
+    image's centre (`centre_radii`, as for the ViT). By default every stage of a timm ResNet, and for any other CNN
+    its last feature map alone (stage None)."""
     if stages is None:
         stages = range(len(RESNET_STAGES)) if is_resnet(net) else (None,)
     out = []
     for s in stages:
         erf = effective_receptive_field(net, s, images).double()
         support = (erf > 0).nonzero()
-        c = centroid(erf)
+        r50, r90 = centre_radii(erf)
         out.append({"stage": s, "erf": erf.float(), "support": tuple(int(v) for v in (*support.min(0).values,
                                                                                        *support.max(0).values)),
-                    "r50": mass_radius(erf, c, 0.5), "r90": mass_radius(erf, c, 0.9)})
+                    "centroid": centroid(erf), "r50": r50, "r90": r90})
     return out
 
 
 @torch.no_grad()
 def vit_locality(net: torch.nn.Module, images: torch.Tensor) -> list[dict]:
-    """Per layer: where the centre patch's attention goes (mean over heads and images), as a map on the patch grid
-    upsampled to pixels, and the radii (px, from the centre patch's centre) holding 50 % and 90 % of it; the same
-    for attention rollout up to that layer. Prefix tokens' share is left out and the patch map renormalised."""
+    """Per layer: where the centre's attention goes (mean over heads and images), as a map on the patch grid
+    upsampled to pixels, and the radii (px, around the image's centre: `centre_radii`, as for the CNN) holding 50 %
+    and 90 % of it; the same for attention rollout up to that layer. The centre is `centre_cells` of the patch grid,
+    as for a CNN's map: the centre patch of an odd grid, the mean of the four central patches' attention on an even
+    one. Prefix tokens' share is left out and the patch map renormalised."""
     from core.attention import attention_maps, rollout, vit_geometry
 
     geo = vit_geometry(net, images.shape[-2:])
     (gh, gw), (ph, pw), p = geo.grid_size, geo.patch_size, geo.num_prefix_tokens
-    query = p + (gh // 2) * gw + gw // 2
+    rows, cols = centre_cells(gh, gw)
+    queries = torch.tensor([p + r * gw + c for r in range(gh)[rows] for c in range(gw)[cols]])
     attn = attention_maps(net, images).double().mean(0)  # [L, H, N, N]
-    centre = ((gh // 2 + 0.5) * ph - 0.5, (gw // 2 + 0.5) * pw - 0.5)
     out = []
     for layer in range(attn.shape[0]):
-        maps = {"attention": attn[layer].mean(0)[query, p:], "rollout": rollout(attn[:layer + 1])[query, p:]}
+        maps = {"attention": attn[layer].mean(0)[queries, p:].mean(0),
+                "rollout": rollout(attn[:layer + 1])[queries, p:].mean(0)}
         row = {"layer": layer + 1}
         for kind, m in maps.items():
             grid = (m / m.sum()).reshape(gh, gw)
             px = grid.repeat_interleave(ph, 0).repeat_interleave(pw, 1) / (ph * pw)
             row[kind] = px.float()
-            row[f"{kind}_r50"], row[f"{kind}_r90"] = mass_radius(px, centre, 0.5), mass_radius(px, centre, 0.9)
+            row[f"{kind}_r50"], row[f"{kind}_r90"] = centre_radii(px)
         out.append(row)
     return out
 

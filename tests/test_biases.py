@@ -60,13 +60,98 @@ def test_the_erf_of_a_single_3x3_convolution_is_its_3x3_support():
 
 
 def test_the_erf_of_a_resnet_stage_grows_with_depth():
-    torch.manual_seed(0)
-    net = build_embedded("resnet")
+    # reset as the page's "untrained" series is: timm zero-initialises each block's last norm, which would make every
+    # block an identity and every stage's centre the stem's
+    net = bi.untrained_copy(build_embedded("resnet"))
     x = torch.randn(2, 3, 64, 64)
     radii = [bi.mass_radius(bi.effective_receptive_field(net, s, x), (31.5, 31.5), 0.9) for s in range(5)]
     assert radii[0] < radii[2] < radii[4]
     with pytest.raises(bi.BiasError):
         bi.effective_receptive_field(net, 7, x)
+
+
+def _flip_symmetric(t: torch.Tensor) -> torch.Tensor:
+    """The mean of t and its mirror images in the last two axes: unchanged by either flip."""
+    return (t + t.flip(-1) + t.flip(-2) + t.flip(-1, -2)) / 4
+
+
+def test_a_symmetric_probe_through_symmetric_kernels_gives_an_erf_centred_on_the_image():
+    from scipy import ndimage
+
+    torch.manual_seed(0)
+    # a stride-2 layer whose windows tile the 16-px input symmetrically (k 4, padding 1: output j sees 2j-1 .. 2j+2),
+    # and an 8 x 8 output: no centre cell
+    body = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
+                               torch.nn.Conv2d(4, 6, 4, stride=2, padding=1), torch.nn.ReLU(),
+                               torch.nn.Conv2d(6, 5, 3, padding=1)).double()  # double: exact symmetry to 1e-12
+    with torch.no_grad():
+        for m in body:
+            if isinstance(m, torch.nn.Conv2d):
+                m.weight.copy_(_flip_symmetric(m.weight))
+    net = torch.nn.Module()
+    net.forward_features = body
+    x = _flip_symmetric(torch.rand(3, 3, 16, 16, dtype=torch.float64))
+    assert body(x).shape[-2:] == (8, 8)
+    erf = bi.effective_receptive_field(net, 0, x).double().numpy()
+    np.testing.assert_allclose(ndimage.center_of_mass(erf), (7.5, 7.5), atol=1e-9)
+    np.testing.assert_allclose(erf, erf[::-1, ::-1], atol=1e-12)
+    # the four central cells tie: the ERF is the mean of their normalised gradient maps, computed here by hand
+    x = x.clone().requires_grad_(True)
+    maps = []
+    for r, c in ((3, 3), (3, 4), (4, 3), (4, 4)):
+        g, = torch.autograd.grad(body(x)[:, :, r, c].sum(), x)
+        m = g.abs().sum(1).mean(0).double()
+        maps.append(m / m.sum())
+    np.testing.assert_allclose(erf, torch.stack(maps).mean(0).numpy(), atol=1e-12)
+    # any one of them alone (the cell at ((h-1)//2, (w-1)//2), say) is off-centre
+    assert np.hypot(*np.subtract(ndimage.center_of_mass(maps[0].numpy()), (7.5, 7.5))) > 1
+
+
+def test_a_resnets_erf_is_centred_on_the_image_at_every_stage():
+    # timm's stride-2 layers put output cell j over input 2j: cell (h/2, w/2) sits over pixel 32 on a 64-px canvas
+    from scipy import ndimage
+
+    net = bi.untrained_copy(build_embedded("resnet"))
+    x = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    for s in range(5):
+        com = ndimage.center_of_mass(bi.effective_receptive_field(net, s, x).double().numpy())
+        assert np.hypot(com[0] - 31.5, com[1] - 31.5) < 1.5, (s, com)
+
+
+def test_radii_are_measured_around_the_image_centre_for_both_models(monkeypatch):
+    # half the mass on the four central pixels (sqrt(0.5) px from the centre 3.5, 3.5), half on the four corners
+    w = torch.zeros(8, 8, dtype=torch.float64)
+    w[3:5, 3:5] = 0.125
+    w[::7, ::7] = 0.125
+    assert bi.centre_radii(w) == pytest.approx((np.sqrt(0.5), 3.5 * np.sqrt(2)))
+    corner = torch.zeros(8, 8, dtype=torch.float64)
+    corner[0, 0] = 1  # around its own centre of mass it would be 0
+    assert bi.centre_radii(corner) == pytest.approx((3.5 * np.sqrt(2), 3.5 * np.sqrt(2)))
+    # the CNN's rows: its ERF's radii around the image centre, whatever its centre of mass
+    monkeypatch.setattr(bi, "effective_receptive_field", lambda net, stage, images: corner.float())
+    row, = bi.cnn_locality(torch.nn.Module(), torch.zeros(1, 3, 8, 8), stages=(None,))
+    assert (row["r50"], row["r90"]) == pytest.approx((3.5 * np.sqrt(2),) * 2)
+    assert row["centroid"] == pytest.approx((0, 0))
+
+
+def test_the_vit_is_measured_from_its_four_central_patches(monkeypatch):
+    from scipy import ndimage
+
+    from core import attention
+
+    net = build_embedded("vit").eval()  # 8 x 8 patches of 8 px, one class token, 6 layers
+    # every token attends to itself alone: the map is the four central patches' own squares, a quarter each
+    eye = torch.eye(65).expand(1, 6, 3, 65, 65)
+    monkeypatch.setattr(attention, "attention_maps", lambda net, x: eye)
+    for row in bi.vit_locality(net, torch.zeros(1, 3, 64, 64)):
+        for kind in ("attention", "rollout"):
+            m = row[kind].double().numpy()
+            assert (m > 0).nonzero()[0].min() == 24 and (m > 0).nonzero()[0].max() == 39
+            assert (m > 0).nonzero()[1].min() == 24 and (m > 0).nonzero()[1].max() == 39
+            np.testing.assert_allclose(ndimage.center_of_mass(m), (31.5, 31.5), atol=1e-9)
+            # by hand: a uniform 16 x 16 px square around the centre; the radii that hold 128 and 231 of its pixels
+            d = np.sort(np.hypot(*np.meshgrid(np.arange(16) - 7.5, np.arange(16) - 7.5)).ravel())
+            assert row[f"{kind}_r50"] == pytest.approx(d[127]) and row[f"{kind}_r90"] == pytest.approx(d[230])
 
 
 def test_the_mass_radius_of_a_point_and_of_a_ring():
