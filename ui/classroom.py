@@ -33,10 +33,15 @@ STUDENT_POLL, LECTURER_POLL, STATE_TTL = 2.0, 1.0, 0.5
 JOINS_PER_MINUTE, ANSWERS_PER_MINUTE = 5, 30
 
 
-@st.cache_resource(show_spinner=False)
 def store() -> ClassStore:
-    """One store per server process: its connection pool is shared by every session (IBL_CLASSROOM_DB)."""
-    return ClassStore()
+    """The store of the database IBL_CLASSROOM_DB names (read at each call, so a test can point it elsewhere)."""
+    return _store(classroom.default_url())
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> ClassStore:
+    """One store per database and server process: its connection pool is shared by every session."""
+    return ClassStore(url)
 
 
 @st.cache_data(ttl=STATE_TTL, show_spinner=False, max_entries=1_000)
