@@ -2,7 +2,7 @@
 import streamlit as st
 
 from core import tour
-from ui import page_link, require_entry
+from ui import classroom, page_link, require_entry
 from ui import tour_views as views
 from ui.i18n import t, words
 
@@ -30,10 +30,13 @@ forward.button(t("tour.next"), shortcut="Right", disabled=n == len(tour.STEPS), 
                type="primary" if revealed or not step.choices else "secondary", width="stretch")
 if not understood:
     st.info(t("tour.bad_step", raw=asked_for, total=len(tour.STEPS)))
+lecture = classroom.lecture(n, revealed)  # a class following this tour, if one was started
 
 left, right = st.columns(2, gap="large")
 if not step.choices:  # the summary: what every step found, as the data gives it
     views.summary(left, right)
+    if lecture:
+        left.markdown(classroom.room_summary(lecture["code"]))
 else:
     try:
         asked = views.question_values(step)
@@ -60,6 +63,9 @@ else:
             verdict = "" if guess is None else t("tour.right" if guess == shown.answer.correct else "tour.wrong")
             left.success(t("tour.verdict", answer=t(f"tour.{step.id}.choice.{shown.answer.correct}"), guess=verdict))
             left.markdown(views.answer_text(step, shown.answer))
+            if lecture:
+                with left:
+                    classroom.room_result(lecture["code"], n, shown.answer.correct)
             with right:
                 views.show(shown)
                 st.markdown(f"**{t('tour.takeaway')}** {views.takeaway_text(step, shown.answer)}")
