@@ -20,6 +20,11 @@ CLASSES = ("circle", "square", "triangle", "star", "cross", "ring", "crescent", 
 # (core/pretraining.py), whose source task is CLASSES. A sprite's label indexes ALL_SHAPES.
 TARGET_CLASSES = ("pentagon", "hexagon", "ellipse", "trapezoid", "lightning")
 ALL_SHAPES = CLASSES + TARGET_CLASSES
+# each class's colour on every chart that colours by class, in every language (like core.models' colours per model):
+# Tableau 10 for CLASSES, its light partners for TARGET_CLASSES
+CLASS_COLOURS = dict(zip(ALL_SHAPES, ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                                      "#7f7f7f", "#bcbd22", "#17becf",
+                                      "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5"), strict=True))
 CANVAS = 64
 SIZE_RANGE = (14, 26)  # sprite side in pixels, inclusive
 CENTER_RADIUS = 6  # "centre" data: object centre within this many pixels of the canvas centre

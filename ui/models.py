@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import compute  # noqa: F401, I001  (configures torch before its first use)
 
-from core import models
+from core import models, shapes
 from ui import bookmarks
 from ui.i18n import name_of, t, worded, words
 
@@ -29,6 +29,19 @@ def colours(names) -> dict[str, str]:
 def colour_scale(names) -> alt.Scale:
     c = colours(list(names))
     return alt.Scale(domain=list(c), range=list(c.values()))
+
+
+OTHER_CLASS = "#bbbbbb"  # a class that core.shapes has no colour for (a timm model's)
+
+
+def class_colour_scale(classes) -> alt.Scale:
+    """A colour scale over `classes` (English identifiers) for a chart whose field holds their names as the session
+    shows them (name_of): each class of core.shapes its one colour (shapes.CLASS_COLOURS) in every language, in
+    shapes' order, any other class grey."""
+    known = [c for c in shapes.ALL_SHAPES if c in set(classes)]
+    ordered = known + sorted(set(classes) - set(known))
+    return alt.Scale(domain=[name_of("shape", c) for c in ordered],
+                     range=[shapes.CLASS_COLOURS.get(c, OTHER_CLASS) for c in ordered])
 
 
 @st.cache_resource

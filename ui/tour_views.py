@@ -12,6 +12,7 @@ from core import tour
 from core.messages import Message
 from ui import lab, png, present
 from ui.i18n import catalogue, current, name_of, t, words
+from ui.models import class_colour_scale
 
 
 def measure(step: tour.Step) -> tour.Shown:
@@ -65,7 +66,8 @@ def _answers_along_path(data: dict) -> alt.Chart:
     return alt.Chart(rows).mark_rect().encode(
         x=alt.X("x:O", title=t("tour.one_pixel.x"), axis=alt.Axis(values=data["ticks"], labelAngle=0)),
         y=alt.Y("model:N", title=None, sort=data["models"]),
-        color=alt.Color("answer:N", title=t("tour.one_pixel.answer_legend"), legend=alt.Legend(orient="bottom")),
+        color=alt.Color("answer:N", title=t("tour.one_pixel.answer_legend"), legend=alt.Legend(orient="bottom"),
+                        scale=class_colour_scale({r["class"] for r in data["rows"]})),
         tooltip=[alt.Tooltip("model:N", title=t("tour.one_pixel.model")), alt.Tooltip("x:O", title=t("tour.one_pixel.x")),
                  alt.Tooltip("answer:N", title=t("tour.one_pixel.answer_legend"))]).properties(height=alt.Step(30))
 
