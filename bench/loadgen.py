@@ -61,7 +61,8 @@ class Sample:
     step: str
     seconds: float | None  # None: the step failed
     exceptions: int = 0
-    error: str = ""
+    error: str = ""  # why it failed
+    shown: tuple = ()  # the messages of the exceptions the session was shown meanwhile
 
 
 class Session:
@@ -352,14 +353,15 @@ async def run_sessions(url: str, sessions: int, script, stagger: float = 0.0, ti
         await asyncio.sleep(i * stagger)
         try:
             for step in (script(i) if callable(script) else script):
-                t = time.perf_counter()
+                t, seen = time.perf_counter(), len(s.exceptions)
                 try:
                     exceptions = await step.run(s)
                 except Exception as e:  # noqa: BLE001 - refused, closed, timed out, widget missing: a failure
                     samples.append(Sample(step.name, None, 0, f"{type(e).__name__}: {e}"[:200]))
                     break
                 if getattr(step, "record", True):
-                    samples.append(Sample(step.name, time.perf_counter() - t, exceptions))
+                    samples.append(Sample(step.name, time.perf_counter() - t, exceptions, "",
+                                          tuple(s.exceptions[seen:])))
         finally:
             await s.close()
             if keep is not None:
@@ -382,7 +384,8 @@ def summarize(samples: list[Sample]) -> dict:
         out[name] = {"count": len(mine), "p50_s": pct(ok, 50) if ok else None, "p95_s": pct(ok, 95) if ok else None,
                      "max_s": max(ok) if ok else None, "failures": len(mine) - len(ok),
                      "exceptions": sum(s.exceptions for s in mine),
-                     "errors": sorted({s.error for s in mine if s.error})[:3]}
+                     "errors": sorted({s.error for s in mine if s.error})[:3],
+                     "exception_messages": sorted({m[:300] for s in mine for m in s.shown})[:3]}
     return out
 
 
@@ -420,9 +423,12 @@ def pid_listening(port: int) -> int | None:
 
 
 async def measure(url: str, sessions: int, script, pid: int | None = None, stagger: float = 0.0,
-                  timeout: float = 120.0) -> dict:
+                  timeout: float = 120.0, warm: int = 1) -> dict:
     """One load run: the summary per step; with the server's pid, its CPU seconds over the run and its peak
-    resident memory (sampled every 0.5 s, the generator's own CPU beside them)."""
+    resident memory (sampled every 0.5 s), the generator's own CPU beside them. First `warm` sessions go through
+    the script unmeasured, so that a fresh server's first-run imports are not counted against one app only."""
+    if warm:
+        await run_sessions(url, warm, script, 0.0, timeout)
     peak, cpu0 = 0.0, usage(pid)[0] if pid else 0.0
 
     async def watch():
@@ -440,7 +446,7 @@ async def measure(url: str, sessions: int, script, pid: int | None = None, stagg
         watcher.cancel()
         cpu1, rss = usage(pid)
         server = {"pid": pid, "cpu_s": round(cpu1 - cpu0, 2), "peak_rss_mb": round(max(peak, rss), 1)}
-    return {"url": url, "sessions": sessions, "stagger_s": stagger, "wall_s": round(wall, 2),
+    return {"url": url, "sessions": sessions, "stagger_s": stagger, "warm_sessions": warm, "wall_s": round(wall, 2),
             "generator_cpu_s": round(own, 2), "steps": summarize(samples), "server": server}
 
 
@@ -468,7 +474,8 @@ def load_script(spec: str):
 
 
 def print_table(runs: list[dict]) -> None:
-    print(f"{'app':20} {'step':20} {'n':>4} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'fail':>5} {'exc':>4} {'x floor':>7}")
+    print(f"{'app':20} {'step':20} {'n':>4} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'fail':>5} {'exc':>4} "
+          f"{'x floor':>7}")
     for run in runs:
         for name, r in run["steps"].items():
             times = " ".join(f"{r[k]:7.3f}" if r[k] is not None else f"{'-':>7}" for k in ("p50_s", "p95_s", "max_s"))
@@ -489,13 +496,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--script", default="pages", help=f"{', '.join(SCRIPTS)}, a JSON file or a JSON list of steps")
     ap.add_argument("--stagger", type=float, default=0.0, help="seconds between session starts (0: all at once)")
     ap.add_argument("--timeout", type=float, default=120.0, help="longest wait for one step")
+    ap.add_argument("--warm", type=int, default=1, help="sessions through the script first, unmeasured")
     ap.add_argument("--floor", action="store_true", help="then measure bench/floor_app.py the same way, on its own")
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args(argv)
     script, runs = load_script(a.script), []
 
     def one(app: str, url: str, pid: int | None, script) -> dict:
-        runs.append({"app": app, **asyncio.run(measure(url, a.sessions, script, pid, a.stagger, a.timeout))})
+        runs.append({"app": app, **asyncio.run(measure(url, a.sessions, script, pid, a.stagger, a.timeout, a.warm))})
         return runs[-1]
 
     if a.serve:

@@ -20,6 +20,36 @@ def test_position_accuracy_rejects_a_cell_that_does_not_divide():
         ex.position_accuracy(np.zeros(1), np.zeros(1), np.zeros((1, 2)), canvas=64, cell=7)
 
 
+def test_a_heat_map_cell_with_too_few_objects_is_masked():
+    # 25 objects in the cell at (x 24-31, y 24-31), 20 of them right; 3 near the top edge (x 8-15, y 0-7), 2 right
+    centres = np.array([[28, 27]] * 25 + [[12, 7]] * 3)
+    labels = np.zeros(28, dtype=int)
+    right = np.array([0] * 20 + [1] * 5 + [0, 0, 1])
+    rows = ex.position_grid({"m": right}, labels, centres, cell=8, min_objects=10)
+    by_cell = {(r["x"], r["y"]): r for r in rows}
+    assert set(by_cell) == {(28, 28), (12, 4)}  # empty cells are left out
+    assert by_cell[(28, 28)]["enough"] and by_cell[(28, 28)]["images"] == 25 and by_cell[(28, 28)]["accuracy"] == 0.8
+    assert not by_cell[(12, 4)]["enough"] and by_cell[(12, 4)]["images"] == 3
+    assert ex.MIN_OBJECTS > 3 and not ex.position_grid({"m": right}, labels, centres)[0]["enough"]
+
+
+def test_the_heat_maps_colour_only_cells_with_enough_objects_and_give_n():
+    import pandas as pd
+
+    from ui import data_views as dv
+
+    grid = pd.DataFrame([{"model": "cnn", "x": 4, "y": 4, "accuracy": 0.5, "images": 3, "enough": False},
+                         {"model": "cnn", "x": 12, "y": 4, "accuracy": 0.9, "images": 50, "enough": True}])
+    spec = dv._position_heatmaps(grid).to_dict()["spec"]
+    coloured = [la for la in spec["layer"] if "color" in la.get("encoding", {})]
+    grey = [la for la in spec["layer"] if "color" not in la.get("encoding", {})]
+    assert [la["transform"][0]["filter"] for la in coloured] == ["datum.enough"]
+    assert [la["transform"][0]["filter"] for la in grey] == ["!datum.enough"]
+    for la in spec["layer"]:  # every cell's tooltip gives its number of objects
+        assert "images" in [tip["field"] for tip in la["encoding"]["tooltip"]]
+    assert "accuracy" not in [tip["field"] for tip in grey[0]["encoding"]["tooltip"]]
+
+
 def test_distance_accuracy_bands():
     centres = np.array([[32, 32], [33, 30], [40, 32], [32, 60]])  # Chebyshev distances 0, 2, 8, 28
     out = ex.distance_accuracy(np.array([1, 0, 1, 1]), np.array([1, 1, 1, 0]), centres, canvas=64, width=4)

@@ -114,28 +114,32 @@ def _position_heatmap_section(preds, labels, centres) -> None:
     present.chart(_position_heatmaps(grid))
     radius = shapes.CENTER_RADIUS
     st.caption(t("data.position.heatmap_caption", images=len(labels), radius=radius, lo=32 - radius, hi=32 + radius,
-                 size_min=shapes.SIZE_RANGE[0], size_max=shapes.SIZE_RANGE[1]))
+                 size_min=shapes.SIZE_RANGE[0], size_max=shapes.SIZE_RANGE[1], min_objects=ex.MIN_OBJECTS))
     st.download_button(t("data.position.download"), grid.to_csv(index=False), "position_accuracy.csv", "text/csv")
 
 
 def _position_grid(preds, labels, centres, cell: int) -> pd.DataFrame:
-    rows = []
-    for name in POSITION_NAMES:
-        acc, counts = ex.position_accuracy(preds[name], labels, centres, cell=cell)
-        for (i, j), a in np.ndenumerate(acc):
-            rows.append({"model": name, "x": j * cell + cell // 2, "y": i * cell + cell // 2,
-                         "accuracy": a, "images": int(counts[i, j])})
-    return pd.DataFrame(rows).dropna()
+    return pd.DataFrame(ex.position_grid({n: preds[n] for n in POSITION_NAMES}, labels, centres, cell))
+
+
+FEW_OBJECTS_GREY = "#d9d9d9"  # cells with fewer than ex.MIN_OBJECTS test objects: no accuracy, no colour
 
 
 def _position_heatmaps(grid: pd.DataFrame) -> alt.FacetChart:
-    return alt.Chart(grid).mark_rect().encode(
-        x=alt.X("x:O", title=t("data.position.x")), y=alt.Y("y:O", title=t("data.position.y")),
-        color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 1], scheme="viridis"), title=t("data.chart.accuracy")),
-        tooltip=[alt.Tooltip("model:N", title=t("data.chart.model")), "x", "y",
-                 alt.Tooltip("accuracy:Q", format=".1%", title=t("data.chart.accuracy")),
-                 alt.Tooltip("images:Q", title=t("data.chart.images"))],
-    ).properties(width=180, height=180).facet(
+    """Accuracy per cell, coloured where the cell holds at least ex.MIN_OBJECTS test objects; grey and without an
+    accuracy where it holds fewer. Every tooltip gives the cell's number of objects."""
+    x, y = alt.X("x:O", title=t("data.position.x")), alt.Y("y:O", title=t("data.position.y"))
+    where = [alt.Tooltip("model:N", title=t("data.chart.model")), "x", "y"]
+    n = alt.Tooltip("images:Q", title=t("data.chart.images"))
+    enough = alt.Chart().transform_filter("datum.enough").mark_rect().encode(
+        x=x, y=y, color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 1], scheme="viridis"),
+                                  title=t("data.chart.accuracy")),
+        tooltip=[*where, alt.Tooltip("accuracy:Q", format=".1%", title=t("data.chart.accuracy")), n])
+    few = alt.Chart().transform_filter("!datum.enough").transform_calculate(
+        note=alt.expr.format(alt.datum.images, "d") + " < " + str(ex.MIN_OBJECTS)).mark_rect(
+        color=FEW_OBJECTS_GREY).encode(
+        x=x, y=y, tooltip=[*where, n, alt.Tooltip("note:N", title=t("data.position.too_few"))])
+    return alt.layer(enough, few, data=grid).properties(width=180, height=180).facet(
         facet=alt.Facet("model:N", sort=list(POSITION_NAMES), title=None), columns=4)
 
 

@@ -42,6 +42,26 @@ def position_accuracy(predictions: np.ndarray, labels: np.ndarray, centres: np.n
     return acc.reshape(n, n), counts.reshape(n, n)
 
 
+# a cell of the position heat maps with fewer test objects than this shows no accuracy (its binomial standard error
+# would be over 11 points); the test set's edge cells hold 1-11 objects at 8 px, its inner cells 100 or more
+MIN_OBJECTS = 20
+
+
+def position_grid(predictions: dict[str, np.ndarray], labels: np.ndarray, centres: np.ndarray, cell: int = 8,
+                  min_objects: int = MIN_OBJECTS) -> list[dict]:
+    """The heat maps' cells, one row per (model, non-empty cell): the cell's centre in px (x, y), its accuracy, its
+    number of test objects (`images`) and whether that number is at least `min_objects` (`enough`): a cell without
+    enough objects is drawn without an accuracy."""
+    rows = []
+    for name, pred in predictions.items():
+        acc, counts = position_accuracy(pred, labels, centres, cell=cell)
+        for (i, j), n in np.ndenumerate(counts):
+            if n:
+                rows.append({"model": name, "x": j * cell + cell // 2, "y": i * cell + cell // 2,
+                             "accuracy": float(acc[i, j]), "images": int(n), "enough": bool(n >= min_objects)})
+    return rows
+
+
 def distance_accuracy(predictions: np.ndarray, labels: np.ndarray, centres: np.ndarray,
                       canvas: int = shapes.CANVAS, width: int = 4) -> list[dict]:
     """Accuracy against the object's distance from the canvas centre (Chebyshev, px), in `width`-px bands."""
