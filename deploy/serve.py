@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                     return 1
                 if stop.wait(0.25):
                     return 0
-            say(f"ready: {public} ({len(workers)} worker{'s' * (len(workers) != 1)} behind HAProxy, stats socket {stats})")
+            plural = "s" * (len(workers) != 1)
+            say(f"ready: {public} ({len(workers)} worker{plural} behind HAProxy, stats socket {stats})")
 
             dead: set[str] = set()  # reported once each; without --restart they stay dead
             while not stop.wait(0.5):

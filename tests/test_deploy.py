@@ -102,7 +102,8 @@ def worker_states(stats_socket: str) -> dict[str, str]:
         s.sendall(b"show stat\n")
         data = b"".join(iter(lambda: s.recv(65536), b""))
     rows = csv.DictReader(io.StringIO(data.decode().lstrip("# ")))
-    return {r["svname"]: r["status"].split()[0] for r in rows if r["pxname"] == "streamlit" and r["svname"] != "BACKEND"}
+    return {r["svname"]: r["status"].split()[0] for r in rows
+            if r["pxname"] == "streamlit" and r["svname"] != "BACKEND"}
 
 
 def wait_until(check, timeout: float, what: str):
