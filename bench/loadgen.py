@@ -215,6 +215,8 @@ class Session:
         if kind == "new_session":
             self._run, self._run_exceptions = (msg.metadata.run.script_run_id, tuple(msg.metadata.run.fragment_ids)), 0
             self._max_age = msg.new_session.config.max_cached_message_age or self._max_age
+            if not msg.metadata.run.fragment_ids:  # the frontend's current page; st.navigation's message follows
+                self.page_hash = msg.new_session.page_script_hash
         elif kind == "navigation":  # st.navigation: the pages and the one shown, as links in the sidebar would go
             self.pages = {p.url_pathname: p.page_script_hash for p in msg.navigation.app_pages}
             self.page_hash = msg.navigation.page_script_hash
