@@ -147,11 +147,13 @@ def main(argv: list[str] | None = None) -> int:
             # HAProxy starts once the workers answer, so that the first visitor finds them warm
             deadline = time.monotonic() + START_TIMEOUT_S
             waiting = list(workers)
+            dead: set[str] = set()  # reported once each; a worker that fails to start is not restarted
             while waiting and not stop.is_set():
                 for w in list(waiting):
                     if w.proc.poll() is not None:
                         say(f"worker {w.name} exited with code {w.proc.returncode} while starting:\n{tail(w.log)}")
                         waiting.remove(w)
+                        dead.add(w.name)
                     elif healthy(w.url, 1.0):
                         waiting.remove(w)
                 if time.monotonic() > deadline:
@@ -161,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             if stop.is_set() or all(w.proc.poll() is not None for w in workers):
                 return 0 if stop.is_set() else 1
 
-            # -db: stay in the foreground as our child, its log on our stdout
+            # -db: in the foreground, as our child; its warnings (a worker down or up) go to our output
             proxy = subprocess.Popen([haproxy, "-db", "-f", str(config)])
             public = f"http://{'127.0.0.1' if args.address in ('0.0.0.0', '::') else args.address}:{args.port}"
             while not healthy(public, 1.0):
@@ -173,8 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             plural = "s" * (len(workers) != 1)
             say(f"ready: {public} ({len(workers)} worker{plural} behind HAProxy, stats socket {stats})")
 
-            dead: set[str] = set()  # reported once each; without --restart they stay dead
-            while not stop.wait(0.5):
+            while not stop.wait(0.5):  # without --restart a dead worker stays dead
                 if proxy.poll() is not None:
                     say(f"haproxy exited with code {proxy.returncode}; stopping the workers")
                     return 1
