@@ -69,7 +69,7 @@ class Session:
     """One browser tab, as the server sees it: the page it shows, its widget values, its message cache."""
 
     def __init__(self, url: str, samples: list[Sample], timeout: float = 120.0):
-        self.ws_url = urlparse(url)._replace(scheme="ws", path="/_stcore/stream").geturl()
+        self.url, self.ws_url = url.rstrip("/"), urlparse(url)._replace(scheme="ws", path="/_stcore/stream").geturl()
         self.samples, self.timeout = samples, timeout
         self.ws = None
         self.closed = ""  # why the connection ended, once it has
@@ -150,6 +150,10 @@ class Session:
         state.widget_states.widgets.extend(self.widgets.values())
         state.cached_message_hashes.extend(self._cache)
         state.fragment_id, state.is_auto_rerun = fragment_id, bool(fragment_id)
+        # what a browser tells the app about itself (st.context): the lab picks its language from the locale
+        context = state.context_info
+        context.locale, context.timezone, context.color_scheme = "en-US", "UTC", "light"
+        context.url = f"{self.url}/{self.page}" + (f"?{self.query}" if self.query else "")
         # a button's trigger is true for one run only: the frontend drops it once sent
         self.widgets = {k: w for k, w in self.widgets.items() if w.WhichOneof("value") != "trigger_value"}
         if self.closed:
