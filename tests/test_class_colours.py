@@ -32,3 +32,21 @@ def test_the_tour_answers_chart_gives_each_class_one_colour_in_every_language(mo
 def test_every_class_has_its_own_colour():
     assert set(shapes.CLASS_COLOURS) == set(shapes.ALL_SHAPES)
     assert len(set(shapes.CLASS_COLOURS.values())) == len(shapes.ALL_SHAPES)
+
+
+def test_the_locality_chart_draws_trained_solid_and_untrained_dashed_in_every_language(monkeypatch):
+    import pandas as pd
+
+    from ui import biases_views, i18n
+
+    dashes = {}
+    for lang in ("en", "zh"):
+        monkeypatch.setattr(i18n, "current", lambda lang=lang: lang)
+        rows = pd.DataFrame([{"what": messages.text(lang, "biases.locality.erf"), "depth": 0, "radius": 1.0,
+                              "weights": messages.text(lang, f"biases.locality.{w}"), "share": "90 %"}
+                             for w in ("untrained", "trained")])
+        scale = biases_views.locality_chart(rows).to_dict()["spec"]["encoding"]["strokeDash"]["scale"]
+        by_name = {messages.text(lang, f"biases.locality.{w}"): w for w in ("trained", "untrained")}
+        dashes[lang] = {by_name[d]: tuple(r) for d, r in zip(scale["domain"], scale["range"], strict=True)}
+    assert dashes["en"] == dashes["zh"]
+    assert dashes["en"]["trained"] == (1, 0) and dashes["en"]["untrained"] != (1, 0)

@@ -73,7 +73,8 @@ def locality_chart(rows: pd.DataFrame) -> alt.Chart:
         y=alt.Y("radius:Q", title=t("biases.locality.radius")),
         color=alt.Color("what:N", title=None, scale=alt.Scale(domain=kinds, range=[
             models.EMBEDDED["cnn"].colour, models.EMBEDDED["vit"].colour, "#ff7f0e"])),
-        strokeDash=alt.StrokeDash("weights:N", title=None),
+        strokeDash=alt.StrokeDash("weights:N", title=None, scale=alt.Scale(  # trained solid in every language
+            domain=[t("biases.locality.trained"), t("biases.locality.untrained")], range=[[1, 0], [5, 4]])),
         tooltip=[alt.Tooltip("what:N", title=t("biases.locality.map")), alt.Tooltip("weights:N", title=""),
                  alt.Tooltip("depth:O", title=t("biases.locality.depth")), alt.Tooltip("share:N", title=""),
                  alt.Tooltip("radius:Q", format=".1f", title="px")],
