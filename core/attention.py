@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from core.messages import Explained, Message, say
+from core.models import initialisation
 
 
 class AttentionError(Explained, ValueError):
@@ -320,6 +321,25 @@ def learnt_pos_embed_locality(net: torch.nn.Module, start: torch.nn.Module) -> f
     the trained ones and can hide a learnt 2-D structure."""
     return pos_embed_locality(net, pos_embed=net.pos_embed.detach() - start.pos_embed.detach())
 
+
+
+def trained_vit(lm) -> dict | None:
+    """One embedded ViT (a loaded model) as the comparison of every ViT shows it: what it was trained on and its
+    full-frame accuracy (its model card), its position embeddings' locality as trained and of what training added
+    (against its initialisation, rebuilt from the card's seed); None for weights without a card (random stand-ins)."""
+    card = lm.info
+    if not card:
+        return None
+    start = initialisation(card["architecture"], int(card["recipe"]["torch_seed"]))
+    return {"images": int(card["training_set"]["images"]), "augment_px": int(card["training_set"].get("augment_px", 0)),
+            "region": card["training_set"]["region"], "accuracy": card["test_accuracy"]["full_frame"],
+            "locality": pos_embed_locality(lm.net), "learnt_locality": learnt_pos_embed_locality(lm.net, start)}
+
+
+def uniform_distance_of(net: torch.nn.Module, input_hw: tuple[int, int]) -> float:
+    """Uniform attention's mean distance on a ViT's own geometry (the baseline every distance is read against)."""
+    geo = vit_geometry(net, input_hw)
+    return uniform_attention_distance(geo.grid_size, geo.patch_size, geo.num_prefix_tokens)
 
 def patch_embed_pca(net: torch.nn.Module, k: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
     """Principal components of the patch-embedding filters (ViT paper, Fig. 7 left).

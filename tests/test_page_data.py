@@ -85,15 +85,15 @@ def test_the_page_opens_on_whatever_the_grid_has_written_so_far():
 
 
 def test_the_centre_reading_names_the_model_that_loses_more():
-    from ui.data_views import _centre_reading
+    from core.experiments.positions import centre_reading
 
-    cnn_worse = _centre_reading({"cnn-center": (0.95, 0.40), "vit-center": (0.90, 0.70)})
+    cnn_worse = centre_reading({"cnn-center": (0.95, 0.40), "vit-center": (0.90, 0.70)})
     assert cnn_worse.key == "data.centre.cnn_loses_more"
     assert str(cnn_worse).startswith("Away from the centre the centre-trained CNN falls from 95% to 40% and the "
                                      "centre-trained ViT only from 90% to 70%: the reverse")
     assert cnn_worse.text("zh").startswith("离开中央后，只在中央训练的 CNN 准确率从 95% 降到 40%，而只在中央训练的 "
                                            "ViT 仅从 90% 降到 70%：这与教科书")
-    vit_worse = _centre_reading({"cnn-center": (0.95, 0.90), "vit-center": (0.90, 0.50)})
+    vit_worse = centre_reading({"cnn-center": (0.95, 0.90), "vit-center": (0.90, 0.50)})
     assert vit_worse.key == "data.centre.vit_loses_more"
     assert vit_worse.text("zh").startswith("离开中央后，只在中央训练的 ViT 准确率从 90% 降到 50%，而只在中央训练的 "
                                            "CNN 仅从 95% 降到 90%，与教科书的预期一致")
@@ -119,13 +119,13 @@ def test_a_live_run_trains_and_adds_its_point(page):
 
 
 def test_the_live_estimate_counts_rendering_steps_and_evaluation():
-    from ui.data_views import live_estimate
+    from core.experiments.hunger import live_seconds
 
     rates = {"render": 0.001, "step": {"cnn": 0.1, "vit": 0.3}, "eval": {"cnn": 0.002, "vit": 0.003}}
     # cnn at N = 250 for 25 steps: one 2,000-image chunk rendered, 25 steps, 2,000 test + 250 training images
     # evaluated; vit at N = 2,500 for 10 steps: two chunks, 10 steps, 2,000 + 2,000 images
     expected = (2.0 + 2.5 + 0.002 * 2250) + (4.0 + 3.0 + 0.003 * 4000)
-    assert live_estimate([("cnn", 250, 25), ("vit", 2_500, 10)], rates) == pytest.approx(expected)
+    assert live_seconds([("cnn", 250, 25), ("vit", 2_500, 10)], rates) == pytest.approx(expected)
 
 
 def test_the_transfer_runs_are_shown_with_gains_computed_from_the_csv(shipped, tmp_path, monkeypatch):

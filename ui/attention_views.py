@@ -523,18 +523,12 @@ def vit_comparison(names: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame, 
         except models.ModelError:
             missing.append(name)
             continue
-        card = lm.info
-        if not card:  # weights without a model card (random stand-ins): nothing to say what they were trained on
+        row = att.trained_vit(lm)
+        if row is None:
             missing.append(name)
             continue
-        geo = att.vit_geometry(lm.net, lm.input_size)
-        uniform = att.uniform_attention_distance(geo.grid_size, geo.patch_size, geo.num_prefix_tokens)
-        start = models.initialisation(card["architecture"], int(card["recipe"]["torch_seed"]))
-        rows.append({"model": name, "images": int(card["training_set"]["images"]),
-                     "augment_px": int(card["training_set"].get("augment_px", 0)),
-                     "region": card["training_set"]["region"], "accuracy": card["test_accuracy"]["full_frame"],
-                     "locality": att.pos_embed_locality(lm.net),
-                     "learnt_locality": att.learnt_pos_embed_locality(lm.net, start)})
+        uniform = att.uniform_distance_of(lm.net, lm.input_size)
+        rows.append({"model": name, **row})
         layers += [{"model": name, "layer": i + 1, "distance": float(d)}
                    for i, d in enumerate(_batch_distance(name).mean(-1))]
     return pd.DataFrame(rows), pd.DataFrame(layers), uniform, missing

@@ -3,7 +3,7 @@ and the "run a small experiment now" control (the numbers come from core.experim
 (k-shot probes, pre-training) are in ui/transfer_views.py."""
 from __future__ import annotations
 
-import math
+import copy
 import threading
 import time
 
@@ -69,18 +69,6 @@ def warm_up() -> None:
     position_predictions()
 
 
-# px from the frame's centre: objects within the first of these (just past the centre-trained models' training region),
-# and those the second or more out
-NEAR_FAR = (shapes.CENTER_RADIUS + 2, shapes.CENTER_RADIUS + 6)
-
-
-def centre_accuracy(preds, labels, centres) -> dict[str, tuple[float, float]]:
-    """{model: (accuracy on objects near the centre, accuracy on those far from it)}."""
-    near, far = NEAR_FAR
-    return {n: (ex.band_accuracy(preds[n], labels, centres, 0, near), ex.band_accuracy(preds[n], labels, centres, far, 99))
-            for n in POSITION_NAMES}
-
-
 def position_section() -> None:
     """Accuracy by where the object is, for models trained on the whole frame and on the centre only."""
     try:
@@ -93,8 +81,8 @@ def position_section() -> None:
         st.warning(t("data.position.live_measurement"))
     _position_heatmap_section(preds, labels, centres)
     present.chart(distance_chart(preds, labels, centres), width="stretch")
-    near, far = NEAR_FAR
-    acc = centre_accuracy(preds, labels, centres)
+    near, far = ex.NEAR_FAR
+    acc = ex.centre_accuracy(preds, labels, centres)
     card = models.model_card().get("models", {})
     budget = listing((Message("data.position.budget", {"model": n, "steps": card[n]["recipe"]["steps"],
                                                           "batch": card[n]["recipe"]["batch"]})
@@ -103,7 +91,7 @@ def position_section() -> None:
     bands = listing((Message("data.position.band", {"model": n, "near": a, "far": b}) for n, (a, b) in acc.items()),
                        "semicolon")
     st.info(t("data.position.bands", near=near, far=far, accuracies=bands, images=images, budget=budget))
-    st.caption(words(_centre_reading(acc)))
+    st.caption(words(ex.centre_reading(acc)))
 
 
 @st.fragment  # the cell size changes only the heatmaps: rerun them alone
@@ -157,17 +145,6 @@ def distance_chart(preds, labels, centres) -> alt.LayerChart:
     rule = alt.Chart(pd.DataFrame({"d": [shapes.CENTER_RADIUS]})).mark_rule(strokeDash=[4, 4], color="#888").encode(
         x="d:Q")
     return rule + line
-
-
-def _centre_reading(acc: dict[str, tuple[float, float]]) -> Message:
-    """Which centre-trained model loses more away from the centre, and the likely reason, from the measured
-    (near, far) accuracies."""
-    (cn, cf), (vn, vf) = acc["cnn-center"], acc["vit-center"]
-    values = {"cnn_near": cn, "cnn_far": cf, "vit_near": vn, "vit_far": vf}
-    if cn - cf > vn - vf:
-        return Message("data.centre.cnn_loses_more",
-                       dict(values, size_min=shapes.SIZE_RANGE[0], size_max=shapes.SIZE_RANGE[1]))
-    return Message("data.centre.vit_loses_more", values)
 
 
 # --- how much: accuracy against training-set size ----------------------------------------------------------------------
@@ -391,21 +368,8 @@ def _live_test_set():
 
 @st.cache_resource
 def _live_rates() -> dict:
-    """Seconds per rendered image, per training step and per evaluated image of each model: measured on the
-    2-core development machine, idle, one torch thread (N = 250, 100 steps: cnn 16.1 s, estimate 14.4 s; vit 27.7 s,
-    estimate 27.6 s), then replaced by what each finished live run measures on this server."""
-    return {"render": 0.68e-3, "step": {"cnn": 0.10, "vit": 0.23}, "eval": {"cnn": 1.33e-3, "vit": 1.44e-3}}
-
-
-def live_estimate(runs: list[tuple[str, int, int]], rates: dict, test_images: int = 2_000) -> float:
-    """Seconds for the queued runs: rendering the N training images (whole chunks), the steps, and evaluating
-    the test images and up to 2,000 training images."""
-    total = 0.0
-    for model, n, steps in runs:
-        rendered = math.ceil(n / hu.CHUNK) * hu.CHUNK
-        total += (rates["render"] * rendered + rates["step"][model] * steps
-                  + rates["eval"][model] * (test_images + min(n, hu.TRAIN_ACCURACY_IMAGES)))
-    return total
+    """This server's live-run cost rates (hu.LIVE_RATES until a live run has measured its own)."""
+    return copy.deepcopy(hu.LIVE_RATES)
 
 
 def live_controls() -> None:
@@ -436,7 +400,7 @@ def live_controls() -> None:
     if live["rows"] and not busy and b2.button(t("data.live.clear"), key="live_clear"):
         live["rows"] = []
         st.rerun()
-    estimate = live_estimate(live["queue"] if busy else runs, _live_rates())
+    estimate = hu.live_seconds(live["queue"] if busy else runs, _live_rates())
     b3.caption(t("data.live.estimate", runs=len(live["queue"] if busy else runs), duration=_duration(estimate)))
     if not busy:
         return
@@ -476,10 +440,7 @@ def _train_next(live: dict) -> None:
     with st.spinner(t("data.live.rendering_test")):
         test = _live_test_set()
     row = hu.live_run(model, n, steps, test=test, progress=progress)
-    rates = _live_rates()
-    rates["render"] = row["render_seconds"] / (math.ceil(n / hu.CHUNK) * hu.CHUNK)
-    rates["step"][model] = row["seconds"] / max(1, row["steps"])
-    rates["eval"][model] = row["eval_seconds"] / (len(test[0]) + min(n, hu.TRAIN_ACCURACY_IMAGES))
+    hu.learn_rates(_live_rates(), row, len(test[0]))
     if len(live["rows"]) == done and live["queue"][:1] == [(model, n, steps)]:  # not cancelled meanwhile
         live["rows"].append(row)
         live["queue"].pop(0)

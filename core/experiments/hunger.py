@@ -294,6 +294,37 @@ def live_run(model: str, n: int, steps: int, test=None, progress=None, should_st
             "render_seconds": round(rendered, 2), "eval_seconds": round(time.perf_counter() - t0, 2)}
 
 
+# what a live run costs: the page's estimate before "train now". Seconds per rendered image, per training step and per
+# evaluated image of each model, measured on an idle 2-core machine with one torch thread (bench/README.md); a page
+# replaces them with what each finished live run measures on its server (learn_rates)
+LIVE_RATES = {"render": 0.68e-3, "step": {"cnn": 0.10, "vit": 0.23}, "eval": {"cnn": 1.33e-3, "vit": 1.44e-3}}
+
+
+def rendered_images(n: int) -> int:
+    """A run of N images renders whole chunks."""
+    return math.ceil(n / CHUNK) * CHUNK
+
+
+def evaluated_images(n: int, test_images: int) -> int:
+    """A run is evaluated on the test images and on up to TRAIN_ACCURACY_IMAGES of its training images."""
+    return test_images + min(n, TRAIN_ACCURACY_IMAGES)
+
+
+def live_seconds(runs: list[tuple[str, int, int]], rates: dict, test_images: int = 2_000) -> float:
+    """Seconds for the queued (model, N, steps) runs: rendering the N training images (whole chunks), the steps, and
+    evaluating the test images and up to TRAIN_ACCURACY_IMAGES training images."""
+    return sum(rates["render"] * rendered_images(n) + rates["step"][model] * steps
+               + rates["eval"][model] * evaluated_images(n, test_images) for model, n, steps in runs)
+
+
+def learn_rates(rates: dict, row: dict, test_images: int) -> None:
+    """Replace `rates` (in place) with what the finished live run `row` (live_run's) measured."""
+    model, n = row["model"], row["train_size"]
+    rates["render"] = row["render_seconds"] / rendered_images(n)
+    rates["step"][model] = row["seconds"] / max(1, row["steps"])
+    rates["eval"][model] = row["eval_seconds"] / evaluated_images(n, test_images)
+
+
 # --- the command -------------------------------------------------------------------------------------------------------
 def cell_key(r: dict) -> tuple[str, int, int, int]:
     return r["model"], int(r["train_size"]), int(r["seed"]), int(r["augment_px"])

@@ -84,6 +84,17 @@ def centre_accuracy(preds: dict, labels, centres) -> dict[str, tuple[float, floa
             for n in POSITION_MODELS}
 
 
+def centre_reading(acc: dict[str, tuple[float, float]]) -> Message:
+    """Which centre-trained model loses more away from the centre, and the likely reason, from centre_accuracy's
+    (near, far) accuracies."""
+    (cn, cf), (vn, vf) = acc["cnn-center"], acc["vit-center"]
+    values = {"cnn_near": cn, "cnn_far": cf, "vit_near": vn, "vit_far": vf}
+    if cn - cf > vn - vf:
+        return Message("data.centre.cnn_loses_more",
+                       dict(values, size_min=shapes.SIZE_RANGE[0], size_max=shapes.SIZE_RANGE[1]))
+    return Message("data.centre.vit_loses_more", values)
+
+
 def band_accuracy(predictions: np.ndarray, labels: np.ndarray, centres: np.ndarray, lo: float, hi: float,
                   canvas: int = shapes.CANVAS) -> float:
     """Accuracy on the objects whose centre is lo <= distance < hi px from the canvas centre (Chebyshev)."""
