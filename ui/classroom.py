@@ -152,17 +152,18 @@ def lecturer_panel(lect: dict) -> None:
         qr.image(qr_png(url), width=300 if present.is_on() else 260)
         words_.markdown(t("classroom.join_here", url=url.split("?")[0]))
         words_.markdown(f"<div class='ibl-code'>{code}</div>", unsafe_allow_html=True)
-        _counts(words_, code, answers=False)
+        _counts(words_, code)
         words_.button(t("classroom.hide_join"), on_click=lambda: st.session_state.update(classroom_join_open=False))
     else:
         line, button = st.columns([6, 2], vertical_alignment="center")
         with line:
-            _counts(st.container(), code, answers=True)
+            _counts(st.container(), code)
         button.button(t("classroom.show_join"), on_click=lambda: st.session_state.update(classroom_join_open=True),
                       width="stretch")
 
 
-def _counts(where, code: str, answers: bool) -> None:
+def _counts(where, code: str) -> None:
+    """Students joined and answers to this step, live (the lecturer's page alone polls this often)."""
     @st.fragment(run_every=LECTURER_POLL)
     def counts():
         state = class_state(code)
@@ -170,7 +171,7 @@ def _counts(where, code: str, answers: bool) -> None:
             st.warning(t("classroom.ended"))
             return
         n = state["step"]
-        answered = sum(store().tally(code, n).values()) if answers and tour.STEPS[n - 1].choices else None
+        answered = sum(store().tally(code, n).values()) if tour.STEPS[n - 1].choices else None
         st.markdown(t("classroom.counts", code=code, students=state["students"]) +
                     ("" if answered is None else " · " + t("classroom.answered", answered=answered)))
 
@@ -200,8 +201,10 @@ def room_reading(step: tour.Step, tally: dict[str, int], correct: str | None) ->
     label = lambda c: t(f"tour.{step.id}.choice.{c}")  # noqa: E731
     if correct is None:
         return t("classroom.room_top", top=tally[top], answered=answered, choice=label(top))
-    key = "classroom.room_agrees" if top == correct else "classroom.room_differs"
-    return t(key, top=tally[top], answered=answered, choice=label(top), correct=label(correct))
+    values = dict(top=tally[top], answered=answered, choice=label(top))
+    if top == correct:
+        return t("classroom.room_agrees", **values)
+    return t("classroom.room_differs", **values, correct=label(correct))
 
 
 def room_chart(step: tour.Step, tally: dict[str, int], correct: str | None) -> alt.Chart:
