@@ -33,7 +33,7 @@ The interface (ui.tour_views) draws `Bars` and pictures for any step; a `Chart` 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -45,7 +45,7 @@ from core import sensitivity as sen
 from core.attention import LOCAL_SHARE, uniform_attention_distance, vit_geometry
 from core.biases import ORDER_FREE
 from core.card import model_card
-from core.experiments import hunger_reading, positions, pretraining_reading
+from core.experiments import hunger_reading, positions, pretraining_reading, variants_reading
 from core.experiments.pretraining import load as load_pretraining
 from core.messages import Explained, Message, say
 from core.models import EMBEDDED, ModelError
@@ -372,6 +372,10 @@ def _measure_data(lab) -> Shown:
     answer = data(hunger_reading.summary(rows))
     if answer is None:
         raise Missing("tour.data.not_converged", n=DATA_N)
+    typical = variants_reading.shipped_cnn_typical(rows, DATA_N)  # is it this CNN? said where the variants ran
+    if typical is not None:
+        answer = replace(answer, notes=answer.notes + ("variants_hold" if typical[0] else "variants_break",),
+                         values=dict(answer.values, variants=typical[1]))
     v = answer.values
     series = {"cnn": v["cnn"], "vit": v["vit"], "cnn + shift aug": v["cnn_aug"], "vit + shift aug": v["vit_aug"]}
     return Shown(answer, Bars([Bar(hunger_reading.series_label(s), a, lab.series_colour(s)) for s, a in series.items()],

@@ -101,3 +101,25 @@ def test_capped_runs_and_other_seeds_are_never_read():
     assert "CIFAR" not in vr.reading(pd.concat([rows, extra])).text("en")
     assert "99.0%" not in vr.reading(pd.concat([rows, extra])).text("en")
     assert vr.reading(_rows({"vit": {1000: 0.4}, "cnn": {1000: 0.2}})) is None  # no variant: no section
+
+
+@pytest.mark.parametrize("cifar, note", [(0.30, "variants_hold"), (0.45, "variants_break")])
+def test_the_tours_data_step_says_whether_every_cnn_variant_agrees(tmp_path, monkeypatch, cifar, note):
+    from core import tour
+    from core.messages import text
+
+    acc = {"cnn": {1000: 0.22}, "vit": {1000: 0.40}, "cnn-cifar": {1000: cifar}}
+    rows = _rows(acc, aug={"cnn": {1000: 0.75}, "vit": {1000: 0.99}}).assign(command="python -m core.experiments "
+                                                                                   "hunger --cpu")
+    path = tmp_path / "h.csv"
+    rows.to_csv(path, index=False)
+    monkeypatch.setattr(hu, "HUNGER_FILE", path)
+
+    class Lab:
+        series_colour = staticmethod(lambda s: "#000000")
+
+    answer = tour.DATA.measure(Lab()).answer
+    assert answer.correct == "vit_vit" and note in answer.notes
+    worded = text("en", f"tour.data.note_{note}", **answer.values)
+    assert f"CNN with CIFAR stem {cifar:.1%}" in worded
+    assert worded.startswith("The same holds" if note == "variants_hold" else "But not for every CNN")

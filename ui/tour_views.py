@@ -91,7 +91,7 @@ def _text(step: tour.Step, what: str, a: tour.Answer) -> str:
 
 def answer_text(step: tour.Step, a: tour.Answer) -> str:
     """The answer's sentence, and the notes the data calls for."""
-    return " ".join([_text(step, "answer", a)] + [t(f"tour.{step.id}.note_{n}") for n in a.notes])
+    return " ".join([_text(step, "answer", a)] + [t(f"tour.{step.id}.note_{n}", **a.values) for n in a.notes])
 
 
 def takeaway_text(step: tour.Step, a: tour.Answer) -> str:

@@ -39,6 +39,19 @@ def vit_ahead_of_every_cnn(rows, n: int) -> bool | None:
     return all(acc["vit"] > a for a in cnns)
 
 
+def shipped_cnn_typical(rows, n: int) -> tuple[bool, Message] | None:
+    """Whether every CNN variant measured at N = `n` falls on the same side of the plain ViT as the shipped CNN
+    (seed 0, no augmentation), and their accuracies as a phrase; None where the ViT or no CNN variant ran there.
+    The tour adds this to its data step's answer: a result of one CNN is read as one of CNNs only where it holds."""
+    acc = {m: c[n] for m, c in _curves(rows).items() if n in c}
+    variants = [m for m in CNN_MODELS[1:] if m in acc]
+    if "vit" not in acc or "cnn" not in acc or not variants:
+        return None
+    behind = acc["cnn"] < acc["vit"]
+    holds = all((acc[m] < acc["vit"]) == behind for m in variants)
+    return holds, listing([_item(m, acc[m]) for m in variants], "comma")
+
+
 def _curves(rows) -> dict[str, dict[int, float]]:
     return {m: {n: v[0] for n, v in c.items()} for m, c in summary(plain_rows(rows)).items()}
 
