@@ -65,7 +65,7 @@ else:
             left.markdown(views.answer_text(step, shown.answer))
             if lecture:
                 with left:
-                    classroom.room_result(lecture["code"], n, shown.answer.correct)
+                    classroom.room_result(lecture["code"], n, shown.answer.correct, sentence=False)
             with right:
                 views.show(shown)
                 st.markdown(f"**{t('tour.takeaway')}** {views.takeaway_text(step, shown.answer)}")

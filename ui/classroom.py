@@ -166,14 +166,21 @@ def _counts(where, code: str) -> None:
     """Students joined and answers to this step, live (the lecturer's page alone polls this often)."""
     @st.fragment(run_every=LECTURER_POLL)
     def counts():
-        state = class_state(code)
-        if state is None:
+        try:  # not the shared cache: the lecturer sees a reveal or an answer as soon as the database has it
+            state = store().state(code)
+        except ClassError:
             st.warning(t("classroom.ended"))
             return
         n = state["step"]
-        answered = sum(store().tally(code, n).values()) if tour.STEPS[n - 1].choices else None
-        st.markdown(t("classroom.counts", code=code, students=state["students"]) +
-                    ("" if answered is None else " · " + t("classroom.answered", answered=answered)))
+        step = tour.STEPS[n - 1]
+        line = t("classroom.counts", code=code, students=state["students"])
+        if step.choices:
+            tally = store().tally(code, n)
+            if n in state["revealed"]:  # the room against the lab, at the top of the projected screen
+                line += f" · **{room_reading(step, tally, lab_answers([n]).get(n))}**"
+            else:
+                line += " · " + t("classroom.answered", answered=sum(tally.values()))
+        st.markdown(line)
 
     with where:
         counts()
@@ -220,15 +227,16 @@ def room_chart(step: tour.Step, tally: dict[str, int], correct: str | None) -> a
     return (bars + text).properties(height=alt.Step(34))
 
 
-def room_result(code: str, n: int, correct: str | None) -> None:
-    """After the reveal: the room's distribution and its sentence beside the lab's answer."""
+def room_result(code: str, n: int, correct: str | None, sentence: bool = True) -> None:
+    """After the reveal: the room's distribution beside the lab's answer, and its sentence (the lecturer's screen
+    has it in its class line already)."""
     step = tour.STEPS[n - 1]
     try:
         tally = store().tally(code, n)
     except ClassError as e:
         st.warning(words(e))
         return
-    st.markdown(f"**{t('classroom.room_title')}** {room_reading(step, tally, correct)}")
+    st.markdown(f"**{t('classroom.room_title')}**" + (f" {room_reading(step, tally, correct)}" if sentence else ""))
     present.chart(room_chart(step, tally, correct), width="stretch")
 
 
