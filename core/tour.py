@@ -45,7 +45,8 @@ from core import sensitivity as sen
 from core.attention import LOCAL_SHARE, uniform_attention_distance, vit_geometry
 from core.biases import ORDER_FREE
 from core.card import model_card
-from core.experiments import hunger_reading, positions, pretraining_reading, variants_reading
+from core.experiments import hunger_results, positions, pretraining_reading, variants_reading
+from core.experiments.hunger import AUGMENT_PX
 from core.experiments.pretraining import load as load_pretraining
 from core.messages import Explained, Message, say
 from core.models import EMBEDDED, ModelError
@@ -347,39 +348,37 @@ CENTRE = Step("centre", ("cnn", "vit", "both", "neither"), "data", _measure_cent
 # --- 8. data: who wins with few images, with and without shift augmentation ---------------------------------------
 DATA_N = 1_000
 POOR = 0.5  # on ten classes (chance 10 %), a model under 50 % has not learnt the task
+# the four series the step compares: the answer's value name -> the results' series (hunger_results.series_name)
+DATA_SERIES = {f"{m}{suffix}": hunger_results.series_name(m, aug) for suffix, aug in (("", 0), ("_aug", AUGMENT_PX))
+               for m in PAIR}
 
 
 def data(summary: dict, n: int = DATA_N) -> Answer | None:
     """Who is more accurate at N = `n`, without and with shift augmentation, from the converged data-hunger runs
-    (core.experiments.hunger_reading.summary); None when one of the four series has no converged run there."""
-    series = ("cnn", "vit", "cnn + shift aug", "vit + shift aug")
-    if any(n not in summary.get(s, {}) for s in series):
+    (core.experiments.hunger_results.summary); None when one of the four series has no converged run there."""
+    if any(n not in summary.get(s, {}) for s in DATA_SERIES.values()):
         return None
-    acc = {s: summary[s][n][0] for s in series}
+    acc = {k: summary[s][n][0] for k, s in DATA_SERIES.items()}
     plain = "cnn" if acc["cnn"] >= acc["vit"] else "vit"
-    augmented = "cnn" if acc["cnn + shift aug"] >= acc["vit + shift aug"] else "vit"
+    augmented = "cnn" if acc["cnn_aug"] >= acc["vit_aug"] else "vit"
     # a win between two models that have not learnt the task is no win of priors: the answer says so
     notes = ("both_poor",) if max(acc["cnn"], acc["vit"]) < POOR else ()
-    return Answer(f"{plain}_{augmented}", {"n": n, "cnn": acc["cnn"], "vit": acc["vit"],
-                                           "cnn_aug": acc["cnn + shift aug"], "vit_aug": acc["vit + shift aug"]},
-                  notes)
+    return Answer(f"{plain}_{augmented}", {"n": n, **acc}, notes)
 
 
 def _measure_data(lab) -> Shown:
-    rows = hunger_reading.load()
+    rows = hunger_results.load()
     if rows is None:
         raise Missing("tour.missing_results", file="core/results/data_hunger.csv")
-    answer = data(hunger_reading.summary(rows))
+    answer = data(hunger_results.summary(rows))
     if answer is None:
         raise Missing("tour.data.not_converged", n=DATA_N)
     typical = variants_reading.shipped_cnn_typical(rows, DATA_N)  # is it this CNN? said where the variants ran
     if typical is not None:
         answer = replace(answer, notes=answer.notes + ("variants_hold" if typical[0] else "variants_break",),
                          values=dict(answer.values, variants=typical[1]))
-    v = answer.values
-    series = {"cnn": v["cnn"], "vit": v["vit"], "cnn + shift aug": v["cnn_aug"], "vit + shift aug": v["vit_aug"]}
-    return Shown(answer, Bars([Bar(hunger_reading.series_label(s), a, lab.series_colour(s)) for s, a in series.items()],
-                              say("tour.accuracy")))
+    return Shown(answer, Bars([Bar(hunger_results.series_label(s), answer.values[k], lab.series_colour(s))
+                               for k, s in DATA_SERIES.items()], say("tour.accuracy")))
 
 
 DATA = Step("data", ("cnn_cnn", "cnn_vit", "vit_cnn", "vit_vit"), "data", _measure_data,

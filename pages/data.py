@@ -3,6 +3,7 @@ import streamlit as st
 
 from core.experiments import hunger as hu
 from core.experiments import hunger_reading as hr
+from core.experiments import hunger_results
 from core.experiments import variants_reading as vr
 from core.experiments import pretraining as pt
 from core.experiments import transfer as tf
@@ -13,7 +14,7 @@ from ui.i18n import t, words
 
 require_entry()
 
-hunger = hr.load()
+hunger = hunger_results.load()
 series = hr.series_rows(hunger)
 st.title(t("data.title"))
 if hunger is not None and (answer := vr.headline(hunger)) is not None:
@@ -31,11 +32,11 @@ if hunger is not None and hunger.model.isin(list(hu.VARIANTS)).any():
     st.subheader(t("data.variants.title"))
     views.variants_section(hunger)
 
-if hunger is not None and len(hr.converged(hunger)) and "transfer_25shot" in hunger.columns:
+if hunger is not None and len(hunger_results.converged(hunger)) and "transfer_25shot" in hunger.columns:
     st.subheader(t("data.transfer.title"))
     transfer_views.transfer_section(series, tf.load_embedded())
 
-if hunger is not None and hr.mad_columns(hunger) and len(hr.converged(hunger)):
+if hunger is not None and hr.mad_columns(hunger) and len(hunger_results.converged(hunger)):
     st.subheader(t("data.vit_learns_title"))
     views.vit_learning_section(series)
 

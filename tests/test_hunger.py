@@ -3,6 +3,7 @@ import hashlib
 import math
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ import torch
 from core import attention as at
 from core.experiments import hunger as hu
 from core.experiments import hunger_reading as hr
+from core.experiments import hunger_results, wording
 from core import train as tr
 from core.train import EarlyStop
 
@@ -208,7 +210,7 @@ def _row(model, n, seed, test, train=1.0, aug=0, converged=True):
 
 def test_summary_is_the_mean_and_sample_std_over_seeds():
     rows = [_row("vit", 250, s, a) for s, a in enumerate([0.5, 0.7])] + [_row("vit", 250, 0, 0.9, aug=8)]
-    out = hr.summary(rows)
+    out = hunger_results.summary(rows)
     mean, std, runs = out["vit"][250]
     assert mean == pytest.approx(0.6) and std == pytest.approx(0.1 * 2 ** 0.5) and runs == 2
     assert out["vit + shift aug"][250] == (0.9, 0.0, 1)
@@ -283,16 +285,16 @@ def test_the_command_writes_the_csv_contract_and_resumes(tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [  # every cell's checkpoint, to ship one
         "cnn-aug8-n30-s0.safetensors", "cnn-n30-s0.safetensors", "vit-aug8-n30-s0.safetensors",
         "vit-n30-s0.safetensors"]
-    df = hr.load(out)
-    assert tuple(df.columns[:len(hu.COLUMNS)]) == hu.COLUMNS
-    assert tuple(df.columns[len(hu.COLUMNS):]) == hu.VIT_COLUMNS
+    df = hunger_results.load(out)
+    assert tuple(df.columns[:len(hunger_results.COLUMNS)]) == hunger_results.COLUMNS
+    assert tuple(df.columns[len(hunger_results.COLUMNS):]) == hunger_results.VIT_COLUMNS
     assert df.transfer_5shot.between(0, 1).all() and df.transfer_25shot.between(0, 1).all()
     assert sorted(zip(df.model, df.augment_px)) == [("cnn", 0), ("cnn", 8), ("vit", 0), ("vit", 8)]
     assert df[df.model == "cnn"].mad_layer_1.isna().all() and df[df.model == "vit"].mad_layer_1.notna().all()
     assert (df.command == "python -m core.experiments hunger --cpu --sizes 30").all()
     first = df.seconds.tolist()
     hu.main(argv)  # resumed: every cell is done, nothing is retrained
-    assert hr.load(out).seconds.tolist() == first
+    assert hunger_results.load(out).seconds.tolist() == first
     with pytest.raises(SystemExit, match="another command"):
         hu.main(["--cpu", "--sizes", "60", "--jobs", "1", "--cache", str(tmp_path / "c"), "--out", str(out)])
 
@@ -323,7 +325,7 @@ def test_other_seeds_train_with_the_configuration_seed_0_chose(tmp_path, monkeyp
     out = tmp_path / "h.csv"
     hu.main(["--cpu", "--sizes", "30", "--models", "cnn", "--jobs", "2", "--cache", str(tmp_path / "c"),
              "--out", str(out)])
-    df = hr.load(out).set_index("seed")
+    df = hunger_results.load(out).set_index("seed")
     assert sorted(df.index) == [0, 1] and df.loc[0, "lr"] in {c[0] for c in configs}
     assert (df.loc[1, "lr"], df.loc[1, "weight_decay"]) == (df.loc[0, "lr"], df.loc[0, "weight_decay"])
     assert hu.configs_for(("cnn", 30, 1, 0), grid, []) is None  # waits while seed 0 is not done
@@ -336,7 +338,7 @@ def test_more_seeds_run_only_at_their_sizes_and_the_method_says_so(tmp_path, mon
     monkeypatch.setattr(hu, "CPU", grid)
     out = tmp_path / "h.csv"
     hu.main(["--cpu", "--models", "cnn", "--jobs", "1", "--cache", str(tmp_path / "c"), "--out", str(out)])
-    df = hr.load(out)
+    df = hunger_results.load(out)
     assert sorted(zip(df.train_size, df.seed)) == [(30, 0), (30, 1), (60, 0)]
     assert "1 seed, 2 at N = 30, each drawing" in str(hr.method(df))
     assert "1 seed, each drawing" in str(hr.method(df[df.seed == 0]))
@@ -344,7 +346,7 @@ def test_more_seeds_run_only_at_their_sizes_and_the_method_says_so(tmp_path, mon
 
 def test_markdown_table_by_series_and_n():
     rows = [_row("vit", 250, 0, 0.30, 0.9), _row("vit", 250, 1, 0.40, 1.0), _row("cnn", 1000, 0, 0.812, 1.0)]
-    assert hr.markdown_table(rows).splitlines() == [
+    assert hunger_results.markdown_table(rows).splitlines() == [
         "| series | N = 250 | N = 1k |", "|---|---|---|",
         "| cnn |  | 81.2% (100%) |", "| vit | 35.0% ± 7.1 (95%) |  |"]  # std of 30 and 40: 5·√2
 
@@ -385,14 +387,14 @@ def test_vit_learning_reading_says_whether_locality_emerged():
 
 
 def test_device_phrase():
-    assert str(hr.device_phrase("cuda:NVIDIA H200")) == "an NVIDIA H200 GPU"
-    assert str(hr.device_phrase("cpu:1 thread(s)")) == "a CPU, 1 thread per run"
-    assert str(hr.device_phrase("cpu:4 thread(s)")) == "a CPU, 4 threads per run"
-    assert hr.device_phrase("cpu:4 thread(s)").text("zh") == "CPU（每次训练 4 个线程）"
+    assert str(wording.device_phrase("cuda:NVIDIA H200")) == "an NVIDIA H200 GPU"
+    assert str(wording.device_phrase("cpu:1 thread(s)")) == "a CPU, 1 thread per run"
+    assert str(wording.device_phrase("cpu:4 thread(s)")) == "a CPU, 4 threads per run"
+    assert wording.device_phrase("cpu:4 thread(s)").text("zh") == "CPU（每次训练 4 个线程）"
     # a grid resumed with another number of jobs: the rows' column, as a range (not the first row's count)
-    assert str(hr.device_phrase(["cpu:1 thread(s)", "cpu:2 thread(s)", "cpu:1 thread(s)"])) == \
+    assert str(wording.device_phrase(["cpu:1 thread(s)", "cpu:2 thread(s)", "cpu:1 thread(s)"])) == \
         "a CPU, 1–2 threads per run"
-    assert str(hr.device_phrase(["cpu:1 thread(s)"] * 3)) == "a CPU, 1 thread per run"
+    assert str(wording.device_phrase(["cpu:1 thread(s)"] * 3)) == "a CPU, 1 thread per run"
 
 
 def test_the_readings_in_chinese_carry_the_same_numbers_and_verdicts():
@@ -426,9 +428,9 @@ def test_a_capped_run_is_never_read_as_a_result():
             _row("vit", 16000, 0, 0.999)]
     assert "The ViT is ahead at N = 16k." in str(hr.against_the_papers(rows))
     rows[3]["converged"] = False
-    assert 16000 not in hr.summary(rows)["vit"]
+    assert 16000 not in hunger_results.summary(rows)["vit"]
     assert "The CNN is ahead at every N measured, up to 250" in str(hr.against_the_papers(rows))
-    assert hr.markdown_table(rows).splitlines()[-1] == "| vit | 30.0% (100%) | ≥ 99.9% (cap) |"
+    assert hunger_results.markdown_table(rows).splitlines()[-1] == "| vit | 30.0% (100%) | ≥ 99.9% (cap) |"
     assert hr.vit_learning_reading(_vit_rows([32], [31], 0.0, 0.0).assign(converged=False), 32.6) is None
 
 
@@ -470,3 +472,12 @@ def test_the_augmented_series_get_their_own_verdict_against_the_textbook():
     assert "With shift augmentation too the CNN is ahead at every N both converged at (up to 4k)." in str(
         hr.against_the_papers(rows))
     assert "使用平移增强时，在两者都收敛的每个 N 上（直到 4k）也是 CNN 领先。" in hr.against_the_papers(rows).text("zh")
+
+
+def test_the_results_file_reads_without_torch():
+    """core.experiments.hunger_results is what a page imports to read the rows: it stays free of torch."""
+    import subprocess
+    import sys
+
+    code = "import sys, core.experiments.hunger_results as r; r.load(); assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

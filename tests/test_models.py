@@ -77,7 +77,7 @@ def test_model_card_records_the_recipes_the_training_command_uses():
 def test_grid_models_are_their_grid_rows():
     """A model shipped from the data-hunger grid (core.experiments.ship) carries its converged row's numbers."""
     from core.experiments import hunger as hu
-    from core.experiments.hunger_reading import load
+    from core.experiments.hunger_results import load
 
     card = json.loads(MODEL_CARD.read_text())["models"]
     rows = {hu.cell_key(r): r for r in load().to_dict("records")}

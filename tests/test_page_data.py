@@ -7,8 +7,8 @@ from streamlit.testing.v1 import AppTest
 import pandas as pd
 
 from core import attention as at
-from core.experiments import hunger as hu
 from core.experiments import hunger_reading as hr
+from core.experiments import hunger_results
 from core.experiments import transfer as tf
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "data.py")
@@ -21,7 +21,7 @@ def _hunger_rows():
            ("vit", 8): (0.28, 0.70, 0.92)}
     for (model, aug), accs in acc.items():
         for n, a in zip((250, 2000, 16000), accs):
-            row = dict.fromkeys(hu.COLUMNS + hu.VIT_COLUMNS, None)
+            row = dict.fromkeys(hunger_results.COLUMNS + hunger_results.VIT_COLUMNS, None)
             row.update(model=model, train_size=n, seed=0, augment_px=aug, converged=not (model == "vit" and n == 16000
                                                                                           and aug == 0),
                        images_seen=200_000, steps=1000, best_step=900, lr=1e-3, weight_decay=0.05,
@@ -40,8 +40,8 @@ def shipped(tmp_path, monkeypatch):
     """The data page reading the hand-made results instead of whatever the grid has written so far."""
     path = tmp_path / "data_hunger.csv"
     _hunger_rows().to_csv(path, index=False)
-    monkeypatch.setattr(hu, "HUNGER_FILE", path)
-    return hr.load(path)
+    monkeypatch.setattr(hunger_results, "HUNGER_FILE", path)
+    return hunger_results.load(path)
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def test_the_variants_section_sets_them_beside_the_shipped_series(shipped, tmp_p
         model="cnn-cifar", test_accuracy=0.75)  # the shipped CNN (90 %) is ahead of the ViT (60 %) there
     path = tmp_path / "with_variants.csv"
     pd.concat([rows, variant]).to_csv(path, index=False)
-    monkeypatch.setattr(hu, "HUNGER_FILE", path)
+    monkeypatch.setattr(hunger_results, "HUNGER_FILE", path)
     page = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not page.exception
     assert any(s.value == "Is it this CNN?" for s in page.subheader)

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import tour
-from core.experiments import hunger
+from core.experiments import hunger_results
 from core.experiments import pretraining as pt
 from core.messages import catalogue
 from test_i18n import CJK, shown_text, untranslated
@@ -92,14 +92,14 @@ def test_the_answer_follows_the_results_file(tmp_path, monkeypatch):
     frame = pd.DataFrame([{"model": m, "train_size": 1_000, "seed": i, "augment_px": a, "test_accuracy": acc,
                            "train_accuracy": 1.0, "converged": conv} for i, (m, a, acc, conv) in enumerate(rows)])
     frame.to_csv(tmp_path / "hunger.csv", index=False)
-    monkeypatch.setattr(hunger, "HUNGER_FILE", tmp_path / "hunger.csv")
+    monkeypatch.setattr(hunger_results, "HUNGER_FILE", tmp_path / "hunger.csv")
     at = tour_at("8")
     button(at, "Reveal").click().run()
     text = shown(at)
     assert "**The CNN both times.**" in text, text
     assert "CNN 91.0%, ViT 55.0%; with it CNN 97.0%, ViT 88.0%" in text
 
-    monkeypatch.setattr(hunger, "HUNGER_FILE", tmp_path / "absent.csv")
+    monkeypatch.setattr(hunger_results, "HUNGER_FILE", tmp_path / "absent.csv")
     at = tour_at("8")
     button(at, "Reveal").click().run()
     assert "core/results/data_hunger.csv" in at.warning[0].value and not at.exception

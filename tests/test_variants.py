@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from core.experiments import hunger as hu
+from core.experiments import hunger_results
 from core.experiments import variants_reading as vr
 from core.models import build_embedded
 
@@ -113,7 +114,7 @@ def test_the_tours_data_step_says_whether_every_cnn_variant_agrees(tmp_path, mon
                                                                                    "hunger --cpu")
     path = tmp_path / "h.csv"
     rows.to_csv(path, index=False)
-    monkeypatch.setattr(hu, "HUNGER_FILE", path)
+    monkeypatch.setattr(hunger_results, "HUNGER_FILE", path)
 
     class Lab:
         series_colour = staticmethod(lambda s: "#000000")

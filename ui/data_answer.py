@@ -7,7 +7,7 @@ from core.messages import Message
 @st.cache_data(show_spinner=False)
 def data_answer() -> Message | None:
     """core.experiments.variants_reading.headline of the shipped data-hunger rows (None without the file)."""
-    from core.experiments import hunger_reading, variants_reading  # imports torch: only once the answer is asked for
+    from core.experiments import hunger_results, variants_reading  # imports torch: only once the answer is asked for
 
-    rows = hunger_reading.load()
+    rows = hunger_results.load()
     return None if rows is None else variants_reading.headline(rows)

@@ -15,6 +15,7 @@ import streamlit as st
 from core import attention as at
 from core.experiments import hunger as hu
 from core.experiments import hunger_reading as hr
+from core.experiments import hunger_results
 from core.experiments import variants_reading as vr
 from core.experiments import positions as ex
 from core import models, shapes
@@ -30,8 +31,8 @@ LIVE_STEPS = (25, 100, 300, 1_000)
 # cnn and vit in their colours on every page; the augmented runs in two hues no embedded model has (vit-center's
 # orange is on the chart just above)
 # (keyed by the series' English identifiers; the charts show `series_text`s in the session's language)
-SERIES_COLOURS = {"cnn": models.EMBEDDED["cnn"].colour, hr.series_name("cnn", hu.AUGMENT_PX): "#8c564b",
-                  "vit": models.EMBEDDED["vit"].colour, hr.series_name("vit", hu.AUGMENT_PX): "#bcbd22"}
+SERIES_COLOURS = {"cnn": models.EMBEDDED["cnn"].colour, hunger_results.series_name("cnn", hu.AUGMENT_PX): "#8c564b",
+                  "vit": models.EMBEDDED["vit"].colour, hunger_results.series_name("vit", hu.AUGMENT_PX): "#bcbd22"}
 METRICS = ("test_accuracy", "train_accuracy")
 
 
@@ -41,7 +42,7 @@ def _metric_labels() -> dict[str, str]:
 
 def series_text(series: str) -> str:
     """A chart series ("vit + shift aug") as the session's language names it."""
-    return words(hr.series_label(series))
+    return words(hunger_results.series_label(series))
 
 
 def series_scale(series) -> alt.Scale:
@@ -149,7 +150,7 @@ def distance_chart(preds, labels, centres) -> alt.LayerChart:
 
 # --- how much: accuracy against training-set size ----------------------------------------------------------------------
 def series_of(df: pd.DataFrame) -> list[str]:
-    return [hr.series_name(m, a) for m, a in zip(df.model, df.augment_px)]
+    return [hunger_results.series_name(m, a) for m, a in zip(df.model, df.augment_px)]
 
 
 def log_x(sizes, field: str = "train_size") -> alt.X:
@@ -189,8 +190,9 @@ def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.L
     live runs as hollow diamonds."""
     frames = []
     if shipped is not None:
-        done = shipped.assign(series=series_of(shipped), run=[t("data.chart.converged") if hr.is_converged(r) else
-                                                            t("data.chart.capped") for r in shipped.to_dict("records")])
+        done = shipped.assign(series=series_of(shipped),
+                              run=[t("data.chart.converged") if hunger_results.is_converged(r) else
+                                   t("data.chart.capped") for r in shipped.to_dict("records")])
         frames.append(done.melt(id_vars=["series", "train_size", "seed", "run"], value_vars=list(METRICS),
                                 var_name="metric", value_name="accuracy"))
     live = pd.DataFrame(live_rows)
@@ -243,7 +245,7 @@ def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.L
 def attentiondistance_chart(shipped: pd.DataFrame) -> alt.HConcatChart:
     """Mean attention distance of every layer against N (mean over seeds, converged runs), one panel per ViT series,
     with the uniform-attention baseline."""
-    shipped = hr.converged(shipped)
+    shipped = hunger_results.converged(shipped)
     vit = shipped[shipped.model == "vit"]
     cols = hr.mad_columns(vit)
     data = vit.assign(series=series_of(vit)).melt(id_vars=["series", "train_size"], value_vars=cols, var_name="layer",
@@ -278,7 +280,7 @@ def _facet(lines, rule, text, data) -> alt.HConcatChart:
 def locality_chart(shipped: pd.DataFrame) -> alt.LayerChart:
     """Position-embedding locality against N (converged ViT runs): of the trained embedding (solid) and of what
     training added to its random start (dashed, where measured)."""
-    shipped = hr.converged(shipped)
+    shipped = hunger_results.converged(shipped)
     vit = shipped[shipped.model == "vit"]
     kinds = {"pos_embed_locality": t("data.chart.locality_trained"),
              "pos_embed_learnt_locality": t("data.chart.locality_learnt")}

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import shapes
 from core.experiments import hunger_reading as hr
+from core.experiments import hunger_results
 from core.experiments import pretraining_reading as pr
 from core.experiments import transfer as tf
 from core.messages import listing, say
@@ -31,7 +32,7 @@ def transfer_section(hunger: pd.DataFrame, embedded: pd.DataFrame | None) -> Non
 def transfer_chart(hunger: pd.DataFrame, embedded: pd.DataFrame | None) -> alt.HConcatChart:
     """k-shot accuracy on the new shapes against N (converged runs), a panel per k, a colour per series; the
     embedded models as filled squares at their 60k images."""
-    runs = hr.converged(hunger)
+    runs = hunger_results.converged(hunger)
     panels = []
     sizes = set(runs.train_size) | (set(embedded.train_size) if embedded is not None else set())
     x = log_x(sizes)
@@ -72,7 +73,7 @@ def pretraining_section(rows: pd.DataFrame, infos: dict[str, dict]) -> None:
 def pretraining_chart(rows: pd.DataFrame) -> alt.FacetChart:
     """Mean test accuracy over seeds (converged runs) against N, one panel per architecture, one colour per way to
     start."""
-    df = hr.converged(rows).groupby(["model", "init", "target_size"], as_index=False)["test_accuracy"].mean()
+    df = hunger_results.converged(rows).groupby(["model", "init", "target_size"], as_index=False)["test_accuracy"].mean()
     inits = ["scratch", "finetune", "linear"]
     labels = {i: t(f"data.pretraining.init.{i}") for i in inits}
     df = df.assign(start=df["init"].map(labels))

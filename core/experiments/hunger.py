@@ -1,7 +1,8 @@
 """Do ViTs need more data? Measured: the embedded CNN and ViT architectures trained from scratch on N images.
 
 `python -m core.experiments hunger [--full] [--device cuda|cpu]` trains every (architecture, N, seed,
-augmentation) *cell* until validation stops improving and writes one row per cell to core/results/data_hunger.csv:
+augmentation) *cell* until validation stops improving and writes one row per cell to core/results/data_hunger.csv
+(core.experiments.hunger_results owns that file: its path, its columns, how its rows are read):
 
 - every run stops by patience on its own validation split (core.train.EarlyStop), drawn from the cell's training
   seed, never the test set; `converged` says whether it did, or hit its cap instead (such a row is never read as
@@ -28,7 +29,7 @@ from pathlib import Path
 import torch
 
 from core import shapes
-from core.experiments import RESULTS
+from core.experiments import hunger_results
 from core.train import EarlyStop
 
 ARCHS = {"cnn": "resnet", "vit": "vit"}  # the two series every size and augmentation trains
@@ -43,7 +44,8 @@ MODELS = {**ARCHS, **VARIANTS}  # a row's `model` -> its architecture (core.mode
 def kind(model: str) -> str:
     """"cnn" or "vit": which series' arm (batch, recipe, stopping) a model trains with."""
     return model.split("-")[0]
-HUNGER_FILE = RESULTS / "data_hunger.csv"
+
+
 CHUNK = 2_000  # images per rendered chunk of a seed's pool (a multiple of the 10 classes: balanced chunks)
 POOL_SEED = 40_000  # chunk k of seed s is shapes.make_dataset(CHUNK, POOL_SEED + 1000 * s + k)
 TEST_SEED = 30_303
@@ -115,10 +117,6 @@ FULL = Grid("full", sizes=(250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000,
             val_size=2_000, test_size=2_000)
 GRIDS = {"cpu": CPU, "full": FULL}
 
-COLUMNS = ("model", "train_size", "seed", "augment_px", "converged", "images_seen", "steps", "best_step", "lr",
-           "weight_decay", "train_accuracy", "val_accuracy", "test_accuracy", "transfer_5shot", "transfer_25shot",
-           "seconds", "device", "command")
-VIT_COLUMNS = tuple(f"mad_layer_{i + 1}" for i in range(6)) + ("pos_embed_locality", "pos_embed_learnt_locality")
 TRAIN_ACCURACY_IMAGES = 2_000  # training accuracy is measured on (up to) this many of the training images
 
 
@@ -367,7 +365,6 @@ def main(argv=None) -> None:
     from concurrent.futures import ProcessPoolExecutor
 
     from core.experiments import pool
-    from core.experiments.hunger_reading import load, markdown_table
 
     ap = argparse.ArgumentParser(prog="python -m core.experiments hunger", description=__doc__.split("\n\n")[0])
     ap.add_argument("--full", action="store_true", help="the full grid, for a GPU (the default where one is found)")
@@ -383,7 +380,7 @@ def main(argv=None) -> None:
                     "threads on two cores are ~4x slower than two of one: OpenMP threads spin while they wait")
     ap.add_argument("--time-limit", type=float, default=0, help="start no new cell after this many seconds")
     ap.add_argument("--cache", type=Path, default=Path(os.environ.get("IBL_CACHE", "~/.cache/ibl")).expanduser() / "pools")
-    ap.add_argument("--out", type=Path, default=HUNGER_FILE)
+    ap.add_argument("--out", type=Path, default=hunger_results.HUNGER_FILE)
     ap.add_argument("--weights", type=Path, default=Path(os.environ.get("IBL_CACHE", "~/.cache/ibl")).expanduser()
                     / "checkpoints", help="where each cell's checkpoint is saved (small-data models to ship)")
     ap.add_argument("--fresh", action="store_true", help="discard the rows already in --out")
@@ -409,7 +406,7 @@ def main(argv=None) -> None:
         print(f"{len(cells)} cells of the {grid.name} grid")
         return
 
-    rows = [] if args.fresh or not args.out.exists() else load(args.out).to_dict("records")
+    rows = [] if args.fresh or not args.out.exists() else hunger_results.load(args.out).to_dict("records")
     other = {r["command"] for r in rows} - {command}
     if other:
         raise SystemExit(f"{args.out} holds rows of another command ({sorted(other)[0]!r}); "
@@ -421,7 +418,8 @@ def main(argv=None) -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     has_vit = any(kind(m) == "vit" for m in [*args.models, *(r["model"] for r in rows)])
-    fields = list(COLUMNS) + (list(VIT_COLUMNS) if has_vit else [])  # a rewrite keeps every column it read
+    # a rewrite keeps every column it read
+    fields = list(hunger_results.COLUMNS) + (list(hunger_results.VIT_COLUMNS) if has_vit else [])
     order = lambda r: (r["model"], int(r["augment_px"]), int(r["train_size"]), int(r["seed"]))  # noqa: E731
 
     t0 = time.perf_counter()
@@ -451,4 +449,4 @@ def main(argv=None) -> None:
     left = len([c for c in cells if c not in {cell_key(r) for r in rows}])
     print(f"wrote {len(rows)} rows to {args.out} in {time.perf_counter() - t0:.0f} s; {left} cells left", flush=True)
     if rows:
-        print(markdown_table(rows))
+        print(hunger_results.markdown_table(rows))

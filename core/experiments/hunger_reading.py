@@ -1,67 +1,26 @@
 """What the data-hunger rows say, as Messages (core.messages) the catalogues word: no training here.
 
-Only converged rows are read as results (`results`): a run that hit its cap is a lower bound, drawn hollow on the
-page and left out of every sentence.
+The rows, their series and which of them are results come from core.experiments.hunger_results (only converged
+rows are: a run that hit its cap is a lower bound, drawn hollow on the page and left out of every sentence); the
+phrases every reading shares from core.experiments.wording.
 """
 from __future__ import annotations
 
 from itertools import pairwise
-from pathlib import Path
 
-import numpy as np
-
-from core.experiments import hunger
 from core.experiments.hunger import ARCHS, AUGMENT_PX, GRIDS
+from core.experiments.hunger_results import converged, is_converged, records, series_label, series_name, summary
+from core.experiments.wording import device_phrase, fmt_n, seeds_phrase, size_list
 from core.messages import Message, listing, say
 
 # The readings are Messages (core.messages): which sentence and which numbers are decided here, the wording is in
 # locales/<lang>/data.toml. A list inside a sentence is a chain of Messages (`listing`), joined the way each
 # language joins it.
-def series_name(model: str, augment_px) -> str:
-    """The chart series of a run: the model name, with " + shift aug" for augmented runs (an identifier: the
-    results' summaries and the chart colours are keyed by it; `series_label` is what a person reads)."""
-    return model + (" + shift aug" if int(augment_px) else "")
-
-
-def series_label(series: str) -> Message | str:
-    """A series as a person reads it: the model name, or "<model> + shift aug" in the reader's language."""
-    model, plus, _ = series.partition(" + ")
-    return say("data.series.augmented", model=model) if plus else series
-
-
-def is_converged(row) -> bool:
-    """Whether a run stopped by patience (True / "True" in a CSV); rows without the column predate early stopping
-    and are not."""
-    return str(row.get("converged", False)).strip().lower() in ("true", "1")
-
-
-def _records(rows) -> list[dict]:
-    """The rows as a list of dicts, from a DataFrame or any iterable of dicts."""
-    return rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
-
-
-def converged(rows):
-    """The rows that are results: the runs that converged (a DataFrame in, a DataFrame out)."""
-    if hasattr(rows, "to_dict"):
-        return rows[[is_converged(r) for r in rows.to_dict("records")]] if len(rows) else rows
-    return [r for r in rows if is_converged(r)]
 
 
 def series_rows(rows):
     """The rows of the two series (ARCHS), without the variants' (core.experiments.variants_reading reads those)."""
     return rows[rows.model.isin(list(ARCHS))] if rows is not None else None
-
-
-def summary(rows, column: str = "test_accuracy") -> dict[str, dict[int, tuple[float, float, int]]]:
-    """{series: {N: (mean, sample std over seeds, runs)}} of `column` over the *converged* rows (dicts or a
-    DataFrame): every reading goes through here, so a run that hit its cap is never read as a result."""
-    records = converged(_records(rows))
-    groups: dict[str, dict[int, list[float]]] = {}
-    for r in records:
-        groups.setdefault(series_name(r["model"], r["augment_px"]), {}).setdefault(
-            int(r["train_size"]), []).append(float(r[column]))
-    return {s: {n: (float(np.mean(a)), float(np.std(a, ddof=1)) if len(a) > 1 else 0.0, len(a))
-                for n, a in sorted(by_n.items())} for s, by_n in groups.items()}
 
 
 def crossings(sizes, first, second) -> list[tuple[int, int]]:
@@ -88,14 +47,6 @@ def size_to_reach(curve: dict[int, tuple], target: float) -> tuple[int | None, i
             return below, n
         below = n
     return below, None
-
-
-def fmt_n(n: int) -> str:
-    return f"{n // 1000:,}k" if n >= 1000 and n % 1000 == 0 else f"{n:,}"
-
-
-def _sizes(sizes) -> Message | str:
-    return listing((fmt_n(n) for n in sizes), "enumeration")
 
 
 def reach_phrase(curve: dict, target: float) -> Message:
@@ -171,9 +122,8 @@ def augmentation_effect(rows) -> Message | None:
 def spread_reading(rows) -> Message | None:
     """At the sizes where several seeds converged: how far apart each series' seeds landed, and whether every seed
     ranks the series alike (None where every size has one seed)."""
-    records = converged(_records(rows))
     by = {}  # {N: {series: {seed: test accuracy}}}
-    for r in records:
+    for r in converged(records(rows)):
         by.setdefault(int(r["train_size"]), {}).setdefault(series_name(r["model"], r["augment_px"]), {})[
             int(r["seed"])] = float(r["test_accuracy"])
     sentences = []
@@ -207,12 +157,12 @@ def against_the_papers(rows) -> Message | None:
         finding = say("data.papers.cnn_ahead", top=fmt_n(top))
     elif cnn_ahead and max(vit_ahead) < min(cnn_ahead):
         fitted = [n for n in vit_ahead if train.get("cnn", {}).get(n, (0,))[0] >= 0.99]
-        why = say("data.papers.cnn_memorises", sizes=_sizes(fitted)) if fitted else ""
-        finding = say("data.papers.vit_ahead_small", small=_sizes(vit_ahead), vit_range=_pct_range(vit, vit_ahead),
+        why = say("data.papers.cnn_memorises", sizes=size_list(fitted)) if fitted else ""
+        finding = say("data.papers.vit_ahead_small", small=size_list(vit_ahead), vit_range=_pct_range(vit, vit_ahead),
                       cnn_range=_pct_range(cnn, vit_ahead), why=why, from_n=fmt_n(min(cnn_ahead)),
                       cnn_top=cnn[top][0], vit_top=vit[top][0], top=fmt_n(top))
     else:
-        finding = say("data.papers.vit_ahead", sizes=_sizes(vit_ahead))
+        finding = say("data.papers.vit_ahead", sizes=size_list(vit_ahead))
     return say("data.papers.shows", finding=finding, augmented=_augmented_finding(rows))
 
 
@@ -227,7 +177,7 @@ def _augmented_finding(rows) -> Message | str:
     if not ahead:
         return say("data.papers.augmented_cnn", top=fmt_n(both[-1]))
     n = max(ahead, key=lambda k: vit[k][0] - cnn[k][0])
-    return say("data.papers.augmented_vit", sizes=_sizes(ahead), n=fmt_n(n), vit=vit[n][0], cnn=cnn[n][0])
+    return say("data.papers.augmented_vit", sizes=size_list(ahead), n=fmt_n(n), vit=vit[n][0], cnn=cnn[n][0])
 
 
 def _pct_range(curve: dict, sizes: list[int]) -> str:
@@ -244,7 +194,8 @@ def method(rows) -> Message:
         (say("data.method.config", lr=lr, wd=wd) for lr, wd in a.configs), "comma"),
         check=fmt_n(a.stop.check_images), patience=a.stop.patience, min_images=fmt_n(a.stop.min_images),
         max_images=fmt_n(a.stop.max_images)) for m, a in grid.arms.items() if m in set(df.model)), "semicolon")
-    return say("data.method.text", runs=len(df), sizes=_sizes(sizes), augment=AUGMENT_PX, seeds=_seeds(df), arms=arms,
+    return say("data.method.text", runs=len(df), sizes=size_list(sizes), augment=AUGMENT_PX, seeds=_seeds(df),
+               arms=arms,
                val=grid.val_size, test=grid.test_size, delta=100 * grid.arms["cnn"].stop.min_delta,
                cooldown=grid.arms["cnn"].stop.cooldown,
                best=say("data.method.best_both" if any(len(a.configs) > 1 for a in grid.arms.values())
@@ -257,33 +208,15 @@ def _seeds(df) -> Message:
     at = df.groupby("train_size").seed.nunique()
     base = int(at.min())
     more = {int(k): sorted(int(n) for n in at.index[at == k]) for k in sorted(set(at)) if k > base}
-    first = say("data.method.seeds" if base > 1 else "data.method.seed", n=base)
+    first = seeds_phrase(base)
     if not more:
         return first
-    return listing([first] + [say("data.method.seeds_at", n=k, sizes=_sizes(ns)) for k, ns in more.items()], "comma")
+    return listing([first] + [say("data.method.seeds_at", n=k, sizes=size_list(ns)) for k, ns in more.items()], "comma")
 
 
 def grid_of(command: str):
     """The grid a results command ran (`--full` or the CPU one)."""
     return GRIDS["full" if "--full" in command.split() else "cpu"]
-
-
-def device_phrase(device) -> Message:
-    """'cuda:NVIDIA H200' -> 'an NVIDIA H200 GPU'; 'cpu:1 thread(s)' -> 'a CPU, 1 thread per run'. Given the rows'
-    whole device column, runs on CPUs with different thread counts read as a range ('1–2 threads per run')."""
-    if not isinstance(device, str):
-        found = sorted({str(d) for d in device})
-        cpu = sorted({d.partition(":")[2].split()[0] for d in found if d.startswith("cpu:")} - {""}, key=int)
-        if len(found) > 1 and len(cpu) == len(found):
-            return say("data.device.cpu", threads=f"{cpu[0]}–{cpu[-1]}")
-        if len(found) > 1:
-            return listing((device_phrase(d) for d in found), "enumeration")
-        device = found[0]
-    kind, _, what = device.partition(":")
-    if kind == "cuda":
-        return say("data.device.gpu_named", name=what) if what else say("data.device.gpu")
-    threads = what.split()[0] if what else "?"
-    return say("data.device.cpu_one" if threads == "1" else "data.device.cpu", threads=threads)
 
 
 def convergence_note(rows, planned: int | None = None) -> Message:
@@ -344,38 +277,6 @@ def mad_columns(rows) -> list[str]:
     return sorted((c for c in cols if c.startswith("mad_layer_")), key=lambda c: int(c.rsplit("_", 1)[1]))
 
 
-def markdown_table(rows) -> str:
-    """Mean test accuracy (± its standard deviation over seeds where several ran; training accuracy in brackets) of
-    the converged runs by series and N, as a markdown table (README); a cell whose run hit its cap shows its accuracy
-    as a lower bound."""
-    test, train = summary(rows), summary(rows, "train_accuracy")
-    records = _records(rows)
-    capped = {(series_name(r["model"], r["augment_px"]), int(r["train_size"])): float(r["test_accuracy"])
-              for r in records if not is_converged(r)}  # lower bounds, never results
-    every = {series_name(r["model"], r["augment_px"]) for r in records}
-    sizes = sorted({n for s in test.values() for n in s} | {n for _, n in capped})
-    lines = ["| series | " + " | ".join(f"N = {fmt_n(n)}" for n in sizes) + " |", "|---" * (len(sizes) + 1) + "|"]
-    for s in sorted(every, key=lambda k: (k.split()[0] != "cnn", k)):
-        cells = [f"{test[s][n][0]:.1%}{_spread(test[s][n])} ({train[s][n][0]:.0%})" if n in test.get(s, {}) else
-                 f"≥ {capped[(s, n)]:.1%} (cap)" if (s, n) in capped else "" for n in sizes]
-        lines.append(f"| {s} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _spread(point: tuple[float, float, int]) -> str:
-    return f" ± {100 * point[1]:.1f}" if point[2] > 1 else ""
-
-
-def load(path: Path | None = None):
-    """The shipped rows (or those at `path`) as a pandas DataFrame, or None if the file is absent."""
-    import pandas as pd
-
-    path = hunger.HUNGER_FILE if path is None else path
-    return pd.read_csv(path) if path.exists() else None
-
-
-
-
 def transfer_reading(rows, embedded=None, shots: int = 25) -> Message | None:
     """What the k-shot probes on the five new shapes say (ViT paper, Fig. 4 at lab scale): each architecture's
     accuracy at the smallest and largest N it converged at, the embedded models' (60k images) where measured, and
@@ -391,9 +292,9 @@ def transfer_reading(rows, embedded=None, shots: int = 25) -> Message | None:
     items = listing((say("data.transfer.item", model=m, lo=fmt_n(min(c)), acc_lo=c[min(c)][0], hi=fmt_n(max(c)),
                          acc_hi=c[max(c)][0]) for m, c in (("cnn", cnn), ("vit", vit))), "semicolon")
     ahead = [n for n in both if vit[n][0] > cnn[n][0]]
-    verdict = (say("data.transfer.cnn_ahead", sizes=_sizes(both)) if not ahead else
-               say("data.transfer.vit_ahead", sizes=_sizes(both)) if len(ahead) == len(both) else
-               say("data.transfer.mixed", vit_sizes=_sizes(ahead), cnn_sizes=_sizes([n for n in both if n not in ahead])))
+    verdict = (say("data.transfer.cnn_ahead", sizes=size_list(both)) if not ahead else
+               say("data.transfer.vit_ahead", sizes=size_list(both)) if len(ahead) == len(both) else
+               say("data.transfer.mixed", vit_sizes=size_list(ahead), cnn_sizes=size_list([n for n in both if n not in ahead])))
     big = ""
     if embedded is not None and column in embedded.columns and {"cnn", "vit"} <= set(embedded.model):
         e = embedded.set_index("model")

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from core import shapes
 from core.experiments import hunger
-from core.experiments.hunger_reading import converged, device_phrase, fmt_n
+from core.experiments.hunger_results import converged
+from core.experiments.wording import device_phrase, fmt_n, seeds_phrase, size_list
 from core.messages import Message, listing, say
+
 
 def summary(rows) -> dict[tuple[str, str], dict[int, tuple[float, float, int]]]:
     """{(model, init): {N: (mean test accuracy, sample std over seeds, runs)}} of the converged rows."""
@@ -25,17 +27,13 @@ def gain(summ, model: str, init: str = "finetune") -> dict[int, float]:
     return {n: a[n][0] - b[n][0] for n in sorted(set(a) & set(b))}
 
 
-def _seeds(n: int) -> Message:
-    return say("data.method.seeds" if n > 1 else "data.method.seed", n=n)
-
-
 def method(rows, infos: dict[str, dict]) -> Message:
     sizes = sorted(int(n) for n in rows["target_size"].unique())
     source = listing((say("data.pretraining.source_model", model=m, images=fmt_n(int(i["images"])),
                           steps=int(i["steps"]), val=float(i["val_accuracy"])) for m, i in infos.items()), "semicolon")
     return say("data.pretraining.method", source=source,
                targets=listing(say(f"shape.{c}") for c in shapes.TARGET_CLASSES),
-               sizes=listing((fmt_n(n) for n in sizes), "enumeration"), seeds=_seeds(int(rows["seed"].nunique())),
+               sizes=size_list(sizes), seeds=seeds_phrase(int(rows["seed"].nunique())),
                device=device_phrase(rows["device"]), converged=len(converged(rows)), runs=len(rows))
 
 
@@ -72,7 +70,7 @@ def reading(rows) -> list[Message]:
     mean = {m: sum(g[n] for n in common) / len(common) for m, g in gains.items()}
     gains_pts = {"vit": mean["vit"] * 100, "cnn": mean["cnn"] * 100,
                  "sizes": say("data.pretraining.at_one_size", n=fmt_n(common[0])) if len(common) == 1 else
-                 say("data.pretraining.over_sizes", sizes=listing((fmt_n(n) for n in common), "enumeration"))}
+                 say("data.pretraining.over_sizes", sizes=size_list(common))}
     out.append(say("data.pretraining.vit_gains_more", **gains_pts) if mean["vit"] > mean["cnn"] + 0.01 else
                say("data.pretraining.cnn_gains_more", **gains_pts) if mean["cnn"] > mean["vit"] + 0.01 else
                say("data.pretraining.same_gain", **gains_pts))

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from core.experiments import hunger as hu
-from core.experiments.hunger_reading import load
+from core.experiments import hunger_results
 
 DEFAULT_CHECKPOINTS = Path(os.environ.get("IBL_CACHE", "~/.cache/ibl")).expanduser() / "checkpoints"
 SEED = 0  # the grid cell's seed: the one seed every size has
@@ -83,11 +83,11 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m core.experiments ship", description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", nargs="+", choices=list(grid_models()))
     ap.add_argument("--checkpoints", type=Path, default=DEFAULT_CHECKPOINTS, help="where the grid saved them")
-    ap.add_argument("--results", type=Path, default=hu.HUNGER_FILE, help="the grid's CSV (the rows' numbers)")
+    ap.add_argument("--results", type=Path, default=hunger_results.HUNGER_FILE, help="the grid's CSV (the rows' numbers)")
     ap.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     args = ap.parse_args(argv)
 
-    rows = {hu.cell_key(r): r for r in load(args.results).to_dict("records")}
+    rows = {hu.cell_key(r): r for r in hunger_results.load(args.results).to_dict("records")}
     card_path = args.out / MODEL_CARD.name
     card = json.loads(card_path.read_text()) if card_path.exists() else {"models": {}}
     test_sets = {k: tr.dataset(k) for k in ("test-full", "test-center")}

@@ -8,7 +8,8 @@ variant turns it around, the reading names the variant and what it changes. Only
 from __future__ import annotations
 
 from core.experiments.hunger import ARCHS, AUGMENT_PX, VARIANTS, kind
-from core.experiments.hunger_reading import converged, fmt_n, series_name, summary
+from core.experiments.hunger_results import converged, series_name, summary
+from core.experiments.wording import fmt_n
 from core.messages import Message, listing, say
 
 CNN_MODELS = ("cnn",) + tuple(m for m in VARIANTS if kind(m) == "cnn")
