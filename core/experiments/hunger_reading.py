@@ -66,6 +66,12 @@ def _cnn_vit(rows):
 
 
 MEMORISED_GAP = 0.2  # training minus test accuracy that reads as memorisation
+# a model at 99 % on its own training images has fitted them: what it then scores on new images tells whether it
+# learnt or memorised (100 % is too strict, a run's best checkpoint may still miss an image or two)
+FITTED = 0.99
+# the test accuracy whose reach is reported per series: the embedded models (60k images) pass 98 % on these ten
+# shapes, so 90 % tells a model that has learnt the task from one still on its way
+REACH = 0.9
 
 
 def reading(rows) -> Message:
@@ -92,11 +98,11 @@ def reading(rows) -> Message:
                  if lo == hi else
                  say("data.reading.gap", gap_lo=gap[lo], gap_hi=gap[hi], lo=fmt_n(lo), hi=fmt_n(hi),
                      cnn_lo=cnn[lo][0], cnn_hi=cnn[hi][0], vit_lo=vit[lo][0], vit_hi=vit[hi][0])]
-    sentences.append(say("data.reading.reach", target=90, items=listing(
-        (say("data.reading.reach_item", series=series_label(s), phrase=reach_phrase(test[s], 0.9)) for s in test),
+    sentences.append(say("data.reading.reach", target=round(100 * REACH), items=listing(
+        (say("data.reading.reach_item", series=series_label(s), phrase=reach_phrase(test[s], REACH)) for s in test),
         "semicolon")))
     # fitted its training images yet far worse on new ones (a model at 99 % on both has learnt, not memorised)
-    memorised = [s for s in train if train[s].get(lo, (0,))[0] >= 0.99
+    memorised = [s for s in train if train[s].get(lo, (0,))[0] >= FITTED
                  and test[s][lo][0] <= train[s][lo][0] - MEMORISED_GAP]
     if memorised:
         sentences.append(say("data.reading.memorised_one" if len(memorised) == 1 else "data.reading.memorised_many",
@@ -156,7 +162,7 @@ def against_the_papers(rows) -> Message | None:
     if not vit_ahead:
         finding = say("data.papers.cnn_ahead", top=fmt_n(top))
     elif cnn_ahead and max(vit_ahead) < min(cnn_ahead):
-        fitted = [n for n in vit_ahead if train.get("cnn", {}).get(n, (0,))[0] >= 0.99]
+        fitted = [n for n in vit_ahead if train.get("cnn", {}).get(n, (0,))[0] >= FITTED]
         why = say("data.papers.cnn_memorises", sizes=size_list(fitted)) if fitted else ""
         finding = say("data.papers.vit_ahead_small", small=size_list(vit_ahead), vit_range=_pct_range(vit, vit_ahead),
                       cnn_range=_pct_range(cnn, vit_ahead), why=why, from_n=fmt_n(min(cnn_ahead)),
@@ -236,6 +242,14 @@ def convergence_note(rows, planned: int | None = None) -> Message:
     return listing(parts, "sentences")
 
 
+# a ViT whose every layer attends at 90 % or more of the uniform-attention distance has not learnt to look near:
+# attention spread evenly over the image sits at 100 %, the local heads of the ViT paper's Fig. 7 far below
+NEAR_UNIFORM = 0.9
+# a position embedding whose 2-D locality (core.attention.pos_embed_locality: correlation of embedding similarity
+# with grid nearness, 0 for a random start) reaches 0.3 has learnt where its patches are; below, it is mostly noise
+LOCAL_EMBEDDING = 0.3
+
+
 def vit_learning_reading(rows, uniform_px: float) -> Message | None:
     """What the shipped ViT runs' attention distance and position-embedding locality do as N grows."""
     rows = converged(rows)
@@ -252,15 +266,15 @@ def vit_learning_reading(rows, uniform_px: float) -> Message | None:
     # what training added to the seeded random start, where measured: the start (std 0.02, never decayed) is noise
     # that a plain locality of the trained embedding averages in
     locality = by_n.loc[hi, "pos_embed_learnt_locality" if learnt else "pos_embed_locality"]
-    near_uniform = (spread >= 0.9 * uniform_px).all()
-    if near_uniform and locality < 0.3:
-        verdict = say("data.vit_learning.none", hi=fmt_n(hi), within=10)
+    near_uniform = (spread >= NEAR_UNIFORM * uniform_px).all()
+    if near_uniform and locality < LOCAL_EMBEDDING:
+        verdict = say("data.vit_learning.none", hi=fmt_n(hi), within=round(100 * (1 - NEAR_UNIFORM)))
     else:
         emerged = []
         if not near_uniform:
             emerged.append(say("data.vit_learning.attention_local", px=spread.min(),
                                closer=1 - spread.min() / uniform_px))
-        if locality >= 0.3:
+        if locality >= LOCAL_EMBEDDING:
             emerged.append(say("data.vit_learning.embedding_learnt_local" if learnt else
                                "data.vit_learning.embedding_local", locality=locality))
         verdict = say("data.vit_learning.some", hi=fmt_n(hi), what=listing(emerged, "semicolon"))
