@@ -37,7 +37,8 @@ def draw() -> None:
         warmup.start()  # where no lifespan ran (AppTest): once, after this first page is done
 
 
-if get_script_run_ctx() is None:  # the server importing this file to serve it
+# The server imports this file outside any script run (no context: say so quietly, it is expected here).
+if get_script_run_ctx(suppress_warning=True) is None:
     app = st.App(__file__, lifespan=warmup.lifespan)
 else:
     draw()
