@@ -2,7 +2,8 @@
 
 `streamlit run streamlit_app.py` finds the `st.App` below and serves it; the server imports this file once to get
 it (outside any script run), and each visitor's script run then draws the app. The App's lifespan starts the
-warm-up with the server, so that the first visitor after the health check finds torch, the models and every
+warm-up with the server, which answers at once: the first visitor's page computes what it needs itself, the
+warm-up steps aside while any visitor's run is under way, and later visitors find torch, the models and every
 page's default view ready (ui/warmup.py).
 """
 import streamlit as st
@@ -41,4 +42,5 @@ def draw() -> None:
 if get_script_run_ctx(suppress_warning=True) is None:
     app = st.App(__file__, lifespan=warmup.lifespan)
 else:
-    draw()
+    with warmup.visitor():  # the warm-up waits while a visitor's page runs
+        draw()

@@ -75,7 +75,7 @@ def healthy(url: str, timeout: float = 2.0) -> bool:
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> float:
-    """Seconds until the health endpoint answers (the server answers once its warm-up is done, ui/warmup.py); raises
+    """Seconds until the health endpoint answers (at once: the warm-up goes on behind it, ui/warmup.py); raises
     if the server dies or never answers."""
     t = time.perf_counter()
     while time.perf_counter() - t < timeout:

@@ -5,7 +5,7 @@ usage: python -m bench.latency [--repeats 5] [--out bench/latency.json] [--only 
 - First visit: a fresh server per page (`streamlit run`, health check answered), then straight to /<page> in a
   new browser tab: the worst case, a lecturer opening a bookmark on a server that has just started. Timed from
   `goto` to the page finished (title shown, script not running). Also timed on a warmed server: after the home
-  page was opened once (which starts the background warm-up) and the warm-up had time to finish.
+  page was opened once and the background warm-up (which starts with the server) had time to finish.
 - Controls: on one warmed server, each control is changed `--repeats` times (back and forth, so every change is
   a new value). Timed in the browser: from the input event to the moment Streamlit reports the script (or the
   fragment) finished, read from a MutationObserver on the app's `data-test-script-state` attribute, so the
@@ -170,7 +170,7 @@ def first_visits(browser, pages: list[str]) -> list[dict]:
         url = f"http://127.0.0.1:{port}"
         proc = start_server(port)
         try:
-            health = wait_healthy(url, proc)  # the server answers once its warm-up is done (ui/warmup.py)
+            health = wait_healthy(url, proc)  # the server answers at once; its warm-up goes on behind (ui/warmup.py)
             pg, cold = open_page(browser, f"{url}/{name}")
             pg.close()
         finally:
@@ -180,7 +180,7 @@ def first_visits(browser, pages: list[str]) -> list[dict]:
         proc = start_server(port)
         try:
             wait_healthy(url, proc)
-            home, _ = open_page(browser, url)  # the home page starts the warm-up (if the app has one)
+            home, _ = open_page(browser, url)  # the warm-up started with the server (ui/warmup.py)
             home.close()
             time.sleep(WARM_UP_S)
             pg, warm = open_page(browser, f"{url}/{name}")

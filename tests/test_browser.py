@@ -33,7 +33,7 @@ def server():
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 240  # the server answers once its warm-up is done (ui/warmup.py), on a busy machine
+        deadline = time.monotonic() + 240  # generous for a busy machine (the warm-up goes on behind it: ui/warmup.py)
         while True:
             try:
                 if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read().strip() == b"ok":
