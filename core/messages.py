@@ -53,6 +53,8 @@ class Message(NamedTuple):
 
 
 def say(key: str, **values: Any) -> Message:
+    """In core, where no language is known: the sentence `key` with its values, worded later by the interface
+    (ui.i18n.words) in the session's language. The interface itself calls ui.i18n.t instead."""
     return Message(key, values)
 
 

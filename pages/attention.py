@@ -27,7 +27,7 @@ if lm.kind != "vit":
     st.stop()
 
 try:
-    res = views.analyse(lm.name, img_np)
+    res = views.analysis(lm.name, img_np)
 except att.AttentionError as e:
     st.error(t("attention.cannot_read", name=lm.name, error=words(e)))
     st.stop()

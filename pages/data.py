@@ -5,8 +5,8 @@ from core.experiments import hunger as hu
 from core.experiments import hunger_reading as hr
 from core.experiments import hunger_results
 from core.experiments import variants_reading as vr
-from core.experiments import pretraining as pt
-from core.experiments import transfer as tf
+from core.experiments import pretraining
+from core.experiments import transfer
 from ui import data_views as views
 from ui import transfer_views
 from ui import require_entry
@@ -34,16 +34,16 @@ if hunger is not None and hunger.model.isin(list(hu.VARIANTS)).any():
 
 if hunger is not None and len(hunger_results.converged(hunger)) and "transfer_25shot" in hunger.columns:
     st.subheader(t("data.transfer.title"))
-    transfer_views.transfer_section(series, tf.load_embedded())
+    transfer_views.transfer_section(series, transfer.load_embedded())
 
 if hunger is not None and hr.mad_columns(hunger) and len(hunger_results.converged(hunger)):
     st.subheader(t("data.vit_learns_title"))
     views.vit_learning_section(series)
 
-pretraining = pt.load()
-if pretraining is not None:
+pretraining_rows = pretraining.load()
+if pretraining_rows is not None:
     st.subheader(t("data.pretraining.title"))
-    transfer_views.pretraining_section(pretraining, pt.checkpoint_infos())
+    transfer_views.pretraining_section(pretraining_rows, pretraining.checkpoint_infos())
 
 with st.expander(t("data.live_title"), expanded=st.session_state.get(views.LIVE_OPEN, False)):
     views.live_controls()

@@ -1,7 +1,7 @@
 """Shift sensitivity: each model's confidence as one object slides across the frame."""
 import streamlit as st
 
-from core.experiments import positions as ex
+from core.experiments import positions
 from core import pictures as pic
 from core import sensitivity as sen
 from core import models, shapes
@@ -94,11 +94,11 @@ st.subheader(t("sensitivity.numbers"))
 st.dataframe(metrics, hide_index=True, width="stretch", height=table_height(len(metrics)))
 st.caption(t("sensitivity.numbers_caption"))
 st.info(words(listing(views.reading(result, stats, targets, path), "sentences")))
-stability = ex.load_stability()
+stability = positions.load_stability()
 if stability is not None and {"cnn", "cnn-aa"} & set(loaded):
-    st.caption(t("sensitivity.anti_aliasing", reading=words(ex.stability_reading(stability))))
+    st.caption(t("sensitivity.anti_aliasing", reading=words(positions.stability_reading(stability))))
 for augmented, plain in models.augmentation_pairs():  # what shift augmentation did, measured the same way
-    reading = ex.stability_reading(stability, augmented, plain) if stability is not None else None
+    reading = positions.stability_reading(stability, augmented, plain) if stability is not None else None
     if reading is not None and {augmented, plain} & set(loaded):
         st.caption(t("sensitivity.augmentation", reading=words(reading)))
 

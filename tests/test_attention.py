@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from timm.models.deit import VisionTransformerDistilled
 from timm.models.vision_transformer import ParallelScalingBlock, ResPostBlock, VisionTransformer
 
-from core import attention as A
+from core import attention as att
 from core import models
 from core import pictures
 
@@ -82,10 +82,10 @@ def _explicit_attention(net, x):
 def test_attention_maps_equal_explicit_softmax(kind, prefix, tokens, fused):
     net = _vit(kind, fused)
     x = _input(net)
-    got = A.attention_maps(net, x)
+    got = att.attention_maps(net, x)
     ref = _explicit_attention(net, x)
     assert got.shape == (2, 2, 2, tokens, tokens)
-    assert A.vit_geometry(net).num_prefix_tokens == prefix
+    assert att.vit_geometry(net).num_prefix_tokens == prefix
     torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(got.sum(-1), torch.ones(2, 2, 2, tokens))
 
@@ -97,14 +97,14 @@ def test_attention_maps_equal_timm_attention_extract():
     x = _input(net)
     extracted = AttentionExtract(net, method="fx")(x)  # {name: [B, H, N, N]} from the model's own softmax
     ref = torch.stack(list(extracted.values()), dim=1)
-    torch.testing.assert_close(A.attention_maps(net, x), ref, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(att.attention_maps(net, x), ref, atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("kind", ["plain", "distilled", "registers"])
 def test_logits_are_the_models_output(kind):
     net = _vit(kind)
     x = _input(net)
-    _, logits = A.attention_and_logits(net, x)
+    _, logits = att.attention_and_logits(net, x)
     with torch.no_grad():
         torch.testing.assert_close(logits, net(x))
 
@@ -120,7 +120,7 @@ def test_extraction_leaves_shared_model_unchanged():
     state = {k: v.clone() for k, v in net.state_dict().items()}
     with torch.no_grad():
         before = net(x)
-    A.attention_maps(net, x)
+    att.attention_maps(net, x)
     assert _hooks(net) == 0
     assert [blk.attn.fused_attn for blk in net.blocks] == flags
     assert not net.training
@@ -132,7 +132,7 @@ def test_extraction_leaves_shared_model_unchanged():
 def test_thread_safe_on_one_shared_module():
     net = _vit("distilled")
     inputs = [_input(net, batch=2, seed=s) for s in range(6)]
-    expected = [A.attention_maps(net, x) for x in inputs]
+    expected = [att.attention_maps(net, x) for x in inputs]
     results, errors = [None] * 6, []
     barrier = threading.Barrier(6)
 
@@ -140,7 +140,7 @@ def test_thread_safe_on_one_shared_module():
         try:
             barrier.wait()
             for _ in range(5):
-                results[i] = A.attention_maps(net, inputs[i])
+                results[i] = att.attention_maps(net, inputs[i])
                 assert torch.equal(results[i], expected[i])
         except Exception as e:  # reported below
             errors.append(e)
@@ -158,30 +158,30 @@ def test_thread_safe_on_one_shared_module():
 
 def test_unsupported_models_get_a_typed_error():
     odd = VisionTransformer(**SMALL, block_fn=ParallelScalingBlock).eval()
-    with pytest.raises(A.AttentionError, match="ParallelScalingBlock") as raised:
-        A.attention_maps(odd, torch.zeros(1, 3, 32, 32))
+    with pytest.raises(att.AttentionError, match="ParallelScalingBlock") as raised:
+        att.attention_maps(odd, torch.zeros(1, 3, 32, 32))
     assert raised.value.message.key == "error.attention.block"
     assert raised.value.message.text("zh").startswith("无法从 ParallelScalingBlock 模块")
     from timm.models.resnet import BasicBlock, ResNet
     cnn = ResNet(BasicBlock, [1, 1, 1, 1]).eval()
-    with pytest.raises(A.AttentionError, match="not a Vision Transformer") as raised:
-        A.attention_maps(cnn, torch.zeros(1, 3, 32, 32))
+    with pytest.raises(att.AttentionError, match="not a Vision Transformer") as raised:
+        att.attention_maps(cnn, torch.zeros(1, 3, 32, 32))
     assert raised.value.message.text("zh") == "ResNet 不是 Vision Transformer：它没有可显示的注意力"
-    with pytest.raises(A.AttentionError):
-        A.vit_geometry(cnn)
+    with pytest.raises(att.AttentionError):
+        att.vit_geometry(cnn)
 
 
 def test_geometry_is_read_from_the_model():
-    g = A.vit_geometry(_vit("wide"))
+    g = att.vit_geometry(_vit("wide"))
     assert (g.grid_size, g.patch_size, g.num_prefix_tokens, g.num_tokens) == ((4, 6), (8, 8), 1, 25)
-    g = A.vit_geometry(_vit("registers"))
+    g = att.vit_geometry(_vit("registers"))
     assert (g.grid_size, g.patch_size, g.prefix_names) == ((3, 3), (16, 16), ("CLS", "REG1", "REG2", "REG3", "REG4"))
     assert str(g.token_name(5)) == "patch 1 (row 1, col 1)" and str(g.token_name(13)) == "patch 9 (row 3, col 3)"
     assert g.token_name(13).text("zh") == "图像块 9（第 3 行，第 3 列）"
     assert str(g.token_name(0)) == g.token_name(0).text("zh") == "CLS" and str(g.token_name(4)) == "REG4"
     dyn = VisionTransformer(**SMALL, dynamic_img_size=True).eval()
-    assert A.vit_geometry(dyn, (48, 64)).grid_size == (6, 8)
-    assert A.attention_maps(dyn, torch.zeros(1, 3, 48, 64)).shape[-1] == 1 + 48
+    assert att.vit_geometry(dyn, (48, 64)).grid_size == (6, 8)
+    assert att.attention_maps(dyn, torch.zeros(1, 3, 48, 64)).shape[-1] == 1 + 48
 
 
 # ---------------------------------------------------------------- rollout, by hand
@@ -189,8 +189,8 @@ def test_geometry_is_read_from_the_model():
 
 def test_rollout_of_identity_attention_is_identity():
     attn = torch.eye(5).expand(3, 2, 5, 5)
-    torch.testing.assert_close(A.rollout(attn), torch.eye(5))
-    torch.testing.assert_close(A.rollout(attn, discard_ratio=0.5), torch.eye(5))
+    torch.testing.assert_close(att.rollout(attn), torch.eye(5))
+    torch.testing.assert_close(att.rollout(attn, discard_ratio=0.5), torch.eye(5))
 
 
 def test_rollout_two_layers_by_hand():
@@ -201,7 +201,7 @@ def test_rollout_two_layers_by_hand():
     s2 = np.array([[1.0, 0.0], [0.25, 0.75]])
     expected = s2 @ s1  # [[0.75, 0.25], [0.1875, 0.8125]]
     attn = torch.stack([a1, a2])[:, None]  # [L=2, H=1, 2, 2]
-    torch.testing.assert_close(A.rollout(attn), torch.tensor(expected, dtype=torch.float32))
+    torch.testing.assert_close(att.rollout(attn), torch.tensor(expected, dtype=torch.float32))
 
 
 def test_rollout_head_fusion_by_hand():
@@ -209,27 +209,27 @@ def test_rollout_head_fusion_by_hand():
     h2 = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
     attn = torch.stack([h1, h2])[None]  # [L=1, H=2]
     # mean: [[.5,.5],[.5,.5]] -> (A+I)/2 = [[.75,.25],[.25,.75]]
-    torch.testing.assert_close(A.rollout(attn, "mean"), torch.tensor([[0.75, 0.25], [0.25, 0.75]]))
+    torch.testing.assert_close(att.rollout(attn, "mean"), torch.tensor([[0.75, 0.25], [0.25, 0.75]]))
     # max: all ones -> (A+I)/2 = [[1, .5], [.5, 1]] -> rows / 1.5
-    torch.testing.assert_close(A.rollout(attn, "max"), torch.tensor([[2 / 3, 1 / 3], [1 / 3, 2 / 3]]))
+    torch.testing.assert_close(att.rollout(attn, "max"), torch.tensor([[2 / 3, 1 / 3], [1 / 3, 2 / 3]]))
     # min: all zeros -> identity
-    torch.testing.assert_close(A.rollout(attn, "min"), torch.eye(2))
-    with pytest.raises(A.AttentionError):
-        A.rollout(attn, "median")
+    torch.testing.assert_close(att.rollout(attn, "min"), torch.eye(2))
+    with pytest.raises(att.AttentionError):
+        att.rollout(attn, "median")
 
 
 def test_rollout_discard_by_hand_never_touches_prefix_entry():
     a = torch.tensor([[0.01, 0.5, 0.49], [0.2, 0.35, 0.45], [0.6, 0.1, 0.3]])
     # discard int(0.34 * 9) = 3 smallest, skipping the CLS-CLS entry 0.01: 0.1, 0.2, 0.3
     expected = torch.tensor([[0.505, 0.25, 0.245], [0.0, 0.75, 0.25], [0.375, 0.0, 0.625]])
-    torch.testing.assert_close(A.rollout(a[None, None], discard_ratio=0.34), expected)
+    torch.testing.assert_close(att.rollout(a[None, None], discard_ratio=0.34), expected)
     # the same entry is the smallest again after two layers: still kept
-    out = A.rollout(a.expand(2, 1, 3, 3), discard_ratio=0.34)
+    out = att.rollout(a.expand(2, 1, 3, 3), discard_ratio=0.34)
     assert out[0, 0] > 0.25
     # two prefix tokens: the whole 2x2 prefix block is protected
     b = torch.tensor([[0.02, 0.01, 0.97], [0.03, 0.04, 0.93], [0.5, 0.3, 0.2]])
     # unprotected, smallest 2 (int(0.25 * 9)): 0.2 (2,2) and 0.3 (2,1)
-    out = A.rollout(b[None, None], discard_ratio=0.25, num_prefix_tokens=2)
+    out = att.rollout(b[None, None], discard_ratio=0.25, num_prefix_tokens=2)
     expected_row2 = np.array([0.5, 0.0, 1.0]) / 1.5
     np.testing.assert_allclose(out[2].numpy(), expected_row2, rtol=1e-6)
     np.testing.assert_allclose(out[0].numpy(), np.array([1.02, 0.01, 0.97]) / 2.0, rtol=1e-6)
@@ -237,9 +237,9 @@ def test_rollout_discard_by_hand_never_touches_prefix_entry():
 
 def test_rollout_batched_equals_per_image():
     attn = torch.rand(3, 2, 2, 6, 6).softmax(-1)
-    together = A.rollout(attn, "max", 0.3)
+    together = att.rollout(attn, "max", 0.3)
     for b in range(3):
-        torch.testing.assert_close(together[b], A.rollout(attn[b], "max", 0.3))
+        torch.testing.assert_close(together[b], att.rollout(attn[b], "max", 0.3))
 
 
 # ---------------------------------------------------------------- mean attention distance
@@ -261,16 +261,16 @@ def _neighbour_attention(gh, gw, prefix, to_prefix=0.0, step=(0, 1)):
 
 def test_attention_to_the_adjacent_patch_is_one_patch_size():
     a = _neighbour_attention(3, 4, prefix=1)
-    out = A.mean_attention_distance(a.expand(2, 3, 4, 13, 13), (3, 4), 8, 1)  # B=2, L=3, H=4
+    out = att.mean_attention_distance(a.expand(2, 3, 4, 13, 13), (3, 4), 8, 1)  # B=2, L=3, H=4
     assert out.shape == (3, 4)
     torch.testing.assert_close(out, torch.full((3, 4), 8.0))
     # vertical neighbour of non-square patches: the patch height
     a = _neighbour_attention(3, 4, prefix=2, step=(1, 0))
-    torch.testing.assert_close(A.mean_attention_distance(a[None, None], (3, 4), (6, 10), 2),
+    torch.testing.assert_close(att.mean_attention_distance(a[None, None], (3, 4), (6, 10), 2),
                                torch.tensor([[6.0]]))
     # half the attention on the class token: no renormalisation, so half the distance
     a = _neighbour_attention(3, 4, prefix=1, to_prefix=0.5, step=(1, 1))
-    torch.testing.assert_close(A.mean_attention_distance(a[None, None], (3, 4), 8, 1),
+    torch.testing.assert_close(att.mean_attention_distance(a[None, None], (3, 4), 8, 1),
                                torch.tensor([[0.5 * 8 * np.sqrt(2)]], dtype=torch.float32))
 
 
@@ -289,20 +289,20 @@ def test_mean_attention_distance_matches_numpy_loop():
                         (ri, ci), (rj, cj) = divmod(i, gw), divmod(j, gw)
                         total += a[b, l, h, p + i, p + j] * ps * np.hypot(ri - rj, ci - cj)
             ref[l, h] = total / (4 * gh * gw)
-    np.testing.assert_allclose(A.mean_attention_distance(attn, (gh, gw), ps, p).numpy(), ref, rtol=1e-5)
+    np.testing.assert_allclose(att.mean_attention_distance(attn, (gh, gw), ps, p).numpy(), ref, rtol=1e-5)
     # the batch helper agrees on a model
     net = _vit("distilled")
     x = _input(net, batch=5)
-    geo = A.vit_geometry(net)
-    whole = A.mean_attention_distance(A.attention_maps(net, x), geo.grid_size, geo.patch_size, 2)
-    torch.testing.assert_close(A.attention_distance_over(net, x, chunk=2), whole)
-    with pytest.raises(A.AttentionError):
-        A.mean_attention_distance(attn, (3, 3), ps, p)
+    geo = att.vit_geometry(net)
+    whole = att.mean_attention_distance(att.attention_maps(net, x), geo.grid_size, geo.patch_size, 2)
+    torch.testing.assert_close(att.attention_distance_over(net, x, chunk=2), whole)
+    with pytest.raises(att.AttentionError):
+        att.mean_attention_distance(attn, (3, 3), ps, p)
 
 
 def test_distance_reading_carries_the_numbers_in_each_language():
     dist = torch.tensor([[4.0, 6.0], [10.0, 20.0], [30.0, 2.5]])  # 3 layers x 2 heads: layer means 5, 15, 16.25
-    msg = A.distance_reading(dist, 12.34)
+    msg = att.distance_reading(dist, 12.34)
     assert msg.key == "attention.distance.reading"
     assert msg.values == {"uniform": 12.34, "first": 5.0, "last": 16.25, "layers": 3, "low": 2.5, "high": 30.0}
     assert str(msg).startswith("Dashed: 12.3 px, what attention spread evenly over all tokens would give. Here the "
@@ -312,9 +312,9 @@ def test_distance_reading_carries_the_numbers_in_each_language():
                          "变到 16.2 px（第 3 层），各注意力头在 2.5–30.0 px 之间。")
     # on a model: the same numbers as the distances it is given
     net = _vit("plain")
-    geo = A.vit_geometry(net)
-    d = A.attention_distance_over(net, _input(net, batch=3))
-    values = A.distance_reading(d, A.uniform_attention_distance(geo.grid_size, geo.patch_size, 1)).values
+    geo = att.vit_geometry(net)
+    d = att.attention_distance_over(net, _input(net, batch=3))
+    values = att.distance_reading(d, att.uniform_attention_distance(geo.grid_size, geo.patch_size, 1)).values
     assert values["layers"] == 2 and values["first"] == pytest.approx(float(d[0].mean()))
     assert values["low"] == pytest.approx(float(d.min())) and values["high"] == pytest.approx(float(d.max()))
 
@@ -325,7 +325,7 @@ def test_comparison_reading_names_the_extremes_and_whether_any_first_layer_is_lo
               {"model": "c", "locality": -0.05, "learnt_locality": 0.02}]
     layers = [{"model": m, "layer": layer, "distance": d} for m, first in (("a", 30.0), ("b", 12.0), ("c", 33.0))
               for layer, d in ((1, first), (2, 20.0))]
-    msg = A.comparison_reading(models, layers, uniform=32.0)
+    msg = att.comparison_reading(models, layers, uniform=32.0)
     v = msg.values
     assert v["first"] == ("attention.compare.first_spread", {"near": "b", "near_px": 12.0, "far": "c", "far_px": 33.0})
     assert (v["most"], v["most_loc"], v["most_learnt"], v["least"], v["least_loc"]) == ("b", 0.6, 0.8, "c", -0.05)
@@ -333,15 +333,15 @@ def test_comparison_reading_names_the_extremes_and_whether_any_first_layer_is_lo
     assert str(msg).startswith("Layer 1 is most local in b (12.0 px) and least in c (33.0 px), against 32.0 px "
                                "for uniform attention: the first layer of b attends locally on average.")
     assert "第 1 层在 b 中最局部（12.0 像素）" in msg.text("zh")
-    far = A.comparison_reading(models, [dict(r, distance=max(r["distance"], 17.0)) for r in layers], uniform=32.0)
+    far = att.comparison_reading(models, [dict(r, distance=max(r["distance"], 17.0)) for r in layers], uniform=32.0)
     assert far.values["local"].key == "attention.compare.none_local"  # 17 px is over half of 32 px
     assert "in none does the first layer attend locally" in str(far)
     # first layers 1.5 px apart (under 5 % of 32 px = 1.6 px) are alike, not ranked
-    alike = A.comparison_reading(models, [dict(r, distance=31.0 + (r["model"] == "a") * 1.5) for r in layers], 32.0)
+    alike = att.comparison_reading(models, [dict(r, distance=31.0 + (r["model"] == "a") * 1.5) for r in layers], 32.0)
     assert str(alike).startswith("Layer 1 attends at about the same distance in every model (31.0–32.5 px), "
                                  "against 32.0 px for uniform attention: in none")
     with pytest.raises(ValueError):
-        A.comparison_reading([], [], 32.0)
+        att.comparison_reading([], [], 32.0)
 
 
 # ---------------------------------------------------------------- Fig. 7, predictions, CAM
@@ -350,10 +350,10 @@ def test_comparison_reading_names_the_extremes_and_whether_any_first_layer_is_lo
 def test_pos_embed_similarity_matches_numpy():
     for kind in ("wide", "registers"):
         net = _vit(kind)
-        geo = A.vit_geometry(net)
+        geo = att.vit_geometry(net)
         gh, gw = geo.grid_size
         pe = net.pos_embed.detach()[0].numpy()[-gh * gw:]
-        sim = A.pos_embed_similarity(net)
+        sim = att.pos_embed_similarity(net)
         assert sim.shape == (gh, gw, gh, gw)
         for i in range(gh * gw):
             for j in range(gh * gw):
@@ -363,7 +363,7 @@ def test_pos_embed_similarity_matches_numpy():
 
 def test_patch_embed_pca_matches_covariance_eigenvectors():
     net = _vit("plain")  # 32 filters of 3x8x8
-    comps, ratio = A.patch_embed_pca(net, k=28)
+    comps, ratio = att.patch_embed_pca(net, k=28)
     assert comps.shape == (28, 3, 8, 8)
     w = net.patch_embed.proj.weight.detach().double().reshape(32, -1).numpy()
     cov = np.cov(w, rowvar=False)
@@ -374,7 +374,7 @@ def test_patch_embed_pca_matches_covariance_eigenvectors():
     np.testing.assert_allclose(ratio[:5].numpy(), vals[:5] / vals.sum(), rtol=1e-4)
     # fewer filters than 28: only as many components as the data has directions
     tiny = VisionTransformer(img_size=16, patch_size=8, embed_dim=8, depth=1, num_heads=2)
-    assert A.patch_embed_pca(tiny, k=28)[0].shape[0] == 7
+    assert att.patch_embed_pca(tiny, k=28)[0].shape[0] == 7
     rgb = pictures.filters_to_rgb(comps)
     assert rgb.shape == (28, 8, 8, 3) and rgb.min() == 0 and rgb.max() == 1
 
@@ -387,10 +387,10 @@ def test_top_k_by_hand():
 
 def test_query_map_and_overlay():
     net = _vit("wide")
-    geo = A.vit_geometry(net)
+    geo = att.vit_geometry(net)
     layer = torch.zeros(geo.num_tokens, geo.num_tokens)
     layer[0, 1 + 2 * 6 + 5] = 1.0  # CLS looks at row 3, col 6
-    m = A.query_map(layer, 0, geo)
+    m = att.query_map(layer, 0, geo)
     assert m.shape == (4, 6) and m[2, 5] == 1 and m.sum() == 1
     img = torch.rand(3, 32, 48)
     out = pictures.overlay(img, m, alpha=0.0)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.experiments import positions as ex
+from core.experiments import positions
 
 
 def test_position_accuracy_hand_computed():
@@ -10,14 +10,14 @@ def test_position_accuracy_hand_computed():
     centres = np.array([[1, 1], [2, 3], [9, 2], [12, 12], [15.9, 8]])
     labels = np.array([0, 1, 2, 3, 4])
     preds = np.array([0, 0, 2, 3, 9])
-    acc, counts = ex.position_accuracy(preds, labels, centres, canvas=16, cell=8)
+    acc, counts = positions.position_accuracy(preds, labels, centres, canvas=16, cell=8)
     assert counts.tolist() == [[2, 1], [0, 2]]
     assert acc[0, 0] == 0.5 and acc[0, 1] == 1.0 and np.isnan(acc[1, 0]) and acc[1, 1] == 0.5
 
 
 def test_position_accuracy_rejects_a_cell_that_does_not_divide():
     with pytest.raises(ValueError, match="divide"):
-        ex.position_accuracy(np.zeros(1), np.zeros(1), np.zeros((1, 2)), canvas=64, cell=7)
+        positions.position_accuracy(np.zeros(1), np.zeros(1), np.zeros((1, 2)), canvas=64, cell=7)
 
 
 def test_a_heat_map_cell_with_too_few_objects_is_masked():
@@ -25,12 +25,12 @@ def test_a_heat_map_cell_with_too_few_objects_is_masked():
     centres = np.array([[28, 27]] * 25 + [[12, 7]] * 3)
     labels = np.zeros(28, dtype=int)
     right = np.array([0] * 20 + [1] * 5 + [0, 0, 1])
-    rows = ex.position_grid({"m": right}, labels, centres, cell=8, min_objects=10)
+    rows = positions.position_grid({"m": right}, labels, centres, cell=8, min_objects=10)
     by_cell = {(r["x"], r["y"]): r for r in rows}
     assert set(by_cell) == {(28, 28), (12, 4)}  # empty cells are left out
     assert by_cell[(28, 28)]["enough"] and by_cell[(28, 28)]["images"] == 25 and by_cell[(28, 28)]["accuracy"] == 0.8
     assert not by_cell[(12, 4)]["enough"] and by_cell[(12, 4)]["images"] == 3
-    assert ex.MIN_OBJECTS > 3 and not ex.position_grid({"m": right}, labels, centres)[0]["enough"]
+    assert positions.MIN_OBJECTS > 3 and not positions.position_grid({"m": right}, labels, centres)[0]["enough"]
 
 
 def test_the_heat_maps_colour_only_cells_with_enough_objects_and_give_n():
@@ -52,7 +52,7 @@ def test_the_heat_maps_colour_only_cells_with_enough_objects_and_give_n():
 
 def test_distance_accuracy_bands():
     centres = np.array([[32, 32], [33, 30], [40, 32], [32, 60]])  # Chebyshev distances 0, 2, 8, 28
-    out = ex.distance_accuracy(np.array([1, 0, 1, 1]), np.array([1, 1, 1, 0]), centres, canvas=64, width=4)
+    out = positions.distance_accuracy(np.array([1, 0, 1, 1]), np.array([1, 1, 1, 0]), centres, canvas=64, width=4)
     assert [(r["distance_px"], r["accuracy"], r["images"]) for r in out] == [(2, 0.5, 2), (10, 1.0, 1), (30, 0.0, 1)]
 
 
@@ -60,14 +60,14 @@ def test_shipped_position_results_match_the_shipped_weights():
     """The page reads core/results/positions.npz: it must be what the committed models predict today."""
     from core import models
 
-    res = ex.load_positions()
+    res = positions.load_positions()
     assert res is not None, "run `python -m core.experiments positions`"
-    images, labels, centres = ex.position_test_set()
+    images, labels, centres = positions.position_test_set()
     assert np.array_equal(res["labels"], labels.numpy()) and np.allclose(res["centres"], centres.numpy())
     images = images[:150]
-    for name in ex.POSITION_MODELS:
+    for name in positions.POSITION_MODELS:
         stored = res[f"pred_{name}"][:150]
-        assert np.mean(stored == ex.predict_all(models.load_model(name), images)) >= 0.99, name
+        assert np.mean(stored == positions.predict_all(models.load_model(name), images)) >= 0.99, name
 
 
 class _PoolNet(torch.nn.Module):
@@ -101,11 +101,11 @@ class _Loaded:
 def test_shift_stability_of_an_exactly_invariant_model_and_a_position_coding_one():
     torch.manual_seed(0)
     images = torch.rand(20, 3, 16, 16)
-    rows = ex.shift_stability(_Loaded(_PoolNet()), images, shifts=(1, 3))
+    rows = positions.shift_stability(_Loaded(_PoolNet()), images, shifts=(1, 3))
     assert [r["shift_px"] for r in rows] == [1, 3]
     assert all(r["feature_change"] < 1e-5 and r["top1_kept_pct"] == 100.0 and r["images"] == 20 for r in rows)
     # pooling into a 4x4 grid keeps where things are: a shift changes the features
-    coded = ex.shift_stability(_Loaded(_PoolNet(invariant=False)), images, shifts=(1,))
+    coded = positions.shift_stability(_Loaded(_PoolNet(invariant=False)), images, shifts=(1,))
     assert coded[0]["feature_change"] > 0.01
 
 
@@ -115,19 +115,20 @@ def test_stability_reading_follows_the_numbers():
     df = pd.DataFrame([{"model": "cnn", "shift_px": 1, "feature_change": 0.14, "top1_kept_pct": 88.7, "images": 300},
                        {"model": "cnn-aa", "shift_px": 1, "feature_change": 0.05, "top1_kept_pct": 95.7,
                         "images": 300}])
-    assert "cnn-aa is more shift-stable than cnn" in str(ex.stability_reading(df))
-    assert "14.0%" in str(ex.stability_reading(df)) and "95.7 %" in str(ex.stability_reading(df))
-    assert "cnn-aa 比 cnn 对平移更稳定" in ex.stability_reading(df).text("zh")
+    assert "cnn-aa is more shift-stable than cnn" in str(positions.stability_reading(df))
+    assert "14.0%" in str(positions.stability_reading(df)) and "95.7 %" in str(positions.stability_reading(df))
+    assert "cnn-aa 比 cnn 对平移更稳定" in positions.stability_reading(df).text("zh")
     df.loc[1, "top1_kept_pct"] = 80.0
-    assert "cnn-aa is not clearly more stable than cnn" in str(ex.stability_reading(df))
+    assert "cnn-aa is not clearly more stable than cnn" in str(positions.stability_reading(df))
     df.loc[1, "feature_change"] = 0.2
-    assert "cnn-aa is less shift-stable than cnn" in str(ex.stability_reading(df))
-    assert ex.stability_reading(df[df.model == "cnn"]) is None
+    assert "cnn-aa is less shift-stable than cnn" in str(positions.stability_reading(df))
+    assert positions.stability_reading(df[df.model == "cnn"]) is None
 
 
 def test_band_accuracy_counts_the_objects_within_the_band():
     centres = np.array([[32, 32], [33, 30], [40, 32], [32, 60]])  # Chebyshev distances 0, 2, 8, 28
     preds, labels = np.array([1, 0, 1, 1]), np.array([1, 1, 1, 0])
-    assert ex.band_accuracy(preds, labels, centres, 0, 8) == 0.5  # distances 0 and 2
-    assert ex.band_accuracy(preds, labels, centres, 8, 99) == 0.5  # 8 (right) and 28 (wrong)
-    assert ex.band_accuracy(preds, labels, centres, 0, 3) == 0.5 and ex.band_accuracy(preds, labels, centres, 3, 9) == 1
+    assert positions.band_accuracy(preds, labels, centres, 0, 8) == 0.5  # distances 0 and 2
+    assert positions.band_accuracy(preds, labels, centres, 8, 99) == 0.5  # 8 (right) and 28 (wrong)
+    assert positions.band_accuracy(preds, labels, centres, 0, 3) == 0.5
+    assert positions.band_accuracy(preds, labels, centres, 3, 9) == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from core import attention as at
+from core import attention as att
 from core.experiments import hunger as hu
 from core.experiments import hunger_reading as hr
 from core.experiments import hunger_results, wording
@@ -127,9 +127,9 @@ def test_uniform_attention_has_the_uniform_mean_distance():
     # by hand: the mean over query patches of sum over key patches of (1/n) * Euclidean distance in px
     cells = [(r, c) for r in range(3) for c in range(4)]
     expected = sum(patch * math.hypot(r1 - r2, c1 - c2) for r1, c1 in cells for r2, c2 in cells) / (12 * n)
-    got = at.mean_attention_distance(attn, grid, patch, prefix)
+    got = att.mean_attention_distance(attn, grid, patch, prefix)
     assert got.shape == (3, 2) and torch.allclose(got, torch.full((3, 2), expected, dtype=torch.float64))
-    assert at.uniform_attention_distance(grid, patch, prefix) == pytest.approx(expected)
+    assert att.uniform_attention_distance(grid, patch, prefix) == pytest.approx(expected)
 
 
 def _vit_with_pos_embed(values):
@@ -147,10 +147,10 @@ def test_position_embedding_locality_is_one_ish_for_smooth_and_zero_ish_for_rand
     anchors = torch.rand(96, 2, generator=torch.Generator().manual_seed(0)) * 7
     pos = torch.stack([r.reshape(-1), c.reshape(-1)], 1)
     smooth = torch.exp(-torch.cdist(pos, anchors) ** 2 / 8)
-    assert at.pos_embed_locality(_vit_with_pos_embed(smooth)) > 0.8
-    assert at.pos_embed_locality(_vit_with_pos_embed(-smooth.flip(0))) > 0.8  # any smooth layout, not one
+    assert att.pos_embed_locality(_vit_with_pos_embed(smooth)) > 0.8
+    assert att.pos_embed_locality(_vit_with_pos_embed(-smooth.flip(0))) > 0.8  # any smooth layout, not one
     noise = torch.randn(64, 96, generator=torch.Generator().manual_seed(1))
-    assert abs(at.pos_embed_locality(_vit_with_pos_embed(noise))) < 0.1
+    assert abs(att.pos_embed_locality(_vit_with_pos_embed(noise))) < 0.1
 
 
 def test_learnt_locality_sees_a_smooth_embedding_under_its_random_start():
@@ -164,8 +164,8 @@ def test_learnt_locality_sees_a_smooth_embedding_under_its_random_start():
     torch.manual_seed(5)  # initialisation builds exactly what a run seeded 5 starts from
     assert torch.equal(build_embedded("vit").pos_embed, start.pos_embed)
     trained = _vit_with_pos_embed(start.pos_embed.detach()[0, 1:] + smooth)
-    assert at.learnt_pos_embed_locality(trained, start) > 0.8  # what was added is smooth
-    assert at.pos_embed_locality(trained) < 0.5  # the same embedding, read whole, is swamped by its start
+    assert att.learnt_pos_embed_locality(trained, start) > 0.8  # what was added is smooth
+    assert att.pos_embed_locality(trained) < 0.5  # the same embedding, read whole, is swamped by its start
 
 
 def test_no_training_set_ever_draws_a_target_shape(monkeypatch):

@@ -69,6 +69,33 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+# a project module imported under another name always gets the same one (README, Layout); a page's own views module
+# is `views`; any other module is imported by its whole name
+ALIASES = {"core.attention": "att", "core.biases": "bi", "core.equivariance": "eq", "core.explain": "ex",
+           "core.pictures": "pic", "core.sensitivity": "sen", "core.train": "tr", "core.experiments.fourier": "fo",
+           "core.experiments.hunger": "hu", "core.experiments.hunger_reading": "hr",
+           "core.experiments.pretraining_reading": "pr", "core.experiments.variants_reading": "vr"}
+
+
+def aliases(path: Path) -> set[tuple[str, str]]:
+    """(module, alias) of every project module `path` imports under another name."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out |= {(f"{node.module}.{a.name}", a.asname) for a in node.names if a.asname}
+        elif isinstance(node, ast.Import):
+            out |= {(a.name, a.asname) for a in node.names if a.asname}
+    return {(m, a) for m, a in out if m in MODULES}
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_a_module_is_imported_by_its_name_or_its_one_alias(module):
+    page = module.startswith("pages.")
+    bad = {(m, a) for m, a in aliases(MODULES[module])
+           if a != ALIASES.get(m) and not (page and m.endswith("_views") and a == "views")}
+    assert not bad, (module, bad)
+
+
 def test_the_cycle_finder_finds_a_circle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []

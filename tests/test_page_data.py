@@ -6,10 +6,10 @@ from streamlit.testing.v1 import AppTest
 
 import pandas as pd
 
-from core import attention as at
+from core import attention as att
 from core.experiments import hunger_reading as hr
 from core.experiments import hunger_results
-from core.experiments import transfer as tf
+from core.experiments import transfer
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "data.py")
 
@@ -60,10 +60,10 @@ def test_data_page_reads_the_shipped_curves(page, shipped):
     assert note and "vit at N = 16k (200k images seen)" in note[0] and "16 of its 28 runs" in note[0]
     # the capped ViT run at 16k is no result: the readings compare the sizes both converged at
     assert "from 250 to 2k" in readings[0] and "0.85" not in readings[0] and "85.0%" not in readings[0]
-    uniform = at.uniform_attention_distance(8, 8, 1)  # the embedded ViT: 8x8 patches of 8 px and a class token
+    uniform = att.uniform_attention_distance(8, 8, 1)  # the embedded ViT: 8x8 patches of 8 px and a class token
     assert any(i.value == str(hr.vit_learning_reading(shipped, uniform)) for i in page.info)
-    transfer = str(hr.transfer_reading(shipped, tf.load_embedded()))
-    assert any(i.value == transfer for i in page.info) and "vit 17% at N = 250 and 40% at N = 2k" in transfer
+    reading = str(hr.transfer_reading(shipped, transfer.load_embedded()))
+    assert any(i.value == reading for i in page.info) and "vit 17% at N = 250 and 40% at N = 2k" in reading
 
 
 def test_the_data_page_in_chinese_reads_the_same_numbers(shipped):
@@ -71,7 +71,7 @@ def test_the_data_page_in_chinese_reads_the_same_numbers(shipped):
     page.query_params["lang"] = "zh"
     page.run()
     assert not page.exception
-    uniform = at.uniform_attention_distance(8, 8, 1)
+    uniform = att.uniform_attention_distance(8, 8, 1)
     assert page.title[0].value == "ViT 需要更多数据吗？"
     assert any(i.value.startswith(hr.reading(shipped).text("zh")) for i in page.info)
     assert any(i.value == hr.vit_learning_reading(shipped, uniform).text("zh") for i in page.info)
@@ -131,7 +131,7 @@ def test_the_live_estimate_counts_rendering_steps_and_evaluation():
 def test_the_transfer_runs_are_shown_with_gains_computed_from_the_csv(shipped, tmp_path, monkeypatch):
     import json
 
-    from core.experiments import pretraining as pt
+    from core.experiments import pretraining
 
     rows = pd.DataFrame([{"model": m, "init": i, "target_size": n, "seed": 0, "converged": not (n == 500 and
                                                                                                  i == "scratch"),
@@ -143,9 +143,9 @@ def test_the_transfer_runs_are_shown_with_gains_computed_from_the_csv(shipped, t
     rows.to_csv(tmp_path / "pretraining.csv", index=False)
     (tmp_path / "ckpt").mkdir()
     for m in ("cnn", "vit"):
-        (tmp_path / "ckpt" / f"{m}.json").write_text(json.dumps(pt.source_info(m)))
-    monkeypatch.setattr(pt, "PRETRAINING_FILE", tmp_path / "pretraining.csv")
-    monkeypatch.setattr(pt, "CHECKPOINTS", tmp_path / "ckpt")
+        (tmp_path / "ckpt" / f"{m}.json").write_text(json.dumps(pretraining.source_info(m)))
+    monkeypatch.setattr(pretraining, "PRETRAINING_FILE", tmp_path / "pretraining.csv")
+    monkeypatch.setattr(pretraining, "CHECKPOINTS", tmp_path / "ckpt")
     page = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not page.exception
     assert any(s.value == "Pre-train large, fine-tune small" for s in page.subheader)
@@ -157,7 +157,7 @@ def test_the_transfer_runs_are_shown_with_gains_computed_from_the_csv(shipped, t
     assert "10 of 12 runs converged" in " ".join(m.value for m in page.markdown)
     assert "did not learn" not in info and "below 90%" not in info  # the embedded checkpoints learnt their task
     assert len(page.get("vega_lite_chart")) >= 7  # positions (2), data hunger, k-shot, ViT learning (2), transfer
-    monkeypatch.setattr(pt, "PRETRAINING_FILE", Path("/nonexistent/pretraining.csv"))
+    monkeypatch.setattr(pretraining, "PRETRAINING_FILE", Path("/nonexistent/pretraining.csv"))
     bare = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not bare.exception and not any(s.value == "Pre-train large, fine-tune small" for s in bare.subheader)
 
@@ -183,7 +183,8 @@ def test_the_variants_section_sets_them_beside_the_shipped_series(shipped, tmp_p
     assert any(s.value == "Is it this CNN?" for s in page.subheader)
     assert any(i.value.startswith("The shipped CNN is ahead of the ViT at every size the variants ran (N = 2k).")
                for i in page.info)
-    table = [d.value for d in page.dataframe if "what it changes" in d.value.columns]
+    table = [d.value for d in page.dataframe if "last map / token grid" in d.value.columns]
     assert table and list(table[0]["last map / token grid"]) == ["2×2", "8×8", "8×8"]  # cnn, vit, cnn-cifar
+    assert any("**CNN with CIFAR stem**: the stem small-image papers use" in m.value for m in page.markdown)
     # the main chart's reading counts only the two series' runs
     assert any(c.value.startswith("11 of 12 runs converged") for c in page.caption)

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import tour
 from core.experiments import hunger_results
-from core.experiments import pretraining as pt
+from core.experiments import pretraining
 from core.messages import catalogue
 from test_i18n import CJK, shown_text, untranslated
 
@@ -110,7 +110,7 @@ def test_the_pretraining_answer_follows_its_results_file(tmp_path, monkeypatch):
     rows = [("cnn", "scratch", 0.60), ("cnn", "finetune", 0.70), ("vit", "scratch", 0.30), ("vit", "finetune", 0.75)]
     pd.DataFrame([{"model": m, "init": i, "target_size": n, "seed": 0, "test_accuracy": a, "converged": True}
                   for m, i, a in rows for n in (100, 250)]).to_csv(tmp_path / "pre.csv", index=False)
-    monkeypatch.setattr(pt, "PRETRAINING_FILE", tmp_path / "pre.csv")
+    monkeypatch.setattr(pretraining, "PRETRAINING_FILE", tmp_path / "pre.csv")
     at = tour_at("9")
     assert "from only 100 images" in shown(at)  # the smallest size every series converged at
     button(at, "Reveal").click().run()

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from core import shapes
-from core.experiments import hunger, pretraining as pt
+from core.experiments import hunger, pretraining
 from core.experiments import pretraining_reading as pr
 from core.train import EarlyStop
 
 STOP = EarlyStop(check_images=20, patience=1, min_images=20, max_images=60)
-TINY = pt.Target(sizes=(20,), seeds=1, val_size=20, test_size=20, batch={"cnn": 10, "vit": 10},
-                 scratch={"cnn": STOP, "vit": STOP}, from_checkpoint=STOP)
+TINY = pretraining.Target(sizes=(20,), seeds=1, val_size=20, test_size=20, batch={"cnn": 10, "vit": 10},
+                          scratch={"cnn": STOP, "vit": STOP}, from_checkpoint=STOP)
 
 
 def test_source_and_target_classes_are_disjoint_and_the_target_images_show_target_shapes():
@@ -23,11 +23,11 @@ def test_source_and_target_classes_are_disjoint_and_the_target_images_show_targe
     for s in shapes.TARGET_CLASSES:  # each new shape is drawn, and unlike every source shape
         assert masks[s].sum() > 40, s
         assert min(np.abs(masks[s] - masks[c]).sum() for c in shapes.CLASSES) > 20, s
-    (x, y), (vx, vy) = pt.target_split(0, 50, TINY)
+    (x, y), (vx, vy) = pretraining.target_split(0, 50, TINY)
     assert x.shape == (50, 3, 64, 64) and vx.shape == (20, 3, 64, 64) and x.dtype == torch.uint8
     counts = np.bincount(torch.cat([y, vy]).numpy(), minlength=5)
     assert counts.tolist() == [14] * 5  # the draw (validation + training) is balanced over the five target classes
-    x1, _ = pt.target_split(1, 50, TINY)[0]
+    x1, _ = pretraining.target_split(1, 50, TINY)[0]
     assert not torch.equal(x, x1)  # another seed, other images
 
 
@@ -50,7 +50,7 @@ def _checkpoint(model: str) -> dict:
 @pytest.mark.parametrize("model", ["cnn", "vit"])
 def test_fine_tuning_starts_from_the_checkpoint_with_a_new_head(model):
     ckpt = _checkpoint(model)
-    net = pt.build(model, "finetune", ckpt)
+    net = pretraining.build(model, "finetune", ckpt)
     head = {f"{n}." for n, m in net.named_modules() if m is net.get_classifier()}
     state = net.state_dict()
     for k, v in ckpt.items():
@@ -59,7 +59,7 @@ def test_fine_tuning_starts_from_the_checkpoint_with_a_new_head(model):
         torch.testing.assert_close(state[k], v, msg=k)
     assert net.get_classifier().out_features == len(shapes.TARGET_CLASSES)
     assert all(p.requires_grad for p in net.parameters())
-    scratch = pt.build(model, "scratch")
+    scratch = pretraining.build(model, "scratch")
     assert not all(torch.equal(scratch.state_dict()[k], v) for k, v in ckpt.items() if k in scratch.state_dict()
                    and scratch.state_dict()[k].shape == v.shape)
 
@@ -68,12 +68,12 @@ def test_fine_tuning_starts_from_the_checkpoint_with_a_new_head(model):
 def test_the_linear_probe_changes_only_the_head(model):
     ckpt = _checkpoint(model)
     torch.manual_seed(0)
-    probe = pt.build(model, "linear", ckpt)
+    probe = pretraining.build(model, "linear", ckpt)
     head = probe.net.get_classifier()
     before = {k: v.clone() for k, v in probe.net.state_dict().items()}
     from core import train as tr
 
-    (x, y), (vx, vy) = pt.target_split(0, 20, TINY)
+    (x, y), (vx, vy) = pretraining.target_split(0, 20, TINY)
     recipe = tr.Recipe(steps=5, lr=0.05, weight_decay=0.0, batch=10)
     tr.train(probe, x, y, recipe)
     after = probe.net.state_dict()
@@ -84,28 +84,28 @@ def test_the_linear_probe_changes_only_the_head(model):
 
 def test_a_run_of_each_init_gives_a_row_with_every_column(tmp_path):
     ckpt = _checkpoint("cnn")
-    for init in pt.INITS:
-        row = pt.run_cell("cnn", init, 20, 0, TINY, checkpoint=None if init == "scratch" else ckpt)
-        assert set(pt.COLUMNS) - {"command"} <= set(row)
+    for init in pretraining.INITS:
+        row = pretraining.run_cell("cnn", init, 20, 0, TINY, checkpoint=None if init == "scratch" else ckpt)
+        assert set(pretraining.COLUMNS) - {"command"} <= set(row)
         assert row["init"] == init and row["target_size"] == 20 and row["steps"] <= 6  # the cap: 60 images of 10
         assert 0 <= row["test_accuracy"] <= 1 and 0 <= row["best_step"] <= row["steps"]
         assert row["images_seen"] == 10 * row["steps"] and row["converged"] in (True, False)
 
 
 def test_the_command_starts_from_the_embedded_checkpoints_and_resumes_where_it_stopped(tmp_path, monkeypatch):
-    monkeypatch.setattr(pt, "GRID", TINY)
+    monkeypatch.setattr(pretraining, "GRID", TINY)
     args = ["--models", "cnn", "--jobs", "1", "--checkpoints", str(tmp_path / "ckpt"), "--out", str(tmp_path / "r.csv")]
-    pt.main(args)
+    pretraining.main(args)
     rows = list(csv.DictReader(open(tmp_path / "r.csv")))
-    assert sorted(r["init"] for r in rows) == sorted(pt.INITS)
+    assert sorted(r["init"] for r in rows) == sorted(pretraining.INITS)
     assert {r["command"] for r in rows} == {"python -m core.experiments pretraining --models cnn"}
-    info = pt.checkpoint_infos(tmp_path / "ckpt")["cnn"]
+    info = pretraining.checkpoint_infos(tmp_path / "ckpt")["cnn"]
     from core.models import model_card
 
     card = model_card()["models"]["cnn"]
     assert info["images"] == 60_000 and info["val_accuracy"] == card["test_accuracy"]["full_frame"] >= 0.95
     stamp = (tmp_path / "r.csv").stat().st_mtime_ns
-    pt.main(args)  # nothing left: no run repeated
+    pretraining.main(args)  # nothing left: no run repeated
     assert len(list(csv.DictReader(open(tmp_path / "r.csv")))) == 3
     assert (tmp_path / "r.csv").stat().st_mtime_ns == stamp
 
@@ -113,8 +113,8 @@ def test_the_command_starts_from_the_embedded_checkpoints_and_resumes_where_it_s
 def test_fine_tuning_really_starts_from_the_embedded_weights():
     from core.models import load_model
 
-    ckpt = pt.source_checkpoint("vit")
-    net = pt.build("vit", "finetune", ckpt)
+    ckpt = pretraining.source_checkpoint("vit")
+    net = pretraining.build("vit", "finetune", ckpt)
     torch.testing.assert_close(net.pos_embed, load_model("vit").net.pos_embed)
 
 
@@ -198,10 +198,10 @@ def test_the_reading_waits_while_one_architecture_has_no_comparable_runs():
 
 
 def test_on_a_cpu_the_grid_goes_size_by_size_so_a_stopped_grid_leaves_comparable_sizes():
-    cells = pt.GRID.cells(cheap_first=True)
-    assert sorted(cells) == sorted(pt.GRID.cells())  # the same runs, another order
+    cells = pretraining.GRID.cells(cheap_first=True)
+    assert sorted(cells) == sorted(pretraining.GRID.cells())  # the same runs, another order
     sizes = [n for _, _, n, _ in cells]
     assert sizes == sorted(sizes)
     first = cells[:6]  # the smallest size: both models, all three starts, fine-tuning before scratch
-    assert {(m, i) for m, i, _, _ in first} == {(m, i) for m in ("cnn", "vit") for i in pt.INITS}
+    assert {(m, i) for m, i, _, _ in first} == {(m, i) for m in ("cnn", "vit") for i in pretraining.INITS}
     assert first.index(("vit", "finetune", 50, 0)) < first.index(("vit", "scratch", 50, 0))

@@ -32,29 +32,31 @@ class Analysis:
     probs: np.ndarray  # [classes]
 
 
+# Each cached result has three names by role: `_compute_<x>` runs the model (uncached), `_cached_<x>` is its
+# st.cache_data entry (by model name), `<x>` is what a page calls (the cached one, with a spinner).
 @st.cache_data(max_entries=8, ttl="15m", show_spinner=False)
-def _analysis(model_name: str, img: np.ndarray) -> Analysis:
-    return compute.run(_analyse, cached_model(model_name), img)
+def _cached_analysis(model_name: str, img: np.ndarray) -> Analysis:
+    return compute.run(_compute_analysis, cached_model(model_name), img)
 
 
-def analyse(model_name: str, img: np.ndarray) -> Analysis:
+def analysis(model_name: str, img: np.ndarray) -> Analysis:
     """The ViT's attention, prediction and geometry for one image (cached), with a spinner in the session's
     language while it runs."""
     with st.spinner(t("attention.spinner.vit")):
-        return _analysis(model_name, img)
+        return _cached_analysis(model_name, img)
 
 
 def warm_up() -> None:
     """The default view's results, computed before the first visitor asks (ui/warmup.py)."""
     from ui.images import sample
 
-    _analysis(DEFAULTS["model"], sample(DEFAULTS["image"]).numpy())
+    _cached_analysis(DEFAULTS["model"], sample(DEFAULTS["image"]).numpy())
     embeddings(DEFAULTS["model"])
     _batch_distance(DEFAULTS["model"])  # the page's distance chart, and the tour's last question
     vit_comparison(tuple(embedded_vits()))  # the page's last section: every embedded ViT
 
 
-def _analyse(lm, img: np.ndarray) -> Analysis:
+def _compute_analysis(lm, img: np.ndarray) -> Analysis:
     x = lm.preprocess(torch.from_numpy(img))
     attn, logits = att.attention_and_logits(lm.net, x)
     shown = pic.denormalize(x, lm.mean, lm.std)[0]
@@ -94,17 +96,17 @@ def embeddings(model_name: str):
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _cam_cached(model_name: str, img: np.ndarray):
-    return compute.run(_cam, cached_model(model_name), img)
+def _cached_cam(model_name: str, img: np.ndarray):
+    return compute.run(_compute_cam, cached_model(model_name), img)
 
 
 def cam(model_name: str, img: np.ndarray):
     """(CAM overlay [H, W, 3], class probabilities, CAM [h, w]) of a CNN (cached), with a spinner while it runs."""
     with st.spinner(t("attention.spinner.cam")):
-        return _cam_cached(model_name, img)
+        return _cached_cam(model_name, img)
 
 
-def _cam(lm, img: np.ndarray):
+def _compute_cam(lm, img: np.ndarray):
     """The top class's CAM (TorchCAM, via core.explain; Grad-CAM where the model has no CAM), one block per cell."""
     e = ex.explain(lm, torch.from_numpy(img))
     cam_map = e.native["cam" if "cam" in e.native else "gradcam"]

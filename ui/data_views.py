@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import attention as at
+from core import attention as att
 from core.experiments import hunger as hu
 from core.experiments import hunger_reading as hr
 from core.experiments import hunger_results
 from core.experiments import variants_reading as vr
-from core.experiments import positions as ex
+from core.experiments import positions
 from core import models, shapes
 from core.messages import Message, listing
 from ui import compute, present
@@ -51,17 +51,17 @@ def series_scale(series) -> alt.Scale:
 
 
 # --- where: trained on the centre, tested everywhere ----------------------------------------------------------------
-POSITION_NAMES = ex.POSITION_MODELS
+POSITION_NAMES = positions.POSITION_MODELS
 
 
 @st.cache_data(max_entries=2, show_spinner=False)  # the spinner is in the session's language: see position_section
 def position_predictions() -> tuple[dict, np.ndarray, np.ndarray, bool]:
     """The shipped results if present (instant), else a smaller live measurement."""
-    res = ex.load_positions()
+    res = positions.load_positions()
     shipped = res is not None
     if not shipped:
         loaded = {n: cached_model(n) for n in POSITION_NAMES}
-        res = compute.run(ex.position_predictions, loaded.__getitem__, POSITION_NAMES, n=1_000)
+        res = compute.run(positions.position_predictions, loaded.__getitem__, POSITION_NAMES, n=1_000)
     return {n: res[f"pred_{n}"] for n in POSITION_NAMES}, res["labels"], res["centres"], shipped
 
 
@@ -82,8 +82,8 @@ def position_section() -> None:
         st.warning(t("data.position.live_measurement"))
     _position_heatmap_section(preds, labels, centres)
     present.chart(distance_chart(preds, labels, centres), width="stretch")
-    near, far = ex.NEAR_FAR
-    acc = ex.centre_accuracy(preds, labels, centres)
+    near, far = positions.NEAR_FAR
+    acc = positions.centre_accuracy(preds, labels, centres)
     card = models.model_card().get("models", {})
     budget = listing((Message("data.position.budget", {"model": n, "steps": card[n]["recipe"]["steps"],
                                                           "batch": card[n]["recipe"]["batch"]})
@@ -92,7 +92,7 @@ def position_section() -> None:
     bands = listing((Message("data.position.band", {"model": n, "near": a, "far": b}) for n, (a, b) in acc.items()),
                        "semicolon")
     st.info(t("data.position.bands", near=near, far=far, accuracies=bands, images=images, budget=budget))
-    st.caption(words(ex.centre_reading(acc)))
+    st.caption(words(positions.centre_reading(acc)))
 
 
 @st.fragment  # the cell size changes only the heatmaps: rerun them alone
@@ -103,19 +103,19 @@ def _position_heatmap_section(preds, labels, centres) -> None:
     present.chart(_position_heatmaps(grid))
     radius = shapes.CENTER_RADIUS
     st.caption(t("data.position.heatmap_caption", images=len(labels), radius=radius, lo=32 - radius, hi=32 + radius,
-                 size_min=shapes.SIZE_RANGE[0], size_max=shapes.SIZE_RANGE[1], min_objects=ex.MIN_OBJECTS))
+                 size_min=shapes.SIZE_RANGE[0], size_max=shapes.SIZE_RANGE[1], min_objects=positions.MIN_OBJECTS))
     st.download_button(t("data.position.download"), grid.to_csv(index=False), "position_accuracy.csv", "text/csv")
 
 
 def _position_grid(preds, labels, centres, cell: int) -> pd.DataFrame:
-    return pd.DataFrame(ex.position_grid({n: preds[n] for n in POSITION_NAMES}, labels, centres, cell))
+    return pd.DataFrame(positions.position_grid({n: preds[n] for n in POSITION_NAMES}, labels, centres, cell))
 
 
-FEW_OBJECTS_GREY = "#d9d9d9"  # cells with fewer than ex.MIN_OBJECTS test objects: no accuracy, no colour
+FEW_OBJECTS_GREY = "#d9d9d9"  # cells with fewer than positions.MIN_OBJECTS test objects: no accuracy, no colour
 
 
 def _position_heatmaps(grid: pd.DataFrame) -> alt.FacetChart:
-    """Accuracy per cell, coloured where the cell holds at least ex.MIN_OBJECTS test objects; grey and without an
+    """Accuracy per cell, coloured where the cell holds at least positions.MIN_OBJECTS test objects; grey and without an
     accuracy where it holds fewer. Every tooltip gives the cell's number of objects."""
     x, y = alt.X("x:O", title=t("data.position.x")), alt.Y("y:O", title=t("data.position.y"))
     where = [alt.Tooltip("model:N", title=t("data.chart.model")), "x", "y"]
@@ -125,7 +125,7 @@ def _position_heatmaps(grid: pd.DataFrame) -> alt.FacetChart:
                                   title=t("data.chart.accuracy")),
         tooltip=[*where, alt.Tooltip("accuracy:Q", format=".1%", title=t("data.chart.accuracy")), n])
     few = alt.Chart().transform_filter("!datum.enough").transform_calculate(
-        note=alt.expr.format(alt.datum.images, "d") + " < " + str(ex.MIN_OBJECTS)).mark_rect(
+        note=alt.expr.format(alt.datum.images, "d") + " < " + str(positions.MIN_OBJECTS)).mark_rect(
         color=FEW_OBJECTS_GREY).encode(
         x=x, y=y, tooltip=[*where, n, alt.Tooltip("note:N", title=t("data.position.too_few"))])
     return alt.layer(enough, few, data=grid).properties(width=180, height=180).facet(
@@ -134,7 +134,7 @@ def _position_heatmaps(grid: pd.DataFrame) -> alt.FacetChart:
 
 def distance_chart(preds, labels, centres) -> alt.LayerChart:
     bands = pd.DataFrame([dict(r, model=n) for n in POSITION_NAMES
-                          for r in ex.distance_accuracy(preds[n], labels, centres)])
+                          for r in positions.distance_accuracy(preds[n], labels, centres)])
     line = alt.Chart(bands).mark_line(point=True).encode(
         x=alt.X("distance_px:Q", title=t("data.position.distance")),
         y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title=t("data.chart.accuracy")),
@@ -182,7 +182,7 @@ def vit_learning_section(hunger: pd.DataFrame) -> None:
     st.markdown(t("data.vit_learning.intro", probe=hu.PROBE_SIZE))
     present.chart(attentiondistance_chart(hunger))
     present.chart(locality_chart(hunger), width="stretch")
-    st.info(words(hr.vit_learning_reading(hunger, at.uniform_attention_distance(8, 8, 1))))
+    st.info(words(hr.vit_learning_reading(hunger, att.uniform_attention_distance(8, 8, 1))))
 
 
 def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.LayerChart:
@@ -252,7 +252,7 @@ def attentiondistance_chart(shipped: pd.DataFrame) -> alt.HConcatChart:
                                                 value_name="distance")
     data["layer"] = data.layer.str.rsplit("_", n=1).str[1].astype(int)
     data["label"] = data.series.map(series_text)
-    uniform = at.uniform_attention_distance(8, 8, 1)
+    uniform = att.uniform_attention_distance(8, 8, 1)
     x = log_x(set(vit.train_size))
     lines = alt.Chart(data).mark_line(point=True).encode(
         x=x, y=alt.Y("mean(distance):Q", title=t("data.chart.distance"), scale=alt.Scale(domain=[0, 40])),

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from core import equivariance as eq
-from core.experiments import positions as ex
+from core.experiments import positions
 from core import pictures as pic
 from core.models import ModelError
 from core.transforms import MODES, as_kernel
@@ -226,6 +226,6 @@ def chains_section(image: np.ndarray, kernel: np.ndarray) -> None:
     reading = eq.odd_shift_reading(df)
     if reading is not None:
         st.info(words(reading))
-    stability = ex.load_stability()
+    stability = positions.load_stability()
     if stability is not None:
-        st.caption(t("equivariance.chains.stability", reading=words(ex.stability_reading(stability))))
+        st.caption(t("equivariance.chains.stability", reading=words(positions.stability_reading(stability))))

@@ -1,6 +1,11 @@
 """The interface's language. The catalogues (locales/<lang>/*.toml, loaded by core.messages) are looked up through
 t(key, **values) in the session's language; words(message_or_error) words what core returns or raises.
 
+Which to use: `t` for a sentence the interface writes itself (a key and its values, worded now); `words` for a
+Message or error that core returned or raised (core builds those with core.messages.say, never knowing the
+language); `worded` for a widget's format_func (labels worded now, looked up later); `name_of` for a thing the
+code knows by an English name (a sample image, a shape).
+
 The language is the session's: `?lang=zh|en` picks it (and is kept in the URL), else the browser's language
 (st.context.locale), else English; the sidebar picker changes it.
 """
@@ -36,7 +41,8 @@ def current() -> str:
 
 
 def t(key: str, **values) -> str:
-    """The text of `key` in the session's language, its {placeholders} filled from `values`."""
+    """The text of `key` in the session's language, its {placeholders} filled from `values`: for the sentences the
+    interface writes itself (a Message from core goes through `words`)."""
     return messages.text(current(), key, **values)
 
 
@@ -47,8 +53,8 @@ def name_of(section: str, name: str) -> str:
 
 
 def worded(options, label) -> Callable[[str], str]:
-    """A widget's format_func: each option's `label`, worded now in the session's language, so that it stays right
-    when it is called later, outside this script run (AppTest does that)."""
+    """A widget's format_func (only there): each option's `label`, worded now in the session's language, so that it
+    stays right when it is called later, outside this script run (AppTest does that)."""
     return {o: label(o) for o in options}.__getitem__
 
 
@@ -58,7 +64,8 @@ def slug(name: str) -> str:
 
 
 def words(what: Message | Exception | None) -> str:
-    """A core Message or error in the session's language (an error core did not word: its own text; None: "")."""
+    """A core Message or error in the session's language (an error core did not word: its own text; None: ""): for
+    what core returns or raises; the interface's own sentences use `t`."""
     if what is None:
         return ""
     if isinstance(what, Message):

@@ -10,7 +10,7 @@ from core import shapes
 from core.experiments import hunger_reading as hr
 from core.experiments import hunger_results
 from core.experiments import pretraining_reading as pr
-from core.experiments import transfer as tf
+from core.experiments import transfer
 from core.messages import listing, say
 from ui import present
 from ui.data_views import SERIES_COLOURS, log_x, series_of, series_scale, series_text
@@ -20,7 +20,7 @@ from ui.i18n import t, words
 # --- k-shot probes from every checkpoint ---------------------------------------------------------------------------
 def transfer_section(hunger: pd.DataFrame, embedded: pd.DataFrame | None) -> None:
     st.markdown(t("data.transfer.intro", targets=words(listing(say(f"shape.{c}") for c in shapes.TARGET_CLASSES)),
-                  draws=tf.DRAWS, query=tf.QUERY_SIZE))
+                  draws=transfer.DRAWS, query=transfer.QUERY_SIZE))
     present.chart(transfer_chart(hunger, embedded))
     st.caption(t("data.transfer.caption"))
     reading = hr.transfer_reading(hunger, embedded)
@@ -38,7 +38,7 @@ def transfer_chart(hunger: pd.DataFrame, embedded: pd.DataFrame | None) -> alt.H
     x = log_x(sizes)
     present_series = [s for s in SERIES_COLOURS if s in set(series_of(runs))]
     colour = alt.Color("label:N", title=None, scale=series_scale(present_series))
-    for k in tf.SHOTS:
+    for k in transfer.SHOTS:
         column = f"transfer_{k}shot"
         title = t("data.transfer.axis", shots=k)
         data = runs.assign(label=[series_text(s) for s in series_of(runs)])

@@ -195,15 +195,15 @@ def vit_probe_metrics(net: torch.nn.Module, probe: torch.Tensor, seed: int, arch
     """mad_layer_1..L (px, mean over heads and probe images) of a trained ViT, and the 2-D locality of its
     position embeddings: as trained, and of what training added to the initialisation drawn with torch seed `seed`
     (weight decay does not reach pos_embed, so the random start, std 0.02, stays in the trained embedding)."""
-    from core import attention as at
+    from core import attention as att
     from core.models import initialisation
     from core.train import normalise
 
     net = net.cpu().float().eval()
-    mad = at.attention_distance_over(net, normalise(probe), chunk=64).mean(-1)
+    mad = att.attention_distance_over(net, normalise(probe), chunk=64).mean(-1)
     out = {f"mad_layer_{i + 1}": round(float(d), 3) for i, d in enumerate(mad)}
-    out["pos_embed_locality"] = round(at.pos_embed_locality(net), 4)
-    out["pos_embed_learnt_locality"] = round(at.learnt_pos_embed_locality(net, initialisation(arch, seed)), 4)
+    out["pos_embed_locality"] = round(att.pos_embed_locality(net), 4)
+    out["pos_embed_learnt_locality"] = round(att.learnt_pos_embed_locality(net, initialisation(arch, seed)), 4)
     return out
 
 
