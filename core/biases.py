@@ -42,6 +42,11 @@ def is_resnet(net: torch.nn.Module) -> bool:
     return all(hasattr(net, n) for n in ("conv1", "bn1", "act1", "maxpool", "layer1"))
 
 
+def resnet_stem(net: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """A timm ResNet's stem: conv, norm, activation, max-pool (stage 0)."""
+    return net.maxpool(net.act1(net.bn1(net.conv1(images))))
+
+
 def stage_output(net: torch.nn.Module, stage: int | None, images: torch.Tensor) -> torch.Tensor:
     """The feature map of a timm ResNet after `stage` (0: the stem, conv + norm + act + max-pool; 1..4: layer1..4;
     None: the last); for any other CNN with `forward_features`, stage is ignored and the last feature map is returned
@@ -49,7 +54,7 @@ def stage_output(net: torch.nn.Module, stage: int | None, images: torch.Tensor) 
     if is_resnet(net) and stage is not None:
         if not 0 <= stage < len(RESNET_STAGES):
             raise BiasError("error.bias.stage", stage=stage, stages=len(RESNET_STAGES) - 1)
-        x = net.maxpool(net.act1(net.bn1(net.conv1(images))))
+        x = resnet_stem(net, images)
         for name in RESNET_STAGES[1:stage + 1]:
             x = getattr(net, name)(x)
         return x
@@ -341,7 +346,7 @@ def vit_locality(net: torch.nn.Module, images: torch.Tensor) -> list[dict]:
 def _stage_features(net, images) -> list[torch.Tensor]:
     if not all(hasattr(net, n) for n in RESNET_STAGES[1:]):
         return [stage_output(net, 0, images).flatten(1)]  # another CNN: its last feature map only
-    x = net.maxpool(net.act1(net.bn1(net.conv1(images))))
+    x = resnet_stem(net, images)
     feats = [x.flatten(1)]
     for name in RESNET_STAGES[1:]:
         x = getattr(net, name)(x)

@@ -186,10 +186,17 @@ CNN = Step("cnn", ("near_near", "near_far", "far_far"), "biases", _measure_cnn)
 
 
 # --- 3. the ViT's biases: patches and position embeddings --------------------------------------------------------
+def which_of_the_pair(holds: dict[str, bool]) -> str:
+    """The choice of a step that asks which of the CNN and the ViT something holds for: "cnn", "vit", "both" or
+    "neither"."""
+    if holds["cnn"]:
+        return "both" if holds["vit"] else "cnn"
+    return "vit" if holds["vit"] else "neither"
+
+
 def vit(intact: dict[str, float], shuffled: dict[str, float], grid: int) -> Answer:
     """Which model keeps its accuracy when each image's grid x grid patches are shuffled ({"cnn", "vit"} -> acc)."""
-    keeps = {m: shuffled[m] >= intact[m] - ORDER_FREE for m in ("cnn", "vit")}
-    correct = ("both" if keeps["vit"] else "cnn") if keeps["cnn"] else ("vit" if keeps["vit"] else "neither")
+    correct = which_of_the_pair({m: shuffled[m] >= intact[m] - ORDER_FREE for m in ("cnn", "vit")})
     return Answer(correct, {"grid": grid, "cnn_0": intact["cnn"], "cnn_g": shuffled["cnn"], "vit_0": intact["vit"],
                             "vit_g": shuffled["vit"]})
 
@@ -324,8 +331,7 @@ HOLDS = 0.10  # a model keeps its accuracy away from the centre when it loses le
 
 def centre(near: dict[str, float], far: dict[str, float]) -> Answer:
     """Which centre-trained model ({"cnn", "vit"}) keeps its accuracy on objects far from the centre."""
-    holds = {m: near[m] - far[m] < HOLDS for m in ("cnn", "vit")}
-    correct = ("both" if holds["vit"] else "cnn") if holds["cnn"] else ("vit" if holds["vit"] else "neither")
+    correct = which_of_the_pair({m: near[m] - far[m] < HOLDS for m in ("cnn", "vit")})
     return Answer(correct, {"cnn_near": near["cnn"], "cnn_far": far["cnn"], "vit_near": near["vit"],
                             "vit_far": far["vit"]})
 

@@ -188,7 +188,13 @@ def grid_frame(heat: np.ndarray, geo: att.ViTGeometry) -> pd.DataFrame:
     r, c = np.divmod(np.arange(gh * gw), gw)
     flat = heat.reshape(-1)
     return pd.DataFrame({"patch": np.arange(gh * gw) + 1, "row": r + 1, "col": c + 1, "attention": flat,
-                         "relative": (flat - flat.min()) / max(float(flat.max() - flat.min()), 1e-12)})
+                         "relative": stretched(flat)})
+
+
+def stretched(values: np.ndarray) -> np.ndarray:
+    """`values` stretched along their last axis from its minimum (0) to its maximum (1); a flat one stays 0."""
+    lo = values.min(-1, keepdims=True)
+    return (values - lo) / np.maximum(values.max(-1, keepdims=True) - lo, 1e-12)
 
 
 def clickable_attention(shown: np.ndarray, df: pd.DataFrame, geo: att.ViTGeometry, query_patch: int | None
@@ -225,10 +231,7 @@ def head_maps(attn: np.ndarray, query: int, geo: att.ViTGeometry) -> tuple[np.nd
     """One query's attention over the patch grid for every layer and head [L, H, gh, gw], and the same maps each
     stretched from its own minimum (0) to its maximum (1)."""
     maps = att.query_map(torch.from_numpy(attn), query, geo).numpy()
-    flat = maps.reshape(*maps.shape[:2], -1)
-    lo = flat.min(-1)[..., None, None]
-    span = np.maximum(flat.max(-1)[..., None, None] - lo, 1e-12)
-    return maps, (maps - lo) / span
+    return maps, stretched(maps.reshape(*maps.shape[:2], -1)).reshape(maps.shape)
 
 
 def all_heads_frame(maps: np.ndarray, relative: np.ndarray) -> pd.DataFrame:
@@ -275,10 +278,14 @@ def distance_chart(df: pd.DataFrame, uniform: float) -> alt.LayerChart:
         tooltip=[alt.Tooltip("layer:Q", title=t("attention.col.layer")),
                  alt.Tooltip("head:N", title=t("attention.col.head")),
                  alt.Tooltip("distance:Q", format=".1f", title=t("attention.col.distance"))])
-    base = alt.Chart(pd.DataFrame({"distance": [uniform]})).mark_rule(strokeDash=[5, 4], color="#555").encode(
+    return alt.layer(uniform_rule(uniform), heads).properties(height=320)
+
+
+def uniform_rule(uniform: float) -> alt.Chart:
+    """The uniform-attention baseline a distance chart is read against: a dashed rule at `uniform` px."""
+    return alt.Chart(pd.DataFrame({"distance": [uniform]})).mark_rule(strokeDash=[5, 4], color="#555").encode(
         y=alt.Y("distance:Q", title=t("attention.distance.y")),
         tooltip=[alt.Tooltip("distance:Q", format=".1f", title=t("attention.distance.uniform"))])
-    return alt.layer(base, heads).properties(height=320)
 
 
 def similarity_tiles(sim: np.ndarray) -> np.ndarray:
@@ -549,10 +556,7 @@ def comparison_chart(layers: pd.DataFrame, uniform: float) -> alt.LayerChart:
         tooltip=[alt.Tooltip("model:N", title=t("attention.compare.model")),
                  alt.Tooltip("layer:Q", title=t("attention.col.layer")),
                  alt.Tooltip("distance:Q", format=".1f", title=t("attention.col.distance"))])
-    base = alt.Chart(pd.DataFrame({"distance": [uniform]})).mark_rule(strokeDash=[5, 4], color="#555").encode(
-        y=alt.Y("distance:Q", title=t("attention.distance.y")),
-        tooltip=[alt.Tooltip("distance:Q", format=".1f", title=t("attention.distance.uniform"))])
-    return alt.layer(base, lines).properties(height=260)
+    return alt.layer(uniform_rule(uniform), lines).properties(height=260)
 
 
 def trained_on(row) -> str:

@@ -34,6 +34,8 @@ LIVE_STEPS = (25, 100, 300, 1_000)
 SERIES_COLOURS = {"cnn": models.EMBEDDED["cnn"].colour, hunger_results.series_name("cnn", hu.AUGMENT_PX): "#8c564b",
                   "vit": models.EMBEDDED["vit"].colour, hunger_results.series_name("vit", hu.AUGMENT_PX): "#bcbd22"}
 METRICS = ("test_accuracy", "train_accuracy")
+# uniform attention's mean distance on the grid's ViT (core.models: 64 px in 8x8 patches of 8 px, one class token)
+GRID_VIT_UNIFORM = att.uniform_attention_distance(8, 8, 1)
 
 
 def _metric_labels() -> dict[str, str]:
@@ -182,7 +184,7 @@ def vit_learning_section(hunger: pd.DataFrame) -> None:
     st.markdown(t("data.vit_learning.intro", probe=hu.PROBE_SIZE))
     present.chart(attentiondistance_chart(hunger))
     present.chart(locality_chart(hunger), width="stretch")
-    st.info(words(hr.vit_learning_reading(hunger, att.uniform_attention_distance(8, 8, 1))))
+    st.info(words(hr.vit_learning_reading(hunger, GRID_VIT_UNIFORM)))
 
 
 def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.LayerChart:
@@ -252,7 +254,7 @@ def attentiondistance_chart(shipped: pd.DataFrame) -> alt.HConcatChart:
                                                 value_name="distance")
     data["layer"] = data.layer.str.rsplit("_", n=1).str[1].astype(int)
     data["label"] = data.series.map(series_text)
-    uniform = att.uniform_attention_distance(8, 8, 1)
+    uniform = GRID_VIT_UNIFORM
     x = log_x(set(vit.train_size))
     lines = alt.Chart(data).mark_line(point=True).encode(
         x=x, y=alt.Y("mean(distance):Q", title=t("data.chart.distance"), scale=alt.Scale(domain=[0, 40])),

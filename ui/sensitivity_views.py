@@ -203,8 +203,8 @@ def chart(table: pd.DataFrame, path: sen.Path, loaded: dict, canvas: int, key: s
     enc = dict(x=x, y=alt.Y("p_target:Q", title=t("sensitivity.chart.y_line"), scale=alt.Scale(domain=[0, 1])),
                color=alt.Color("model:N", title=t("sensitivity.col.model"), legend=alt.Legend(orient="top", title=None),
                                scale=colour_scale(loaded)))
-    # The click selection sits on a layer of points of its own: on mark_line(point=...) a click never reached the
-    # app (issue #16; a browser test clicks a point).
+    # The click selection sits on a layer of points of its own: on mark_line(point=...) a click never reaches the
+    # app (a browser test clicks a point).
     points = alt.Chart(table).mark_circle(size=30, opacity=1).encode(
         **enc, tooltip=_tooltip("model", axis, "target_shown", "p_target", "top1_shown", "p_top1")).add_params(pick)
     lines = alt.Chart(table).mark_line().encode(**enc) + points

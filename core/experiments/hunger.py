@@ -37,7 +37,7 @@ ARCHS = {"cnn": "resnet", "vit": "vit"}  # the two series every size and augment
 # kind's series (same pool, recipe, stopping), at the grid's `variant_sizes`, seed 0, no augmentation
 # (core.models._resnet_variant and _conv_stem say what each one changes)
 VARIANTS = {"cnn-circular": "resnet-circular", "cnn-s2": "resnet-s2", "cnn-cifar": "resnet-cifar",
-            "vit-convstem": "vit-convstem"}  # cheapest first: one thread trains them at ~500, 500, 65, 240 images/s
+            "vit-convstem": "vit-convstem"}  # cheapest first (their training speeds: bench/README.md)
 MODELS = {**ARCHS, **VARIANTS}  # a row's `model` -> its architecture (core.models.build_embedded)
 
 
@@ -95,10 +95,9 @@ class Grid:
                 + sorted(variants, key=lambda c: (c[1], cost.index(c[0]))))
 
 
-# Measured on this 2-core machine (one thread a run): the ViT trains at ~300 images/s alone, ~200/s with the
-# machine busy; the ResNet at ~950/s with bf16. The embedded ViT needed 320k images seen for 98.9 %; watched runs
-# at N = 1k climbed off chance within 20k images, and the probes kept gaining until 190k-290k images,
-# hence the ViT's minimum of 160k before patience may stop it (8x the plateau) and a cap of 1.28M.
+# When patience may stop a run: the embedded ViT needed 320k images seen for 98.9 %; ViT runs at N = 1k climb off
+# chance within 20k images and kept gaining until 190k-290k images in trial runs, hence the ViT's minimum of 160k
+# before patience may stop it (8x the plateau) and a cap of 1.28M. (What these cost on a CPU: bench/README.md.)
 CNN_STOP = EarlyStop(check_images=5_120, patience=8, min_images=40_960, max_images=640_000)
 VIT_STOP = EarlyStop(check_images=12_800, patience=6, min_images=160_000, max_images=1_280_000)
 CPU = Grid("cpu", sizes=(250, 1_000, 2_000, 4_000, 8_000, 16_000), seeds=1, augments=(0, AUGMENT_PX),
