@@ -100,7 +100,7 @@ KEEP = re.compile(
     r"\$[^$]*\$|`[^`]*`|\*\*[a-z0-9-]+\*\*|https?://\S+|\?[a-z]+=\w+|timm:[\w.-]+|"
     r"\b(?:CNNs?|ViTs?|ViT-B/\d+|ResNet(?:-\d+)?|BlurPool|timm|ImageNet|token|tokens|patch|Vision Transformer|MFLOPs|"
     r"Grad-CAM|CAM|TorchCAM|LeGrad|RISE|torchvision|Selvaraju|Petsiuk|Chefer|CLS|DIST|REG\d+|PREFIX\d+|JFT|GAP|PCA|MLP|CSV|Sobel|ReLU|relu|conv|pool|avgpool|maxpool|blurpool|softmax|rollout|zeros|circular|reflect|"
-    r"Fig|Figs|Tab|DeiT|BiT|Touvron|NVIDIA|Dosovitskiy|Azulay|Weiss|Kayhan|van Gemert|Gemert|Zhang|Abnar|Zuidema|Raghu|Chefer|Zhou|"
+    r"Fig|Figs|Tab|DeiT|BiT|Touvron|NVIDIA|Dosovitskiy|Xiao|Azulay|Weiss|Kayhan|van Gemert|Gemert|Zhang|Abnar|Zuidema|Raghu|Chefer|Zhou|"
     r"CKA|ERF|Kornblith|Luo|Yin|Park|Kim|et al|arXiv|px|MB|IBL_\w+|(?:cnn|vit)(?:-[a-z0-9]+)*|max|min|mean|cos|sin|std|SHA|CPU|GPU|CUDA|bf16)\b"
     r"|[0-9.,×%+−\-]+")
 LATIN_WORD = re.compile(r"[A-Za-z]{3,}")

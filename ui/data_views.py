@@ -17,6 +17,7 @@ from core.experiments import hunger as hu
 from core.experiments import hunger_reading as hr
 from core.experiments import hunger_results
 from core.experiments import variants_reading as vr
+from core.experiments import wording
 from core.experiments import positions
 from core import models, shapes
 from core.messages import Message, listing
@@ -319,6 +320,23 @@ def variant_architectures() -> pd.DataFrame:
     return pd.DataFrame([dict(vr.architecture(m), model=m) for m in VARIANT_COLOURS])
 
 
+def variants_chart(points: pd.DataFrame, models: list[str], colours: list[str]) -> alt.FacetChart:
+    """Test accuracy as bars, one row of bars per training-set size, each model in its colour: the variants beside
+    the shipped series (bars, not lines: most sizes hold a few models; rows, not columns: a phone's width)."""
+    base = alt.Chart().encode(
+        y=alt.Y("model:N", title=None, sort=models, axis=alt.Axis(labelLimit=220)),
+        x=alt.X("accuracy:Q", title=t("data.variants.chart_title"), scale=alt.Scale(domain=[0, 1.1]),
+                axis=alt.Axis(format="%", values=[0, 0.25, 0.5, 0.75, 1])),
+        tooltip=[alt.Tooltip("model:N", title=t("data.variants.col_model")), alt.Tooltip("N:N", title="N"),
+                 alt.Tooltip("accuracy:Q", format=".1%", title=t("data.chart.test"))])
+    bars = base.mark_bar().encode(color=alt.Color("model:N", legend=None,
+                                                  scale=alt.Scale(domain=models, range=colours)))
+    text = base.mark_text(align="left", dx=4).encode(text=alt.Text("accuracy:Q", format=".0%"))
+    return alt.layer(bars, text, data=points).properties(height=alt.Step(20)).facet(
+        row=alt.Row("N:N", title=None, sort=sorted(set(points.N), key=lambda s: points[points.N == s].n.iloc[0]),
+                    header=alt.Header(labelAngle=0, labelAlign="left", labelFontWeight="bold")))
+
+
 def variants_section(hunger: pd.DataFrame) -> None:
     """The variants' accuracy beside the shipped CNN and ViT, what each changes and costs, and the reading."""
     st.markdown(t("data.variants.intro"))
@@ -329,27 +347,19 @@ def variants_section(hunger: pd.DataFrame) -> None:
         st.info(t("data.variants.missing"))
         return
     names = {m: t(f"data.variants.name.{m}") for m in VARIANT_COLOURS}
-    points = pd.DataFrame([{"model": names[m], "train_size": n, "accuracy": a}
+    points = pd.DataFrame([{"model": names[m], "N": f"N = {wording.fmt_n(n)}", "n": n, "accuracy": a}
                            for m, curve in acc.items() if m in names for n, a in curve.items()])
     shown = [m for m in VARIANT_COLOURS if m in acc]
-    colour = alt.Color("model:N", title=None, sort=[names[m] for m in shown],
-                       scale=alt.Scale(domain=[names[m] for m in shown], range=[VARIANT_COLOURS[m] for m in shown]),
-                       legend=alt.Legend(orient="bottom", columns=2))
-    chart = alt.Chart(points).mark_line(point=True).encode(
-        x=log_x(set(points.train_size)), color=colour,
-        y=alt.Y("accuracy:Q", title=t("data.variants.chart_title"), scale=alt.Scale(domain=[0, 1]),
-                axis=alt.Axis(format="%")),
-        tooltip=[alt.Tooltip("model:N", title=t("data.variants.col_model")),
-                 alt.Tooltip("train_size:Q", format=",d", title="N"),
-                 alt.Tooltip("accuracy:Q", format=".1%", title=t("data.chart.test"))]).properties(height=320)
+    chart = variants_chart(points, [names[m] for m in shown], [VARIANT_COLOURS[m] for m in shown])
     present.chart(chart, width="stretch")
     st.info(words(reading))
     plain = vr.plain_rows(hunger)
-    minutes = (plain[plain.train_size.isin(set(points.train_size))].groupby("model").seconds.mean() / 60).round(0)
+    minutes = (plain[plain.train_size.isin(set(points.n))].groupby("model").seconds.mean() / 60).round(0)
     arch = variant_architectures().set_index("model")
+    st.markdown("\n".join("- " + t("data.variants.what_item", model=names[m], what=t(f"data.variants.what.{m}"))
+                           for m in shown))
     st.dataframe(pd.DataFrame({
         t("data.variants.col_model"): [names[m] for m in shown],
-        t("data.variants.col_change"): [t(f"data.variants.what.{m}") for m in shown],
         t("data.variants.col_parameters"): [f"{arch.loc[m, 'parameters']:,}" for m in shown],
         t("data.variants.col_flops"): [f"{arch.loc[m, 'flops_per_image'] / 1e6:.0f}" for m in shown],
         t("data.variants.col_map"): [f"{arch.loc[m, 'last_map']}×{arch.loc[m, 'last_map']}" for m in shown],
