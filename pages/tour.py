@@ -14,14 +14,7 @@ step = tour.STEPS[n - 1]
 st.query_params["step"] = str(n)  # the lecturer's bookmark follows the tour
 st.sidebar.toggle(t("tour.hide"), value=True, key=views.HIDE, help=t("tour.hide_help"))
 
-# one screen at 1280x720 in projector mode: the navigation beside a smaller title, the question and the answer's
-# words left, its picture and takeaway right
-st.html("""<style>
-h1 { font-size: 1.45rem !important; }
-[data-testid="stMainBlockContainer"] { padding-top: 3.75rem !important; padding-bottom: 0.5rem !important; }
-[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.6rem; }
-[data-testid="stMainBlockContainer"] [data-testid="stMarkdownContainer"] p { font-size: 0.92em; }
-</style>""")
+views.fit_one_screen()
 head, back, forward = st.columns([10, 2, 2], vertical_alignment="center")
 head.title(t("tour.heading", n=n, total=len(tour.STEPS), title=t(f"tour.{step.id}.title")))
 revealed = views.is_shown(step.id)

@@ -127,6 +127,21 @@ def show(shown: tour.Shown) -> None:
 
 
 # --- where the lecture is: the step (bookmarked as ?step=N) and what has been revealed -------------------------------
+# one screen at 1280x720 in projector mode: the navigation beside a smaller title, the question and the answer's
+# words left, its picture and takeaway right
+ONE_SCREEN_CSS = """<style>
+h1 { font-size: 1.45rem !important; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.75rem !important; padding-bottom: 0.5rem !important; }
+[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.6rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stMarkdownContainer"] p { font-size: 0.92em; }
+</style>"""
+
+
+def fit_one_screen() -> None:
+    """Tighten the page so that a step fits one projector screen (ONE_SCREEN_CSS)."""
+    st.html(ONE_SCREEN_CSS)
+
+
 STEP = "tour_step"  # session state: the 1-based step shown
 REVEALED = "tour_revealed"  # session state: the ids of the steps revealed in this session
 HIDE = "tour_hide"  # the sidebar switch: hide answers until revealed (on), or show them at once (self-study)
