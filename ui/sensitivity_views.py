@@ -12,9 +12,11 @@ import torch
 from core import models, shapes
 from core import pictures as pic
 from core import sensitivity as sen
+from core.experiments import positions
 from core.models import total_stride
 from ui import bookmarks, compute, present
-from ui.i18n import Message, listing, name_of, t, words
+from ui.i18n import Message, listing, name_of, t, worded, words
+from ui.images import image_picker
 from ui.models import cached_model, colour_scale
 
 MODEL_CHOICES = list(models.EMBEDDED) + [n for n in models.available() if n.startswith(models.TIMM_PREFIX)]
@@ -312,3 +314,72 @@ def top5_at(result: dict, loaded: dict, index: int) -> pd.DataFrame:
             rows.append((name, rank, name_of("shape", loaded[name].class_names[c]), round(float(p[c]), 4)))
     return pd.DataFrame(rows, columns=[t("sensitivity.col.model"), t("sensitivity.col.rank"),
                                        t("sensitivity.col.class"), t("sensitivity.col.probability")])
+
+# --- the page's controls and closing readings ------------------------------------------------------------------------
+def scene_controls() -> tuple[dict, list[str], str]:
+    """The sidebar: the object, the scene, its path and the models (each widget keyed and bookmarked). Returns the
+    scene's settings (Scene's fields but canvas, region and photo), the models picked and the custom model typed."""
+    D = DEFAULT_SCENE
+    with st.sidebar:
+        st.header(t("sensitivity.object"))
+        shapes_ = shapes.CLASSES + (REGION,)
+        shape = st.selectbox(t("sensitivity.shape"), shapes_, index=bookmarks.index_in("shape", shapes_, D.shape),
+                             key="shape", format_func=worded(shapes_, shape_label),
+                             help=t("sensitivity.shape_help"))
+        low, high = shapes.SIZE_RANGE
+        if shape != REGION:
+            size = st.slider(t("sensitivity.size", canvas=BASE), 8, 40, D.size, key="size",
+                             help=t("sensitivity.size_help", low=low, high=high))
+            if not low <= size <= high:
+                st.warning(t("sensitivity.size_outside", size=size, low=low, high=high))
+            angle = st.slider(t("sensitivity.rotation"), 0, 359, D.angle, key="angle")
+            colour = st.color_picker(t("sensitivity.colour"), D.colour, key="colour")
+        else:
+            size, angle, colour = 0, 0, "#000000"
+        st.header(t("sensitivity.scene"))
+        background = st.selectbox(t("sensitivity.background"), BACKGROUNDS, BACKGROUNDS.index(D.background),
+                                  key="bg", format_func=worded(BACKGROUNDS, background_label))
+        bg_seed = st.number_input(t("sensitivity.bg_seed"), 0, 10_000, D.bg_seed, key="bg_seed") \
+            if background == "noisy gradient" else 0
+        kind = st.radio(t("sensitivity.path"), sen.PATHS, index=bookmarks.index_in("path", sen.PATHS, D.path),
+                        horizontal=True, key="path", format_func=worded(sen.PATHS, path_label),
+                        on_change=step_for_path)
+        step = st.slider(t("sensitivity.step"), 1, 8, default_step(kind), key="step",
+                         help=t("sensitivity.step_help", line=D.step, grid=GRID_STEP))
+        st.header(t("sensitivity.models"))
+        chosen = st.multiselect(t("sensitivity.compare"), MODEL_CHOICES,
+                                default=bookmarked_models(DEFAULT_MODELS), key="models",
+                                help=models_help())
+        custom = st.text_input(t("sensitivity.custom"), placeholder="timm:resnet18", key="custom")
+        st.query_params.update(shape=shape, path=kind, models=",".join(chosen))
+    return (dict(shape=shape, size=size, angle=angle, colour=colour, background=background, bg_seed=int(bg_seed),
+                 path=kind, step=step), chosen, custom)
+
+
+def region_controls(canvas: int) -> tuple[tuple[int, int, int, int], torch.Tensor]:
+    """The region-of-an-image controls in the sidebar: (x, y, width, height) of the region, and the photo on the
+    canvas (the script stops while no image is picked)."""
+    with st.sidebar.expander(t("sensitivity.region_expander"), expanded=True):
+        img = image_picker("sens-image", default="cat")
+        if img is None:
+            st.stop()
+        photo = photo_on_canvas(img, canvas)
+        a, b, c, d = st.columns(4)
+        rw = a.number_input(t("sensitivity.region_width"), 1, canvas, canvas // 3, key="rw")
+        rh = b.number_input(t("sensitivity.region_height"), 1, canvas, canvas // 3, key="rh")
+        rx = c.number_input(t("sensitivity.region_left"), 0, canvas - 1, canvas // 3, key="rx")
+        ry = d.number_input(t("sensitivity.region_top"), 0, canvas - 1, canvas // 3, key="ry")
+        region = (int(rx), int(ry), int(rw), int(rh))
+        st.caption(t("sensitivity.region_caption", canvas=canvas))
+    return region, photo
+
+
+def shift_readings(loaded: dict) -> None:
+    """What the shipped stability measurements say about the picked models: anti-aliasing, shift augmentation."""
+    stability = positions.load_stability()
+    if stability is not None and {"cnn", "cnn-aa"} & set(loaded):
+        st.caption(t("sensitivity.anti_aliasing", reading=words(positions.stability_reading(stability))))
+    for augmented, plain in models.augmentation_pairs():  # what shift augmentation did, measured the same way
+        reading = positions.stability_reading(stability, augmented, plain) if stability is not None else None
+        if reading is not None and {augmented, plain} & set(loaded):
+            st.caption(t("sensitivity.augmentation", reading=words(reading)))
