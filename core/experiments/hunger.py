@@ -30,21 +30,8 @@ import torch
 
 from core import shapes
 from core.experiments import hunger_results
+from core.experiments.hunger_results import ARCHS, AUGMENT_PX, MODELS, VARIANTS, kind  # noqa: F401  (the grid's models)
 from core.train import EarlyStop
-
-ARCHS = {"cnn": "resnet", "vit": "vit"}  # the two series every size and augmentation trains
-# Variants that ask whether a result belongs to CNNs (or ViTs) or to this one design: trained exactly like their
-# kind's series (same pool, recipe, stopping), at the grid's `variant_sizes`, seed 0, no augmentation
-# (core.models._resnet_variant and _conv_stem say what each one changes)
-VARIANTS = {"cnn-circular": "resnet-circular", "cnn-s2": "resnet-s2", "cnn-cifar": "resnet-cifar",
-            "vit-convstem": "vit-convstem"}  # cheapest first (their training speeds: bench/README.md)
-MODELS = {**ARCHS, **VARIANTS}  # a row's `model` -> its architecture (core.models.build_embedded)
-
-
-def kind(model: str) -> str:
-    """"cnn" or "vit": which series' arm (batch, recipe, stopping) a model trains with."""
-    return model.split("-")[0]
-
 
 CHUNK = 2_000  # images per rendered chunk of a seed's pool (a multiple of the 10 classes: balanced chunks)
 POOL_SEED = 40_000  # chunk k of seed s is shapes.make_dataset(CHUNK, POOL_SEED + 1000 * s + k)
@@ -52,7 +39,6 @@ TEST_SEED = 30_303
 PROBE_SEED = 50_505
 PROBE_SIZE = 256  # images on which every ViT's mean attention distance is measured
 OBJECT_HALF = math.ceil(shapes.SIZE_RANGE[1] / 2)  # px: no object reaches further than this from its centre
-AUGMENT_PX = 8
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,20 @@ from core.experiments.wording import fmt_n
 from core.messages import Message, say
 
 HUNGER_FILE = RESULTS / "data_hunger.csv"
+ARCHS = {"cnn": "resnet", "vit": "vit"}  # the two series every size and augmentation trains
+# Variants that ask whether a result belongs to CNNs (or ViTs) or to this one design: trained exactly like their
+# kind's series (same pool, recipe, stopping), at the grid's `variant_sizes`, seed 0, no augmentation
+# (core.models._resnet_variant and _conv_stem say what each one changes)
+VARIANTS = {"cnn-circular": "resnet-circular", "cnn-s2": "resnet-s2", "cnn-cifar": "resnet-cifar",
+            "vit-convstem": "vit-convstem"}  # cheapest first (their training speeds: bench/README.md)
+MODELS = {**ARCHS, **VARIANTS}  # a row's `model` -> its architecture (core.models.build_embedded)
+AUGMENT_PX = 8  # the augmented series' largest shift, px
+
+
+def kind(model: str) -> str:
+    """"cnn" or "vit": which series' arm (batch, recipe, stopping) a model trains with."""
+    return model.split("-")[0]
+
 COLUMNS = ("model", "train_size", "seed", "augment_px", "converged", "images_seen", "steps", "best_step", "lr",
            "weight_decay", "train_accuracy", "val_accuracy", "test_accuracy", "transfer_5shot", "transfer_25shot",
            "seconds", "device", "command")

@@ -7,8 +7,7 @@ variant turns it around, the reading names the variant and what it changes. Only
 """
 from __future__ import annotations
 
-from core.experiments.hunger import ARCHS, AUGMENT_PX, VARIANTS, kind
-from core.experiments.hunger_results import converged, series_name, summary
+from core.experiments.hunger_results import ARCHS, AUGMENT_PX, VARIANTS, converged, kind, series_name, summary
 from core.experiments.wording import fmt_n
 from core.messages import Message, listing, say
 
@@ -148,7 +147,7 @@ def architecture(model: str) -> dict:
     the last feature map (CNNs) or token grid (ViTs), of a grid model's architecture. Imports torch: call it cached."""
     import torch
 
-    from core.experiments.hunger import MODELS
+    from core.experiments.hunger_results import MODELS
     from core.models import build_embedded
     from core.train import flops_per_image
 
