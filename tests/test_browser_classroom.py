@@ -122,8 +122,9 @@ def test_a_class_of_three_phones_on_two_servers_follows_two_steps(servers, chrom
 
     _button(lecturer, w["reveal"]).click()
     _wait_text(lecturer, w["room"])
-    for pg in phones:  # the phones follow on their own
+    for pg in phones:  # the phones follow on their own, down to the takeaway under the room's answers
         _wait_text(pg, w["room"])
+        _wait_text(pg, text(lang, "tour.takeaway"))
 
     _button(lecturer, w["next"]).click()
     for pg in phones:
