@@ -23,25 +23,35 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")]
 
 
-@pytest.fixture(scope="module")
-def server():
+def start_server(env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """`streamlit run` of the lab on a free loopback port, with `env` added to the environment: (process, url)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+                            env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def wait_healthy(url: str, seconds: float = 240) -> None:
+    """Until the server's health check answers; generous for a busy machine (the warm-up goes on behind it)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read().strip() == b"ok":
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail("streamlit did not answer its health check")
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def server():
+    proc, url = start_server()
     try:
-        deadline = time.monotonic() + 240  # generous for a busy machine (the warm-up goes on behind it: ui/warmup.py)
-        while True:
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read().strip() == b"ok":
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("streamlit did not answer its health check")
-                time.sleep(0.2)
+        wait_healthy(url)
         yield url
     finally:
         proc.terminate()

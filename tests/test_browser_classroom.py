@@ -3,17 +3,12 @@ share one classroom database (two processes, as behind the proxy). The phones jo
 lecturer through two steps and see the reveal; a reload keeps a phone's answer; no phone ever receives the
 presenter key, in its page or in any WebSocket frame."""
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from core import tour
 from core.messages import text
-from test_browser import ARGS, CHROMIUM, IDLE, pytestmark  # noqa: F401  (the browser marker and its skip)
+from test_browser import IDLE, browser, pytestmark, start_server, wait_healthy  # noqa: F401  (fixture, marker)
 
 WORDS = {"en": {"start": "Start a class", "reveal": "Reveal", "next": "Next", "answered": "{n} answered this step",
                 "room": "2 of 3 expected", "head": "step {n} of"},
@@ -22,47 +17,19 @@ WORDS = {"en": {"start": "Start a class", "reveal": "Reveal", "next": "Next", "a
 WAIT = 120_000  # ms: a busy machine answers slowly; every wait is for a state, never a fixed time
 
 
-def _serve(db: str) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1"],
-                            env={**__import__("os").environ, "IBL_CLASSROOM_DB": db},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    return proc, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
+    """Two server processes of the lab sharing one classroom database."""
     db = str(tmp_path_factory.mktemp("class") / "class.sqlite3")
-    started = [_serve(db) for _ in range(2)]
+    started = [start_server({"IBL_CLASSROOM_DB": db}) for _ in range(2)]
     try:
-        deadline = time.monotonic() + 300
         for _, url in started:
-            while True:
-                try:
-                    if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read().strip() == b"ok":
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        pytest.fail("streamlit did not answer its health check")
-                    time.sleep(0.2)
+            wait_healthy(url, 300)
         yield [url for _, url in started]
     finally:
         for proc, _ in started:
             proc.terminate()
             proc.wait(10)
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _wait_text(pg, words: str, timeout: int = WAIT) -> None:
@@ -79,12 +46,12 @@ def _choice(lang: str, n: int, choice: str) -> str:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_a_class_of_three_phones_on_two_servers_follows_two_steps(servers, chromium, lang):
+def test_a_class_of_three_phones_on_two_servers_follows_two_steps(servers, browser, lang):
     from playwright.sync_api import expect
 
     w = WORDS[lang]
     a, b = servers
-    desk = chromium.new_context(viewport={"width": 1400, "height": 900})
+    desk = browser.new_context(viewport={"width": 1400, "height": 900})
     desk.set_default_timeout(WAIT)
     lecturer = desk.new_page()
     lecturer.goto(f"{a}/tour?step=1&lang={lang}")
@@ -99,7 +66,7 @@ def test_a_class_of_three_phones_on_two_servers_follows_two_steps(servers, chrom
 
     phones, frames = [], []
     for i, server in enumerate((a, a, b)):  # the third phone is served by the other process
-        ctx = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
         ctx.set_default_timeout(WAIT)
         pg = ctx.new_page()
         pg.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(
