@@ -98,7 +98,7 @@ def test_the_chinese_catalogue_uses_the_standard_terms():
 # ($...$), code (`...`), numbers. Anything else in Latin letters (three or more in a row) is an untranslated word.
 KEEP = re.compile(
     r"\$[^$]*\$|`[^`]*`|\*\*[a-z0-9-]+\*\*|https?://\S+|\?[a-z]+=\w+|timm:[\w.-]+|"
-    r"\b(?:CNNs?|ViTs?|ViT-B/\d+|ResNet(?:-\d+)?|BlurPool|timm|ImageNet|token|tokens|patch|Vision Transformer|MFLOPs|"
+    r"\b(?:CNNs?|ViTs?|ViT-B/\d+|ResNet(?:-\d+)?|BlurPool|timm|ImageNet|CIFAR|token|tokens|patch|Vision Transformer|MFLOPs|"
     r"Grad-CAM|CAM|TorchCAM|LeGrad|RISE|torchvision|Selvaraju|Petsiuk|Chefer|CLS|DIST|REG\d+|PREFIX\d+|JFT|GAP|PCA|MLP|CSV|Sobel|ReLU|relu|conv|pool|avgpool|maxpool|blurpool|softmax|rollout|zeros|circular|reflect|"
     r"Fig|Figs|Tab|DeiT|BiT|Touvron|NVIDIA|Dosovitskiy|Xiao|Azulay|Weiss|Kayhan|van Gemert|Gemert|Zhang|Abnar|Zuidema|Raghu|Chefer|Zhou|"
     r"CKA|ERF|Kornblith|Luo|Yin|Park|Kim|et al|arXiv|px|MB|IBL_\w+|(?:cnn|vit)(?:-[a-z0-9]+)*|max|min|mean|cos|sin|std|SHA|CPU|GPU|CUDA|bf16)\b"
