@@ -1,4 +1,4 @@
-"""Is it this CNN? What the data-hunger grid's variants (core.experiments.hunger.VARIANTS) say about the shipped
+"""Is it this CNN? What the data-hunger grid's variants (core.experiments.hunger_results.VARIANTS) say about the shipped
 series' results, as Messages the catalogues word (locales/<lang>/data.toml: data.variants).
 
 The shipped CNN is a ResNet with ImageNet's stem on 64-px canvases (total stride 32, a 2x2 last map, zero padding).
@@ -12,7 +12,6 @@ from core.experiments.wording import fmt_n
 from core.messages import Message, listing, say
 
 CNN_MODELS = ("cnn",) + tuple(m for m in VARIANTS if kind(m) == "cnn")
-VIT_MODELS = ("vit",) + tuple(m for m in VARIANTS if kind(m) == "vit")
 
 
 def plain_rows(rows):
@@ -23,15 +22,16 @@ def plain_rows(rows):
 
 
 def accuracy(rows) -> dict[str, dict[int, float]]:
-    """{model: {N: mean test accuracy}} of the converged runs without augmentation, at the sizes some variant ran."""
-    plain = plain_rows(rows)
-    sizes = set(plain[plain.model.isin(list(VARIANTS))].train_size.astype(int))
-    return {m: {n: v[0] for n, v in curve.items() if n in sizes} for m, curve in summary(plain).items()}
+    """{model: {N: test accuracy}} of the converged seed-0 runs without augmentation, at the sizes a variant ran."""
+    curves = _curves(rows)
+    sizes = {n for m in VARIANTS for n in curves.get(m, {})}
+    return {m: {n: a for n, a in curve.items() if n in sizes} for m, curve in curves.items()}
 
 
 def vit_ahead_of_every_cnn(rows, n: int) -> bool | None:
     """Whether the plain ViT beats every CNN measured at N = `n` (the shipped one and each variant, seed 0); None
-    where the ViT or no CNN variant ran there. The tour and the data page's headline say "the ViT is ahead" only where this holds."""
+    where the ViT or no CNN variant ran there. The data page's headline says "the ViT is ahead" of CNNs only where
+    this holds."""
     acc = {m: c[n] for m, c in _curves(rows).items() if n in c}
     cnns = [acc[m] for m in CNN_MODELS if m in acc]
     if "vit" not in acc or not any(m in acc for m in VARIANTS if kind(m) == "cnn"):
