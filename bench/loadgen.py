@@ -105,11 +105,21 @@ class Session:
             el = self.elements[path][1]
             k = el.WhichOneof("type")
             w = getattr(el, k) if k else None
+            if k == "slider" and w.type == w.SELECT_SLIDER:  # one element type, two value fields
+                k = "select_slider"
             wid = getattr(w, "id", "")
             if wid and k in VALUE_FIELD and (kind is None or k == kind) and (label is None or w.label == label) \
                     and (key is None or wid.endswith("-" + key)):
                 return k, wid
         raise LookupError(f"no widget kind={kind} label={label} key={key} on /{self.page}")
+
+    def options(self, wid: str) -> list[str]:
+        """A choice widget's options as the frontend sends them back (format_func applied), by widget id."""
+        for _, el in self.elements.values():
+            k = el.WhichOneof("type")
+            if k and getattr(getattr(el, k), "id", "") == wid:
+                return list(getattr(el, k).options)
+        raise LookupError(f"no widget {wid} on /{self.page}")
 
     def set_widget(self, wid: str, kind: str, value) -> None:
         state, field = WidgetState(id=wid), VALUE_FIELD[kind]
@@ -296,13 +306,16 @@ class Set:
     """Change a widget found by element type, label or key, then rerun (as the frontend does on a change)."""
 
     def __init__(self, value=None, kind: str | None = None, label: str | None = None, key: str | None = None,
-                 name: str | None = None):
-        self.value, self.kind, self.label, self.key = value, kind, label, key
+                 name: str | None = None, option: int | None = None):
+        """`option`: pick a choice widget's option by position instead of a value (its shown text depends on the
+        language and the format_func, which is what the frontend sends)."""
+        self.value, self.kind, self.label, self.key, self.option = value, kind, label, key, option
         self.name = name or f"set {label or key or kind}"
 
     async def run(self, s: Session) -> int:
         kind, wid = s.widget(self.kind, self.label, self.key)
-        s.set_widget(wid, kind, self.value)
+        value = self.value if self.option is None else s.options(wid)[self.option]
+        s.set_widget(wid, kind, value)
         return await s.rerun()
 
 
@@ -333,8 +346,30 @@ class Pause:
         return 0
 
 
-SCRIPTS = {  # built-in scripts: the lab's two first pages (a class arriving), the floor app
+PAGES = {"home": ("", ""), "tour": ("tour", "step=1"), "equivariance": ("equivariance", ""),
+         "attention": ("attention", ""), "biases": ("biases", ""), "explain": ("explain", ""),
+         "sensitivity": ("sensitivity", ""), "data": ("data", "")}  # every page as a class opens it
+
+
+def lecture(i: int) -> list:
+    """A class following a lecture: the tour's nine questions (Reveal, then Next), then every page with its main
+    control changed once (by widget key, so the script reads the same in either language)."""
+    steps = [Open("tour", "step=1", name="tour: open")]
+    for k in range(1, 10):
+        steps += [Click(label="Reveal", name=f"tour {k}: reveal"), Click(label="Next", name=f"tour {k}: next")]
+    for page, change in (("equivariance", Set(3, kind="slider", key="eq_dx", name="equivariance: shift")),
+                         ("attention", Set(3, kind="slider", key="att-layer", name="attention: layer")),
+                         ("biases", Set(kind="selectbox", key="bi-cnn", option=1, name="biases: CNN")),
+                         ("explain", Set(kind="selectbox", key="ex-cnn", option=1, name="explain: CNN")),
+                         ("sensitivity", Set(20, kind="slider", key="size", name="sensitivity: size")),
+                         ("data", Set(kind="select_slider", key="cell", option=2, name="data: cell size"))):
+        steps += [Open(*PAGES[page], name=f"{page}: open"), change]
+    return steps
+
+
+SCRIPTS = {  # built-in scripts: a class arriving (home, then the tour), a lecture, the floor app; "page:NAME" opens one
     "pages": lambda i: [Open(""), Open("tour", "step=2")],
+    "lecture": lecture,
     "floor": lambda i: [Open(""), Set(i % 101, kind="slider", name="set slider")],
 }
 
@@ -476,6 +511,9 @@ def serve(app: str | Path):
 def load_script(spec: str):
     if spec in SCRIPTS:
         return SCRIPTS[spec]
+    if spec.startswith("page:"):  # one page, as a class opens it at once (the issue's per-page table)
+        page, query = PAGES[spec.removeprefix("page:")]
+        return [Open(page, query)]
     return steps_from_json(json.loads(Path(spec).read_text() if Path(spec).is_file() else spec))
 
 
@@ -499,7 +537,7 @@ def main(argv: list[str] | None = None) -> dict:
     where.add_argument("--serve", metavar="APP", help="start `streamlit run APP` on a free port, measure it, stop it")
     ap.add_argument("--pid", type=int, help="the server's pid with --url (default: whoever listens on its port)")
     ap.add_argument("--sessions", type=int, default=60)
-    ap.add_argument("--script", default="pages", help=f"{', '.join(SCRIPTS)}, a JSON file or a JSON list of steps")
+    ap.add_argument("--script", default="pages", help=f"{', '.join(SCRIPTS)}, page:NAME ({', '.join(PAGES)}), a JSON file or a JSON list of steps")
     ap.add_argument("--stagger", type=float, default=0.0, help="seconds between session starts (0: all at once)")
     ap.add_argument("--timeout", type=float, default=120.0, help="longest wait for one step")
     ap.add_argument("--warm", type=int, default=1, help="sessions through the script first, unmeasured")

@@ -21,6 +21,9 @@ APP = textwrap.dedent('''
         st.write(f"seen={value}")
         if st.button("Go", key="go"):
             st.write("clicked")
+        size = st.select_slider("Size", [4, 8, 16], value=8, key="size", format_func=lambda v: f"{v} px")
+        pet = st.selectbox("Pet", ["cat", "dog"], key="pet", format_func=str.upper)
+        st.write(f"size={size} pet={pet}")
 
         @st.fragment(run_every=0.3)
         def ticker():
@@ -110,3 +113,12 @@ def test_cli_writes_json_with_server_figures(server, tmp_path):
     assert steps["open /nope"]["failures"] == 2  # the server answers an unknown page with page_not_found
     srv = res["runs"][0]["server"]
     assert srv["pid"] == pid and srv["cpu_s"] >= 0 and srv["peak_rss_mb"] > 10
+
+
+def test_choice_widgets_are_set_by_option_position_as_the_frontend_sends_them(server):
+    """A select_slider is a slider element with string values; a selectbox sends its option's shown text."""
+    url, _ = server
+    summary, sessions = run(url, lambda i: [Open(""), Set(kind="select_slider", key="size", option=2),
+                                            Set(kind="selectbox", key="pet", option=1)], sessions=2)
+    assert all(r["failures"] == 0 for r in summary.values()), summary
+    assert all("size=16 pet=dog" in s.text() for s in sessions)
