@@ -48,12 +48,18 @@ def is_on() -> bool:
     return bool(st.session_state.get(KEY))
 
 
-def chart(c, **kwargs):
-    """st.altair_chart, with projector-sized labels when projector mode is on (the one place charts are drawn)."""
+def sized(c):
+    """The Altair chart `c` with projector-sized labels when projector mode is on, else `c` itself."""
     if is_on():
         label, title = round(11 * SCALE), round(12 * SCALE)
         c = (c.configure_axis(labelFontSize=label, titleFontSize=title)
              .configure_legend(labelFontSize=label, titleFontSize=title, symbolSize=200)
              .configure_header(labelFontSize=label, titleFontSize=title)
              .configure_title(fontSize=title))
-    return st.altair_chart(c, **kwargs)
+    return c
+
+
+def chart(c, **kwargs):
+    """st.altair_chart, with projector-sized labels when projector mode is on (the one place Altair charts are
+    drawn; ui.charts.chart draws the same from a spec cached per input)."""
+    return st.altair_chart(sized(c), **kwargs)

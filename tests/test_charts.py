@@ -1,0 +1,137 @@
+"""ui.charts against Streamlit's and Altair's own output: a cached chart draws the element st.altair_chart draws, its
+data are the rows Altair's to_dict inlines, a picture is the array losslessly; and a builder runs once per input,
+language and projector mode, whichever session asks."""
+import io
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core import messages
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def _draw_both(calls: list, label: str):
+    """One chart drawn twice: by st.altair_chart with projector sizing (present.chart) and by ui.charts.chart."""
+    import altair as alt
+    import pandas as pd
+
+    from ui import charts, present
+    from ui.i18n import t
+
+    def build():
+        calls.append(label)
+        df = pd.DataFrame({"layer": [1, 2, 3], "distance": [4.5, 9.0, 13.5]})
+        return alt.layer(
+            alt.Chart(pd.DataFrame({"distance": [12.0]})).mark_rule(strokeDash=[5, 4]).encode(y="distance:Q"),
+            alt.Chart(df).mark_line(point=True).encode(x=alt.X("layer:Q", title=t("attention.distance.x")),
+                                                       y="distance:Q")).properties(height=200)
+
+    present.toggle()
+    present.chart(build(), width="stretch")
+    charts.chart("test.distance", (label,), build, width="stretch")
+
+
+def _charts(at: AppTest) -> list:
+    return [el.proto for el in at.get("vega_lite_chart")]
+
+
+@pytest.mark.parametrize("query", [{}, {"present": "1"}, {"lang": "zh"}])
+def test_a_cached_chart_is_the_element_st_altair_chart_draws(query):
+    calls = []
+    at = AppTest.from_function(_draw_both, args=(calls, "a"))
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    direct, cached = _charts(at)
+    assert cached.spec == direct.spec and cached.theme == direct.theme
+    assert [(d.name, d.data.data) for d in cached.datasets] == [(d.name, d.data.data) for d in direct.datasets]
+    assert ("labelFontSize" in cached.spec) == ("present" in query)  # projector sizes follow the mode
+    title = json.loads(cached.spec)["layer"][1]["encoding"]["x"]["title"]  # in the session's language
+    assert title == messages.text(query.get("lang", "en"), "attention.distance.x")
+
+
+def test_the_spec_holds_what_altairs_to_dict_inlines():
+    """The same chart through Altair alone (data inlined as rows): the same spec, the data as Arrow instead."""
+    import altair as alt
+    import pandas as pd
+
+    from ui import charts
+
+    df = pd.DataFrame({"layer": [1, 2, 3], "distance": [4.5, 9.0, 13.5]})
+    chart = alt.Chart(df).mark_line().encode(x="layer:Q", y="distance:Q")
+    with alt.theme.enable("none"):  # Streamlit draws without Altair's default theme (it sets the size)
+        reference = chart.to_dict()
+    spec = charts.spec("test.line", (), lambda: chart)
+    rows = {name: pa.ipc.open_stream(data).read_all().to_pandas().to_dict("records")
+            for name, data in spec["datasets"].items()}
+    assert list(rows.values()) == list(reference["datasets"].values()) == [df.to_dict("records")]
+    name, = rows
+    assert {**spec, "datasets": None, "data": None} == {**reference, "datasets": None, "data": None}
+    assert spec["data"] == {"name": name}
+
+
+def _draw_cached(calls: list, label: str):
+    from ui import charts, present
+
+    present.toggle()
+    import altair as alt
+    import pandas as pd
+
+    def build():
+        calls.append(label)
+        return alt.Chart(pd.DataFrame({"x": [1, 2]})).mark_bar().encode(x="x:Q")
+
+    charts.chart("test.bars", (label,), build)
+
+
+def test_a_builder_runs_once_per_input_language_and_mode_for_every_session():
+    calls = []
+    first = AppTest.from_function(_draw_cached, args=(calls, "a"))
+    first.run()
+    first.run()  # the same session again
+    AppTest.from_function(_draw_cached, args=(calls, "a")).run()  # another session, the same input
+    assert calls == ["a"]
+    AppTest.from_function(_draw_cached, args=(calls, "b")).run()  # another input
+    zh = AppTest.from_function(_draw_cached, args=(calls, "a"))
+    zh.query_params["lang"] = "zh"
+    zh.run()  # another language
+    projector = AppTest.from_function(_draw_cached, args=(calls, "a"))
+    projector.query_params["present"] = "1"
+    projector.run()  # projector mode
+    assert calls == ["a", "b", "a", "a"]
+    assert all(len(_charts(at)) == 1 for at in (first, zh, projector))
+
+
+def _show_picture(calls: list, rgb):
+    from ui import charts
+
+    def build():
+        calls.append(1)
+        return rgb
+
+    charts.image("test.picture", ("p",), build, caption="a picture")
+
+
+def test_a_picture_is_the_array_losslessly_and_made_once():
+    from ui import charts
+
+    rgb = np.random.default_rng(0).integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    calls = []
+    for _ in range(2):
+        at = AppTest.from_function(_show_picture, args=(calls, rgb))
+        at.run()
+        assert not at.exception and at.get("image")[0].proto.imgs[0].caption == "a picture"
+    assert calls == [1]
+    data = charts.picture("test.picture", ("q",), lambda: Image.fromarray(rgb))  # a PIL image works alike
+    assert data.startswith(b"\x89PNG") and np.array_equal(np.asarray(Image.open(io.BytesIO(data))), rgb)

@@ -1,0 +1,59 @@
+"""Finished charts and pictures, made once per input and shared by every session that shows them.
+
+A script run rebuilds everything a page draws, for every visitor, even when every result behind it is cached:
+Altair builds and validates its chart, Streamlit converts it to a Vega-Lite spec and its data to Arrow (most of a
+warm run's time on the chart-heavy pages), and Streamlit encodes every picture again. Here each is made once per
+(name, inputs, language, projector mode) and kept in one bounded cache, so a class opening a page pays for it once:
+
+- `chart(name, inputs, build, **kwargs)` draws `build()` (an Altair chart) like present.chart would, from a cached
+  spec (Streamlit's own conversion, its data already Arrow) with st.vega_lite_chart: the same element.
+- `image(name, inputs, build, **kwargs)` draws `build()` (an RGB uint8 array or a PIL image) with st.image, from
+  cached PNG bytes that Streamlit passes on as they are.
+
+`inputs` is a small hashable tuple that, with `name`, says everything `build` depends on besides the session's
+language and projector mode (which are added here): model and image keys, widget values. It is hashed on every run,
+so it holds names and numbers, never arrays or frames.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+import numpy as np
+import streamlit as st
+# Streamlit's own Altair -> Vega-Lite conversion (to_dict with validation, data to Arrow), the one st.altair_chart
+# runs: a spec made by it and drawn with st.vega_lite_chart is the element st.altair_chart would have drawn.
+from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
+
+from ui import png, present
+from ui.i18n import current
+
+ENTRIES = 1024  # specs and pictures of a few kB to tens of kB each: tens of MB at most
+
+
+@st.cache_resource(max_entries=ENTRIES, show_spinner=False)
+def _finished(name: str, inputs: tuple, lang: str, projector: bool, _make: Callable):
+    """The one cache: `_make()` once per key; every session gets the same object (never changed after)."""
+    return _make()
+
+
+def spec(name: str, inputs: tuple[Hashable, ...], build: Callable) -> dict:
+    """The Vega-Lite spec of the Altair chart `build()` (projector-sized when projector mode is on), its data as
+    named Arrow datasets, made once per (name, inputs, language, projector mode)."""
+    return _finished(name, inputs, current(), present.is_on(),
+                     lambda: _convert_altair_to_vega_lite_spec(present.sized(build())))
+
+
+def chart(name: str, inputs: tuple[Hashable, ...], build: Callable, **kwargs):
+    """present.chart(build(), **kwargs), with the spec made once per input (see spec)."""
+    return st.vega_lite_chart(spec(name, inputs, build), **kwargs)
+
+
+def picture(name: str, inputs: tuple[Hashable, ...], build: Callable) -> bytes:
+    """PNG bytes of the picture `build()` (RGB uint8 array or PIL image), made once per (name, inputs, language)."""
+    return _finished(name, inputs, current(), False, lambda: png(np.asarray(build())))
+
+
+def image(name: str, inputs: tuple[Hashable, ...], build: Callable, **kwargs):
+    """st.image of picture(name, inputs, build): PNG bytes, which Streamlit passes on without decoding or
+    re-encoding (a width under the picture's own would make it resize them on every run)."""
+    return st.image(picture(name, inputs, build), output_format="PNG", **kwargs)
