@@ -341,6 +341,27 @@ def uniform_distance_of(net: torch.nn.Module, input_hw: tuple[int, int]) -> floa
     geo = vit_geometry(net, input_hw)
     return uniform_attention_distance(geo.grid_size, geo.patch_size, geo.num_prefix_tokens)
 
+
+def vit_comparison(vits: dict) -> tuple[list[dict], list[dict], float, list[str]]:
+    """Several trained ViTs side by side. `vits`: name -> (loaded model, its mean attention distance [L, H] over the
+    same sample images), or None for a model that could not be loaded. Returns (one row per model with a card: its
+    name and trained_vit's figures; one row per (model, layer): its distance averaged over heads, px; uniform
+    attention's distance on their geometry (shared by the embedded ViTs: the last model's), nan if none; the models
+    without a row, in order)."""
+    rows, layers, missing, uniform = [], [], [], float("nan")
+    for name, loaded in vits.items():
+        row = trained_vit(loaded[0]) if loaded is not None else None
+        if row is None:
+            missing.append(name)
+            continue
+        lm, dist = loaded
+        uniform = uniform_distance_of(lm.net, lm.input_size)
+        rows.append({"model": name, **row})
+        layers += [{"model": name, "layer": i + 1, "distance": float(d)}
+                   for i, d in enumerate(torch.as_tensor(dist).mean(-1))]
+    return rows, layers, uniform, missing
+
+
 def patch_embed_pca(net: torch.nn.Module, k: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
     """Principal components of the patch-embedding filters (ViT paper, Fig. 7 left).
 

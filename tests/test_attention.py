@@ -344,6 +344,30 @@ def test_comparison_reading_names_the_extremes_and_whether_any_first_layer_is_lo
         att.comparison_reading([], [], 32.0)
 
 
+def test_vit_comparison_reads_the_card_and_averages_heads():
+    """The embedded ViT's row is its model card's; a layer's distance is the mean of its heads'; the baseline is
+    uniform attention over its 8 x 8 patches of 8 px and the class token (a numpy loop); a model that could not be
+    loaded and one without a card (random weights) have no row."""
+    try:
+        trained = models.load_model("vit")
+    except models.ModelError as e:
+        pytest.skip(f"embedded ViT not available: {e}")
+    dist = np.array([[1.0, 3.0], [5.0, 7.0], [2.0, 2.0]])  # 3 layers x 2 heads
+    rows, layers, uniform, missing = att.vit_comparison(
+        {"gone": None, "vit": (trained, dist), "random": (models.load_model("vit", pretrained=False), dist)})
+    card = trained.info
+    assert [r["model"] for r in rows] == ["vit"] and missing == ["gone", "random"]
+    assert (rows[0]["images"], rows[0]["accuracy"]) == (card["training_set"]["images"],
+                                                        card["test_accuracy"]["full_frame"])
+    assert layers == [{"model": "vit", "layer": 1, "distance": 2.0}, {"model": "vit", "layer": 2, "distance": 6.0},
+                      {"model": "vit", "layer": 3, "distance": 2.0}]
+    centres = np.array([(r, c) for r in range(8) for c in range(8)], dtype=float)
+    by_hand = np.mean([sum(8 * np.hypot(*(p - q)) for q in centres) / 65 for p in centres])
+    assert uniform == pytest.approx(by_hand)
+    nobody = att.vit_comparison({"gone": None})
+    assert nobody[:2] == ([], []) and np.isnan(nobody[2]) and nobody[3] == ["gone"]
+
+
 # ---------------------------------------------------------------- Fig. 7, predictions, CAM
 
 
