@@ -35,17 +35,20 @@ PLACES = [("st.altair_chart: Altair to Vega-Lite (to_dict, validation, Arrow)", 
           ("st.cache_data hits (hash args, unpickle)", "cache_utils.py:__call__")]
 
 
-def _profiled_runs(profile: cProfile.Profile, cpu: list[float]):
-    """Wrap ScriptRunner._run_script so that the script thread's run is profiled and its CPU time recorded."""
+def _profiled_runs(profile: cProfile.Profile | None, cpu: list[float]):
+    """Wrap ScriptRunner._run_script so that the script thread's run is profiled (unless `profile` is None) and its
+    CPU time recorded."""
     original = ScriptRunner._run_script
 
     def run_script(self, rerun_data):
         start = time.thread_time()
-        profile.enable()
+        if profile:
+            profile.enable()
         try:
             return original(self, rerun_data)
         finally:
-            profile.disable()
+            if profile:
+                profile.disable()
             cpu.append(time.thread_time() - start)
 
     return original, run_script
@@ -63,13 +66,14 @@ def place_shares(stats: pstats.Stats) -> list[tuple[str, float]]:
     return sorted(total.items(), key=lambda kv: -kv[1])
 
 
-def profile_page(page: str, runs: int = 10, query: dict | None = None, out: Path | None = None) -> dict:
+def profile_page(page: str, runs: int = 10, query: dict | None = None, out: Path | None = None,
+                 profiled: bool = True) -> dict:
     at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=300)
     at.query_params.update(query or {})
     at.run()
     if at.exception:
         raise RuntimeError([e.value for e in at.exception])
-    profile, cpu = cProfile.Profile(), []
+    profile, cpu = cProfile.Profile() if profiled else None, []
     original, wrapped = _profiled_runs(profile, cpu)
     ScriptRunner._run_script = wrapped
     try:
@@ -77,12 +81,13 @@ def profile_page(page: str, runs: int = 10, query: dict | None = None, out: Path
             at.run()
     finally:
         ScriptRunner._run_script = original
-    if out:
-        profile.dump_stats(str(out))
-    stats = pstats.Stats(profile)
-    profiled = stats.total_tt
-    return {"page": page, "runs": runs, "cpu_ms_per_run": sorted(1000 * c for c in cpu),
-            "profiled_s": profiled, "places": place_shares(stats), "stats": stats}
+    result = {"page": page, "runs": runs, "cpu_ms_per_run": sorted(1000 * c for c in cpu)}
+    if profile:
+        if out:
+            profile.dump_stats(str(out))
+        stats = pstats.Stats(profile)
+        result.update(profiled_s=stats.total_tt, places=place_shares(stats), stats=stats)
+    return result
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -92,12 +97,15 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--query", action="append", default=[], help="k=v, e.g. lang=zh (repeatable)")
     ap.add_argument("--top", type=int, default=25, help="how many functions to print by cumulative time")
     ap.add_argument("--out", type=Path, help="write the cProfile stats here (snakeviz, pstats)")
+    ap.add_argument("--cpu-only", action="store_true", help="no profiler: only the CPU per run, undisturbed")
     a = ap.parse_args(argv)
-    r = profile_page(a.page, a.runs, dict(q.split("=", 1) for q in a.query), a.out)
+    r = profile_page(a.page, a.runs, dict(q.split("=", 1) for q in a.query), a.out, not a.cpu_only)
     cpu = r["cpu_ms_per_run"]
     print(f"{a.page}: {r['runs']} warm runs, script-thread CPU per run: median {cpu[len(cpu) // 2]:.0f} ms, "
-          f"min {cpu[0]:.0f}, max {cpu[-1]:.0f} (profiled, so slower than unprofiled; profile total "
-          f"{r['profiled_s']:.2f} s)")
+          f"min {cpu[0]:.0f}, max {cpu[-1]:.0f}" + ("" if a.cpu_only else
+          f" (profiled, so slower than unprofiled; profile total {r['profiled_s']:.2f} s)"))
+    if a.cpu_only:
+        return r
     for label, seconds in r["places"]:
         print(f"  {100 * seconds / r['profiled_s']:5.1f} %  {label}")
     buf = io.StringIO()

@@ -135,3 +135,19 @@ def test_a_picture_is_the_array_losslessly_and_made_once():
     assert calls == [1]
     data = charts.picture("test.picture", ("q",), lambda: Image.fromarray(rgb))  # a PIL image works alike
     assert data.startswith(b"\x89PNG") and np.array_equal(np.asarray(Image.open(io.BytesIO(data))), rgb)
+    # floats in [0, 1] as st.image reads them: times 255, cut (not rounded) to whole numbers
+    floats = np.array([[[0.0, 0.5, 1.0], [0.999, 0.002, 0.25]]])
+    data = charts.picture("test.picture", ("floats",), lambda: floats)
+    assert np.asarray(Image.open(io.BytesIO(data))).tolist() == [[[0, 127, 255], [254, 0, 63]]]
+
+
+def test_a_digest_follows_the_contents():
+    from ui.charts import digest
+
+    a = np.zeros((3, 4, 4), dtype=np.float32)
+    b = a.copy()
+    assert digest(a) == digest(b) == digest(a.transpose(0, 2, 1).copy())  # equal values, laid out alike
+    b[2, 3, 3] = 1e-6
+    assert digest(b) != digest(a)
+    assert digest(a.reshape(4, 3, 4)) != digest(a)  # the same bytes in another shape
+    assert digest(a.astype(np.float64)) != digest(a) and digest(a[:, ::2]) == digest(a[:, ::2].copy())

@@ -16,7 +16,7 @@ from core import explain as ex
 from core import messages, models
 from core import pictures as pic
 from core import shapes
-from ui import bookmarks, compute, page_link, png, present
+from ui import bookmarks, charts, compute, page_link, png
 from ui.i18n import Message, current, listing, name_of, t, worded, words
 from ui.models import cached_model
 
@@ -26,6 +26,7 @@ DEFAULTS = {"model": "vit", "image": "one star (64×64)"}
 
 @dataclass
 class Analysis:
+    inputs: tuple[str, str]  # (model name, image digest): what every picture and chart of it depends on
     geo: att.ViTGeometry
     shown: np.ndarray  # [3, H, W] in [0, 1]: the image as the model sees it
     attn: np.ndarray  # [L, H, N, N]
@@ -60,8 +61,8 @@ def _compute_analysis(lm, img: np.ndarray) -> Analysis:
     x = lm.preprocess(torch.from_numpy(img))
     attn, logits = att.attention_and_logits(lm.net, x)
     shown = pic.denormalize(x, lm.mean, lm.std)[0]
-    return Analysis(att.vit_geometry(lm.net, x.shape[-2:]), shown.numpy(), attn[0].numpy(),
-                    logits.softmax(-1)[0].numpy())
+    return Analysis((lm.name, charts.digest(img)), att.vit_geometry(lm.net, x.shape[-2:]), shown.numpy(),
+                    attn[0].numpy(), logits.softmax(-1)[0].numpy())
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -179,8 +180,8 @@ def token_sequence_image(shown: np.ndarray, geo: att.ViTGeometry, per_line: int 
     return im
 
 
-def _data_uri(rgb: np.ndarray) -> str:
-    return "data:image/png;base64," + base64.b64encode(png(pic.to_uint8(rgb))).decode()
+def _data_uri(png_bytes: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes).decode()
 
 
 def grid_frame(heat: np.ndarray, geo: att.ViTGeometry) -> pd.DataFrame:
@@ -197,9 +198,15 @@ def stretched(values: np.ndarray) -> np.ndarray:
     return (values - lo) / np.maximum(values.max(-1, keepdims=True) - lo, 1e-12)
 
 
-def clickable_attention(shown: np.ndarray, df: pd.DataFrame, geo: att.ViTGeometry, query_patch: int | None
-                        ) -> alt.LayerChart:
-    """The image with the query's attention as a translucent heat map; a click on a patch selects it."""
+def shown_picture(shown: np.ndarray) -> np.ndarray:
+    """The image as the model sees it [H, W, 3] uint8, enlarged (whole pixels) to about CHART_PX."""
+    return pic.upscale(pic.to_uint8(shown.transpose(1, 2, 0)), _factor(*shown.shape[1:]))
+
+
+def clickable_attention(shown: np.ndarray, df: pd.DataFrame, geo: att.ViTGeometry, query_patch: int | None,
+                        shown_png: bytes | None = None) -> alt.LayerChart:
+    """The image with the query's attention as a translucent heat map; a click on a patch selects it.
+    `shown_png`: shown_picture(shown) as PNG, if the caller has it already."""
     H, W = shown.shape[1:]
     width = CHART_PX
     height = round(CHART_PX * H / W)
@@ -208,7 +215,7 @@ def clickable_attention(shown: np.ndarray, df: pd.DataFrame, geo: att.ViTGeometr
     xs = alt.Scale(domain=[0, W], nice=False, zero=False)
     ys = alt.Scale(domain=[0, H], nice=False, zero=False, reverse=True)
     picture = pd.DataFrame({"x": [0], "x2": [W], "y": [0], "y2": [H],
-                            "url": [_data_uri(pic.upscale(shown.transpose(1, 2, 0), _factor(H, W)))]})
+                            "url": [_data_uri(shown_png or png(shown_picture(shown)))]})
     image = alt.Chart(picture).mark_image(aspect=False).encode(
         x=alt.X("x:Q", scale=xs, axis=None), x2="x2", y=alt.Y("y:Q", scale=ys, axis=None), y2="y2", url="url:N")
     pick = alt.selection_point(name="patch", fields=["patch"], on="click", clear=False)
@@ -328,10 +335,12 @@ def prediction_chart(df: pd.DataFrame) -> alt.Chart:
     ).properties(height=220)
 
 
-def download(df: pd.DataFrame, name: str, key: str) -> None:
-    """A CSV of `df` (English column names and identifiers: data for scripts), labelled with its file name."""
-    st.download_button(t("attention.download", file=f"{name}.csv"), df.to_csv(index=False).encode(), f"{name}.csv",
-                       "text/csv", key=key)
+def download(frame, name: str, key: str) -> None:
+    """A CSV of the table `frame()` (English column names and identifiers: data for scripts), labelled with its file
+    name. The table is made and written when the button is pressed, not on every run (`frame` may be a DataFrame)."""
+    make = frame if callable(frame) else lambda: frame
+    st.download_button(t("attention.download", file=f"{name}.csv"), lambda: make().to_csv(index=False).encode(),
+                       f"{name}.csv", "text/csv", key=key)
 
 
 # --- page sections (called by pages/attention.py) --------------------------------------------------------------------
@@ -343,13 +352,16 @@ def cnn_section(lm, img_np: np.ndarray) -> None:
     except ex.ExplainError as e:
         st.error(t("attention.cnn.no_cam", error=words(e)))
         return
+    inputs = (lm.name, charts.digest(img_np))
     a, b = st.columns(2)
-    a.image(pic.upscale(rgb, max(1, 320 // rgb.shape[0])), width=320,
-            caption=t("attention.cnn.cam_caption", rows=cam_map.shape[0], cols=cam_map.shape[1]))
+    with a:
+        charts.image("attention.cam", inputs, lambda: pic.upscale(rgb, max(1, 320 // rgb.shape[0])), width=320,
+                     caption=t("attention.cnn.cam_caption", rows=cam_map.shape[0], cols=cam_map.shape[1]))
     table = predictions(probs, lm.class_names)
-    b.altair_chart(prediction_chart(table), width="stretch")
+    with b:
+        charts.chart("attention.prediction", inputs, lambda: prediction_chart(table), width="stretch")
     download(table, "cnn_top5", "dl-cnn-top5")
-    download(cam_frame(cam_map), "cam", "dl-cam")
+    download(lambda: cam_frame(cam_map), "cam", "dl-cam")
     page_link("explain", t("attention.cnn.explain_link"))
 
 
@@ -357,12 +369,14 @@ def patches_section(res: Analysis) -> None:
     geo = res.geo
     st.header(t("attention.patches.header"))
     a, b = st.columns([1, 1.4])
-    a.image(patch_grid_image(res.shown, geo), width="stretch",
-            caption=t("attention.patches.grid_caption", rows=geo.grid_size[0], cols=geo.grid_size[1],
-                      height=geo.patch_size[0], width=geo.patch_size[1]))
-    b.image(token_sequence_image(res.shown, geo), width="stretch",
-            caption=t("attention.patches.sequence_caption", prefix=_prefix_tokens(geo),
-                      patches=geo.num_patches, tokens=geo.num_tokens))
+    with a:
+        charts.image("attention.patch_grid", res.inputs, lambda: patch_grid_image(res.shown, geo), width="stretch",
+                     caption=t("attention.patches.grid_caption", rows=geo.grid_size[0], cols=geo.grid_size[1],
+                               height=geo.patch_size[0], width=geo.patch_size[1]))
+    with b:
+        charts.image("attention.tokens", res.inputs, lambda: token_sequence_image(res.shown, geo), width="stretch",
+                     caption=t("attention.patches.sequence_caption", prefix=_prefix_tokens(geo),
+                               patches=geo.num_patches, tokens=geo.num_tokens))
 
 
 def _prefix_tokens(geo: att.ViTGeometry) -> Message | str:
@@ -415,24 +429,31 @@ def where_section(res: Analysis) -> None:
 
     layer_attn = res.attn[layer - 1]
     fused = att.fuse_heads(torch.from_numpy(layer_attn)).numpy() if head == "mean" else layer_attn[head - 1]
-    heat = att.query_map(torch.from_numpy(fused), query, geo).numpy()
-    frame = grid_frame(heat, geo)
+
+    def frame() -> pd.DataFrame:
+        return grid_frame(att.query_map(torch.from_numpy(fused), query, geo).numpy(), geo)
+
+    def clickable() -> alt.LayerChart:
+        shown_png = charts.picture("attention.shown", res.inputs, lambda: shown_picture(res.shown))
+        return clickable_attention(res.shown, frame(), geo, query - P + 1 if query >= P else None, shown_png)
+
     a, b = st.columns([1, 1.4])
     with a:
-        present.chart(clickable_attention(res.shown, frame, geo, query - P + 1 if query >= P else None),
-                      width="content", key="att-click", on_select=on_click, selection_mode="patch")
+        charts.chart("attention.where", (*res.inputs, layer, head, query), clickable, width="content",
+                     key="att-click", on_select=on_click, selection_mode="patch")
         to_prefix = fused[query, :P].sum()
         st.caption(t("attention.where.caption", layer=layer, head=_head_label(head), token=geo.token_name(query),
                      prefix=_prefix_tokens(geo), share=to_prefix))
         download(frame, f"attention_L{layer}_{head}_q{_token_param(geo, query)}", "dl-att")
     with b:
         st.markdown(t("attention.where.all_heads"))
-        maps, relative = head_maps(res.attn, query, geo)
-        st.image(png(heads_image(relative, lang=current())), output_format="PNG",
-                 caption=t("attention.where.all_heads_caption"))
+        charts.image("attention.heads", (*res.inputs, query),
+                     lambda: heads_image(head_maps(res.attn, query, geo)[1], lang=current()),
+                     caption=t("attention.where.all_heads_caption"))
         if not labels_drawable(current()):
-            st.markdown(t("attention.where.heads_legend", layers=relative.shape[0], heads=relative.shape[1]))
-        download(all_heads_frame(maps, relative), f"attention_all_heads_q{_token_param(geo, query)}", "dl-heads")
+            st.markdown(t("attention.where.heads_legend", layers=L, heads=H))
+        download(lambda: all_heads_frame(*head_maps(res.attn, query, geo)),
+                 f"attention_all_heads_q{_token_param(geo, query)}", "dl-heads")
 
 
 @st.fragment  # head fusion and discard ratio change only the rollout
@@ -446,16 +467,23 @@ def rollout_section(res: Analysis) -> None:
     fusion = r1.radio(t("attention.rollout.fusion"), fusions, horizontal=True, key="att-fusion",
                       format_func=worded(fusions, lambda f: t(f"attention.fusion.{f}")))
     discard = r2.slider(t("attention.rollout.discard"), 0.0, 0.95, 0.0, 0.05, key="att-discard")
-    joint = att.rollout(torch.from_numpy(res.attn), fusion, discard, P)
-    roll = att.query_map(joint, 0, geo).numpy()
-    last = att.query_map(att.fuse_heads(torch.from_numpy(res.attn[-1])), 0, geo).numpy()
+
+    def roll() -> np.ndarray:
+        return att.query_map(att.rollout(torch.from_numpy(res.attn), fusion, discard, P), 0, geo).numpy()
+
+    def last() -> np.ndarray:
+        return att.query_map(att.fuse_heads(torch.from_numpy(res.attn[-1])), 0, geo).numpy()
+
     a, b = st.columns(2)
-    a.image(overlay_image(res.shown, roll), width=320,
-            caption=t("attention.rollout.rollout_caption", layers=L, fusion=Message(f"attention.fusion.{fusion}"),
-                      discard=discard))
-    b.image(overlay_image(res.shown, last), caption=t("attention.rollout.last_caption", layer=L), width=320)
-    download(grid_frame(roll, geo).rename(columns={"attention": "rollout"}).assign(last_layer=last.reshape(-1)),
-             "rollout", "dl-rollout")
+    with a:
+        charts.image("attention.rollout", (*res.inputs, fusion, discard), lambda: overlay_image(res.shown, roll()),
+                     width=320, caption=t("attention.rollout.rollout_caption", layers=L,
+                                          fusion=Message(f"attention.fusion.{fusion}"), discard=discard))
+    with b:
+        charts.image("attention.last_layer", res.inputs, lambda: overlay_image(res.shown, last()), width=320,
+                     caption=t("attention.rollout.last_caption", layer=L))
+    download(lambda: grid_frame(roll(), geo).rename(columns={"attention": "rollout"})
+             .assign(last_layer=last().reshape(-1)), "rollout", "dl-rollout")
 
 
 def fig7_section(lm, res: Analysis) -> None:
@@ -469,8 +497,8 @@ def fig7_section(lm, res: Analysis) -> None:
         if isinstance(pca, Message):
             st.info(words(pca))
         else:
-            st.image(pca[0], width="stretch", caption=t("attention.fig7.pca_caption", n=len(pca[1]),
-                                                        share=pca[1].sum()))
+            charts.image("attention.pca", (lm.name,), lambda: pca[0], width="stretch",
+                         caption=t("attention.fig7.pca_caption", n=len(pca[1]), share=pca[1].sum()))
             download(pd.DataFrame({"pc": np.arange(len(pca[1])) + 1, "explained": pca[1]}),
                      "patch_embed_pca", "dl-pca")
     with f2:
@@ -478,10 +506,11 @@ def fig7_section(lm, res: Analysis) -> None:
         if isinstance(sim, Message):
             st.info(words(sim))
         else:
-            st.image(similarity_tiles(sim), width="stretch", caption=t("attention.fig7.sim_caption"))
+            charts.image("attention.similarity", (lm.name,), lambda: similarity_tiles(sim), width="stretch",
+                         caption=t("attention.fig7.sim_caption"))
             locality = att.pos_embed_locality(lm.net)
             st.metric(t("attention.fig7.locality"), f"{locality:+.2f}", help=t("attention.fig7.locality_help"))
-            download(similarity_frame(sim), "pos_embed_similarity", "dl-sim")
+            download(lambda: similarity_frame(sim), "pos_embed_similarity", "dl-sim")
     with f3:
         _attention_distance(lm.name, res)
 
@@ -501,7 +530,7 @@ def _attention_distance(model_name: str, res: Analysis) -> None:
     idx = np.indices(dist.shape).reshape(2, -1) + 1
     dist_df = pd.DataFrame({"layer": idx[0], "head": idx[1], "distance": dist.reshape(-1)})
     uniform = att.uniform_attention_distance(geo.grid_size, geo.patch_size, P)
-    present.chart(distance_chart(dist_df, uniform), width="stretch")
+    charts.chart("attention.distance", (*res.inputs, over), lambda: distance_chart(dist_df, uniform), width="stretch")
     download(dist_df, "mean_attention_distance", "dl-dist")
     st.caption(words(att.distance_reading(dist, uniform)))
 
@@ -510,7 +539,8 @@ def prediction_section(lm, res: Analysis) -> None:
     st.header(t("attention.prediction.header"))
     table = predictions(res.probs, lm.class_names)
     a, b = st.columns([1.4, 1])
-    a.altair_chart(prediction_chart(table), width="stretch")
+    with a:
+        charts.chart("attention.prediction", res.inputs, lambda: prediction_chart(table), width="stretch")
     b.dataframe(shown_predictions(table), hide_index=True)
     download(table, "top5", "dl-top5")
 
@@ -522,24 +552,15 @@ def embedded_vits() -> list[str]:
 
 @st.cache_data(max_entries=2, show_spinner=False)
 def vit_comparison(names: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame, float, list[str]]:
-    """(one row per model: what it was trained on, its card accuracy, its position embeddings' locality as trained
-    and of what training added; mean attention distance per layer over 32 sample images, one row per (model, layer);
-    uniform attention's distance on their (shared) 64-pixel geometry; the models that could not be loaded)."""
-    rows, layers, missing, uniform = [], [], [], float("nan")
+    """core.attention.vit_comparison of these models (cached), each with its distances over the 32 sample images,
+    its two tables as frames."""
+    vits = {}
     for name in names:
         try:
-            lm = cached_model(name)
+            vits[name] = cached_model(name), _batch_distance(name)
         except models.ModelError:
-            missing.append(name)
-            continue
-        row = att.trained_vit(lm)
-        if row is None:
-            missing.append(name)
-            continue
-        uniform = att.uniform_distance_of(lm.net, lm.input_size)
-        rows.append({"model": name, **row})
-        layers += [{"model": name, "layer": i + 1, "distance": float(d)}
-                   for i, d in enumerate(_batch_distance(name).mean(-1))]
+            vits[name] = None
+    rows, layers, uniform, missing = att.vit_comparison(vits)
     return pd.DataFrame(rows), pd.DataFrame(layers), uniform, missing
 
 
@@ -572,13 +593,14 @@ def trained_on(row) -> str:
 def compare_section() -> None:
     st.header(t("attention.compare.header"))
     st.caption(t("attention.compare.caption"))
+    names = tuple(embedded_vits())
     with st.spinner(t("attention.spinner.distance")):
-        table, layers, uniform, missing = vit_comparison(tuple(embedded_vits()))
+        table, layers, uniform, missing = vit_comparison(names)
     if missing:
         st.info(t("attention.compare.missing", models=listing(missing)))
     if table.empty:
         return
-    present.chart(comparison_chart(layers, uniform), width="stretch")
+    charts.chart("attention.compare", names, lambda: comparison_chart(layers, uniform), width="stretch")
     shown = pd.DataFrame({t("attention.compare.model"): table.model,
                           t("attention.compare.trained_on"): [trained_on(r) for _, r in table.iterrows()],
                           t("attention.compare.accuracy"): table.accuracy.map("{:.1%}".format),
@@ -586,8 +608,8 @@ def compare_section() -> None:
                           t("attention.compare.learnt"): table.learnt_locality.map("{:+.2f}".format)})
     st.dataframe(shown, hide_index=True, width="stretch")
     st.info(words(att.comparison_reading(table.to_dict("records"), layers.to_dict("records"), uniform)))
-    download(table.merge(layers.pivot(index="model", columns="layer", values="distance")
-                         .add_prefix("mad_layer_").reset_index(), on="model"), "vit_comparison", "dl-vits")
+    download(lambda: table.merge(layers.pivot(index="model", columns="layer", values="distance")
+                                 .add_prefix("mad_layer_").reset_index(), on="model"), "vit_comparison", "dl-vits")
     for augmented, plain in models.augmentation_pairs():  # the same pair, swept across the frame
         if {augmented, plain} <= set(table.model):
             st.markdown(t("attention.compare.link_sensitivity", augmented=augmented, plain=plain))

@@ -7,15 +7,16 @@ warm run's time on the chart-heavy pages), and Streamlit encodes every picture a
 
 - `chart(name, inputs, build, **kwargs)` draws `build()` (an Altair chart) like present.chart would, from a cached
   spec (Streamlit's own conversion, its data already Arrow) with st.vega_lite_chart: the same element.
-- `image(name, inputs, build, **kwargs)` draws `build()` (an RGB uint8 array or a PIL image) with st.image, from
-  cached PNG bytes that Streamlit passes on as they are.
+- `image(name, inputs, build, **kwargs)` draws `build()` (an RGB array or a PIL image) with st.image, from cached
+  PNG bytes that Streamlit passes on as they are (st.image would encode an array again on every run).
 
 `inputs` is a small hashable tuple that, with `name`, says everything `build` depends on besides the session's
 language and projector mode (which are added here): model and image keys, widget values. It is hashed on every run,
-so it holds names and numbers, never arrays or frames.
+so it holds names and numbers, never arrays or frames (`digest` names an array by its contents).
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Hashable
 
 import numpy as np
@@ -27,7 +28,13 @@ from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
 from ui import png, present
 from ui.i18n import current
 
-ENTRIES = 1024  # specs and pictures of a few kB to tens of kB each: tens of MB at most
+ENTRIES = 512  # the attention page's specs and pictures are 1 to 53 kB each (with their data): under 30 MB in all
+
+
+def digest(array: np.ndarray) -> str:
+    """A short name for an array's contents (shape, type and values), for `inputs`: e.g. an uploaded image."""
+    a = np.ascontiguousarray(array)
+    return hashlib.blake2b(f"{a.shape}{a.dtype}".encode() + a.tobytes(), digest_size=16).hexdigest()
 
 
 @st.cache_resource(max_entries=ENTRIES, show_spinner=False)
@@ -49,8 +56,15 @@ def chart(name: str, inputs: tuple[Hashable, ...], build: Callable, **kwargs):
 
 
 def picture(name: str, inputs: tuple[Hashable, ...], build: Callable) -> bytes:
-    """PNG bytes of the picture `build()` (RGB uint8 array or PIL image), made once per (name, inputs, language)."""
-    return _finished(name, inputs, current(), False, lambda: png(np.asarray(build())))
+    """PNG bytes of the picture `build()` (an RGB array or a PIL image), made once per (name, inputs, language)."""
+    return _finished(name, inputs, current(), False, lambda: png(_as_st_image_reads(build())))
+
+
+def _as_st_image_reads(picture) -> np.ndarray:
+    """The picture as uint8 the way st.image reads an array, so that the pixels shown do not change: floats (in
+    [0, 1]) times 255 and cut to whole numbers, not rounded."""
+    a = np.asarray(picture)
+    return (a * 255).astype(np.uint8) if np.issubdtype(a.dtype, np.floating) else a.astype(np.uint8)
 
 
 def image(name: str, inputs: tuple[Hashable, ...], build: Callable, **kwargs):
