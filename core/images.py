@@ -307,6 +307,7 @@ def _two_shapes() -> torch.Tensor:
 _PHOTOS = {"cat": "chelsea", "astronaut": "astronaut", "coffee": "coffee"}
 _SCENES = {"white square": _white_square, "checkerboard": _checkerboard, "stripes": _stripes,
            "gradient + disc": _gradient_disc, "shapes": _shapes_scene, "one star (64×64)": _one_star, "star and cross (64×64)": _two_shapes}
+SEVERAL_OBJECTS = frozenset({"shapes", "star and cross (64×64)"})  # scenes where one object can distract from another
 
 
 def _photos_available() -> bool:

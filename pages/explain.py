@@ -2,6 +2,7 @@
 import streamlit as st
 
 from core import explain as ex
+from core import faithfulness, images
 from ui import explain_views as views
 from ui import require_entry
 from ui.i18n import t, words
@@ -14,32 +15,39 @@ D = views.DEFAULTS
 st.title(t("explain.title"))
 st.caption(t("explain.intro"))  # hidden in projector mode: the maps must fit the first screen
 
-c_img, c_cnn, c_vit, c_cls = st.columns([1.2, 1, 1, 1])
+c_img, c_cls = st.columns(2)
 with c_img:
     img = image_picker("ex-image", default=D["image"])
-with c_cnn:
+columns = st.columns(2, gap="large")  # each model's picker above its own maps: no picker shares a row with three
+with columns[0]:
     cnn = model_picker(t("explain.cnn_model"), kinds=("cnn",), default=D["cnn"], key="ex-cnn")
-with c_vit:
+with columns[1]:
     vit = model_picker(t("explain.vit_model"), kinds=("vit",), default=D["vit"], key="ex-vit")
 if img is None or cnn is None or vit is None:
     st.stop()
 with c_cls:
     chosen = views.class_picker([cnn, vit])
+if st.session_state.get("ex-image") in images.SEVERAL_OBJECTS:
+    st.info(t("explain.distractor_case"))
 
 img_np = img.numpy()
-explanations = []
-for col, lm in zip(st.columns(2, gap="large"), (cnn, vit)):
+shown = []
+for col, lm in zip(columns, (cnn, vit)):
     with col:
         try:
             with st.spinner(t("explain.computing", model=lm.name)):
-                e = views.explanation(lm.name, img_np, chosen)
+                shown.append((col, lm, views.explanation(lm.name, img_np, chosen)))
         except ex.ExplainError as err:
             st.error(t("explain.cannot", model=lm.name, error=words(err)))
-            continue
-        views.model_column(lm, img_np, e)
-        explanations.append(e)
+grid = faithfulness.common_grid(m.shape for _, _, e in shown for m in e.native.values()) if shown else None
+faith = {}
+for col, lm, e in shown:
+    with col:
+        with st.spinner(t("explain.computing", model=lm.name)):
+            faith[lm.name] = views.measured_faithfulness(lm.name, img_np, chosen, grid)
+        views.model_column(lm, img_np, e, faith[lm.name])
 
-if explanations:
-    views.faithfulness_section(explanations)
+if shown:
+    views.faithfulness_section([e for _, _, e in shown], faith, grid)
 with st.expander(t("explain.methods_title")):
     st.markdown(t("explain.methods_body"))

@@ -1,8 +1,7 @@
-"""Class-specific saliency maps and their faithfulness (core/explain.py), against hand-built cases and independent
-computations: a network whose evidence sits in one known region, the Grad-CAM = CAM identity for global-average-
-pooled CNNs, the hook-free attention of core.attention, and TorchCAM's own deletion/insertion metric."""
+"""Class-specific saliency maps (core/explain.py), against hand-built cases and independent computations: a network
+whose evidence sits in one known region, the Grad-CAM = CAM identity for global-average-pooled CNNs, the hook-free
+attention of core.attention. Their faithfulness on a common grid is tested in tests/test_faithfulness.py."""
 import threading
-from functools import partial
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ import torch
 from torch import nn
 
 from core import attention as att
-from core import explain, images, models
+from core import explain, faithfulness, images, models
 
 REGION = (slice(8, 24), slice(36, 56))  # rows, cols of the only place RegionNet looks at (64x64 input)
 
@@ -69,17 +68,15 @@ def test_a_cnn_map_finds_the_only_region_the_network_uses(method):
 
 
 def test_deleting_the_region_first_drops_the_score_first():
-    """A map that ranks the region first must give a lower deletion area and a higher insertion area than the
-    same map upside down (the region last)."""
+    """The CNN's own Grad-CAM of RegionNet ranks the region first: on a 4x4 grid it must give a lower deletion area
+    and a higher insertion area than the same map upside down (the region last), with either baseline."""
     lm = region_model()
     e = explain.explain(lm, textured(), class_idx=0)
-    x = lm.preprocess(textured())
-    base = explain.blurred(x)[0]
-    fractions, batch = explain.perturbation_batch(x[0], 1 - e.maps["gradcam"], base)
-    with torch.no_grad():
-        reversed_ = explain.faithfulness(lm.net(batch).softmax(-1)[:, 0], fractions)
-    good = e.faithfulness["gradcam"]
-    assert good.deletion_auc < reversed_.deletion_auc and good.insertion_auc > reversed_.insertion_auc
+    m = e.native["gradcam"]
+    f = faithfulness.measure(lm, textured(), 0, {"map": m, "reversed": 1 - m}, (4, 4))
+    for kind in faithfulness.BASELINES:
+        good, bad = f["map"].curves[kind], f["reversed"].curves[kind]
+        assert good.deletion_auc < bad.deletion_auc and good.insertion_auc > bad.insertion_auc, kind
 
 
 def test_grad_cam_equals_cam_for_a_cnn_with_global_average_pooling():
@@ -119,7 +116,7 @@ def test_vit_attention_and_rollout_are_those_of_the_hook_free_attention_code():
     a = att.attention_maps(lm.net, lm.preprocess(img))[0]  # [L, H, N, N], computed without hooks
     expected = {"attention": a[-1].mean(0)[0, 1:], "rollout": att.rollout(a)[0, 1:]}
     for method, row in expected.items():
-        ref = explain._normalise(row.reshape(8, 8), (64, 64))
+        ref = explain.stretched(row.reshape(8, 8), (64, 64))
         np.testing.assert_allclose(e.maps[method], ref, atol=1e-4, err_msg=method)
 
 
@@ -151,64 +148,34 @@ def test_vit_relevance_is_chefer_et_al_on_a_forward_written_out_by_hand():
     img = images.load_sample("shapes")
     for cls in (0, 7):
         e = explain.explain(lm, img, class_idx=cls)
-        ref = explain._normalise(_relevance_by_hand(lm.net, lm.preprocess(img), cls).reshape(8, 8), (64, 64))
+        ref = explain.stretched(_relevance_by_hand(lm.net, lm.preprocess(img), cls).reshape(8, 8), (64, 64))
         np.testing.assert_allclose(e.maps["relevance"], ref, atol=1e-4)
 
 
 def test_the_trained_vit_explains_a_star_by_the_star():
     """One star on a background, as in training: every ViT map's strongest 64 pixels (1.6 %) lie on the star's
-    box, and removing pixels in the map's order beats removing them at random."""
+    box, and on the ViT's own 8x8 grid deleting cells in the map's order beats deleting them in a random order."""
     lm = models.load_model("vit")
     img = images.load_sample("one star (64×64)")  # the star's sprite: 22 px at x=30, y=12
     e = explain.explain(lm, img)
     assert lm.class_names[e.class_idx] == "star"
     box = np.zeros((64, 64), dtype=bool)
     box[12:34, 30:52] = True
-    rng = np.random.default_rng(0)
-    x = lm.preprocess(img)
-    fractions, batch = explain.perturbation_batch(x[0], rng.random((64, 64)), explain.blurred(x)[0])
-    with torch.no_grad():
-        random_order = explain.faithfulness(lm.net(batch).softmax(-1)[:, e.class_idx], fractions)
+    random_order = np.random.default_rng(0).permutation(64).reshape(8, 8).astype(float)
+    f = faithfulness.measure(lm, img, e.class_idx, {**e.native, "random": random_order}, (8, 8))
     for method, m in e.maps.items():
         top = np.argsort(-m.reshape(-1))[:64]
         assert box.reshape(-1)[top].mean() > 0.9, method
-        assert e.faithfulness[method].deletion_auc < random_order.deletion_auc, method
+        assert f[method].curves["blur"].deletion_auc < f["random"].curves["blur"].deletion_auc, method
 
 
-def test_curves_and_areas_match_torchcam_deletion_insertion_metric():
-    """Our batch of perturbed images and our areas against TorchCAM's DeletionInsertionMetric (RISE), with its
-    baseline (zeros) and its steps: same ranking of pixels, same curve points, so the same areas."""
-    from torchcam.methods import GradCAM
-    from torchcam.metrics import DeletionInsertionMetric
-
-    lm = models.load_model("cnn", pretrained=False)
-    x = lm.preprocess(images.load_sample("shapes"))
-    net = explain.shadow(lm.net)
-    with GradCAM(net, "layer4") as extractor:
-        metric = DeletionInsertionMetric(extractor, partial(torch.softmax, dim=-1), steps=16)
-        metric.update(x, class_idx=2)
-        theirs = metric.summary()
-        scores = net(x.clone().requires_grad_(True))
-        cam = extractor(2, scores)[0][0]
-    ours_map = explain._normalise(cam, (64, 64))
-    fractions, batch = explain.perturbation_batch(x[0], ours_map, torch.zeros_like(x[0]), steps=16)
-    with torch.no_grad():
-        ours = explain.faithfulness(lm.net(batch).softmax(-1)[:, 2], fractions)
-    assert ours.deletion_auc == pytest.approx(theirs["deletion_auc"], abs=1e-4)
-    assert ours.insertion_auc == pytest.approx(theirs["insertion_auc"], abs=1e-4)
-
-
-def test_perturbation_batch_on_a_hand_made_case():
-    x = torch.arange(4.0).reshape(1, 2, 2)  # pixels 0, 1, 2, 3
-    saliency = np.array([[0.1, 0.9], [0.5, 0.0]])  # ranks: pixel 1, then 2, then 0, then 3
-    fractions, batch = explain.perturbation_batch(x, saliency, torch.full_like(x, -1.0), steps=4)
-    np.testing.assert_allclose(fractions, [0, 0.25, 0.5, 0.75, 1])
-    deletion, insertion = batch[:5, 0].reshape(5, 4), batch[5:, 0].reshape(5, 4)
-    assert deletion.tolist() == [[0, 1, 2, 3], [0, -1, 2, 3], [0, -1, -1, 3], [-1, -1, -1, 3], [-1, -1, -1, -1]]
-    assert insertion.tolist() == [[-1, -1, -1, -1], [-1, 1, -1, -1], [-1, 1, 2, -1], [0, 1, 2, -1], [0, 1, 2, 3]]
-    f = explain.faithfulness(torch.tensor([1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]), fractions)
-    assert f.deletion_auc == pytest.approx(0.25 * (0.75 + 0.25))  # trapezoids: (1+.5)/2 + (.5+0)/2, times 0.25
-    assert f.insertion_auc == pytest.approx(0.25 * (0.5 + 3))
+def test_a_bilinear_upsampling_of_a_2x2_map_holds_each_cell_flat_out_to_the_corner():
+    """Why maps are not ranked pixel by pixel after upsampling: with align_corners=False a 2x2 map's cell value sits
+    at the cell's centre (pixel 15.5 of 64) and is held flat beyond it, so the top cell's whole 16x16 corner block ties
+    at the maximum: a pixel ranking deletes the image's corner before the middle of the cell."""
+    up = explain.stretched(torch.tensor([[0.0, 1.0], [0.0, 0.5]]), (64, 64))
+    assert (up[:16, 48:] == 1.0).all()
+    assert up[16, 47] < 1.0 and up[31, 32] < 1.0  # the cell's own inner corner, next to the others, is lower
 
 
 def test_explaining_leaves_the_shared_model_alone_while_others_run_it():
@@ -294,5 +261,5 @@ def test_a_timm_vit_with_extra_prefix_tokens_is_explained_on_its_own_grid():
         assert e.maps[method].shape == (32, 32) and e.native[method].shape == (4, 4), method
         assert e.maps[method].min() == 0 and e.maps[method].max() == pytest.approx(1.0), method
     a = att.attention_maps(net, lm.preprocess(textured()))[0]
-    ref = explain._normalise(a[-1].mean(0)[0, 3:].reshape(4, 4), (4, 4))  # class token's row, registers dropped
+    ref = explain.stretched(a[-1].mean(0)[0, 3:].reshape(4, 4), (4, 4))  # class token's row, registers dropped
     np.testing.assert_allclose(e.native["attention"], ref, atol=1e-5)

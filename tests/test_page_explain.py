@@ -20,28 +20,41 @@ def app():
     return at
 
 
-def test_the_default_view_explains_both_models_top_class_with_every_map(app):
+def test_the_default_view_explains_one_star_with_every_map_on_one_grid(app):
     said = [m.value for m in app.markdown]
-    # the star-and-cross scene: both embedded models answer "cross" (64 % and 56 %)
-    assert any(s.startswith("**cnn** explains **cross**") for s in said), said
-    assert any(s.startswith("**vit** explains **cross**") for s in said), said
+    # one star, as in training: both embedded models answer "star" (99.9 %)
+    assert any(s.startswith("**cnn** explains **star**") for s in said), said
+    assert any(s.startswith("**vit** explains **star**") for s in said), said
     shown = captions(app)
     assert [c.split(" (")[0] for c in shown] == ["**CAM**", "**Grad-CAM**", "**Attention**", "**Rollout**", "**Grad-CAM**",
                                                  "**Relevance**"]
     assert all("2×2 map" in c for c in shown[:2]) and all("8×8 map" in c for c in shown[2:])  # stride 32, patch 8
+    assert any("**2×2 grid**" in s for s in said)  # every map scored on the CNN's grid
     reading = app.info[0].value
-    assert "Most faithful here" in reading and "Least faithful" in reading
+    assert reading.startswith("No map is ahead of another by more than 0.05"), reading  # all score 0.75 / 0.70-0.72
+    assert "Most faithful" not in reading
     assert len(app.dataframe[0].value) == 6
-    assert len(app.get("vega_lite_chart")) == 1
+    assert len(app.get("vega_lite_chart")) == 4  # deletion and insertion for each model
+
+
+def test_the_two_object_image_is_the_labelled_distractor_case():
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["ex-image"] = "star and cross (64×64)"
+    at.run()
+    assert not at.exception
+    assert at.info[0].value.startswith("**Two objects: the distractor case.**")
+    reading = at.info[1].value
+    # inserting the cross's cell alone lifts p(cross) to about 1.6 times the untouched image's, for both models
+    assert "raised the class's probability above the untouched image's" in reading, reading
 
 
 def test_another_class_is_explained_by_both_and_bookmarked(app):
-    app.selectbox(key="ex-class").set_value("star").run()
+    app.selectbox(key="ex-class").set_value("cross").run()
     assert not app.exception
     said = [m.value for m in app.markdown]
-    assert any(s.startswith("**cnn** explains **star**") for s in said)
-    assert any(s.startswith("**vit** explains **star**") for s in said)
-    assert app.query_params["class"] in ("star", ["star"])
+    assert any(s.startswith("**cnn** explains **cross**") for s in said)
+    assert any(s.startswith("**vit** explains **cross**") for s in said)
+    assert app.query_params["class"] in ("cross", ["cross"])
 
 
 def test_a_bookmarked_class_opens_the_page_and_a_bad_one_falls_back_to_the_top_class():
@@ -52,7 +65,7 @@ def test_a_bookmarked_class_opens_the_page_and_a_bad_one_falls_back_to_the_top_c
     at = AppTest.from_file(PAGE, default_timeout=120)
     at.query_params["class"] = "<script>"
     at.run()
-    assert not at.exception and any(m.value.startswith("**vit** explains **cross**") for m in at.markdown)
+    assert not at.exception and any(m.value.startswith("**vit** explains **star**") for m in at.markdown)
 
 
 def test_the_chinese_page_words_the_reading_and_the_maps():
@@ -60,6 +73,6 @@ def test_the_chinese_page_words_the_reading_and_the_maps():
     at.query_params["lang"] = "zh"
     at.run()
     assert not at.exception
-    assert any(m.value.startswith("**vit** 解释的是 **十字**") for m in at.markdown)
-    assert "这里最忠实的是" in at.info[0].value
+    assert any(m.value.startswith("**vit** 解释的是 **星形**") for m in at.markdown)
+    assert at.info[0].value.startswith("没有哪张图在两种基线下都领先另一张超过 0.05")
     assert captions(at)[2].startswith("**注意力**（8×8 的图）")
