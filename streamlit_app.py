@@ -7,6 +7,7 @@ warm-up steps aside while any visitor's run is under way, and later visitors fin
 page's default view ready (ui/warmup.py).
 """
 import streamlit as st
+from starlette.routing import Route
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ui import warmup
@@ -38,9 +39,16 @@ def draw() -> None:
         warmup.start()  # where no lifespan ran (AppTest): once, after this first page is done
 
 
+def classroom_state(request):
+    """The classroom phones' poll (ui/classroom.py STATE_PATH): a plain route, no script run per poll."""
+    from ui import classroom  # at the first poll, not at the server's start
+
+    return classroom.state_endpoint(request)
+
+
 # The server imports this file outside any script run (no context: say so quietly, it is expected here).
 if get_script_run_ctx(suppress_warning=True) is None:
-    app = st.App(__file__, lifespan=warmup.lifespan)
+    app = st.App(__file__, lifespan=warmup.lifespan, routes=[Route("/_classroom/state", classroom_state)])
 else:
     with warmup.visitor():  # the warm-up waits while a visitor's page runs
         draw()

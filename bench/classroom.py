@@ -46,9 +46,13 @@ import time
 from pathlib import Path
 
 from bench import loadgen
+from streamlit.components.v2.bidi_component.main import _make_trigger_id
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+
 from bench.loadgen import FRAGMENT_DONE, Sample, Session, pct, summarize, usage
 from core import tour
 from core.classroom import ClassStore
+from ui.classroom import FOLLOW_NAME
 
 OUT = Path(__file__).with_name("classroom.json")
 APP = "streamlit_app.py"
@@ -88,6 +92,77 @@ def stats(values: list[float]) -> dict:
         return {"n": 0, "p50_s": None, "p95_s": None, "max_s": None}
     return {"n": len(values), "p50_s": round(pct(values, 50), 3), "p95_s": round(pct(values, 95), 3),
             "max_s": round(max(values), 3)}
+
+
+class Phone(Session):
+    """A student's phone: its WebSocket, and what the page's follow component does in a browser (ui/classroom.py,
+    FOLLOW): every data.every s a GET of data.path on one kept-alive connection; when the moment it answers is not
+    data.seen, the component's trigger and a full rerun (the component's setTriggerValue)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.follow: dict | None = None  # the component's data, as the page last drew it
+        self.trigger = ""  # the component's trigger widget id
+        self.http_polls: list[float] = []  # each GET's time, sent to answered
+        self.http_failures = self.moves = 0
+        self._poller: asyncio.Task | None = None
+        self._http = None
+
+    def _handle(self, msg) -> None:
+        super()._handle(msg)
+        if msg.WhichOneof("type") == "delta" and msg.delta.WhichOneof("type") == "new_element":
+            el = msg.delta.new_element
+            if el.WhichOneof("type") == "bidi_component" and el.bidi_component.component_name == FOLLOW_NAME:
+                self.follow = json.loads(el.bidi_component.json)
+                self.trigger = _make_trigger_id(el.bidi_component.id, "events")
+                if self._poller is None:
+                    self._poller = asyncio.get_running_loop().create_task(self._poll())
+
+    async def _get(self, path: str) -> dict:
+        host, port = self.url.split("://", 1)[1].split(":")
+        if self._http is None:
+            self._http = await asyncio.open_connection(host, int(port))
+        reader, writer = self._http
+        writer.write(f"GET /{path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        return json.loads(await reader.readexactly(int(re.search(rb"(?i)content-length: *(\d+)", head)[1])))
+
+    async def _poll(self) -> None:
+        while not self.closed:  # setInterval: the next tick whether or not the page has rerun yet
+            await asyncio.sleep(self.follow["every"])
+            if self.closed or self.ws is None:
+                return
+            t = time.perf_counter()
+            try:
+                now = (await asyncio.wait_for(self._get(self.follow["path"]), self.timeout))["now"]
+            except Exception:  # noqa: BLE001 - the connection went or timed out: a failed poll, try anew
+                self.http_failures += 1
+                if self._http:
+                    self._http[1].close()
+                self._http = None
+                continue
+            self.http_polls.append(time.perf_counter() - t)
+            if now != self.follow["seen"]:
+                self.moves += 1
+                state = WidgetState(id=self.trigger, json_trigger_value=json.dumps([{"event": "moved",
+                                                                                      "value": now}]))
+                self.widgets[self.trigger] = state
+                asyncio.get_running_loop().create_task(self._moved())
+                await asyncio.sleep(0)  # the rerun message is built and sent with the trigger...
+                self.widgets.pop(self.trigger, None)  # ...which, like a click's, goes with one rerun only
+
+    async def _moved(self) -> None:
+        try:
+            await self.rerun()
+        except Exception:  # noqa: BLE001 - a later rerun took its place, or the phone closed: its state says
+            pass
+
+    async def close(self) -> None:
+        if self._poller:
+            self._poller.cancel()
+        if self._http:
+            self._http[1].close()
+        await super().close()
 
 
 class Lecturer(Session):
@@ -140,7 +215,7 @@ async def at(moment: float) -> None:
 async def warm_up(url: str, store: ClassStore, timeout: float) -> None:
     """Another class: one student joins, answers and sees the reveal, one lecturer opens its tour."""
     code, key = store.create([s.choices for s in tour.STEPS])
-    s, lect = Session(url, [], timeout), Lecturer(url, [], timeout)
+    s, lect = Phone(url, [], timeout), Lecturer(url, [], timeout)
     try:
         await s.open("join", f"code={code}")
         await loadgen.Click(key=f"choice_{STEP}_{choice_of(0)}").run(s)
@@ -189,7 +264,7 @@ async def run(url: str, pid: int, db: str, students: int = 100, join_window: flo
     log(f"quiet again after {out['quiet_after_s']} s; baseline {out.get('baseline')}")
     code, key = store.create([s.choices for s in tour.STEPS])
     samples: list[Sample] = []
-    sessions = [Session(url, samples, timeout) for _ in range(students)]
+    sessions = [Phone(url, samples, timeout) for _ in range(students)]
     for i, s in enumerate(sessions):
         s.index = i
     lect = Lecturer(url, samples, timeout)
@@ -307,7 +382,9 @@ async def run(url: str, pid: int, db: str, students: int = 100, join_window: flo
         # -- idle: the phones wait for the next step --
         if idle:
             await asyncio.sleep(2.5)  # the lecturer's last run and the votes' reruns are done
-            n0, runs0 = len(samples), sum(s.fragment_runs for s in sessions)
+            runs0 = sum(s.fragment_runs for s in sessions)
+            http0 = [len(s.http_polls) for s in sessions]
+            fail0 = sum(s.http_failures for s in sessions)
             spy = None
             if profile:  # py-spy samples the server's threads (and its GIL holder) over the window
                 spy = await asyncio.create_subprocess_exec(
@@ -317,18 +394,18 @@ async def run(url: str, pid: int, db: str, students: int = 100, join_window: flo
             if spy:
                 await spy.wait()
             log(f"idle: {cpu:.2f} CPU-s in {wall:.1f} s")
-            runs = sum(s.fragment_runs for s in sessions) - runs0
-            polls = [x.seconds for x in samples[n0:] if x.step == "fragment /join" and x.seconds is not None]
+            polls = [t for s, k in zip(sessions, http0) for t in s.http_polls[k:]]
+            runs = sum(s.fragment_runs for s in sessions) - runs0  # script runs while waiting: none expected
             base = out.get("baseline", {}).get("share_of_one_core", 0.0)
             out["idle"] = {"seconds": round(wall, 2), "server_cpu_s": round(cpu, 3),
                            "share_of_one_core": round(cpu / wall, 4),
                            "share_less_baseline": round(cpu / wall - base, 4),
-                           "polls": runs, "polls_per_s": round(runs / wall, 1),
-                           "cpu_ms_per_poll": round(1000 * cpu / runs, 2) if runs else None,
-                           "cpu_ms_per_poll_less_baseline": round(1000 * (cpu - base * wall) / runs, 2) if runs else None,
-                           "poll": stats(polls),
-                           "poll_failures": sum(1 for x in samples[n0:] if x.step == "fragment /join"
-                                                and x.seconds is None)}
+                           "polls": len(polls), "polls_per_s": round(len(polls) / wall, 1),
+                           "cpu_ms_per_poll": round(1000 * cpu / len(polls), 2) if polls else None,
+                           "cpu_ms_per_poll_less_baseline":
+                               round(1000 * (cpu - base * wall) / len(polls), 2) if polls else None,
+                           "poll": stats(polls), "script_runs": runs,
+                           "poll_failures": sum(s.http_failures for s in sessions) - fail0}
 
         # -- the lecturer reveals, then moves on --
         async def follow(what: str, change, predicate) -> dict:

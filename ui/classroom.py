@@ -13,6 +13,8 @@ import time
 import altair as alt
 import pandas as pd
 import streamlit as st
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from core import classroom, tour
 from core.classroom import ClassError, ClassStore
@@ -26,9 +28,12 @@ CODE = "code"  # query parameter of the join page
 CLASS = "class"  # query parameter of the lecturer's tour: the class it presents (public, like the code)
 KEY = "key"  # query parameter of the resume link only: read once, then removed from the address bar
 PUBLIC_URL = "IBL_PUBLIC_URL"  # the address phones reach the server at, where the lecturer's browser uses another
-# Polling: a phone asks for the class's state every STUDENT_POLL seconds and reruns the page only when it changed;
-# every phone on one server process shares one database read per STATE_TTL.
+# Polling: a phone asks STATE_PATH (a plain HTTP route, no script run) every STUDENT_POLL seconds and reruns its page
+# only when the lecturer moved on or revealed, so it follows at most STUDENT_POLL + STATE_TTL s late, plus its
+# rerun; every phone on one server process shares one database read per STATE_TTL. The lecturer's count reruns a
+# fragment every LECTURER_POLL seconds (one page: its cost is small).
 STUDENT_POLL, LECTURER_POLL, STATE_TTL = 2.0, 1.0, 0.5
+STATE_PATH = "/_classroom/state"  # GET ?code=CODE -> {"now": moment(...)}; streamlit_app.py serves it
 # per browser session and minute: enough for a student who changes their mind, not for a script
 JOINS_PER_MINUTE, ANSWERS_PER_MINUTE = 5, 30
 
@@ -51,6 +56,48 @@ def class_state(code: str) -> dict | None:
         return store().state(code)
     except ClassError:
         return None
+
+
+def moment(state: dict | None) -> str:
+    """What a phone shows of the class, in one word: "3" (step 3, taking answers), "3r" (step 3 revealed), "over"."""
+    if state is None:
+        return "over"
+    return f"{state['step']}" + ("r" if state["step"] in state["revealed"] else "")
+
+
+def state_endpoint(request: Request) -> JSONResponse:
+    """GET STATE_PATH?code=CODE: the class's moment, for the phones' poll. Public like the code itself (the step and
+    whether it is revealed); a plain route, run in Starlette's thread pool: no session, no script run."""
+    try:
+        now = moment(class_state(classroom.normal_code(request.query_params.get(CODE, ""))))
+    except ClassError:
+        now = "over"
+    return JSONResponse({"now": now}, headers={"Cache-Control": "no-store"})
+
+
+# The phone's side of the poll: compare the route's moment with the one the page shows; on a difference, a trigger
+# reruns the page (a full run, like a click). No fragment timer: a rerun that a timer's fragment rerun overtakes can
+# lose its last messages in Streamlit 1.67 when the server is busy (bench/README.md, "Classroom").
+FOLLOW_NAME = "ibl.classroom_follow"
+FOLLOW = st.components.v2.component(FOLLOW_NAME, js="""
+export default function ({ data, setTriggerValue }) {
+  let asking = false;
+  const timer = setInterval(async () => {
+    if (asking) return;
+    asking = true;
+    try {
+      const reply = await fetch(new URL(data.path, document.baseURI), { cache: "no-store" });
+      const now = reply.ok ? (await reply.json()).now : null;
+      if (now !== null && now !== data.seen) setTriggerValue("moved", now);
+    } catch (e) {
+      // offline for a moment: ask again at the next tick
+    } finally {
+      asking = false;
+    }
+  }, data.every * 1000);
+  return () => clearInterval(timer);
+}
+""")
 
 
 def allowed(what: str, per_minute: int) -> bool:
@@ -315,17 +362,11 @@ def _join_form(message: str | None = None) -> None:
             st.rerun()
 
 
-def _follow(code: str, seen: tuple | None) -> None:
-    """Polls the shared state and reruns the page only when the lecturer moved on or revealed: a tiny rerun,
-    so that a hall of phones waiting for the next step costs the server little."""
-    @st.fragment(run_every=STUDENT_POLL)
-    def follow_lecturer():
-        state = class_state(code)
-        now = None if state is None else (state["step"], state["step"] in state["revealed"])
-        if now != seen:
-            st.rerun()
-
-    follow_lecturer()
+def _follow(code: str, seen: str) -> None:
+    """The phone follows the lecturer: its browser asks STATE_PATH every STUDENT_POLL s and reruns the page only when
+    the class's moment is no longer `seen` (a hall of waiting phones costs one cached read a poll, no script run)."""
+    FOLLOW(key="classroom_follow", data={"path": f"{STATE_PATH.lstrip('/')}?{CODE}={code}", "seen": seen,
+                                         "every": STUDENT_POLL}, on_moved_change=lambda: None)
 
 
 def _student(code: str) -> str | None:
@@ -371,7 +412,7 @@ def student_page() -> None:
         return
     n = state["step"]
     step, shown = tour.STEPS[n - 1], n in state["revealed"]
-    _follow(code, (n, shown))
+    _follow(code, moment(state))
     if error := st.session_state.pop("classroom_error", None):
         st.error(error)
     st.caption(t("classroom.student_head", code=code, n=n, total=len(tour.STEPS)))
