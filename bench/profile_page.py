@@ -6,7 +6,7 @@ The page runs once unmeasured (its models, results and caches filled), then `--r
 visitor who has just opened it would cost the server when every result is cached. Printed: the script thread's CPU
 time per run (time.thread_time: less sensitive to a busy machine than wall clock), the share of the profiled time in
 a few named places (Altair's to_dict and validation, Arrow conversion, PNG encoding, protobuf, st.image...), and the
-functions with the most cumulative time. Everything runs on the script thread, as in a server (ui.compute hands
+functions with the most cumulative time, all in the script thread's CPU time (cProfile timed by time.thread_time). Everything runs on the script thread, as in a server (ui.compute hands
 torch work to its pool, but a warm run has none); AppTest's own bookkeeping between runs is not counted.
 """
 from __future__ import annotations
@@ -73,7 +73,8 @@ def profile_page(page: str, runs: int = 10, query: dict | None = None, out: Path
     at.run()
     if at.exception:
         raise RuntimeError([e.value for e in at.exception])
-    profile, cpu = cProfile.Profile() if profiled else None, []
+    # timed by the thread's CPU clock: time the script thread waits (for the GIL, on a busy machine) is not counted
+    profile, cpu = cProfile.Profile(time.thread_time) if profiled else None, []
     original, wrapped = _profiled_runs(profile, cpu)
     ScriptRunner._run_script = wrapped
     try:

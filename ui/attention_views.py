@@ -80,8 +80,8 @@ def batch_distance(model_name: str, n: int = 32) -> np.ndarray:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def embeddings(model_name: str):
-    """(PCA tiles image, explained ratios) or why not (a Message), and the pos-embed similarity [gh, gw, gh, gw] or
-    why not (a Message)."""
+    """(PCA tiles image, explained ratios) or why not (a Message), and (the pos-embed similarity [gh, gw, gh, gw],
+    its locality) or why not (a Message)."""
     net = cached_model(model_name).net
     try:
         comps, ratio = att.patch_embed_pca(net, 28)
@@ -90,7 +90,7 @@ def embeddings(model_name: str):
     except att.AttentionError as e:
         pca = e.message
     try:
-        sim = att.pos_embed_similarity(net).numpy()
+        sim = att.pos_embed_similarity(net).numpy(), att.pos_embed_locality(net)
     except att.AttentionError as e:
         sim = e.message
     return pca, sim
@@ -499,16 +499,16 @@ def fig7_section(lm, res: Analysis) -> None:
         else:
             charts.image("attention.pca", (lm.name,), lambda: pca[0], width="stretch",
                          caption=t("attention.fig7.pca_caption", n=len(pca[1]), share=pca[1].sum()))
-            download(pd.DataFrame({"pc": np.arange(len(pca[1])) + 1, "explained": pca[1]}),
+            download(lambda: pd.DataFrame({"pc": np.arange(len(pca[1])) + 1, "explained": pca[1]}),
                      "patch_embed_pca", "dl-pca")
     with f2:
         st.markdown(t("attention.fig7.sim_title"))
         if isinstance(sim, Message):
             st.info(words(sim))
         else:
+            sim, locality = sim
             charts.image("attention.similarity", (lm.name,), lambda: similarity_tiles(sim), width="stretch",
                          caption=t("attention.fig7.sim_caption"))
-            locality = att.pos_embed_locality(lm.net)
             st.metric(t("attention.fig7.locality"), f"{locality:+.2f}", help=t("attention.fig7.locality_help"))
             download(lambda: similarity_frame(sim), "pos_embed_similarity", "dl-sim")
     with f3:
