@@ -14,10 +14,12 @@ The bias page and the tour measure on `probe()`, held-out shape images of their 
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from core import shapes
-from core.attention import vit_geometry
+from core.attention import attention_maps, is_vit, rollout, vit_geometry
 from core.messages import Explained
 
 PROBE_SEED, PROBE_IMAGES, ERF_IMAGES = 60_606, 128, 16
@@ -167,8 +169,6 @@ def vit_block_params(dim: int, mlp_hidden: int) -> int:
 def params_by_part(net: torch.nn.Module) -> dict[str, int]:
     """Parameters of a timm ResNet (stem, layer1..4, head) or VisionTransformer (patch embedding, position embedding,
     class token, attention, MLP, norms, head), summing to the model's total."""
-    from core.attention import is_vit
-
     parts: dict[str, int] = {}
 
     def add(part, p):
@@ -247,8 +247,6 @@ def vit_logits(net: torch.nn.Module, x: torch.Tensor, keep: torch.Tensor | None 
     position embeddings changed: `keep` (patch indices) drops every other patch token, as a ViT can where a CNN
     cannot; `pos` is "learnt" (as trained), "zero" (no position information) or "permuted" (each patch given
     another patch's embedding, one random permutation). Equals `net(x)` for keep=None, pos="learnt"."""
-    from core.attention import is_vit, vit_geometry
-
     if not is_vit(net):
         raise BiasError("error.bias.not_vit", model=type(net).__name__)
     geo = vit_geometry(net)
@@ -274,8 +272,6 @@ def vit_logits(net: torch.nn.Module, x: torch.Tensor, keep: torch.Tensor | None 
 # --- what the page shows: each bias measured on a CNN and a ViT --------------------------------------------------------
 def untrained_copy(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     """The same architecture with freshly initialised weights: what is built in, before any data."""
-    import copy
-
     torch.manual_seed(seed)
     fresh = copy.deepcopy(net)
     for m in fresh.modules():
@@ -322,8 +318,6 @@ def vit_locality(net: torch.nn.Module, images: torch.Tensor) -> list[dict]:
     and 90 % of it; the same for attention rollout up to that layer. The centre is `centre_cells` of the patch grid,
     as for a CNN's map: the centre patch of an odd grid, the mean of the four central patches' attention on an even
     one. Prefix tokens' share is left out and the patch map renormalised."""
-    from core.attention import attention_maps, rollout, vit_geometry
-
     geo = vit_geometry(net, images.shape[-2:])
     (gh, gw), (ph, pw), p = geo.grid_size, geo.patch_size, geo.num_prefix_tokens
     rows, cols = centre_cells(gh, gw)
@@ -358,8 +352,6 @@ def _stage_features(net, images) -> list[torch.Tensor]:
 def layer_features(net: torch.nn.Module, images: torch.Tensor) -> list[torch.Tensor]:
     """Each layer's representation, flattened per image: a ResNet's stage outputs; a ViT's token sequence after
     each block."""
-    from core.attention import is_vit
-
     if not is_vit(net):
         return _stage_features(net, images)
     x = net.norm_pre(net._pos_embed(net.patch_embed(images)))
@@ -427,3 +419,60 @@ def patch_order_rows(cnn, vit, images: torch.Tensor, labels: torch.Tensor) -> li
             rows.append({"who": who, "test": "drop", "x": frac,
                          "accuracy": float((logits.argmax(-1) == labels).double().mean())})
     return rows
+
+
+# --- the page's pair: each bias measured on a CNN and a ViT (loaded models: `.net`, `.preprocess`) ------------------
+def scores_shapes(model) -> bool:
+    """Whether a loaded model classifies the shapes (the probe images' classes, in their order)."""
+    return list(model.class_names) == list(shapes.CLASSES)
+
+
+def pair_locality(cnn, vit, images: torch.Tensor) -> dict[str, list[dict]]:
+    """`cnn_locality` and `vit_locality` of both models, trained ("cnn", "vit") and freshly initialised
+    ("cnn_untrained", "vit_untrained"): locality learnt against locality built in."""
+    out = {"cnn": cnn_locality(cnn.net, cnn.preprocess(images)),
+           "cnn_untrained": cnn_locality(untrained_copy(cnn.net), cnn.preprocess(images))}
+    with torch.inference_mode():
+        out["vit"] = vit_locality(vit.net, vit.preprocess(images))
+        out["vit_untrained"] = vit_locality(untrained_copy(vit.net), vit.preprocess(images))
+    return out
+
+
+SHARES = (50, 90)  # the shares of a map's mass whose radii the page draws (cnn_locality's r50, r90)
+
+
+def locality_radii(loc: dict[str, list[dict]]) -> list[dict]:
+    """`pair_locality` as one row per (map, depth, weights, share): map "erf" (the CNN's), "attention" or "rollout"
+    (the ViT's); depth the CNN's stage (None: its last map) or the ViT's layer; trained True/False; the radius (px)
+    holding `share` % of the map's mass. The trained ViT's rollout only (untrained, it is the attention compounded)."""
+    rows = []
+    for key, kind in (("cnn", "erf"), ("cnn_untrained", "erf"), ("vit", "attention"), ("vit_untrained", "attention"),
+                      ("vit", "rollout")):
+        for r in loc[key]:
+            for share in SHARES:
+                rows.append({"map": kind, "depth": r["stage"] if kind == "erf" else r["layer"],
+                             "trained": not key.endswith("untrained"), "share": share,
+                             "radius": r[f"r{share}"] if kind == "erf" else r[f"{kind}_r{share}"]})
+    return rows
+
+
+@torch.no_grad()
+def pair_cka(cnn, vit, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """`cka_matrix` of every pair of layers: CNN against ViT ("cnn_vit", stages x layers), each against itself."""
+    fc, fv = layer_features(cnn.net, cnn.preprocess(images)), layer_features(vit.net, vit.preprocess(images))
+    return {"cnn_vit": cka_matrix(fc, fv), "cnn_cnn": cka_matrix(fc, fc), "vit_vit": cka_matrix(fv, fv)}
+
+
+def vit_widths(net: torch.nn.Module) -> tuple[int, int]:
+    """A timm ViT's token width and its blocks' MLP width (all its blocks share them)."""
+    if not is_vit(net):
+        raise BiasError("error.bias.not_vit", model=type(net).__name__)
+    return net.embed_dim, net.blocks[0].mlp.fc1.out_features
+
+
+def pair_sharing(cnn_net: torch.nn.Module, vit_net: torch.nn.Module) -> dict:
+    """What weight sharing saves (`sharing_counts`, with one block of this ViT), the ViT's width, and both models'
+    parameter counts ("n_cnn", "n_vit")."""
+    dim, hidden = vit_widths(vit_net)
+    return {"counts": sharing_counts(dim, hidden), "vit_dim": dim,
+            "n_cnn": sum(p.numel() for p in cnn_net.parameters()), "n_vit": sum(p.numel() for p in vit_net.parameters())}

@@ -2,11 +2,14 @@
 carry numbers that an independent computation gives."""
 from pathlib import Path
 
+import numpy as np
 import torch
 from streamlit.testing.v1 import AppTest
 
 from core import biases, shapes
+from core.experiments import fourier as fo
 from core.models import load_model
+from ui.models import OTHER
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "biases.py")
 
@@ -41,8 +44,6 @@ def test_the_page_in_chinese():
 
 
 def test_a_model_that_cannot_be_loaded_gets_a_message_and_the_page_stops_cleanly():
-    from ui.models import OTHER
-
     page = AppTest.from_file(PAGE, default_timeout=180).run()
     page.selectbox(key="bi-vit").set_value(OTHER).run()
     page.text_input(key="bi-vit-custom").input("no_such_model_at_all").run()
@@ -50,10 +51,6 @@ def test_a_model_that_cannot_be_loaded_gets_a_message_and_the_page_stops_cleanly
 
 
 def test_the_frequency_section_reads_the_shipped_heat_maps(tmp_path, monkeypatch):
-    import numpy as np
-
-    from core.experiments import fourier as fo
-
     f = fo.frequencies()
     radius = np.hypot(*np.meshgrid(f, f))
     # hand-made maps: the cnn errs 50 % on high frequencies only, the vit 30 % on low ones only
