@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from core.messages import Message, listing, say
+from core.models import total_stride
 from core.transforms import (as_kernel, blur_pool, convolve, fractional_shift, max_pool, patchify, subsample,
                              translate)
 
@@ -45,6 +46,17 @@ def kernel_preset(name: str, size: int = 3, seed: int = 0) -> np.ndarray:
     if name == "random":
         return np.random.default_rng(seed).normal(size=(size, size))
     raise ValueError(f"unknown kernel preset {name!r}: choose one of {', '.join(PRESETS)}")
+
+
+def custom_start(size: int) -> np.ndarray:
+    """The custom kernel's first table: the 3 x 3 vertical edge in the middle of a size x size table of zeros (size
+    odd, at least 3), so that a new table already convolves like a preset."""
+    if size < 3 or size % 2 == 0:
+        raise ValueError(f"a custom kernel's size must be odd and at least 3, got {size}")
+    table = np.zeros((size, size))
+    c = size // 2
+    table[c - 1:c + 2, c - 1:c + 2] = kernel_preset("vertical edge")
+    return table
 
 
 # --- the two paths: shift-then-convolve (A) and convolve-then-shift (B) ------------------------
@@ -161,8 +173,6 @@ def basic_chains(kernel, patch: int = 8) -> dict[str, Chain]:
 
 def model_chain(loaded) -> Chain:
     """A whole embedded network as a chain: a CNN's last feature map or a ViT's token map."""
-    from core.models import total_stride
-
     net = loaded.net
     mean = torch.tensor(loaded.mean).view(1, -1, 1, 1)
     std = torch.tensor(loaded.std).view(1, -1, 1, 1)

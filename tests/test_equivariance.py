@@ -5,11 +5,15 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+import pandas as pd
 from scipy import ndimage
+from timm.models.vision_transformer import VisionTransformer
 
 from core import equivariance as eq
 from core import pictures as pic
+from core.images import load_sample
 from core.models import LoadedModel, build_embedded
+from core.transforms import fractional_shift
 
 RNG = np.random.default_rng(7)
 EDGE = np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]], float)
@@ -28,8 +32,6 @@ def loop_translate(img: np.ndarray, dx: int, dy: int, circular: bool) -> np.ndar
 
 
 def demo_image():
-    from core.images import load_sample
-
     return load_sample("white square")
 
 
@@ -112,8 +114,6 @@ def test_global_average_pool_is_invariant_with_circular_shift_only():
 
 
 def test_fractional_shift_is_a_roll_at_whole_cells_and_exact_for_band_limited_signals():
-    from core.transforms import fractional_shift
-
     x = torch.rand(2, 5, 12)
     assert torch.equal(fractional_shift(x, 3.0), torch.roll(x, 3, -1))
     # a band-limited signal (frequencies 1 and 3 of 16 samples) moved by half a sample: the analytic shift
@@ -163,8 +163,6 @@ def test_blur_pool_aliases_least_at_odd_shifts(image):
     if image == "square":
         img = demo_image()
     else:  # the built-in diagonal sine stripes
-        from core.images import load_sample
-
         img = load_sample("stripes")
     ch = eq.basic_chains(EDGE)
     err = {n: errors(ch[n], img, [1])[1] for n in ("conv + stride 2", "conv + max-pool 2",
@@ -192,7 +190,6 @@ def loaded(net, kind):
 
 
 def test_vit_token_map_puts_token_n_at_row_major_grid_cell():
-    from timm.models.vision_transformer import VisionTransformer
     torch.manual_seed(0)
     net = VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=3)
     chain = eq.model_chain(loaded(net, "vit"))
@@ -247,8 +244,6 @@ def test_colour_maps_follow_a_linear_ramp_through_their_anchors():
 
 
 def test_odd_shift_reading_names_the_chain_that_aliases_least():
-    import pandas as pd
-
     rows = [{"chain": c, "shift_px": s, "whole_multiple": s % 2 == 0, "error": e}
             for c, errs in (("conv + stride 2", (0, 0.6, 0, 0.7)), ("conv + max-pool 2", (0, 0.5, 0, 0.5)),
                             ("conv + blur-pool 2 (anti-aliased)", (0, 0.2, 0, 0.1)))
@@ -262,8 +257,6 @@ def test_odd_shift_reading_names_the_chain_that_aliases_least():
 
 
 def test_odd_shift_reading_in_chinese_carries_the_numbers_and_the_verdict():
-    import pandas as pd
-
     rows = [{"chain": c, "shift_px": s, "whole_multiple": s % 2 == 0, "error": e}
             for c, errs in (("conv + stride 2", (0, 0.6, 0, 0.7)), ("conv + max-pool 2", (0, 0.5, 0, 0.5)),
                             ("conv + blur-pool 2 (anti-aliased)", (0, 0.2, 0, 0.1)))
@@ -287,3 +280,15 @@ def test_verdict_in_chinese_carries_the_numbers_and_the_reason():
     assert zh.startswith(f"max |A - B| = {c.max_err:.4g}（在边界处不等变）")
     assert f"距边缘 {c.band} px 以内" in zh and f"= {c.band_bound} px" in zh and "零填充时" in zh
     assert eq.verdict(eq.compare(img, EDGE, 4, 2, "circular"), "circular").text("zh") == "max |A - B| = 0（等变）。"
+
+
+@pytest.mark.parametrize("size", [3, 5, 7])
+def test_a_new_custom_kernel_convolves_like_the_vertical_edge(size):
+    table = eq.custom_start(size)
+    assert table.shape == (size, size) and np.abs(table).sum() == 6  # the edge's six +-1s, zeros around them
+    img = np.random.default_rng(size).random((20, 24))
+    # zeros around a kernel's centre add nothing to a convolution: the same output as the 3 x 3 edge
+    np.testing.assert_allclose(ndimage.convolve(img, table, mode="constant"),
+                               ndimage.convolve(img, eq.kernel_preset("vertical edge"), mode="constant"), atol=1e-12)
+    with pytest.raises(ValueError):
+        eq.custom_start(4)

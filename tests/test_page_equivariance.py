@@ -1,8 +1,14 @@
 """The equivariance page runs as a user would drive it (streamlit.testing AppTest)."""
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
+
+import ui.models
+from core.models import LoadedModel, build_embedded
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "equivariance.py")
 
@@ -18,17 +24,12 @@ def verdict(at):
 
 
 def chart_data_of(chart):
-    import pandas as pd
-    import pyarrow as pa
-
     blobs = [d.data.data for d in chart.proto.datasets] or [chart.proto.data.data]
     return pd.concat([pa.ipc.open_stream(b).read_all().to_pandas() for b in blobs], ignore_index=True)
 
 
 def chart_data(at):
     """Every chart's rows (the hand-built chains' chart, and the whole networks' when picked)."""
-    import pandas as pd
-
     return pd.concat([chart_data_of(c) for c in at.get("vega_lite_chart")], ignore_index=True)
 
 
@@ -103,11 +104,6 @@ def test_whole_models_are_measured_or_skipped_with_a_note(app):
 
 
 def test_whole_model_chains_are_drawn_when_the_models_load(monkeypatch):
-    import torch
-
-    import ui.models
-    from core.models import LoadedModel, build_embedded
-
     torch.manual_seed(0)
     fake = {"cnn": LoadedModel("cnn", build_embedded("resnet", 3).eval(), "cnn", (64, 64), [], (0.5,) * 3, (0.5,) * 3),
             "vit": LoadedModel("vit", build_embedded("vit", 3).eval(), "vit", (64, 64), [], (0.5,) * 3, (0.5,) * 3)}

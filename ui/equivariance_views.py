@@ -14,7 +14,8 @@ from core import pictures as pic
 from core.models import ModelError
 from core.transforms import MODES, as_kernel
 from ui import bookmarks, compute, png, present
-from ui.i18n import t, worded, words
+from ui.i18n import name_of, t, worded, words
+from ui.images import sample
 from ui.models import cached_model, colours
 
 KERNELS = eq.PRESETS + ("custom",)
@@ -64,14 +65,41 @@ def kernel_array(raw) -> np.ndarray:
     return np.asarray(as_kernel(raw), dtype=np.float64)
 
 
+def kernel_controls() -> np.ndarray:
+    """The kernel picker (bookmarkable): a preset, its size and seed where it has them, or a table to edit; shown
+    under the picker. Returns the table as typed or as the preset gives it."""
+    d = DEFAULTS
+    bookmarks.seed("eq_kernel", "kernel", str, d["kernel"], lambda v: v in KERNELS)
+    bookmarks.seed("eq_ksize", "size", int, d["size"], lambda v: v in (1, 3, 5, 7))
+    bookmarks.seed("eq_seed", "seed", int, d["seed"], lambda v: 0 <= v <= 9999)
+    preset = st.selectbox(t("equivariance.kernel"), KERNELS, key="eq_kernel",
+                          format_func=worded(KERNELS, lambda k: name_of("equivariance.preset", k)))
+    size, seed = st.session_state.eq_ksize, st.session_state.eq_seed
+    if preset == "custom" and size == 1:
+        st.session_state.eq_ksize = size = 3  # a 1x1 table has nothing to edit
+    if preset in eq.SIZED_PRESETS or preset == "custom":
+        size = st.select_slider(t("equivariance.kernel_size"), (1, 3, 5, 7) if preset != "custom" else (3, 5, 7),
+                                key="eq_ksize")
+    if preset == "random":
+        seed = st.number_input(t("equivariance.seed"), 0, 9999, key="eq_seed")
+    if preset == "custom":
+        table = st.data_editor(pd.DataFrame(eq.custom_start(size), columns=[f"c{i}" for i in range(size)]),
+                               num_rows="fixed", hide_index=True, key=f"eq_custom_{size}")
+        raw = table.to_numpy()
+    else:
+        raw = eq.kernel_preset(preset, size, seed)
+        # a plain table: its numbers wrap to the column, as wide as a phone allows, and scale with projector mode
+        st.table(pd.DataFrame(raw).map(lambda v: f"{v:.3g}"), hide_index=True, hide_header=True)
+    st.query_params.update(kernel=preset, size=str(size), seed=str(seed))
+    return raw
+
+
 def default_chains(kernel: np.ndarray) -> list[str]:
     return list(eq.basic_chains(kernel))[:5]
 
 
 def warm_up() -> None:
     """The default view's results, computed before the first visitor asks (ui/warmup.py)."""
-    from ui.images import sample
-
     d = DEFAULTS
     img = sample(d["image"]).numpy()
     kernel = kernel_array(eq.kernel_preset(d["kernel"], d["size"], d["seed"]))
@@ -176,8 +204,10 @@ def _error_chart(df: pd.DataFrame, title: str) -> alt.LayerChart:
     words) added; colours follow the `chain` identifiers, in the order the chains were picked."""
     chains = list(dict.fromkeys(df["chain"]))
     labels = [df.loc[df["chain"] == c, "label"].iloc[0] for c in chains]
+    # legends above and below the plot, one entry a row, so that a phone's width is the plot's
     colour = alt.Color("label:N", title=title, scale=alt.Scale(domain=labels, range=[chain_colour(c) for c in chains]),
-                       legend=alt.Legend(orient="right", labelLimit=320, titleFontSize=13, labelFontSize=13))
+                       legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=0, titleFontSize=13,
+                                         labelFontSize=13))
     base = alt.Chart(df).encode(
         x=alt.X("shift_px:Q", title=t("equivariance.chains.x_title"), axis=alt.Axis(titleFontSize=13)),
         y=alt.Y("error:Q", title=t("equivariance.chains.y_title"), axis=alt.Axis(titleLimit=0, titleFontSize=13)),
@@ -187,8 +217,10 @@ def _error_chart(df: pd.DataFrame, title: str) -> alt.LayerChart:
                                alt.Tooltip("error:Q", title=t("equivariance.chains.tip_error"), format=".4f")])
     points = base.mark_point(size=70, filled=True).encode(
         shape=alt.Shape("reference:N", title=t("equivariance.chains.reference"),
-                        legend=alt.Legend(orient="right", labelLimit=320)))
-    return (base.mark_line(strokeWidth=2.5) + points).properties(height=340)
+                        legend=alt.Legend(orient="top", direction="vertical", labelLimit=0)))
+    # fit-x: as wide as the page, and 340 px the plot's own height whatever the legends take
+    return (base.mark_line(strokeWidth=2.5) + points).properties(
+        height=340, autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
 
 
 @st.fragment  # picking chains changes only this chart
