@@ -39,9 +39,8 @@ st.caption(words(listing(filter(None, [views.step_caption(path, loaded, scene.ca
 st.download_button(t("sensitivity.download"), views.csv_of(table), "sensitivity.csv", "text/csv")
 
 stats = views.model_metrics(result, targets, path)
-metrics = views.metrics_table(stats, targets, loaded, scene)
 st.subheader(t("sensitivity.numbers"))
-st.dataframe(metrics, hide_index=True, width="stretch", height=table_height(len(metrics)))
+views.numbers(stats, targets, loaded, scene)
 st.caption(t("sensitivity.numbers_caption"))
 st.info(words(listing(views.reading(result, stats, targets, path), "sentences")))
 views.shift_readings(loaded)

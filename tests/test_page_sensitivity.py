@@ -3,10 +3,16 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
+import torch
+from playwright.sync_api import sync_playwright
 from streamlit.testing.v1 import AppTest
+from test_browser import ARGS, CHROMIUM, IDLE, start_server, wait_healthy
 
-from core import shapes
+from core import models, shapes
+from core import sensitivity as sen
+from core.messages import catalogue
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "sensitivity.py")
 
@@ -20,13 +26,14 @@ def app():
 
 
 def _numbers(at):
-    table = at.dataframe[0].value
+    """The two tables of numbers (how often right and how sure; how steady) joined on the model."""
+    right, steady = at.dataframe[0].value, at.dataframe[1].value
+    assert list(right["model"]) == list(steady["model"])
+    table = right.merge(steady, on="model")
     return table.set_index(table["model"].str.split(":").str[0])
 
 
 def _chart_table(at):
-    import pyarrow as pa
-
     chart = at.get("vega_lite_chart")[0]
     ds = chart.proto.datasets[0].data.data if chart.proto.datasets else chart.proto.data.data
     return pa.ipc.open_stream(ds).read_all().to_pandas()
@@ -44,17 +51,12 @@ def test_default_sweep_compares_full_frame_and_centre_trained_models(app):
     assert (nums.loc[["cnn", "vit"], "accuracy"] > 0.9).all()
     assert nums["accuracy"].min() < 0.9
     assert app.info and "steadiest" in app.info[0].value
-    top5 = app.dataframe[1].value
+    top5 = app.dataframe[2].value
     assert len(top5) == 20 and set(top5["rank"]) == {1, 2, 3, 4, 5}
 
 
 def test_the_frame_shown_is_the_least_confident_position(app):
     """With nothing clicked the page shows where some model is least sure of the target (checked frame by frame)."""
-    import torch
-
-    from core import models
-    from core import sensitivity as sen
-
     caption = app.get("image")[0].proto.imgs[0].caption
     x = int(caption.split("x=")[1].split(",")[0])
     sprite = shapes.make_sprite("star", 20, 0, (0xff / 255, 0xd2 / 255, 0x1e / 255))
@@ -128,21 +130,76 @@ def test_an_oversized_timm_model_gets_a_message_and_the_page_carries_on(app):
 
 def test_in_chinese_the_page_shows_the_same_numbers_and_reading(app):
     """?lang=zh: the table's headers and classes, the reading and the frame's caption in Chinese, same numbers."""
-    from core.messages import catalogue
-
     zh = AppTest.from_file(PAGE, default_timeout=180)
     zh.query_params["lang"] = "zh"
     zh.run()
     assert not zh.exception, [e.value for e in zh.exception]
     words = catalogue("zh")
-    en_table, zh_table = app.dataframe[0].value, zh.dataframe[0].value
-    assert list(zh_table.columns[:3]) == [words["sensitivity.col.model"], words["sensitivity.col.target"],
-                                          words["sensitivity.col.target_is"]]
-    assert (zh_table[words["sensitivity.col.target"]] == "星形").all()
-    assert (zh_table[words["sensitivity.col.target_is"]] == words["sensitivity.target_is.shape"]).all()
-    np.testing.assert_array_equal(zh_table.iloc[:, 3:].to_numpy(), en_table.iloc[:, 3:].to_numpy())
+    for i in (0, 1):  # both tables of numbers: the model first, the same numbers under Chinese headers
+        en_table, zh_table = app.dataframe[i].value, zh.dataframe[i].value
+        assert zh_table.columns[0] == words["sensitivity.col.model"]
+        np.testing.assert_array_equal(zh_table.select_dtypes("number").to_numpy(),
+                                      en_table.select_dtypes("number").to_numpy())
+    assert (zh.dataframe[0].value[words["sensitivity.col.target"]] == "星形").all()
     en_reading, zh_reading = app.info[0].value, zh.info[0].value
     assert "最稳定" in zh_reading and "steadiest" not in zh_reading
     numbers = re.compile(r"(?<!-)\d+(?:\.\d+)?")  # not the 1 of "top-1"
     assert sorted(numbers.findall(zh_reading)) == sorted(numbers.findall(en_reading))
     assert zh.get("image")[0].proto.imgs[0].caption.startswith("物体位于 x=")
+
+
+def test_the_main_controls_are_on_the_page_and_the_finer_ones_in_the_sidebar(app):
+    """A phone folds the sidebar away: the shape, the path and the models are picked on the page itself."""
+    for kind, key in (("selectbox", "shape"), ("radio", "path"), ("multiselect", "models")):
+        assert key in [w.key for w in app.main.get(kind)], key
+        assert key not in [w.key for w in app.sidebar.get(kind)], key
+    assert "size" in [w.key for w in app.sidebar.get("slider")]
+
+
+def test_a_region_of_an_image_is_scored_against_each_models_answer_at_the_middle(app):
+    """No model was trained on a 'region' class, so each target is its own answer at the middle frame, and the
+    table says so in the target's cell."""
+    app.selectbox(key="shape").set_value("region of an image")
+    app.run()
+    assert not app.exception and not app.error
+    targets = app.dataframe[0].value["target"]
+    assert targets.str.endswith("(its answer at the middle frame)").all(), list(targets)
+
+
+# --- in a browser: a phone's screen ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def server():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    proc, url = start_server()
+    try:
+        wait_healthy(url)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_on_a_phone_nothing_runs_off_the_screen_and_the_controls_are_on_the_page(server, lang):
+    """390x844, a touch screen: no sideways scroll, the two tables of numbers and the grid's heatmaps inside the
+    screen (two heatmaps a row), and the shape, path and models reachable without opening the sidebar."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            pg = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+            for path in ("horizontal", "grid"):
+                pg.goto(f"{server}/sensitivity?lang={lang}&path={path}")
+                pg.wait_for_selector("[data-testid='stVegaLiteChart']", timeout=240_000)
+                pg.wait_for_selector(IDLE, timeout=240_000)
+                assert pg.evaluate("document.documentElement.scrollWidth") <= 390
+                for what in ("[data-testid='stVegaLiteChart']", "[data-testid='stDataFrame']"):
+                    rights = pg.eval_on_selector_all(what, "es => es.map(e => e.getBoundingClientRect().right)")
+                    assert rights and max(rights) <= 390, (path, what, rights)
+            main = pg.locator("[data-testid='stMain']")
+            for label in ("sensitivity.shape", "sensitivity.path", "sensitivity.compare"):
+                assert main.get_by_text(catalogue(lang)[label], exact=True).first.is_visible(), label
+            assert pg.locator("[data-testid='stSidebar'][aria-expanded='true']").count() == 0  # folded on a phone
+        finally:
+            browser.close()

@@ -13,8 +13,9 @@ from core import models, shapes
 from core import pictures as pic
 from core import sensitivity as sen
 from core.experiments import positions
+from core.images import resize_to
 from core.models import total_stride
-from ui import bookmarks, compute, present
+from ui import bookmarks, compute, present, table_height
 from ui.i18n import Message, listing, name_of, t, worded, words
 from ui.images import image_picker
 from ui.models import cached_model, colour_scale
@@ -101,7 +102,6 @@ def warm_up() -> None:
 
 def photo_on_canvas(img: torch.Tensor, canvas: int) -> bytes:
     """The picked image squeezed to the square canvas, as hashable uint8 bytes for Scene.photo."""
-    from core.images import resize_to
     return pic.to_uint8(resize_to(img, (canvas, canvas))).tobytes()
 
 
@@ -184,25 +184,31 @@ def _tooltip(*fields: str) -> list:
     return [alt.Tooltip(f, title=titles[f], **({"format": fmt[f]} if f in fmt else {})) for f in fields]
 
 
+HEATMAP = 135  # px a side: two heatmaps a row, with their y axis, fit a phone's 358-px column (the legend sits above)
+
+
 def chart(table: pd.DataFrame, path: sen.Path, loaded: dict, canvas: int, key: str):
     """Line chart (or heatmaps for a grid) with a click selection; returns the selection event."""
     pick = alt.selection_point(name="pos", fields=["index"], on="click", nearest=True, empty=False)
     if path.kind == "grid":
         base = alt.Chart(table).mark_rect().encode(
-            x=alt.X("x:O", title=t("sensitivity.chart.x_grid"), axis=alt.Axis(labelOverlap=True)),
+            x=alt.X("x:O", title=t("sensitivity.chart.x_grid"), axis=alt.Axis(labelOverlap=True, labelAngle=0)),
             y=alt.Y("y:O", title=t("sensitivity.chart.y_grid"), axis=alt.Axis(labelOverlap=True)),
             color=alt.Color("p_target:Q", title=t("sensitivity.chart.p_target"),
-                            scale=alt.Scale(domain=[0, 1], scheme="viridis")),
+                            scale=alt.Scale(domain=[0, 1], scheme="viridis"), legend=alt.Legend(orient="top")),
             stroke=alt.condition(pick, alt.value("red"), alt.value(None)),
             tooltip=_tooltip("model", "x", "y", "target_shown", "p_target", "top1_shown"),
-        ).properties(width=260, height=260).add_params(pick)
-        c = base.facet(facet=alt.Facet("model:N", title=None), columns=3)
+        ).properties(width=HEATMAP * present.scale(), height=HEATMAP * present.scale()).add_params(pick)
+        c = base.facet(facet=alt.Facet("model:N", title=None, sort=list(loaded)), columns=2)
         return present.chart(c, on_select="rerun", key=key)
     axis, pos = _axis(path)
     x_title = t("sensitivity.chart.x_line", axis=axis)
     x = alt.X(f"{axis}:Q", title=x_title,
               scale=alt.Scale(domain=[int(pos.min()), int(pos.max())], nice=False))
-    enc = dict(x=x, y=alt.Y("p_target:Q", title=t("sensitivity.chart.y_line"), scale=alt.Scale(domain=[0, 1])),
+    # labelFlush off: Vega would pull the end labels (1.0 and 0.0) inside the axis, off their grid lines
+    y = alt.Y("p_target:Q", title=t("sensitivity.chart.y_line"), scale=alt.Scale(domain=[0, 1]),
+              axis=alt.Axis(labelFlush=False))
+    enc = dict(x=x, y=y,
                color=alt.Color("model:N", title=t("sensitivity.col.model"), legend=alt.Legend(orient="top", title=None),
                                scale=colour_scale(loaded)))
     # The click selection sits on a layer of points of its own: on mark_line(point=...) a click never reaches the
@@ -250,19 +256,30 @@ def model_metrics(result: dict, targets: dict, path: sen.Path) -> dict[str, dict
     return {name: sen.metrics(probs, targets[name], path) for name, probs in result.items()}
 
 
-def metrics_table(metrics: dict, targets: dict, loaded: dict, scene: Scene) -> pd.DataFrame:
-    rows = []
+def metrics_tables(metrics: dict, targets: dict, loaded: dict, scene: Scene) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The numbers as two narrow tables, each led by the model, so that either fits a phone's width: how often a
+    model is right and how sure it is (accuracy, lowest and highest probability of the target), and how steady its
+    answer is (consistency, jaggedness, MAC). A target that is not the shape's class says where it comes from."""
+    model = t("sensitivity.col.model")
+    right, steady = [], []
     for name, m in metrics.items():
-        knows = scene.shape in loaded[name].class_names
-        rows.append({t("sensitivity.col.model"): name,
-                     t("sensitivity.col.target"): name_of("shape", loaded[name].class_names[targets[name]]),
-                     t("sensitivity.col.target_is"): t("sensitivity.target_is.shape" if knows
-                                                       else "sensitivity.target_is.middle"),
-                     t("sensitivity.col.accuracy"): m["accuracy"], t("sensitivity.col.min_conf"): m["min_confidence"],
-                     t("sensitivity.col.max_conf"): m["max_confidence"],
-                     t("sensitivity.col.consistency"): m["consistency"],
-                     t("sensitivity.col.jaggedness"): m["jaggedness"], t("sensitivity.col.mac"): m["mac_target"]})
-    return pd.DataFrame(rows).round(3)
+        target = name_of("shape", loaded[name].class_names[targets[name]])
+        if scene.shape not in loaded[name].class_names:
+            target = t("sensitivity.target_middle", name=target)
+        right.append({model: name, t("sensitivity.col.target"): target,
+                      t("sensitivity.col.accuracy"): round(m["accuracy"], 3),
+                      t("sensitivity.col.min_conf"): round(m["min_confidence"], 3),
+                      t("sensitivity.col.max_conf"): round(m["max_confidence"], 3)})
+        steady.append({model: name, t("sensitivity.col.consistency"): round(m["consistency"], 1),
+                       t("sensitivity.col.jaggedness"): round(m["jaggedness"], 3),
+                       t("sensitivity.col.mac"): round(m["mac_target"], 3)})
+    return pd.DataFrame(right), pd.DataFrame(steady)
+
+
+def numbers(metrics: dict, targets: dict, loaded: dict, scene: Scene) -> None:
+    """The two tables of metrics_tables, side by side where there is room (one above the other on a phone)."""
+    for column, table in zip(st.columns(2), metrics_tables(metrics, targets, loaded, scene)):
+        column.dataframe(table, hide_index=True, width="stretch", height=table_height(len(table)))
 
 
 def step_caption(path: sen.Path, loaded: dict, canvas: int) -> str:
@@ -317,15 +334,22 @@ def top5_at(result: dict, loaded: dict, index: int) -> pd.DataFrame:
 
 # --- the page's controls and closing readings ------------------------------------------------------------------------
 def scene_controls() -> tuple[dict, list[str], str]:
-    """The sidebar: the object, the scene, its path and the models (each widget keyed and bookmarked). Returns the
-    scene's settings (Scene's fields but canvas, region and photo), the models picked and the custom model typed."""
+    """The main controls on the page, where a phone reaches them (the shape, the path, the models), and the finer
+    ones in the sidebar (the object's size, rotation and colour, the background, the step, a timm model); each widget
+    keyed and bookmarked. Returns the scene's settings (Scene's fields but canvas, region and photo), the models
+    picked and the custom model typed."""
     D = DEFAULT_SCENE
+    shape_col, path_col, models_col = st.columns([1, 1.7, 2])
+    shapes_ = shapes.CLASSES + (REGION,)
+    shape = shape_col.selectbox(t("sensitivity.shape"), shapes_, index=bookmarks.index_in("shape", shapes_, D.shape),
+                                key="shape", format_func=worded(shapes_, shape_label), help=t("sensitivity.shape_help"))
+    kind = path_col.radio(t("sensitivity.path"), sen.PATHS, index=bookmarks.index_in("path", sen.PATHS, D.path),
+                          horizontal=True, key="path", format_func=worded(sen.PATHS, path_label),
+                          on_change=step_for_path)
+    chosen = models_col.multiselect(t("sensitivity.compare"), MODEL_CHOICES, default=bookmarked_models(DEFAULT_MODELS),
+                                    key="models", help=models_help())
     with st.sidebar:
         st.header(t("sensitivity.object"))
-        shapes_ = shapes.CLASSES + (REGION,)
-        shape = st.selectbox(t("sensitivity.shape"), shapes_, index=bookmarks.index_in("shape", shapes_, D.shape),
-                             key="shape", format_func=worded(shapes_, shape_label),
-                             help=t("sensitivity.shape_help"))
         low, high = shapes.SIZE_RANGE
         if shape != REGION:
             size = st.slider(t("sensitivity.size", canvas=BASE), 8, 40, D.size, key="size",
@@ -341,17 +365,11 @@ def scene_controls() -> tuple[dict, list[str], str]:
                                   key="bg", format_func=worded(BACKGROUNDS, background_label))
         bg_seed = st.number_input(t("sensitivity.bg_seed"), 0, 10_000, D.bg_seed, key="bg_seed") \
             if background == "noisy gradient" else 0
-        kind = st.radio(t("sensitivity.path"), sen.PATHS, index=bookmarks.index_in("path", sen.PATHS, D.path),
-                        horizontal=True, key="path", format_func=worded(sen.PATHS, path_label),
-                        on_change=step_for_path)
         step = st.slider(t("sensitivity.step"), 1, 8, default_step(kind), key="step",
                          help=t("sensitivity.step_help", line=D.step, grid=GRID_STEP))
         st.header(t("sensitivity.models"))
-        chosen = st.multiselect(t("sensitivity.compare"), MODEL_CHOICES,
-                                default=bookmarked_models(DEFAULT_MODELS), key="models",
-                                help=models_help())
         custom = st.text_input(t("sensitivity.custom"), placeholder="timm:resnet18", key="custom")
-        st.query_params.update(shape=shape, path=kind, models=",".join(chosen))
+    st.query_params.update(shape=shape, path=kind, models=",".join(chosen))
     return (dict(shape=shape, size=size, angle=angle, colour=colour, background=background, bg_seed=int(bg_seed),
                  path=kind, step=step), chosen, custom)
 
