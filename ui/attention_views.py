@@ -20,7 +20,8 @@ from ui import bookmarks, charts, compute, page_link, png
 from ui.i18n import Message, current, listing, name_of, t, worded, words
 from ui.models import cached_model
 
-CHART_PX = 384  # display width of the clickable image
+CHART_PX = 320  # display width of the clickable image: within a phone's 358-px column, whole pixels of a 64-px image
+GRID_PX = 384  # the numbered patch grid's picture (shown as wide as its column)
 DEFAULTS = {"model": "vit", "image": "one star (64×64)"}
 
 
@@ -138,7 +139,7 @@ def _factor(h: int, w: int, target: int = CHART_PX) -> int:
 
 def patch_grid_image(shown: np.ndarray, geo: att.ViTGeometry) -> Image.Image:
     """The image with the patch grid drawn over it and every patch numbered (1 = top-left)."""
-    f = max(_factor(*shown.shape[1:]), -(-32 // min(geo.patch_size)))  # patches at least 32 px
+    f = max(_factor(*shown.shape[1:], GRID_PX), -(-32 // min(geo.patch_size)))  # patches at least 32 px
     im = Image.fromarray(pic.upscale(pic.to_uint8(shown.transpose(1, 2, 0)), f))
     d = ImageDraw.Draw(im)
     ph, pw = geo.patch_size[0] * f, geo.patch_size[1] * f
@@ -577,7 +578,7 @@ def comparison_chart(layers: pd.DataFrame, uniform: float) -> alt.LayerChart:
         tooltip=[alt.Tooltip("model:N", title=t("attention.compare.model")),
                  alt.Tooltip("layer:Q", title=t("attention.col.layer")),
                  alt.Tooltip("distance:Q", format=".1f", title=t("attention.col.distance"))])
-    return alt.layer(uniform_rule(uniform), lines).properties(height=260)
+    return alt.layer(uniform_rule(uniform), lines).properties(height=320)  # room for the axis title in projector type
 
 
 def trained_on(row) -> str:
