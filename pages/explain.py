@@ -15,9 +15,11 @@ D = views.DEFAULTS
 st.title(t("explain.title"))
 st.caption(t("explain.intro"))  # hidden in projector mode: the maps must fit the first screen
 
-c_img, c_cls = st.columns(2)
+c_img, c_cls = st.columns(2, gap="large")  # the same columns as the two models' below
 with c_img:
     img = image_picker("ex-image", default=D["image"])
+if st.session_state.get("ex-image") in images.SEVERAL_OBJECTS:
+    st.info(t("explain.distractor_case"))
 columns = st.columns(2, gap="large")  # each model's picker above its own maps: no picker shares a row with three
 with columns[0]:
     cnn = model_picker(t("explain.cnn_model"), kinds=("cnn",), default=D["cnn"], key="ex-cnn")
@@ -27,8 +29,6 @@ if img is None or cnn is None or vit is None:
     st.stop()
 with c_cls:
     chosen = views.class_picker([cnn, vit])
-if st.session_state.get("ex-image") in images.SEVERAL_OBJECTS:
-    st.info(t("explain.distractor_case"))
 
 img_np = img.numpy()
 shown = []

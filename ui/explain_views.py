@@ -19,7 +19,8 @@ from ui.models import cached_model
 TOP = "top"  # the class option "each model's own top class"
 DEFAULTS = {"image": "one star (64×64)", "cnn": "cnn", "vit": "vit", "class": TOP}
 SHOWN_PX = 200  # each map on screen
-CURVE_PX = 150  # height of each small chart of curves
+CURVE_PX = 240  # height of each small chart of curves, axes and title included
+METHOD_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")  # Dark2, one per kind of map
 
 
 @st.cache_data(max_entries=32, ttl="30m", show_spinner=False)  # a few hundred kB an entry
@@ -85,20 +86,22 @@ def curves_frame(e: ex.Explanation, faith: dict[str, faithfulness.Faithfulness])
     return pd.DataFrame(rows)
 
 
-def curves_chart(df: pd.DataFrame, curve: str, methods: list[str], top: float) -> alt.Chart:
-    """One model's deletion or insertion curves, one colour per kind of map (the same colours in every chart); the
+def curves_chart(df: pd.DataFrame, curve: str, colours: dict[str, str], top: float) -> alt.Chart:
+    """One model's deletion or insertion curves, one colour per kind of map (`colours`: the same in every chart); the
     chart takes its column's width, so the charts stack on a phone."""
+    methods = list(dict.fromkeys(df["method"]))
     return alt.Chart(df[df["curve"] == curve], title=t(f"explain.curve.{curve}")).mark_line(
         point=alt.OverlayMarkDef(size=30)).encode(
         x=alt.X("fraction:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]),
                 title=t("explain.axis.fraction")),
         y=alt.Y("relative:Q", scale=alt.Scale(domain=[0, top]), title=t("explain.axis.relative")),
-        color=alt.Color("method:N", title=t("explain.legend.map"), sort=methods,
-                        scale=alt.Scale(domain=methods, scheme="dark2"), legend=alt.Legend(orient="bottom")),
+        color=alt.Color("method:N", title=None, sort=methods,
+                        scale=alt.Scale(domain=methods, range=[colours[m] for m in methods]),
+                        legend=alt.Legend(orient="right")),
         tooltip=[alt.Tooltip("method:N", title=t("explain.legend.map")),
                  alt.Tooltip("fraction:Q", format=".0%", title=t("explain.axis.fraction")),
                  alt.Tooltip("relative:Q", format=".2f", title=t("explain.axis.relative"))],
-    ).properties(height=CURVE_PX)
+    ).properties(height=round(CURVE_PX * (present.SCALE if present.is_on() else 1)), padding={"top": 12, "left": 4, "right": 4, "bottom": 4})  # room for the title
 
 
 def scores_frame(explanations: list[ex.Explanation], faith: dict[str, dict]) -> pd.DataFrame:
@@ -114,14 +117,15 @@ def scores_frame(explanations: list[ex.Explanation], faith: dict[str, dict]) -> 
 def faithfulness_section(explanations: list[ex.Explanation], faith: dict[str, dict], grid: tuple[int, int]) -> None:
     st.subheader(t("explain.faith_title"))
     st.markdown(t("explain.faith_intro", rows=grid[0], cols=grid[1], margin=faithfulness.MARGIN))
-    methods = list(dict.fromkeys(t(f"explain.method.{m}") for e in explanations for m in e.maps))
+    methods = dict.fromkeys(t(f"explain.method.{m}") for e in explanations for m in e.maps)
+    colours = dict(zip(methods, METHOD_COLOURS * len(methods)))
     frames = [curves_frame(e, faith[e.model]) for e in explanations]
     top = max(1.0, *(float(df["relative"].max()) for df in frames))
     for col, e, df in zip(st.columns(len(explanations), gap="large"), explanations, frames):
         with col:
             st.markdown(f"**{e.model}**")
             for curve in ("deletion", "insertion"):
-                present.chart(curves_chart(df, curve, methods, top), width="stretch")
+                present.chart(curves_chart(df, curve, colours, top), width="stretch")
     scored = [faithfulness.Scored(e.model, m, f) for e in explanations for m, f in faith[e.model].items()]
     st.info("  \n".join(words(m) for m in faithfulness.reading(scored)))
     table = scores_frame(explanations, faith)
