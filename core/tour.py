@@ -76,7 +76,7 @@ class Bars:
     title: Message  # the value axis
     fmt: str = ".0%"
     log: bool = False  # on a log scale the bars start at 1
-    top: float = 1.0  # the axis reaches at least this far
+    top: float = 1.0  # the axis reaches at least this far (a share: 100 %), else as far as the largest value
 
 
 @dataclass(frozen=True)
@@ -285,7 +285,7 @@ def odd_shift_errors(rows) -> dict[str, float]:
 def _measure_invariance(lab) -> Shown:
     answer = invariance(odd_shift_errors(lab.chain_curves().to_dict("records")))
     return Shown(answer, Bars([Bar(say(f"tour.invariance.choice.{c}"), answer.values[c], lab.chain_colour(name))
-                               for c, name in STRIDE_CHAINS.items()], say("tour.invariance.x"), fmt=".2f"))
+                               for c, name in STRIDE_CHAINS.items()], say("tour.invariance.x"), fmt=".2f", top=0.0))
 
 
 INVARIANCE = Step("invariance", ("stride", "max_pool", "blur_pool"), "equivariance", _measure_invariance)

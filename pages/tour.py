@@ -63,4 +63,4 @@ else:
                 views.show(shown)
                 st.markdown(f"**{t('tour.takeaway')}** {views.takeaway_text(step, shown.answer)}")
                 page_link(step.page, t(f"tour.{step.id}.link"), views.page_query(step))
-left.caption(t("tour.keys"))
+views.keys_hint(left)

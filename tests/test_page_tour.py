@@ -2,16 +2,21 @@
 every step before and after its reveal in both languages, nothing of an answer before the reveal, answers that
 follow the results files, and a bad ?step= that starts at step 1 with a note."""
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pandas as pd
 import pytest
+from playwright.sync_api import expect, sync_playwright
 from streamlit.testing.v1 import AppTest
 
 from core import tour
 from core.experiments import hunger_results
 from core.experiments import pretraining
 from core.messages import catalogue
+from test_browser import ARGS, CHROMIUM, IDLE, start_server, wait_healthy
 from test_i18n import CJK, shown_text, untranslated
+from ui import equivariance_views as ev
+from ui import tour_views
 
 ROOT = Path(__file__).resolve().parents[1]
 REVEAL = {"en": "Reveal", "zh": "揭晓"}
@@ -148,13 +153,104 @@ def test_a_guess_is_marked_right_or_wrong_on_the_reveal():
 
 
 def test_a_revealed_step_links_its_page_at_the_settings_it_measured():
-    from urllib.parse import parse_qs
-
-    from ui import equivariance_views as ev
-
     at = tour_at("4")
     button(at, "Reveal").click().run()
     link = at.get("page_link")[-1].proto
     assert link.page == "equivariance"
     query = {k: v[0] for k, v in parse_qs(link.query_string).items()}
     assert query == {k: str(ev.DEFAULTS[k]) for k in ("image", "kernel", "size", "dx", "dy", "mode")}
+
+
+# --- the step charts' axes -----------------------------------------------------------------------------------------
+def _value_scale(chart) -> dict:
+    """The x scale of a step's bar chart (the layer that draws the bars)."""
+    return next(layer["encoding"]["x"]["scale"] for layer in chart.to_dict()["layer"]
+                if "scale" in layer["encoding"].get("x", {}))
+
+
+def test_step_one_log_axis_ends_near_its_largest_bar():
+    """Step 1's bars: 448 parameters (3x3x3x16 + 16) for the convolution, 805,371,904 (64x64x3 x 64x64x16 + 64x64x16)
+    for the dense layer. The log axis must end within a factor of 10 of the largest, not 10^7 beyond it."""
+    dense = 64 * 64 * 3 * 64 * 64 * 16 + 64 * 64 * 16
+    shown = tour.BIAS.measure(None)
+    assert max(bar.value for bar in shown.chart.bars) == dense
+    low, high = _value_scale(tour_views._bars(shown.chart))["domain"]
+    assert low == 1 and dense <= high <= 10 * dense
+
+
+@pytest.mark.parametrize("bars, fmt, top, expected", [
+    ([0.16, 0.98], ".0%", 1.0, (0, 1)),  # accuracies: the whole 0-100 % scale
+    ([31.3, 33.2, 16.3], ".1f", 32.6, (0, 33.2)),  # px: as far as the longest bar, past `top`
+    ([0.65, 0.55, 0.17], ".2f", 0.0, (0, 0.65)),  # errors: as far as the largest
+])
+def test_a_linear_axis_runs_from_zero_to_its_data(bars, fmt, top, expected):
+    b = tour.Bars([tour.Bar("x", v) for v in bars], tour.say("tour.accuracy"), fmt=fmt, top=top)
+    assert tuple(_value_scale(tour_views._bars(b))["domain"]) == pytest.approx(expected)
+
+
+# --- in a browser: a touch screen and a projector --------------------------------------------------------------
+@pytest.fixture(scope="module")
+def server():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    proc, url = start_server()
+    try:
+        wait_healthy(url)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _step(pg, url: str) -> None:
+    pg.goto(url)
+    pg.wait_for_selector("h1", timeout=240_000)
+    pg.wait_for_selector(IDLE, timeout=240_000)
+
+
+@pytest.mark.browser
+def test_a_touch_screen_gets_no_keyboard_hint_and_a_laptop_does(server, browser):
+    hint = catalogue("en")["tour.keys"]
+    for touch, width, height in ((True, 390, 844), (False, 1400, 900)):
+        ctx = browser.new_context(viewport={"width": width, "height": height}, is_mobile=touch, has_touch=touch)
+        try:
+            pg = ctx.new_page()
+            _step(pg, f"{server}/tour?step=1")
+            assert pg.get_by_text(hint).count() == 1  # drawn either way: the screen decides what shows
+            for shown in (pg.get_by_text(hint), pg.locator("[data-testid='stButton'] kbd").first):  # the buttons' keys
+                (expect(shown).to_be_hidden if touch else expect(shown).to_be_visible)(timeout=30_000)
+            if touch:
+                assert pg.evaluate("document.documentElement.scrollWidth") <= width
+        finally:
+            ctx.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_on_a_projector_no_step_cuts_its_page_link(server, browser, lang):
+    """1280x720 in projector mode, every step revealed: each page link's label is shown whole (it wraps)."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        pg = ctx.new_page()
+        for n, step in enumerate(tour.STEPS[:-1], 1):
+            _step(pg, f"{server}/tour?step={n}&present=1&lang={lang}")
+            reveal = pg.locator("[data-testid='stButton'] button", has_text=catalogue(lang)["tour.reveal"])
+            if not reveal.count():
+                continue  # a step whose data is missing says so instead
+            reveal.first.click()
+            links = pg.locator("[data-testid='stMain'] [data-testid='stPageLink']")
+            expect(links.first).to_be_visible(timeout=240_000)
+            pg.wait_for_selector(IDLE, timeout=240_000)
+            cut = links.evaluate_all("ls => ls.flatMap(l => [...l.querySelectorAll('*')])"
+                                     ".filter(x => x.scrollWidth > x.clientWidth + 1).map(x => x.textContent)")
+            assert not cut, (n, cut)
+    finally:
+        ctx.close()

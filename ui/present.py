@@ -3,6 +3,7 @@ a lecturer does not point at (captions, downloads, the fold-out panels) hidden, 
 its main control fit a 1280x720 projector. The state is the session's (it survives page changes) and the URL's."""
 from __future__ import annotations
 
+import altair as alt
 import streamlit as st
 
 from ui import bookmarks
@@ -48,18 +49,26 @@ def is_on() -> bool:
     return bool(st.session_state.get(KEY))
 
 
-def sized(c):
-    """The Altair chart `c` with projector-sized labels when projector mode is on, else `c` itself."""
-    if is_on():
-        label, title = round(11 * SCALE), round(12 * SCALE)
-        c = (c.configure_axis(labelFontSize=label, titleFontSize=title)
-             .configure_legend(labelFontSize=label, titleFontSize=title, symbolSize=200)
-             .configure_header(labelFontSize=label, titleFontSize=title)
-             .configure_title(fontSize=title))
-    return c
+def scale() -> float:
+    """How much larger than on a screen a chart's own marks (texts, bar heights) are drawn: SCALE in projector mode."""
+    return SCALE if is_on() else 1.0
 
 
 def chart(c, **kwargs):
     """st.altair_chart, with projector-sized labels when projector mode is on (the one place Altair charts are
     drawn; ui.charts.chart draws the same from a spec cached per input)."""
     return st.altair_chart(sized(c), **kwargs)
+
+
+def sized(c):
+    """The Altair chart `c` with projector-sized labels when projector mode is on, else `c` itself. A chart's own
+    configuration (a legend placed below, say) is kept: the sizes are added to it."""
+    if is_on():
+        label, title = round(11 * SCALE), round(12 * SCALE)
+        sizes = {"axis": {"labelFontSize": label, "titleFontSize": title},
+                 "legend": {"labelFontSize": label, "titleFontSize": title, "symbolSize": 200},
+                 "header": {"labelFontSize": label, "titleFontSize": title}, "title": {"fontSize": title}}
+        config = {} if c.config is alt.Undefined else c.config.to_dict()
+        c = c.copy(deep=False)
+        c.config = alt.Config.from_dict({**config, **{k: {**config.get(k, {}), **v} for k, v in sizes.items()}})
+    return c

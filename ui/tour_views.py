@@ -41,23 +41,37 @@ def _label(label: tour.Label) -> str:
     return "".join(_label(part) for part in label) if isinstance(label, tuple) else label
 
 
-def _bars(b: tour.Bars) -> alt.Chart:
-    """Horizontal bars with their values printed large: the tour's charts are read from across a room. On a log
-    scale the bars start at 1 (a bar from 0 has no length there)."""
+def bar_axis(b: tour.Bars) -> tuple[float, float]:
+    """The value axis of a step's bars: from 0 (from 1 on a log scale, where a bar from 0 has no length) to the
+    largest value, or to the step's `top` where that lies further (accuracy runs to 100 %)."""
+    most = max(bar.value for bar in b.bars)
+    return (1.0, most) if b.log else (0.0, max(b.top, most))
+
+
+def _bars(b: tour.Bars) -> alt.LayerChart:
+    """Horizontal bars, each with its label above it and its value printed large at the right end of that line (the
+    tour's charts are read from across a room). Nothing sits beside the bars, so they have the whole width on a
+    phone as on a projector, and no label or value runs past the chart's edge."""
     df = pd.DataFrame([{"label": _label(bar.label), "value": bar.value} for bar in b.bars])
     colours = {_label(bar.label): bar.colour for bar in b.bars if bar.colour}
-    most = float(df["value"].max())
-    scale = alt.Scale(type="log", domain=[1, most * 10_000_000]) if b.log else alt.Scale(domain=[0, 1.2 * max(b.top, most)])
+    low, high = bar_axis(b)
+    s = present.scale()
+    scale = alt.Scale(type="log" if b.log else "linear", domain=[low, high], nice=False)
+    ticks = {"values": [0, 0.25, 0.5, 0.75, 1]} if b.fmt == ".0%" and not b.log else {}
     c = alt.Color("label:N", legend=None, scale=alt.Scale(domain=list(colours), range=list(colours.values()))
                   ) if colours else alt.value("#4c78a8")
-    ticks = {"values": [0, 0.25, 0.5, 0.75, 1]} if b.fmt == ".0%" and not b.log else {}
-    base = alt.Chart(df).encode(y=alt.Y("label:N", title=None, sort=None, axis=alt.Axis(labelLimit=360)),
-                                x=alt.X("value:Q", title=words(b.title), scale=scale,
-                                        axis=alt.Axis(format="~s" if b.log else b.fmt, tickCount=4, **ticks)))
-    bars = base.mark_bar().encode(color=c, **({"x2": alt.datum(1)} if b.log else {}))
-    text = base.mark_text(align="left", dx=5, fontSize=18, fontWeight="bold").encode(
-        text=alt.Text("value:Q", format=",.0f" if b.log else b.fmt))
-    return (bars + text).properties(height=alt.Step(40))
+    rows = alt.Chart(df).encode(y=alt.Y("label:N", sort=None, axis=None, scale=alt.Scale(paddingInner=0)))
+    bars = rows.mark_bar(height=16 * s, yOffset=9 * s).encode(
+        x=alt.X("value:Q", title=words(b.title), scale=scale,
+                axis=alt.Axis(format="~s" if b.log else b.fmt, tickCount=4, grid=False, **ticks)),
+        x2=alt.datum(low), color=c)
+    # both texts end just above their bar: the label from the left edge, the value at the right edge
+    line = dict(baseline="bottom", yOffset=-2 * s)
+    labels = rows.mark_text(align="left", fontSize=12 * s, color="#31333f", **line).encode(
+        x=alt.value(0), text="label:N")
+    values = rows.mark_text(align="right", fontSize=17 * s, fontWeight="bold", **line).encode(
+        x=alt.value("width"), text=alt.Text("value:Q", format=",.0f" if b.log else b.fmt))
+    return (bars + labels + values).properties(height=alt.Step(46 * s))
 
 
 def _answers_along_path(data: dict) -> alt.Chart:
@@ -74,8 +88,10 @@ def _answers_along_path(data: dict) -> alt.Chart:
 
 # the charts only one step draws (core.tour.Chart.kind -> a drawing of its data)
 CHARTS = {"answers_along_path": _answers_along_path,
+          # the height holds the axes and legend too (a chart as wide as its column fits its whole box): projector
+          # sizes get a taller box, so that the lines keep theirs
           "accuracy_by_distance": lambda d: lab.distance_chart(d["preds"], d["labels"], d["centres"]).properties(
-              height=220)}
+              height=round(260 * present.scale()))}
 
 
 def _text(step: tour.Step, what: str, a: tour.Answer) -> str:
@@ -127,19 +143,30 @@ def show(shown: tour.Shown) -> None:
 
 
 # --- where the lecture is: the step (bookmarked as ?step=N) and what has been revealed -------------------------------
+KEYS = "tour_keys"  # the container of the keyboard hint (its CSS class is st-key-tour_keys)
 # one screen at 1280x720 in projector mode: the navigation beside a smaller title, the question and the answer's
-# words left, its picture and takeaway right
-ONE_SCREEN_CSS = """<style>
-h1 { font-size: 1.45rem !important; }
-[data-testid="stMainBlockContainer"] { padding-top: 3.75rem !important; padding-bottom: 0.5rem !important; }
-[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.6rem; }
-[data-testid="stMainBlockContainer"] [data-testid="stMarkdownContainer"] p { font-size: 0.92em; }
+# words left, its picture and takeaway right. A page link wraps rather than cut its label short. A touch screen has
+# no keys to press: the hint and the buttons' key caps go.
+ONE_SCREEN_CSS = f"""<style>
+h1 {{ font-size: 1.45rem !important; }}
+[data-testid="stMainBlockContainer"] {{ padding-top: 3.75rem !important; padding-bottom: 0.5rem !important; }}
+[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] {{ gap: 0.6rem; }}
+[data-testid="stMainBlockContainer"] [data-testid="stMarkdownContainer"] p {{ font-size: 0.92em; }}
+[data-testid="stPageLink"] a, [data-testid="stPageLink"] a * {{
+  white-space: normal !important; overflow: visible !important; }}
+@media (hover: none), (pointer: coarse) {{
+  .st-key-{KEYS}, [data-testid="stButton"] kbd {{ display: none !important; }} }}
 </style>"""
 
 
 def fit_one_screen() -> None:
     """Tighten the page so that a step fits one projector screen (ONE_SCREEN_CSS)."""
     st.html(ONE_SCREEN_CSS)
+
+
+def keys_hint(column) -> None:
+    """The keyboard hint, below the left column; hidden on touch screens (ONE_SCREEN_CSS)."""
+    column.container(key=KEYS).caption(t("tour.keys"))
 
 
 STEP = "tour_step"  # session state: the 1-based step shown
