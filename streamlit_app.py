@@ -39,11 +39,11 @@ def draw() -> None:
         warmup.start()  # where no lifespan ran (AppTest): once, after this first page is done
 
 
-def classroom_state(request):
+async def classroom_state(request):
     """The classroom phones' poll (ui/classroom.py STATE_PATH): a plain route, no script run per poll."""
-    from ui import classroom  # at the first poll, not at the server's start
+    from ui import classroom  # at the first poll, not at the server's start (a phone's page has imported it by then)
 
-    return classroom.state_endpoint(request)
+    return await classroom.state_endpoint(request)
 
 
 # The server imports this file outside any script run (no context: say so quietly, it is expected here).

@@ -7,8 +7,9 @@ usage: python -m bench.classroom                      # 100 students -> bench/cl
 One `streamlit run streamlit_app.py` (bench.loadgen.serve) with IBL_CLASSROOM_DB set to a fresh SQLite file in a
 temporary folder; the bench creates the class on that same file with core.classroom.ClassStore and keeps the
 presenter key. No browser: every student and the lecturer is a bench.loadgen.Session, which speaks Streamlit's
-WebSocket protocol (the frontend's fragment timers included, so the phones' 2-s poll and the lecturer's 1-s count
-run as in a browser). In order:
+WebSocket protocol (the frontend's fragment timers included, so the lecturer's 1-s count runs as in a browser); a
+student's Phone also does what its page's follow component does in a browser: a GET of the poll route every 2 s on
+one kept-alive connection, and a trigger and a rerun when the class has moved on. In order:
 
 1. warm-up (unmeasured): a student of another class joins, answers and sees a reveal; a lecturer opens its tour.
 2. baseline: the server's CPU seconds over `--baseline` s with nobody connected.
@@ -25,7 +26,8 @@ run as in a browser). In order:
    run's database read certainly includes the vote). A thread of the bench also polls store.tally every 0.1 s:
    when each answer reached the database. Then the final tally against the one sent.
 6. idle: the lecturer's page closed, the students' pages wait for the next step for `--idle` s: the server's CPU
-   seconds (less the baseline's rate), the polls made, CPU per poll, each poll's time.
+   seconds (less the baseline's rate), the polls made (GETs of the route), CPU per poll, each poll's time, and the
+   phones' script runs meanwhile (none expected).
 7. reveal step 1 (store.reveal), then advance to step 2 (store.advance): the time until every student's page has
    rerun to show it (the takeaway and disabled buttons; step 2's buttons).
 
@@ -53,6 +55,7 @@ from bench.loadgen import FRAGMENT_DONE, Sample, Session, pct, summarize, usage
 from core import tour
 from core.classroom import ClassStore
 from ui.classroom import FOLLOW_NAME
+from ui.warmup import NAME as WARM_UP_THREAD
 
 OUT = Path(__file__).with_name("classroom.json")
 APP = "streamlit_app.py"
@@ -107,6 +110,7 @@ class Phone(Session):
         self.http_failures = self.moves = 0
         self._poller: asyncio.Task | None = None
         self._http = None
+        self._held_until = 0.0
 
     def _handle(self, msg) -> None:
         super()._handle(msg)
@@ -114,6 +118,7 @@ class Phone(Session):
             el = msg.delta.new_element
             if el.WhichOneof("type") == "bidi_component" and el.bidi_component.component_name == FOLLOW_NAME:
                 self.follow = json.loads(el.bidi_component.json)
+                self._held_until = 0.0  # the component drawn anew: its script starts afresh
                 self.trigger = _make_trigger_id(el.bidi_component.id, "events")
                 if self._poller is None:
                     self._poller = asyncio.get_running_loop().create_task(self._poll())
@@ -142,7 +147,8 @@ class Phone(Session):
                 self._http = None
                 continue
             self.http_polls.append(time.perf_counter() - t)
-            if now != self.follow["seen"]:
+            if now != self.follow["seen"] and time.perf_counter() >= self._held_until:  # one rerun per change
+                self._held_until = time.perf_counter() + self.follow["hold"]
                 self.moves += 1
                 state = WidgetState(id=self.trigger, json_trigger_value=json.dumps([{"event": "moved",
                                                                                       "value": now}]))
@@ -234,10 +240,24 @@ async def cpu_window(pid: int, seconds: float) -> tuple[float, float]:
     return usage(pid)[0] - c0, time.perf_counter() - t0
 
 
+def warming(pid: int) -> bool:
+    """Whether the server's warm-up thread (ui/warmup.py names it) is still alive."""
+    for comm in Path(f"/proc/{pid}/task").glob("*/comm"):
+        try:
+            if comm.read_text().strip() == WARM_UP_THREAD:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 async def quiet(pid: int, share: float = 0.1, window: float = 3.0, limit: float = 180.0) -> float:
-    """Wait until the server spends under `share` of a core over `window` s (its background warm-up is done: the
-    health check may answer before it is, ui/warmup.py), at most `limit` s; the seconds waited."""
+    """Wait until the server's background warm-up has ended (the health check answers before it has, and it waits
+    2 s before it begins: ui/warmup.py) and the server spends under `share` of a core over `window` s, at most
+    `limit` s; the seconds waited."""
     t = time.perf_counter()
+    while warming(pid) and time.perf_counter() - t < limit:
+        await asyncio.sleep(1.0)
     while time.perf_counter() - t < limit:
         cpu, wall = await cpu_window(pid, window)
         if cpu / wall < share:

@@ -1,9 +1,12 @@
 """The classroom through Streamlit's AppTest: a lecturer starts a class on the tour, three phones join with its code,
 answer, the lecturer reveals; the room's answers are counted as they were given; bad codes, a forged presenter link
 and a reload. (The browser test in test_browser.py drives the same with real phones' screens and WebSockets.)"""
+import asyncio
+import json
 from pathlib import Path
 
 import pytest
+from starlette.requests import Request
 from streamlit.testing.v1 import AppTest
 
 from core import classroom as cr
@@ -137,3 +140,37 @@ def test_a_forged_presenter_link_gives_no_control(db):
     owner = app("pages/tour.py", step="3", **{"class": code, "key": key})  # the real link takes the class back
     assert owner.session_state[ui_classroom.LECTURER]["code"] == code and "key" not in owner.query_params
     assert db.state(code)["step"] == 3
+
+
+def moment_of(code: str) -> str:
+    """What the phones' poll route answers now (its shared read forgotten first)."""
+    ui_classroom._moments.clear()
+    request = Request({"type": "http", "method": "GET", "query_string": f"code={code}".encode(), "headers": []})
+    reply = asyncio.run(ui_classroom.state_endpoint(request))
+    assert reply.headers["cache-control"] == "no-store"
+    return json.loads(reply.body)["now"]
+
+
+def test_the_poll_route_says_the_step_and_its_reveal_and_nothing_else(db):
+    code, key = db.create([s.choices for s in tour.STEPS])
+    assert moment_of(code) == "1"
+    assert moment_of(code.lower()) == "1"  # typed as a phone's URL may carry it
+    db.reveal(code, key, 1)
+    assert moment_of(code) == "1r"
+    db.advance(code, key, 2)
+    assert moment_of(code) == "2"
+    assert key not in moment_of(code)
+    db.end(code, key)
+    assert moment_of(code) == "over"
+    assert moment_of("hello!") == "over" and moment_of("ZZZZZZ") == "over"
+
+
+def test_the_phone_page_polls_the_route_with_the_moment_it_shows(db):
+    code, key = db.create([s.choices for s in tour.STEPS])
+    db.reveal(code, key, 1)
+    phone = app("pages/join.py", code=code)
+    follow = [el for el in phone.get("bidi_component")]
+    assert len(follow) == 1, "one follow component on the phone's page"
+    data = json.loads(follow[0].proto.json)
+    assert data["seen"] == "1r" and data["every"] == ui_classroom.STUDENT_POLL
+    assert data["path"] == f"_classroom/state?code={code}"

@@ -13,6 +13,7 @@ import time
 import altair as alt
 import pandas as pd
 import streamlit as st
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -33,6 +34,7 @@ PUBLIC_URL = "IBL_PUBLIC_URL"  # the address phones reach the server at, where t
 # rerun; every phone on one server process shares one database read per STATE_TTL. The lecturer's count reruns a
 # fragment every LECTURER_POLL seconds (one page: its cost is small).
 STUDENT_POLL, LECTURER_POLL, STATE_TTL = 2.0, 1.0, 0.5
+RERUN_HOLD = 30.0  # s: a phone whose rerun for a change has not drawn it by then asks for another
 STATE_PATH = "/_classroom/state"  # GET ?code=CODE -> {"now": moment(...)}; streamlit_app.py serves it
 # per browser session and minute: enough for a student who changes their mind, not for a script
 JOINS_PER_MINUTE, ANSWERS_PER_MINUTE = 5, 30
@@ -49,13 +51,19 @@ def _store(url: str) -> ClassStore:
     return ClassStore(url)
 
 
-@st.cache_data(ttl=STATE_TTL, show_spinner=False, max_entries=1_000)
-def class_state(code: str) -> dict | None:
-    """store().state(code), shared by every session for STATE_TTL; None where the class is over or unknown."""
+def current_state(code: str) -> dict | None:
+    """store().state(code), read now; None where the class is over or unknown. A phone's page reads it at every run
+    (runs are few: a join, a click, a change its poll saw), so a run that a change triggered shows the change."""
     try:
         return store().state(code)
     except ClassError:
         return None
+
+
+@st.cache_data(ttl=STATE_TTL, show_spinner=False, max_entries=1_000)
+def class_state(code: str) -> dict | None:
+    """current_state(code), shared by every session for STATE_TTL."""
+    return current_state(code)
 
 
 def moment(state: dict | None) -> str:
@@ -65,14 +73,31 @@ def moment(state: dict | None) -> str:
     return f"{state['step']}" + ("r" if state["step"] in state["revealed"] else "")
 
 
-def state_endpoint(request: Request) -> JSONResponse:
-    """GET STATE_PATH?code=CODE: the class's moment, for the phones' poll. Public like the code itself (the step and
-    whether it is revealed); a plain route, run in Starlette's thread pool: no session, no script run."""
+_moments: dict[str, tuple[float, str]] = {}  # code -> (when read, its moment): the phones' poll, this process
+MAX_MOMENTS = 1_000  # codes remembered at once (more than the classes a database holds)
+
+
+def _read_moment(code: str) -> str:
     try:
-        now = moment(class_state(classroom.normal_code(request.query_params.get(CODE, ""))))
+        return moment(store().state(code))
     except ClassError:
-        now = "over"
-    return JSONResponse({"now": now}, headers={"Cache-Control": "no-store"})
+        return "over"
+
+
+async def state_endpoint(request: Request) -> JSONResponse:
+    """GET STATE_PATH?code=CODE: the class's moment, for the phones' poll. Public like the code itself (the step and
+    whether it is revealed). On the event loop, without a session or a script run: a hall of phones shares one
+    database read (in a worker thread) per STATE_TTL."""
+    try:
+        code = classroom.normal_code(request.query_params.get(CODE, ""))
+    except ClassError:
+        return JSONResponse({"now": "over"}, headers={"Cache-Control": "no-store"})
+    read = _moments.get(code)
+    if read is None or time.monotonic() - read[0] >= STATE_TTL:
+        if len(_moments) >= MAX_MOMENTS:
+            _moments.clear()
+        read = _moments[code] = (time.monotonic(), await run_in_threadpool(_read_moment, code))
+    return JSONResponse({"now": read[1]}, headers={"Cache-Control": "no-store"})
 
 
 # The phone's side of the poll: compare the route's moment with the one the page shows; on a difference, a trigger
@@ -81,14 +106,18 @@ def state_endpoint(request: Request) -> JSONResponse:
 FOLLOW_NAME = "ibl.classroom_follow"
 FOLLOW = st.components.v2.component(FOLLOW_NAME, js="""
 export default function ({ data, setTriggerValue }) {
-  let asking = false;
+  let asking = false, heldUntil = 0;
   const timer = setInterval(async () => {
     if (asking) return;
     asking = true;
     try {
       const reply = await fetch(new URL(data.path, document.baseURI), { cache: "no-store" });
       const now = reply.ok ? (await reply.json()).now : null;
-      if (now !== null && now !== data.seen) setTriggerValue("moved", now);
+      // one rerun per change: a second would restart the first on a busy server, which may take longer than a poll
+      if (now !== null && now !== data.seen && Date.now() >= heldUntil) {
+        heldUntil = Date.now() + data.hold * 1000;
+        setTriggerValue("moved", now);
+      }
     } catch (e) {
       // offline for a moment: ask again at the next tick
     } finally {
@@ -366,7 +395,7 @@ def _follow(code: str, seen: str) -> None:
     """The phone follows the lecturer: its browser asks STATE_PATH every STUDENT_POLL s and reruns the page only when
     the class's moment is no longer `seen` (a hall of waiting phones costs one cached read a poll, no script run)."""
     FOLLOW(key="classroom_follow", data={"path": f"{STATE_PATH.lstrip('/')}?{CODE}={code}", "seen": seen,
-                                         "every": STUDENT_POLL}, on_moved_change=lambda: None)
+                                         "every": STUDENT_POLL, "hold": RERUN_HOLD}, on_moved_change=lambda: None)
 
 
 def _student(code: str) -> str | None:
@@ -403,7 +432,7 @@ def student_page() -> None:
     except ClassError as e:
         _join_form(words(e))
         return
-    state = class_state(code)
+    state = current_state(code)
     if state is None:
         _join_form(t("classroom.error.no_class", code=code))
         return
