@@ -11,10 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from core.card import MODEL_CARD, WEIGHTS_DIR, model_card  # noqa: F401  (part of this module's API)
 from core.messages import Explained
+from core.pictures import denormalize
+from core.shapes import CLASSES
+
+# timm, safetensors and huggingface_hub are imported inside the functions that use them: importing timm costs
+# seconds, and the pages that only list models or read the model card never need it.
 
 TIMM_PREFIX = "timm:"
 # timm models offered in the picker; any other timm name works through load_model too.
@@ -151,8 +157,6 @@ def _resnet_variant(arch: str, net: torch.nn.Module) -> torch.nn.Module:
     - resnet-s2: a 3x3 stride-2 stem convolution and no max-pool (last map 4x4);
     - resnet-circular: the shipped stem, every padding circular (the max-pool's too), so no layer sees a border.
     """
-    import torch.nn as nn
-
     if arch == "resnet-circular":
         for m in net.modules():
             if isinstance(m, nn.Conv2d) and m.padding != (0, 0):
@@ -169,8 +173,6 @@ def _conv_stem(dim: int) -> torch.nn.Module:
     """Xiao et al. 2021 ("Early convolutions help transformers see better"): 3x3 stride-2 convolutions with batch
     norm and ReLU, channels doubling up to the width, then a 1x1 convolution; three of them make the 8x8-px
     patches' 8x8 token grid."""
-    import torch.nn as nn
-
     layers, c_in = [], 3
     for c_out in (dim // 4, dim // 2, dim):
         layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
@@ -242,8 +244,6 @@ class LoadedModel:
     def seen(self, img: torch.Tensor) -> torch.Tensor:
         """[3,H,W] in [0,1] -> the image as the model sees it (resized and cropped as `preprocess` does), in [0,1]:
         what its maps are drawn over."""
-        from core.pictures import denormalize
-
         return denormalize(self.preprocess(img), self.mean, self.std)[0]
 
     @torch.inference_mode()
@@ -326,8 +326,6 @@ def load_model(name: str, weights: str | os.PathLike | None = None, pretrained: 
 
 def _random_embedded(name: str) -> LoadedModel:
     """Embedded model `name`'s architecture with seeded random weights, served like the real one."""
-    from core.shapes import CLASSES
-
     torch.manual_seed(0)
     net = build_embedded(EMBEDDED[name].arch, len(CLASSES)).eval()
     return LoadedModel(name, net, kind_of(net), (64, 64), list(CLASSES), EMBEDDED_MEAN, EMBEDDED_STD,

@@ -8,12 +8,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing as mp
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import save_file
+from torch.utils.flop_counter import FlopCounterMode
 
 from core import shapes
 from core.models import (
@@ -235,8 +240,6 @@ def evaluate(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, b
 
 
 def flops_per_image(net: torch.nn.Module) -> int:
-    from torch.utils.flop_counter import FlopCounterMode
-
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         net(torch.zeros(1, 3, shapes.CANVAS, shapes.CANVAS))
     return int(counter.get_total_flops())
@@ -270,7 +273,7 @@ def _init_worker(threads: int, device: str = "cpu") -> None:
 
 def train_one(name: str, steps: int | None = None, position: int = 0) -> tuple[str, dict, dict]:
     """Train one embedded model on the worker's datasets; returns (name, state dict, model-card entry)."""
-    from tqdm import tqdm
+    from tqdm import tqdm  # deferred: a dev requirement (requirements-dev.txt) the app never needs
 
     arch, region = EMBEDDED[name].arch, EMBEDDED[name].region
     recipe = recipe_for(name, steps)
@@ -315,11 +318,6 @@ def train_one(name: str, steps: int | None = None, position: int = 0) -> tuple[s
 
 
 def main(argv=None):
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    from safetensors.torch import save_file
-
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--only", nargs="*", choices=TRAINED, help="train only these models")
     ap.add_argument("--steps", type=int, help="override the step budget (trials only)")
@@ -329,8 +327,6 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     args = ap.parse_args(argv)
-    import sys
-
     command = " ".join(["python -m core.train", *(sys.argv[1:] if argv is None else argv)])
     names = sorted(args.only or TRAINED, key=TRAIN_ORDER.index)
     args.out.mkdir(parents=True, exist_ok=True)

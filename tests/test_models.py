@@ -17,9 +17,7 @@ def test_batch():
 
 @pytest.mark.parametrize("name", list(EMBEDDED))
 def test_embedded_model_loads_and_classifies(name, test_batch):
-    t = time.perf_counter()
-    m = models.load_model(name)
-    assert time.perf_counter() - t < 5  # generous; the bench measures the real figure
+    m = models.load_model(name)  # how fast: bench/bench_models.py (a timing is no test on a shared machine)
     assert not m.net.training and m.class_names == list(shapes.CLASSES) and m.input_size == (64, 64)
     assert m.kind == ("vit" if name.startswith("vit") else "cnn")
     images, labels, centres = test_batch

@@ -11,12 +11,14 @@ filter and convolution as a high-pass one.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import torch
 
 from core import shapes
 from core.experiments import RESULTS
+from core.models import load_model
 
 FOURIER_FILE = RESULTS / "fourier.npz"
 MODELS = ("cnn", "vit")
@@ -87,10 +89,6 @@ def load(path=None) -> dict[str, np.ndarray] | None:
 
 
 def main(argv=None) -> None:
-    import time
-
-    from core.models import load_model
-
     torch.set_num_threads(2)
     images, labels, _ = shapes.make_dataset(IMAGES, SEED, "full")
     out = {"frequencies": frequencies(), "eps": np.array(EPS), "images": np.array(IMAGES)}

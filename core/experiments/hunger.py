@@ -21,17 +21,24 @@ The grid is resumable: rows already in the output file are kept and their cells 
 """
 from __future__ import annotations
 
+import argparse
 import math
+import multiprocessing as mp
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
+from core import attention as att
 from core import shapes
-from core.experiments import hunger_results
+from core import train as tr
+from core.experiments import hunger_results, pool, transfer
 from core.experiments.hunger_results import ARCHS, AUGMENT_PX, MODELS, VARIANTS, kind  # noqa: F401  (the grid's models)
-from core.train import EarlyStop
+from core.models import build_embedded, initialisation
+from core.train import EarlyStop, normalise
 
 CHUNK = 2_000  # images per rendered chunk of a seed's pool (a multiple of the 10 classes: balanced chunks)
 POOL_SEED = 40_000  # chunk k of seed s is shapes.make_dataset(CHUNK, POOL_SEED + 1000 * s + k)
@@ -180,10 +187,6 @@ def vit_probe_metrics(net: torch.nn.Module, probe: torch.Tensor, seed: int, arch
     """mad_layer_1..L (px, mean over heads and probe images) of a trained ViT, and the 2-D locality of its
     position embeddings: as trained, and of what training added to the initialisation drawn with torch seed `seed`
     (weight decay does not reach pos_embed, so the random start, std 0.02, stays in the trained embedding)."""
-    from core import attention as att
-    from core.models import initialisation
-    from core.train import normalise
-
     net = net.cpu().float().eval()
     mad = att.attention_distance_over(net, normalise(probe), chunk=64).mean(-1)
     out = {f"mad_layer_{i + 1}": round(float(d), 3) for i, d in enumerate(mad)}
@@ -205,10 +208,6 @@ def run_cell(model: str, n: int, seed: int, augment: int, grid: Grid, device: st
     validation too), with train/val/test accuracy, whether it converged, and its features' transfer. With
     `weights`, that checkpoint is saved there (checkpoint_name): a small-data model to ship beside the embedded
     ones."""
-    from core import train as tr
-    from core.experiments import transfer
-    from core.models import build_embedded
-
     dev = torch.device(device)
     arch, arm = MODELS[model], grid.arms[kind(model)]
     (x, y, centres), (vx, vy, _) = load_split(cache, grid, seed, n)
@@ -240,7 +239,7 @@ def run_cell(model: str, n: int, seed: int, augment: int, grid: Grid, device: st
     if kind(model) == "vit":
         row.update(vit_probe_metrics(net, probe if probe is not None else probe_set(), seed, arch))
     if weights is not None:
-        from safetensors.torch import save_file
+        from safetensors.torch import save_file  # deferred: only a run that ships its checkpoint needs it
 
         weights.mkdir(parents=True, exist_ok=True)
         save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
@@ -257,9 +256,6 @@ LIVE_BATCH, LIVE_LR, LIVE_WD = 64, 1.5e-3, 0.05  # one configuration for both ar
 def live_run(model: str, n: int, steps: int, test=None, progress=None, should_stop=None) -> dict:
     """Train `model` on the first N images of seed 0 for a fixed number of steps (no validation, one
     configuration): a quick point to set beside the shipped curves. Train and test accuracy of the last step."""
-    from core import train as tr
-    from core.models import build_embedded
-
     arch = ARCHS[model]
     t0 = time.perf_counter()
     (x, y, _), _ = load_split(None, replace(CPU, val_size=0), 0, n)
@@ -314,12 +310,11 @@ def cell_key(r: dict) -> tuple[str, int, int, int]:
 
 
 def _worker_run(cell: tuple, grid: Grid, cache: Path, configs, weights: Path | None = None) -> dict:
-    from core.experiments.pool import WORKER
-
-    if "test" not in WORKER:
-        WORKER["test"], WORKER["probe"] = test_set(grid.test_size), probe_set()
+    worker = pool.WORKER
+    if "test" not in worker:
+        worker["test"], worker["probe"] = test_set(grid.test_size), probe_set()
     model, n, seed, augment = cell
-    return run_cell(model, n, seed, augment, grid, WORKER["device"], cache, WORKER["test"], WORKER["probe"],
+    return run_cell(model, n, seed, augment, grid, worker["device"], cache, worker["test"], worker["probe"],
                     configs, weights)
 
 
@@ -344,13 +339,6 @@ def _render_pools(pool, grid: Grid, cache: Path) -> None:
 
 
 def main(argv=None) -> None:
-    import argparse
-    import multiprocessing as mp
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    from core.experiments import pool
-
     ap = argparse.ArgumentParser(prog="python -m core.experiments hunger", description=__doc__.split("\n\n")[0])
     ap.add_argument("--full", action="store_true", help="the full grid, for a GPU (the default where one is found)")
     ap.add_argument("--cpu", action="store_true", help="the grid sized for 2 CPU cores (the default without a GPU)")

@@ -6,6 +6,8 @@ stopped), and hands the rest to `run_pool`; `write_rows` replaces the CSV atomic
 from __future__ import annotations
 
 import csv
+import multiprocessing as mp
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import torch
@@ -23,9 +25,6 @@ def run_pool(queue: list, submit, on_result, jobs: int, device: str, threads: in
     """Train cells on `jobs` spawned worker processes (`_init_worker`): `submit(pool, queue)` takes a cell that may
     start now out of `queue` and returns its future (None: none may start yet); `on_result(result)` gets each
     result as it finishes. No cell starts once `time_left()` is False; the running ones finish."""
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
                              initargs=(device, threads)) as pool:
         running: set = set()

@@ -8,14 +8,16 @@ core/results/positions.npz (the page reads it, so it opens at once).
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from core import shapes
 from core.experiments import RESULTS
-from core.models import augmentation_pairs
+from core.models import augmentation_pairs, load_model
 from core.messages import Message, say
 
 POSITION_SEED = 20_251
@@ -172,8 +174,6 @@ def shift_stability(model, images: torch.Tensor, shifts=STABILITY_SHIFTS, batch:
 
 def load_stability(path: Path = STABILITY_FILE):
     """The shipped shift-stability rows as a DataFrame, or None if absent."""
-    import pandas as pd
-
     return pd.read_csv(path) if path.exists() else None
 
 
@@ -192,21 +192,13 @@ def stability_reading(df, a: str = "cnn-aa", b: str = "cnn", shift: int = 1) -> 
 
 
 def main(argv=None):
-    import sys
-
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["positions"]:
-        from core.models import load_model
-
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(POSITIONS_FILE, **position_predictions(load_model))
         print(f"wrote {POSITIONS_FILE}")
         return
     if argv[:1] == ["stability"]:
-        import pandas as pd
-
-        from core.models import load_model
-
         images = shapes.make_dataset(STABILITY_IMAGES, POSITION_SEED + 1, "full")[0]
         rows = [r for name in STABILITY_MODELS for r in shift_stability(load_model(name), images)]
         pd.DataFrame(rows).assign(command="python -m core.experiments stability").to_csv(STABILITY_FILE, index=False)

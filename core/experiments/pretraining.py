@@ -17,16 +17,23 @@ Rows go to core/results/pretraining.csv as each run finishes.
 """
 from __future__ import annotations
 
+import argparse
+import csv
 import functools
 import json
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pandas as pd
 import torch
+from safetensors.torch import load_file
 
 from core import shapes
-from core.experiments import RESULTS, hunger
+from core import train as tr
+from core.experiments import RESULTS, hunger, pool
+from core.models import WEIGHTS_DIR, build_embedded, model_card
 from core.train import EarlyStop
 
 PRETRAINING_FILE = RESULTS / "pretraining.csv"
@@ -97,8 +104,6 @@ def build(model: str, init: str, checkpoint: dict | None = None, classes: int = 
           ) -> torch.nn.Module:
     """The network a target run starts from: random (scratch), or the pre-trained weights with a new head of
     `classes` outputs, all trainable (finetune) or only the head (linear)."""
-    from core.models import build_embedded
-
     arch = hunger.ARCHS[model]
     if init == "scratch":
         return build_embedded(arch, classes)
@@ -131,18 +136,12 @@ def target_test(grid: Target):
 # --- the source checkpoints ------------------------------------------------------------------------------------------
 def source_checkpoint(model: str) -> dict:
     """The embedded model's weights (core/weights/<model>.safetensors): the pre-trained start of a target run."""
-    from safetensors.torch import load_file
-
-    from core.models import WEIGHTS_DIR
-
     return load_file(str(WEIGHTS_DIR / f"{model}.safetensors"))
 
 
 def source_info(model: str) -> dict:
     """How the source checkpoint was made, from the model card, and its accuracy on held-out source images (the
     card's full-frame test set: never trained on, and the checkpoint was not picked on it either)."""
-    from core.models import model_card
-
     card = model_card()["models"][model]
     return {"model": model, "checkpoint": f"core/weights/{model}.safetensors", "images": card["training_set"]["images"],
             "steps": card["recipe"]["steps"], "batch": card["recipe"]["batch"],
@@ -155,8 +154,6 @@ def run_cell(model: str, init: str, n: int, seed: int, grid: Target, device: str
              checkpoint: dict | None = None, test=None) -> dict:
     """Train on N = `n` target images from `init` until validation stops improving; the row of the
     validation-picked checkpoint."""
-    from core import train as tr
-
     dev = torch.device(device)
     (x, y), (vx, vy) = target_split(seed, n, grid)
     tx, ty = test if test is not None else target_test(grid)
@@ -183,8 +180,6 @@ def run_cell(model: str, init: str, n: int, seed: int, grid: Target, device: str
 
 def load(path: Path | None = None):
     """The shipped rows (or those at `path`) as a DataFrame, or None if there are none yet."""
-    import pandas as pd
-
     path = path or PRETRAINING_FILE
     return pd.read_csv(path) if path.exists() else None
 
@@ -196,12 +191,6 @@ def checkpoint_infos(where: Path | None = None) -> dict[str, dict]:
 
 # --- the command -------------------------------------------------------------------------------------------------------
 def main(argv=None) -> None:
-    import argparse
-    import csv
-    import os
-
-    from core.experiments import pool
-
     ap = argparse.ArgumentParser(prog="python -m core.experiments pretraining", description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cuda", "cpu"])
     ap.add_argument("--models", nargs="+", default=list(hunger.ARCHS), choices=list(hunger.ARCHS))

@@ -7,13 +7,20 @@ accuracy measured on the same two test sets as the other embedded models, so the
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
 from pathlib import Path
 
+import torch
+from safetensors.torch import load_file
+
+from core import shapes
+from core import train as tr
 from core.experiments import hunger as hu
 from core.experiments import hunger_results
+from core.models import EMBEDDED, MODEL_CARD, WEIGHTS_DIR, build_embedded
 
 DEFAULT_CHECKPOINTS = Path(os.environ.get("IBL_CACHE", "~/.cache/ibl")).expanduser() / "checkpoints"
 SEED = 0  # the grid cell's seed: the one seed every size has
@@ -21,8 +28,6 @@ SEED = 0  # the grid cell's seed: the one seed every size has
 
 def grid_models() -> dict:
     """{embedded name: spec} of the models that come from the grid."""
-    from core.models import EMBEDDED
-
     return {n: s for n, s in EMBEDDED.items() if s.cell is not None}
 
 
@@ -34,13 +39,6 @@ def checkpoint_for(name: str) -> str:
 
 def card_entry(name: str, checkpoint: Path, row: dict, test_sets: dict) -> dict:
     """The model-card entry of `name`, whose weights are `checkpoint`, the grid's run `row` (its CSV row)."""
-    import torch
-    from safetensors.torch import load_file
-
-    from core import shapes
-    from core import train as tr
-    from core.models import EMBEDDED, build_embedded
-
     spec = EMBEDDED[name]
     net = build_embedded(spec.arch, len(shapes.CLASSES))
     net.load_state_dict(load_file(checkpoint))
@@ -75,11 +73,6 @@ def card_entry(name: str, checkpoint: Path, row: dict, test_sets: dict) -> dict:
 
 
 def main(argv=None) -> None:
-    import argparse
-
-    from core import train as tr
-    from core.models import MODEL_CARD, WEIGHTS_DIR, EMBEDDED
-
     ap = argparse.ArgumentParser(prog="python -m core.experiments ship", description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", nargs="+", choices=list(grid_models()))
     ap.add_argument("--checkpoints", type=Path, default=DEFAULT_CHECKPOINTS, help="where the grid saved them")
