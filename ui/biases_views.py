@@ -150,7 +150,8 @@ def hierarchy_section(cnn, vit) -> None:
     with st.spinner(t("biases.computing")):
         m = cka(cnn.name, vit.name)
     st.caption(t("biases.hierarchy.intro", images=bi.PROBE_IMAGES))
-    stage, layer = t("biases.hierarchy.cnn_axis"), t("biases.hierarchy.vit_axis")
+    # CNN stages count from 0 (the stem), ViT layers from 1, as in the locality section and the reading
+    stage, layer = (t("biases.hierarchy.cnn_axis"), 0), (t("biases.hierarchy.vit_axis"), 1)
     for col, (key, rows, cols, pair) in zip(st.columns(3), (("cnn_vit", stage, layer, (cnn, vit)),
                                                              ("cnn_cnn", stage, stage, (cnn, cnn)),
                                                              ("vit_vit", layer, layer, (vit, vit)))):
@@ -160,8 +161,11 @@ def hierarchy_section(cnn, vit) -> None:
     st.markdown(t("biases.hierarchy.paper"))
 
 
-def cka_chart(m: torch.Tensor, row_title: str, col_title: str, title: str) -> alt.Chart:
-    rows = [{"row": i, "col": j, "cka": float(m[i, j])} for i in range(m.shape[0]) for j in range(m.shape[1])]
+def cka_chart(m: torch.Tensor, rows_axis: tuple[str, int], cols_axis: tuple[str, int], title: str) -> alt.Chart:
+    """CKA of every pair of layers; each axis (its title, the number of its first layer)."""
+    (row_title, row_from), (col_title, col_from) = rows_axis, cols_axis
+    rows = [{"row": i + row_from, "col": j + col_from, "cka": float(m[i, j])}
+            for i in range(m.shape[0]) for j in range(m.shape[1])]
     return alt.Chart(pd.DataFrame(rows)).mark_rect().encode(
         x=alt.X("col:O", title=col_title, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("row:O", title=row_title, sort="descending"),
@@ -237,7 +241,7 @@ def frequency_section(cnn, vit) -> None:
     st.markdown(t("biases.fourier.paper"))
 
 
-FOURIER_SIDE = 240  # px: square cells, and with its axes and legend the panel fits a phone's width
+FOURIER_SIDE = 240  # px, the plot's own ("pad"): square cells, and with its axes the panel fits a phone's width
 
 
 def fourier_chart(res: dict, name: str) -> alt.Chart:
@@ -251,7 +255,7 @@ def fourier_chart(res: dict, name: str) -> alt.Chart:
                         legend=alt.Legend(orient="bottom", gradientLength=FOURIER_SIDE * 0.6)),
         tooltip=[alt.Tooltip("u:O", title="u"), alt.Tooltip("v:O", title="v"),
                  alt.Tooltip("error:Q", format=".0%", title=t("biases.fourier.error"))],
-    ).properties(width=FOURIER_SIDE, height=FOURIER_SIDE, title=name)
+    ).properties(width=FOURIER_SIDE, height=FOURIER_SIDE, title=name, autosize=alt.AutoSizeParams(type="pad"))
 
 
 def warm_up() -> None:

@@ -204,23 +204,27 @@ def _error_chart(df: pd.DataFrame, title: str) -> alt.LayerChart:
     words) added; colours follow the `chain` identifiers, in the order the chains were picked."""
     chains = list(dict.fromkeys(df["chain"]))
     labels = [df.loc[df["chain"] == c, "label"].iloc[0] for c in chains]
-    # legends above and below the plot, one entry a row, so that a phone's width is the plot's
+    # legends above and below the plot, one entry a row, so that a phone's width is the plot's; type sizes in the
+    # chart's config, which projector mode replaces with its own
     colour = alt.Color("label:N", title=title, scale=alt.Scale(domain=labels, range=[chain_colour(c) for c in chains]),
-                       legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=0, titleFontSize=13,
-                                         labelFontSize=13))
+                       legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=0))
     base = alt.Chart(df).encode(
-        x=alt.X("shift_px:Q", title=t("equivariance.chains.x_title"), axis=alt.Axis(titleFontSize=13)),
-        y=alt.Y("error:Q", title=t("equivariance.chains.y_title"), axis=alt.Axis(titleLimit=0, titleFontSize=13)),
+        x=alt.X("shift_px:Q", title=t("equivariance.chains.x_title"), axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("error:Q", title=t("equivariance.chains.y_title"), axis=alt.Axis(titleLimit=0)),
         color=colour, tooltip=[alt.Tooltip("label:N", title=t("equivariance.chains.tip_chain")),
                                alt.Tooltip("shift_px:Q", title=t("equivariance.chains.tip_shift")),
                                alt.Tooltip("reference_shift_cells:Q", title=t("equivariance.chains.tip_reference")),
                                alt.Tooltip("error:Q", title=t("equivariance.chains.tip_error"), format=".4f")])
+    # whole cells square and fractions round in every language (the labels' sort order would differ)
+    references = [t("equivariance.chains.whole_cells"), t("equivariance.chains.fraction")]
     points = base.mark_point(size=70, filled=True).encode(
         shape=alt.Shape("reference:N", title=t("equivariance.chains.reference"),
+                        scale=alt.Scale(domain=references, range=["square", "circle"]),
                         legend=alt.Legend(orient="top", direction="vertical", labelLimit=0)))
     # fit-x: as wide as the page, and 340 px the plot's own height whatever the legends take
     return (base.mark_line(strokeWidth=2.5) + points).properties(
-        height=340, autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
+        height=340, autosize=alt.AutoSizeParams(type="fit-x", contains="padding")
+    ).configure_axis(titleFontSize=13).configure_legend(titleFontSize=13, labelFontSize=13)
 
 
 @st.fragment  # picking chains changes only this chart
