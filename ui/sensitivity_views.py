@@ -339,7 +339,7 @@ def scene_controls() -> tuple[dict, list[str], str]:
     keyed and bookmarked. Returns the scene's settings (Scene's fields but canvas, region and photo), the models
     picked and the custom model typed."""
     D = DEFAULT_SCENE
-    shape_col, path_col, models_col = st.columns([1, 1.7, 2])
+    shape_col, path_col, models_col = st.columns([1, 1.6, 2.6])
     shapes_ = shapes.CLASSES + (REGION,)
     shape = shape_col.selectbox(t("sensitivity.shape"), shapes_, index=bookmarks.index_in("shape", shapes_, D.shape),
                                 key="shape", format_func=worded(shapes_, shape_label), help=t("sensitivity.shape_help"))

@@ -55,23 +55,24 @@ def _bars(b: tour.Bars) -> alt.LayerChart:
     df = pd.DataFrame([{"label": _label(bar.label), "value": bar.value} for bar in b.bars])
     colours = {_label(bar.label): bar.colour for bar in b.bars if bar.colour}
     low, high = bar_axis(b)
-    s = present.scale()
+    s = (1 + present.scale()) / 2  # half the projector's enlargement: ten rows of bars and the takeaway fit 720 px
     scale = alt.Scale(type="log" if b.log else "linear", domain=[low, high], nice=False)
     ticks = {"values": [0, 0.25, 0.5, 0.75, 1]} if b.fmt == ".0%" and not b.log else {}
     c = alt.Color("label:N", legend=None, scale=alt.Scale(domain=list(colours), range=list(colours.values()))
                   ) if colours else alt.value("#4c78a8")
+    # a row of 32 px: the label's and the value's line (text up to 15 px tall, ending 1 px above the middle), then
+    # the bar (10 px, from 2 px below the middle), then 4 px to the next row's text
     rows = alt.Chart(df).encode(y=alt.Y("label:N", sort=None, axis=None, scale=alt.Scale(paddingInner=0)))
-    bars = rows.mark_bar(height=16 * s, yOffset=9 * s).encode(
+    bars = rows.mark_bar(height=10 * s, yOffset=7 * s).encode(
         x=alt.X("value:Q", title=words(b.title), scale=scale,
                 axis=alt.Axis(format="~s" if b.log else b.fmt, tickCount=4, grid=False, **ticks)),
         x2=alt.datum(low), color=c)
-    # both texts end just above their bar: the label from the left edge, the value at the right edge
-    line = dict(baseline="bottom", yOffset=-2 * s)
+    line = dict(baseline="bottom", yOffset=-1 * s)
     labels = rows.mark_text(align="left", fontSize=12 * s, color="#31333f", **line).encode(
         x=alt.value(0), text="label:N")
-    values = rows.mark_text(align="right", fontSize=17 * s, fontWeight="bold", **line).encode(
+    values = rows.mark_text(align="right", fontSize=15 * s, fontWeight="bold", **line).encode(
         x=alt.value("width"), text=alt.Text("value:Q", format=",.0f" if b.log else b.fmt))
-    return (bars + labels + values).properties(height=alt.Step(46 * s))
+    return (bars + labels + values).properties(height=alt.Step(32 * s))
 
 
 def _answers_along_path(data: dict) -> alt.Chart:
