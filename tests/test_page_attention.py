@@ -2,11 +2,15 @@
 random-weight stand-ins of the embedded architectures, so the page is exercised either way."""
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from core import attention as att
 from core import models
+from core.card import model_card
+from ui.attention_views import all_heads_frame, head_maps, heads_image
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "attention.py")
 
@@ -33,8 +37,6 @@ def test_page_runs_with_the_embedded_vit():
     assert at.slider(key="att-layer").value == at.slider(key="att-layer").max  # last layer by default
 
     # the last section: every embedded ViT side by side, with its model card's accuracy
-    from core.card import model_card
-
     vits = [n for n, spec in models.EMBEDDED.items() if spec.kind == "vit"]
     table = at.dataframe[-1].value
     assert table["model"].tolist() == vits
@@ -148,12 +150,7 @@ def test_the_chinese_view_follows_its_widgets(random_models):
 def test_every_heads_map_is_stretched_on_its_own_and_drawn_as_one_tile():
     """2 layers x 2 heads on a 2x2 grid, one prefix token: a head that attends to one patch maps to 1 there and 0
     elsewhere; a head that attends evenly has nothing to stretch (all 0, no division by zero)."""
-    import numpy as np
-
-    from core.attention import ViTGeometry
-    from ui.attention_views import all_heads_frame, head_maps, heads_image
-
-    geo = ViTGeometry(grid_size=(2, 2), patch_size=(8, 8), num_prefix_tokens=1, prefix_names=("CLS",), depth=2,
+    geo = att.ViTGeometry(grid_size=(2, 2), patch_size=(8, 8), num_prefix_tokens=1, prefix_names=("CLS",), depth=2,
                       num_heads=2)
     attn = np.full((2, 2, 5, 5), 0.2, dtype=np.float32)  # every token attends evenly to all five
     attn[1, 0, 0] = [0.1, 0.0, 0.0, 0.9, 0.0]  # layer 2, head 1: the CLS query looks at patch 3 (row 2, col 1)
@@ -170,3 +167,28 @@ def test_every_heads_map_is_stretched_on_its_own_and_drawn_as_one_tile():
     chinese = heads_image(relative, tile=72, lang="zh")  # the same tiles, labelled in Chinese
     assert chinese.shape == picture.shape
     assert np.array_equal(chinese[30:, 80:], picture[30:, 80:]) and not np.array_equal(chinese, picture)
+
+
+def test_a_second_visitor_rebuilds_no_chart_or_picture(random_models, monkeypatch):
+    """Charts and pictures are made once per input for every session (ui.charts): a second session opening the same
+    view builds none of them again; its moving the layer builds the one chart that changed; its CSVs are still the
+    tables shown."""
+    from ui import attention_views as views
+
+    built = []
+    for name in ("clickable_attention", "heads_image", "patch_grid_image", "token_sequence_image", "overlay_image",
+                 "similarity_tiles", "distance_chart", "comparison_chart", "prediction_chart"):
+        monkeypatch.setattr(views, name, lambda *a, _f=getattr(views, name), _n=name, **k: built.append(_n) or _f(*a, **k))
+    _run(AppTest.from_file(PAGE))
+    first = sorted(built)
+    assert "clickable_attention" in first and "heads_image" in first and first.count("overlay_image") == 2
+    built.clear()
+    downloads = {}
+    monkeypatch.setattr(st, "download_button", lambda label, data, file_name, *a, **k: downloads.update({file_name: data}))
+    at = _run(AppTest.from_file(PAGE))  # another session
+    assert built == []
+    at.slider(key="att-layer").set_value(2)
+    _run(at)
+    assert built == ["clickable_attention"]
+    csv = downloads["attention_L2_mean_qCLS.csv"]().decode().splitlines()
+    assert csv[0] == "patch,row,col,attention,relative" and len(csv) == 1 + 64
