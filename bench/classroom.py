@@ -240,15 +240,17 @@ async def cpu_window(pid: int, seconds: float) -> tuple[float, float]:
     return usage(pid)[0] - c0, time.perf_counter() - t0
 
 
-def warming(pid: int) -> bool:
-    """Whether the server's warm-up thread (ui/warmup.py names it) is still alive."""
-    for comm in Path(f"/proc/{pid}/task").glob("*/comm"):
+def warm_up_cpu_s(pid: int) -> float:
+    """CPU seconds of the server's threads named as its warm-up (ui/warmup.py; threads it starts inherit the name)."""
+    ticks = 0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
-            if comm.read_text().strip() == WARM_UP_THREAD:
-                return True
+            if (task / "comm").read_text().strip() == WARM_UP_THREAD:
+                f = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(f[11]) + int(f[12])
         except OSError:
             continue
-    return False
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 async def quiet(pid: int, share: float = 0.1, window: float = 3.0, limit: float = 180.0) -> float:
@@ -256,11 +258,10 @@ async def quiet(pid: int, share: float = 0.1, window: float = 3.0, limit: float 
     2 s before it begins: ui/warmup.py) and the server spends under `share` of a core over `window` s, at most
     `limit` s; the seconds waited."""
     t = time.perf_counter()
-    while warming(pid) and time.perf_counter() - t < limit:
-        await asyncio.sleep(1.0)
     while time.perf_counter() - t < limit:
+        warm = warm_up_cpu_s(pid)
         cpu, wall = await cpu_window(pid, window)
-        if cpu / wall < share:
+        if cpu / wall < share and 0 < warm == warm_up_cpu_s(pid):  # it has begun, and ended
             break
     return round(time.perf_counter() - t, 1)
 
