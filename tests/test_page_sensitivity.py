@@ -197,6 +197,10 @@ def test_on_a_phone_nothing_runs_off_the_screen_and_the_controls_are_on_the_page
                 for what in ("[data-testid='stVegaLiteChart']", "[data-testid='stDataFrame']"):
                     rights = pg.eval_on_selector_all(what, "es => es.map(e => e.getBoundingClientRect().right)")
                     assert rights and max(rights) <= 390, (path, what, rights)
+                # and no table scrolls sideways inside its own box: every column shows
+                widths = pg.eval_on_selector_all("[data-testid='stDataFrame'] .dvn-scroller",
+                                                 "es => es.map(e => [e.scrollWidth, e.clientWidth])")
+                assert widths and all(inner <= box + 1 for inner, box in widths), (path, widths)
             main = pg.locator("[data-testid='stMain']")
             for label in ("sensitivity.shape", "sensitivity.path", "sensitivity.compare"):
                 assert main.get_by_text(catalogue(lang)[label], exact=True).first.is_visible(), label

@@ -116,8 +116,9 @@ def takeaway_text(step: tour.Step, a: tour.Answer) -> str:
 
 
 def show_pictures(pics: list[tuple[np.ndarray, Message]]) -> None:
-    """Side by side, at most half the column wide each (one screen on a projector)."""
-    for col, (rgb, caption) in zip(st.columns(max(2, len(pics))), pics):
+    """Side by side, at most half the column wide each (one screen on a projector), on a phone too (ONE_SCREEN_CSS):
+    the step compares them."""
+    for col, (rgb, caption) in zip(st.container(key=PICTURES).columns(max(2, len(pics))), pics):
         col.image(png(rgb), width="stretch")
         col.markdown(words(caption))  # text, not an image caption: projector mode hides those
 
@@ -145,9 +146,11 @@ def show(shown: tour.Shown) -> None:
 
 # --- where the lecture is: the step (bookmarked as ?step=N) and what has been revealed -------------------------------
 KEYS = "tour_keys"  # the container of the keyboard hint (its CSS class is st-key-tour_keys)
+PICTURES = "tour_pictures"  # the container of a step's pictures
 # one screen at 1280x720 in projector mode: the navigation beside a smaller title, the question and the answer's
 # words left, its picture and takeaway right. A page link wraps rather than cut its label short. A touch screen has
-# no keys to press: the hint and the buttons' key caps go.
+# no keys to press: the hint and the buttons' key caps go. A narrow screen keeps a step's pictures in one row
+# (Streamlit would stack its columns), as the step compares them.
 ONE_SCREEN_CSS = f"""<style>
 h1 {{ font-size: 1.45rem !important; }}
 [data-testid="stMainBlockContainer"] {{ padding-top: 3.75rem !important; padding-bottom: 0.5rem !important; }}
@@ -157,6 +160,8 @@ h1 {{ font-size: 1.45rem !important; }}
   white-space: normal !important; overflow: visible !important; }}
 @media (hover: none), (pointer: coarse) {{
   .st-key-{KEYS}, [data-testid="stButton"] kbd {{ display: none !important; }} }}
+.st-key-{PICTURES} [data-testid="stHorizontalBlock"] {{ flex-wrap: nowrap !important; }}
+.st-key-{PICTURES} [data-testid="stColumn"] {{ min-width: 0 !important; }}
 </style>"""
 
 
