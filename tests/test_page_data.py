@@ -1,15 +1,23 @@
 """The data page through Streamlit's AppTest: shipped curves, their reading, and a live run end to end."""
+import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import pandas as pd
-
 from core import attention as att
+from core import shapes
 from core.experiments import hunger_reading as hr
 from core.experiments import hunger_results
+from core.experiments import pretraining
 from core.experiments import transfer
+from core.experiments.hunger import live_seconds
+from core.experiments.positions import centre_reading
+from ui import data_views
+
+PHONE = 390 - 2 * 16  # the width of a 390-px phone's page inside Streamlit's padding
+AXES = 100  # px beside a position map for its axis labels and title
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "data.py")
 
@@ -85,8 +93,6 @@ def test_the_page_opens_on_whatever_the_grid_has_written_so_far():
 
 
 def test_the_centre_reading_names_the_model_that_loses_more():
-    from core.experiments.positions import centre_reading
-
     cnn_worse = centre_reading({"cnn-center": (0.95, 0.40), "vit-center": (0.90, 0.70)})
     assert cnn_worse.key == "data.centre.cnn_loses_more"
     assert str(cnn_worse).startswith("Away from the centre the centre-trained CNN falls from 95% to 40% and the "
@@ -119,8 +125,6 @@ def test_a_live_run_trains_and_adds_its_point(page):
 
 
 def test_the_live_estimate_counts_rendering_steps_and_evaluation():
-    from core.experiments.hunger import live_seconds
-
     rates = {"render": 0.001, "step": {"cnn": 0.1, "vit": 0.3}, "eval": {"cnn": 0.002, "vit": 0.003}}
     # cnn at N = 250 for 25 steps: one 2,000-image chunk rendered, 25 steps, 2,000 test + 250 training images
     # evaluated; vit at N = 2,500 for 10 steps: two chunks, 10 steps, 2,000 + 2,000 images
@@ -129,10 +133,6 @@ def test_the_live_estimate_counts_rendering_steps_and_evaluation():
 
 
 def test_the_transfer_runs_are_shown_with_gains_computed_from_the_csv(shipped, tmp_path, monkeypatch):
-    import json
-
-    from core.experiments import pretraining
-
     rows = pd.DataFrame([{"model": m, "init": i, "target_size": n, "seed": 0, "converged": not (n == 500 and
                                                                                                  i == "scratch"),
                           "images_seen": 50_000, "train_accuracy": 1.0, "val_accuracy": a, "test_accuracy": a,
@@ -188,3 +188,21 @@ def test_the_variants_section_sets_them_beside_the_shipped_series(shipped, tmp_p
     assert any("**CNN with CIFAR stem**: the stem small-image papers use" in m.value for m in page.markdown)
     # the main chart's reading counts only the two series' runs
     assert any(c.value.startswith("11 of 12 runs converged") for c in page.caption)
+
+
+def test_every_chart_fits_a_phone(page):
+    """No chart keeps a width wider than a phone's page: every chart takes its container's width (a facet or a row of
+    panels would keep theirs), except the position maps, square charts of their own that wrap into rows, each narrow
+    enough for a phone at the default 8-px cells."""
+    charts = [json.loads(c.proto.spec) for c in page.get("vega_lite_chart")]
+    assert len(charts) >= 12  # four maps, distance, accuracy, two k-shot, two attention distance, locality
+    assert not [s for s in charts if {"facet", "hconcat", "vconcat", "concat"} & set(s)]
+    maps = [s for s in charts if isinstance(s.get("width"), dict)]
+    assert len(maps) == 4 and all(m["width"] == m["height"] for m in maps)  # square cells
+    assert all(m["width"]["step"] * shapes.CANVAS / 8 + AXES <= PHONE for m in maps)
+    assert not [s for s in charts if isinstance(s.get("width"), (int, float))]
+
+
+def test_the_baseline_is_uniform_attention_on_the_grids_vit():
+    # the grid's ViT: a 64-px canvas in 8x8 patches of 8 px, and a class token
+    assert data_views.grid_vit_uniform() == pytest.approx(att.uniform_attention_distance(8, 8, 1))

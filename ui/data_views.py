@@ -35,8 +35,14 @@ LIVE_STEPS = (25, 100, 300, 1_000)
 SERIES_COLOURS = {"cnn": models.EMBEDDED["cnn"].colour, hunger_results.series_name("cnn", hu.AUGMENT_PX): "#8c564b",
                   "vit": models.EMBEDDED["vit"].colour, hunger_results.series_name("vit", hu.AUGMENT_PX): "#bcbd22"}
 METRICS = ("test_accuracy", "train_accuracy")
-# uniform attention's mean distance on the grid's ViT (core.models: 64 px in 8x8 patches of 8 px, one class token)
-GRID_VIT_UNIFORM = att.uniform_attention_distance(8, 8, 1)
+
+
+@st.cache_resource(show_spinner=False)
+def grid_vit_uniform() -> float:
+    """Uniform attention's mean distance on the data-hunger grid's ViT, read from the architecture the grid builds
+    (its canvas, patch grid and class token), so that no grid size is written here."""
+    net = models.build_embedded(hunger_results.MODELS["vit"], len(shapes.CLASSES))
+    return att.uniform_distance_of(net, (shapes.CANVAS, shapes.CANVAS))
 
 
 def _metric_labels() -> dict[str, str]:
@@ -46,6 +52,41 @@ def _metric_labels() -> dict[str, str]:
 def series_text(series: str) -> str:
     """A chart series ("vit + shift aug") as the session's language names it."""
     return words(hunger_results.series_label(series))
+
+
+# Streamlit draws a chart of a numeric height at that height in all (title, axes and legend included) and shrinks the
+# plot to fit; a plot shorter than its y-axis title collapses to nothing. So a chart with its legend below is this tall
+PANEL_HEIGHT = 360
+
+
+def _scale() -> float:
+    """How much larger a chart's own sizes (heights, texts) are drawn: present.SCALE in projector mode, whose labels
+    are that much larger (present.sized)."""
+    return present.SCALE if present.is_on() else 1.0
+
+
+def panel_height(height: int = PANEL_HEIGHT) -> int:
+    return round(height * _scale())
+
+
+def panel_title(text: str, subtitle: str) -> alt.TitleParams:
+    """A chart's title and, in smaller type, what it measures (projector mode sizes titles, not subtitles)."""
+    return alt.TitleParams(text, subtitle=subtitle, subtitleFontSize=round(11 * _scale()))
+
+
+def text_size() -> int:
+    """The size of a chart's own text marks (values printed on bars, a baseline's label)."""
+    return round(11 * _scale())
+
+
+def axis(**kw) -> alt.Axis:
+    """An axis whose end labels sit on their grid lines (Streamlit's theme flushes them inside the axis)."""
+    return alt.Axis(labelFlush=False, **kw)
+
+
+def legend_below(columns: int = 2, **kw) -> alt.Legend:
+    """A legend under its chart, in `columns` columns: beside the chart it would take most of a phone's width."""
+    return alt.Legend(orient="bottom", direction="vertical", columns=columns, labelLimit=260, **kw)
 
 
 def series_scale(series) -> alt.Scale:
@@ -103,10 +144,13 @@ def _position_heatmap_section(preds, labels, centres) -> None:
     cell = st.select_slider(t("data.position.cell"), [4, 8, 16], value=8, key="cell",
                             help=t("data.position.cell_help"))
     grid = _position_grid(preds, labels, centres, cell)
-    present.chart(_position_heatmaps(grid))
-    radius = shapes.CENTER_RADIUS
-    st.caption(t("data.position.heatmap_caption", images=len(labels), radius=radius, lo=32 - radius, hi=32 + radius,
-                 size_min=shapes.SIZE_RANGE[0], size_max=shapes.SIZE_RANGE[1], min_objects=positions.MIN_OBJECTS))
+    with st.container(horizontal=True, gap="small"):  # a row of four at 1400 px, they wrap on a narrower screen
+        for chart in _position_heatmaps(grid, cell):
+            present.chart(chart, width="content")
+    radius, middle = shapes.CENTER_RADIUS, shapes.CANVAS // 2
+    st.caption(t("data.position.heatmap_caption", images=len(labels), radius=radius, lo=middle - radius,
+                 hi=middle + radius, size_min=shapes.SIZE_RANGE[0], size_max=shapes.SIZE_RANGE[1],
+                 min_objects=positions.MIN_OBJECTS))
     st.download_button(t("data.position.download"), grid.to_csv(index=False), "position_accuracy.csv", "text/csv")
 
 
@@ -115,33 +159,49 @@ def _position_grid(preds, labels, centres, cell: int) -> pd.DataFrame:
 
 
 FEW_OBJECTS_GREY = "#d9d9d9"  # cells with fewer than positions.MIN_OBJECTS test objects: no accuracy, no colour
+# each map's side: square, its cells readable (20 px at the default 8-px cells), four maps with their axes in one row
+# of a 1400-px laptop's page, one on a phone
+HEATMAP_PX = 160
+HEATMAP_PX_PROJECTOR = 180  # four in a row of a 1280-px projector's page, with its larger labels
 
 
-def _position_heatmaps(grid: pd.DataFrame) -> alt.FacetChart:
-    """Accuracy per cell, coloured where the cell holds at least positions.MIN_OBJECTS test objects; grey and without an
-    accuracy where it holds fewer. Every tooltip gives the cell's number of objects."""
-    x, y = alt.X("x:O", title=t("data.position.x")), alt.Y("y:O", title=t("data.position.y"))
+def _position_heatmaps(grid: pd.DataFrame, cell: int) -> list[alt.LayerChart]:
+    """One square map per model: accuracy per cell, coloured where the cell holds at least positions.MIN_OBJECTS
+    test objects; grey and without an accuracy where it holds fewer. Every tooltip gives the cell's number of objects.
+    Separate charts, not a facet, so that they wrap into rows on a narrow screen. The colour legend (the same 0-100 %
+    scale on every map) is drawn once, under the last: beside it, it would push that map into a row of its own. The
+    maps are sized by their cells: a fixed width would be the whole chart's, axes included."""
+    side = HEATMAP_PX_PROJECTOR if present.is_on() else HEATMAP_PX
+    step = alt.Step(side * cell / shapes.CANVAS)
+    x = alt.X("x:O", title=t("data.position.x"), axis=axis())
+    y = alt.Y("y:O", title=t("data.position.y"), axis=axis())
     where = [alt.Tooltip("model:N", title=t("data.chart.model")), "x", "y"]
     n = alt.Tooltip("images:Q", title=t("data.chart.images"))
-    enough = alt.Chart().transform_filter("datum.enough").mark_rect().encode(
-        x=x, y=y, color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 1], scheme="viridis"),
-                                  title=t("data.chart.accuracy")),
-        tooltip=[*where, alt.Tooltip("accuracy:Q", format=".1%", title=t("data.chart.accuracy")), n])
-    few = alt.Chart().transform_filter("!datum.enough").transform_calculate(
-        note=alt.expr.format(alt.datum.images, "d") + " < " + str(positions.MIN_OBJECTS)).mark_rect(
-        color=FEW_OBJECTS_GREY).encode(
-        x=x, y=y, tooltip=[*where, n, alt.Tooltip("note:N", title=t("data.position.too_few"))])
-    return alt.layer(enough, few, data=grid).properties(width=180, height=180).facet(
-        facet=alt.Facet("model:N", sort=list(POSITION_NAMES), title=None), columns=4)
+    charts = []
+    for name in POSITION_NAMES:
+        legend = (alt.Legend(format="%", orient="bottom", direction="horizontal", gradientLength=side - 40)
+                  if name == POSITION_NAMES[-1] else None)
+        enough = alt.Chart().transform_filter("datum.enough").mark_rect().encode(
+            x=x, y=y, color=alt.Color("accuracy:Q", scale=alt.Scale(domain=[0, 1], scheme="viridis"), legend=legend,
+                                      title=t("data.chart.accuracy")),
+            tooltip=[*where, alt.Tooltip("accuracy:Q", format=".1%", title=t("data.chart.accuracy")), n])
+        few = alt.Chart().transform_filter("!datum.enough").transform_calculate(
+            note=alt.expr.format(alt.datum.images, "d") + " < " + str(positions.MIN_OBJECTS)).mark_rect(
+            color=FEW_OBJECTS_GREY).encode(
+            x=x, y=y, tooltip=[*where, n, alt.Tooltip("note:N", title=t("data.position.too_few"))])
+        charts.append(alt.layer(enough, few, data=grid[grid.model == name]).properties(
+            width=step, height=step, title=name))
+    return charts
 
 
 def distance_chart(preds, labels, centres) -> alt.LayerChart:
     bands = pd.DataFrame([dict(r, model=n) for n in POSITION_NAMES
                           for r in positions.distance_accuracy(preds[n], labels, centres)])
     line = alt.Chart(bands).mark_line(point=True).encode(
-        x=alt.X("distance_px:Q", title=t("data.position.distance")),
-        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title=t("data.chart.accuracy")),
-        color=alt.Color("model:N", sort=list(POSITION_NAMES), scale=colour_scale(POSITION_NAMES), title=None),
+        x=alt.X("distance_px:Q", title=t("data.position.distance"), axis=axis()),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title=t("data.chart.accuracy"), axis=axis()),
+        color=alt.Color("model:N", sort=list(POSITION_NAMES), scale=colour_scale(POSITION_NAMES), title=None,
+                        legend=legend_below(len(POSITION_NAMES))),
         tooltip=[alt.Tooltip("model:N", title=t("data.chart.model")),
                  alt.Tooltip("distance_px:Q", title=t("data.chart.px")),
                  alt.Tooltip("accuracy:Q", format=".1%", title=t("data.chart.accuracy")),
@@ -157,8 +217,9 @@ def series_of(df: pd.DataFrame) -> list[str]:
 
 
 def log_x(sizes, field: str = "train_size") -> alt.X:
-    return alt.X(f"{field}:Q", scale=alt.Scale(type="log"), title=t("data.chart.log_n"),
-                 axis=alt.Axis(values=sorted(sizes), labelExpr="datum.value >= 1000 ? datum.value / 1000 + 'k' : datum.value"))
+    """A log N axis over the measured sizes (not rounded out to powers of ten), ticks at those sizes."""
+    return alt.X(f"{field}:Q", scale=alt.Scale(type="log", nice=False, padding=16), title=t("data.chart.log_n"),
+                 axis=axis(values=sorted(sizes), labelExpr="datum.value >= 1000 ? datum.value / 1000 + 'k' : datum.value"))
 
 
 def hunger_section(hunger: pd.DataFrame | None, live_rows: list[dict]) -> None:
@@ -183,9 +244,12 @@ def hunger_section(hunger: pd.DataFrame | None, live_rows: list[dict]) -> None:
 def vit_learning_section(hunger: pd.DataFrame) -> None:
     """Mean attention distance per layer and position-embedding locality of every ViT run, against N."""
     st.markdown(t("data.vit_learning.intro", probe=hu.PROBE_SIZE))
-    present.chart(attentiondistance_chart(hunger))
+    panels = attentiondistance_charts(hunger)
+    for column, panel in zip(st.columns(len(panels)), panels):  # side by side at 1400 px, stacked on a phone
+        with column:
+            present.chart(panel, width="stretch")
     present.chart(locality_chart(hunger), width="stretch")
-    st.info(words(hr.vit_learning_reading(hunger, GRID_VIT_UNIFORM)))
+    st.info(words(hr.vit_learning_reading(hunger, grid_vit_uniform())))
 
 
 def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.LayerChart:
@@ -204,10 +268,10 @@ def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.L
     x = log_x(sizes)
     metrics = _metric_labels()
     accuracy = t("data.chart.accuracy")
-    colour = alt.Color("label:N", title=None, scale=series_scale(list(SERIES_COLOURS)))
+    colour = alt.Color("label:N", title=None, scale=series_scale(list(SERIES_COLOURS)), legend=legend_below())
     series = alt.Tooltip("label:N", title=t("data.chart.series"))
     n = alt.Tooltip("train_size:Q", format=",d", title="N")
-    y = alt.Y("mean(accuracy):Q", title=accuracy, scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"))
+    y = alt.Y("mean(accuracy):Q", title=accuracy, scale=alt.Scale(domain=[0, 1]), axis=axis(format="%"))
     layers = []
     if frames:
         data = frames[0].assign(metric=lambda d: d.metric.map(metrics), label=lambda d: d.series.map(series_text))
@@ -242,12 +306,12 @@ def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.L
                      alt.Tooltip("test_accuracy:Q", format=".1%", title=t("data.chart.test")),
                      alt.Tooltip("train_accuracy:Q", format=".1%", title=t("data.chart.training")),
                      alt.Tooltip("seconds:Q", title=t("data.chart.seconds"))]))
-    return alt.layer(*layers).properties(height=380)
+    return alt.layer(*layers).properties(height=panel_height(PANEL_HEIGHT + 60))
 
 
-def attentiondistance_chart(shipped: pd.DataFrame) -> alt.HConcatChart:
-    """Mean attention distance of every layer against N (mean over seeds, converged runs), one panel per ViT series,
-    with the uniform-attention baseline."""
+def attentiondistance_charts(shipped: pd.DataFrame) -> list[alt.LayerChart]:
+    """Mean attention distance of every layer against N (mean over seeds, converged runs), one chart per ViT series,
+    each with the uniform-attention baseline (its own layer with its own data: a facet could not share it)."""
     shipped = hunger_results.converged(shipped)
     vit = shipped[shipped.model == "vit"]
     cols = hr.mad_columns(vit)
@@ -255,29 +319,23 @@ def attentiondistance_chart(shipped: pd.DataFrame) -> alt.HConcatChart:
                                                 value_name="distance")
     data["layer"] = data.layer.str.rsplit("_", n=1).str[1].astype(int)
     data["label"] = data.series.map(series_text)
-    uniform = GRID_VIT_UNIFORM
+    uniform = grid_vit_uniform()
     x = log_x(set(vit.train_size))
-    lines = alt.Chart(data).mark_line(point=True).encode(
-        x=x, y=alt.Y("mean(distance):Q", title=t("data.chart.distance"), scale=alt.Scale(domain=[0, 40])),
-        color=alt.Color("layer:O", scale=alt.Scale(scheme="viridis"), title=t("data.chart.layer")),
+    lines = alt.Chart().mark_line(point=True).encode(
+        x=x, y=alt.Y("mean(distance):Q", title=t("data.chart.px"), axis=axis()),
+        color=alt.Color("layer:O", scale=alt.Scale(scheme="viridis"), title=t("data.chart.layer"),
+                        legend=alt.Legend(orient="bottom", direction="horizontal")),
         tooltip=[alt.Tooltip("label:N", title=t("data.chart.series")),
                  alt.Tooltip("layer:O", title=t("data.chart.layer")),
                  alt.Tooltip("train_size:Q", format=",d", title="N"),
                  alt.Tooltip("mean(distance):Q", format=".1f", title=t("data.chart.px"))])
     rule = alt.Chart(pd.DataFrame({"d": [uniform], "label": [t("data.chart.uniform", px=uniform)]}))
     base_line = rule.mark_rule(strokeDash=[4, 4], color="#555").encode(y="d:Q")
-    base_text = rule.mark_text(align="left", dx=4, dy=-6, color="#333").encode(y="d:Q", text="label:N", x=alt.value(0))
-    return _facet(lines, base_line, base_text, data)
-
-
-def _facet(lines, rule, text, data) -> alt.HConcatChart:
-    # one panel per series by hand: a faceted chart cannot share the baseline layer, which has its own data
-    panels = []
-    for series in sorted(data.series.unique()):
-        d = data[data.series == series]
-        panels.append(alt.layer(lines.properties(data=d), rule, text).properties(title=series_text(series), width=320,
-                                                                                 height=260))
-    return alt.hconcat(*panels)
+    base_text = rule.mark_text(align="left", dx=4, dy=-6, color="#333", fontSize=text_size()).encode(
+        y="d:Q", text="label:N", x=alt.value(0))
+    return [alt.layer(lines.properties(data=data[data.series == series]), base_line, base_text).properties(
+        title=panel_title(series_text(series), t("data.chart.distance")), height=panel_height())
+        for series in sorted(data.series.unique())]
 
 
 def locality_chart(shipped: pd.DataFrame) -> alt.LayerChart:
@@ -292,21 +350,21 @@ def locality_chart(shipped: pd.DataFrame) -> alt.LayerChart:
                                                 value_name="locality")
     data["label"] = data.series.map(series_text)
     data["kind"] = data.kind.map(kinds)
-    present = [s for s in SERIES_COLOURS if s in set(data.series)]
-    colour = alt.Color("label:N", title=None, scale=series_scale(present))
-    dash = alt.StrokeDash("kind:N", title=None, sort=[kinds[c] for c in cols],
+    shown = [s for s in SERIES_COLOURS if s in set(data.series)]
+    colour = alt.Color("label:N", title=None, scale=series_scale(shown), legend=legend_below(1))
+    dash = alt.StrokeDash("kind:N", title=None, sort=[kinds[c] for c in cols], legend=legend_below(1),
                           scale=alt.Scale(domain=[kinds[c] for c in cols], range=[[1, 0], [5, 4]][:len(cols)]))
     # lines and points apart: the dash legend then draws line samples (a line with points shows only dots)
     base = alt.Chart(data).encode(
         x=log_x(set(vit.train_size)),
-        y=alt.Y("mean(locality):Q", title=t("data.chart.locality"), scale=alt.Scale(domain=[-0.5, 1])),
+        y=alt.Y("mean(locality):Q", title=t("data.chart.locality"), axis=axis()),
         color=colour, detail="kind:N",
         tooltip=[alt.Tooltip("label:N", title=t("data.chart.series")), alt.Tooltip("kind:N", title=t("data.chart.metric")),
                  alt.Tooltip("train_size:Q", format=",d", title="N"),
                  alt.Tooltip("mean(locality):Q", format=".2f", title=t("data.chart.locality_short"))])
     zero = alt.Chart(pd.DataFrame({"y": [0]})).mark_rule(strokeDash=[4, 4], color="#555").encode(y="y:Q")
     return alt.layer(zero, base.mark_line().encode(strokeDash=dash), base.mark_point(filled=True)).properties(
-        height=260)
+        height=panel_height())
 
 
 # --- is it this CNN? the grid's variants beside the shipped series --------------------------------------------------
@@ -320,21 +378,24 @@ def variant_architectures() -> pd.DataFrame:
     return pd.DataFrame([dict(vr.architecture(m), model=m) for m in VARIANT_COLOURS])
 
 
-def variants_chart(points: pd.DataFrame, models: list[str], colours: list[str]) -> alt.FacetChart:
-    """Test accuracy as bars, one row of bars per training-set size, each model in its colour: the variants beside
-    the shipped series (bars, not lines: most sizes hold a few models; rows, not columns: a phone's width)."""
+def variants_charts(points: pd.DataFrame, models: list[str], colours: list[str]) -> list[alt.LayerChart]:
+    """Test accuracy as bars, one chart per training-set size (in order of N), each model in its colour: the variants
+    beside the shipped series (bars, not lines: most sizes hold a few models). Each chart takes its container's width,
+    so they sit side by side on a laptop and stack on a phone."""
     base = alt.Chart().encode(
-        y=alt.Y("model:N", title=None, sort=models, axis=alt.Axis(labelLimit=220)),
+        y=alt.Y("model:N", title=None, sort=models, axis=axis(labelLimit=220)),
+        # to 110 %: room for the value printed after a bar at 100 %
         x=alt.X("accuracy:Q", title=t("data.variants.chart_title"), scale=alt.Scale(domain=[0, 1.1]),
-                axis=alt.Axis(format="%", values=[0, 0.25, 0.5, 0.75, 1])),
+                axis=axis(format="%", values=[0, 0.25, 0.5, 0.75, 1])),
         tooltip=[alt.Tooltip("model:N", title=t("data.variants.col_model")), alt.Tooltip("N:N", title="N"),
                  alt.Tooltip("accuracy:Q", format=".1%", title=t("data.chart.test"))])
     bars = base.mark_bar().encode(color=alt.Color("model:N", legend=None,
                                                   scale=alt.Scale(domain=models, range=colours)))
-    text = base.mark_text(align="left", dx=4).encode(text=alt.Text("accuracy:Q", format=".0%"))
-    return alt.layer(bars, text, data=points).properties(height=alt.Step(20)).facet(
-        row=alt.Row("N:N", title=None, sort=sorted(set(points.N), key=lambda s: points[points.N == s].n.iloc[0]),
-                    header=alt.Header(labelAngle=0, labelAlign="left", labelFontWeight="bold")))
+    text = base.mark_text(align="left", dx=4, fontSize=text_size()).encode(text=alt.Text("accuracy:Q", format=".0%"))
+    bar_step = alt.Step(round(20 * _scale()))  # a bar per label line, labels at the projector's size too
+    return [alt.layer(bars, text, data=points[points.n == n]).properties(title=points[points.n == n].N.iloc[0],
+                                                                         height=bar_step)
+            for n in sorted(set(points.n))]
 
 
 def variants_section(hunger: pd.DataFrame) -> None:
@@ -350,8 +411,10 @@ def variants_section(hunger: pd.DataFrame) -> None:
     points = pd.DataFrame([{"model": names[m], "N": f"N = {wording.fmt_n(n)}", "n": n, "accuracy": a}
                            for m, curve in acc.items() if m in names for n, a in curve.items()])
     shown = [m for m in VARIANT_COLOURS if m in acc]
-    chart = variants_chart(points, [names[m] for m in shown], [VARIANT_COLOURS[m] for m in shown])
-    present.chart(chart, width="stretch")
+    charts = variants_charts(points, [names[m] for m in shown], [VARIANT_COLOURS[m] for m in shown])
+    for column, chart in zip(st.columns(len(charts)), charts):
+        with column:
+            present.chart(chart, width="stretch")
     st.info(words(reading))
     plain = vr.plain_rows(hunger)
     minutes = (plain[plain.train_size.isin(set(points.n))].groupby("model").seconds.mean() / 60).round(0)
