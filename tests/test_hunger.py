@@ -2,17 +2,23 @@
 import hashlib
 import math
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from core import attention as att
+from core import shapes
 from core.experiments import hunger as hu
 from core.experiments import hunger_reading as hr
 from core.experiments import hunger_results, wording
 from core import train as tr
+from core.models import build_embedded, initialisation
 from core.train import EarlyStop
 
 STOP = EarlyStop(check_images=32, patience=1, min_images=32, max_images=64)
@@ -133,8 +139,6 @@ def test_uniform_attention_has_the_uniform_mean_distance():
 
 
 def _vit_with_pos_embed(values):
-    from core.models import build_embedded
-
     net = build_embedded("vit")
     with torch.no_grad():
         net.pos_embed[0, 1:] = values
@@ -154,8 +158,6 @@ def test_position_embedding_locality_is_one_ish_for_smooth_and_zero_ish_for_rand
 
 
 def test_learnt_locality_sees_a_smooth_embedding_under_its_random_start():
-    from core.models import build_embedded, initialisation
-
     r, c = torch.meshgrid(torch.arange(8.0), torch.arange(8.0), indexing="ij")
     anchors = torch.rand(96, 2, generator=torch.Generator().manual_seed(0)) * 7
     pos = torch.stack([r.reshape(-1), c.reshape(-1)], 1)
@@ -171,16 +173,14 @@ def test_learnt_locality_sees_a_smooth_embedding_under_its_random_start():
 def test_no_training_set_ever_draws_a_target_shape(monkeypatch):
     """The five target shapes of the transfer probes are new to every network: the data-hunger pools and the
     embedded models' training sets never render one."""
-    from core import shapes, train
-
     drawn = []
     real = shapes.make_sprite
     monkeypatch.setattr(shapes, "make_sprite", lambda label, *a, **k: drawn.append(label) or real(label, *a, **k))
     monkeypatch.setattr(hu, "CHUNK", 40)
     hu.load_split(None, TINY, 0, 30)
-    monkeypatch.setattr(train, "TRAIN_SIZE", 40)
-    train.dataset("train-full", train_size=40)
-    train.dataset("train-center", train_size=40)
+    monkeypatch.setattr(tr, "TRAIN_SIZE", 40)
+    tr.dataset("train-full", train_size=40)
+    tr.dataset("train-center", train_size=40)
     targets = {shapes.ALL_SHAPES.index(c) for c in shapes.TARGET_CLASSES}
     assert len(drawn) >= 120 and not set(drawn) & targets
     assert set(drawn) == set(range(len(shapes.CLASSES)))  # every source shape, and only those
@@ -263,11 +263,6 @@ def test_run_cell_reports_a_validation_selected_row():
 
 
 def test_a_saved_checkpoint_is_the_one_the_row_reports(tmp_path):
-    from safetensors.torch import load_file
-
-    from core import shapes
-    from core.models import build_embedded
-
     test = hu.test_set(50)
     row = hu.run_cell("cnn", 30, 0, 0, TINY, test=test, weights=tmp_path)
     saved = tmp_path / hu.checkpoint_name("cnn", 30, 0, 0)
@@ -305,8 +300,6 @@ def test_live_run_trains_a_fixed_number_of_steps():
 
 
 def test_convergence_note_counts_the_converged_runs_and_names_the_capped_ones():
-    import pandas as pd
-
     rows = pd.DataFrame([dict(_row("cnn", 250, 0, 0.4), images_seen=80_000),
                          dict(_row("vit", 16000, 0, 0.77, converged=False), images_seen=1_280_000),
                          dict(_row("vit", 16000, 0, 0.85, aug=8), images_seen=400_000)])
@@ -367,8 +360,6 @@ def test_against_the_papers_follows_who_is_ahead():
 
 
 def _vit_rows(mads_small, mads_large, loc_small, loc_large):
-    import pandas as pd
-
     rows = []
     for n, mads, loc in ((250, mads_small, loc_small), (16000, mads_large, loc_large)):
         rows.append(dict(_row("vit", n, 0, 0.5), **{f"mad_layer_{i + 1}": d for i, d in enumerate(mads)},
@@ -435,8 +426,6 @@ def test_a_capped_run_is_never_read_as_a_result():
 
 
 def test_the_transfer_reading_compares_the_architectures_at_sizes_both_converged_at():
-    import pandas as pd
-
     rows = pd.DataFrame([dict(_row(m, n, 0, 0.5), transfer_25shot=acc) for m, n, acc in
                          (("cnn", 1000, 0.40), ("cnn", 16000, 0.70), ("vit", 1000, 0.30), ("vit", 16000, 0.80))])
     embedded = pd.DataFrame([{"model": "cnn", "train_size": 60000, "transfer_25shot": 0.75},
@@ -476,8 +465,5 @@ def test_the_augmented_series_get_their_own_verdict_against_the_textbook():
 
 def test_the_results_file_reads_without_torch():
     """core.experiments.hunger_results is what a page imports to read the rows: it stays free of torch."""
-    import subprocess
-    import sys
-
     code = "import sys, core.experiments.hunger_results as r; r.load(); assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

@@ -3,12 +3,15 @@ to start, and a resumable run of the whole command."""
 import csv
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from core import shapes
+from core import train as tr
 from core.experiments import hunger, pretraining
 from core.experiments import pretraining_reading as pr
+from core.models import build_embedded, load_model, model_card
 from core.train import EarlyStop
 
 STOP = EarlyStop(check_images=20, patience=1, min_images=20, max_images=60)
@@ -41,8 +44,6 @@ def test_the_source_dataset_is_unchanged_by_the_new_classes():
 
 
 def _checkpoint(model: str) -> dict:
-    from core.models import build_embedded
-
     torch.manual_seed(3)
     return {k: v.clone() for k, v in build_embedded(hunger.ARCHS[model], len(shapes.CLASSES)).state_dict().items()}
 
@@ -71,8 +72,6 @@ def test_the_linear_probe_changes_only_the_head(model):
     probe = pretraining.build(model, "linear", ckpt)
     head = probe.net.get_classifier()
     before = {k: v.clone() for k, v in probe.net.state_dict().items()}
-    from core import train as tr
-
     (x, y), (vx, vy) = pretraining.target_split(0, 20, TINY)
     recipe = tr.Recipe(steps=5, lr=0.05, weight_decay=0.0, batch=10)
     tr.train(probe, x, y, recipe)
@@ -100,8 +99,6 @@ def test_the_command_starts_from_the_embedded_checkpoints_and_resumes_where_it_s
     assert sorted(r["init"] for r in rows) == sorted(pretraining.INITS)
     assert {r["command"] for r in rows} == {"python -m core.experiments pretraining --models cnn"}
     info = pretraining.checkpoint_infos(tmp_path / "ckpt")["cnn"]
-    from core.models import model_card
-
     card = model_card()["models"]["cnn"]
     assert info["images"] == 60_000 and info["val_accuracy"] == card["test_accuracy"]["full_frame"] >= 0.95
     stamp = (tmp_path / "r.csv").stat().st_mtime_ns
@@ -111,16 +108,12 @@ def test_the_command_starts_from_the_embedded_checkpoints_and_resumes_where_it_s
 
 
 def test_fine_tuning_really_starts_from_the_embedded_weights():
-    from core.models import load_model
-
     ckpt = pretraining.source_checkpoint("vit")
     net = pretraining.build("vit", "finetune", ckpt)
     torch.testing.assert_close(net.pos_embed, load_model("vit").net.pos_embed)
 
 
 def _rows(vit_gain: float, cnn_gain: float):
-    import pandas as pd
-
     rows = []
     for model, g in (("cnn", cnn_gain), ("vit", vit_gain)):
         for n, scratch in ((50, 0.40), (1000, 0.80)):

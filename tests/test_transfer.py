@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from core.experiments import transfer
+from core.models import build_embedded
 
 
 def test_the_ridge_fit_is_the_closed_form_least_squares_solution():
@@ -42,8 +43,6 @@ def test_separable_features_are_probed_perfectly_and_support_sets_are_balanced()
 
 @pytest.mark.parametrize("arch", ["resnet", "vit"])
 def test_the_few_shot_probe_changes_no_weight_of_the_backbone(arch):
-    from core.models import build_embedded
-
     torch.manual_seed(0)
     net = build_embedded(arch, 10).train()  # left in training mode: batch norm would update if it ran so
     before = {k: v.clone() for k, v in net.state_dict().items()}

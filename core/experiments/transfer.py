@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import functools
 
+import pandas as pd
 import torch
 
 from core import shapes
 from core.experiments import RESULTS
+from core.models import load_model
+from core.train import normalise
 
 SHOTS = (5, 25)
 DRAWS = 5  # support sets per k: one draw of 5 images per class is a noisy measurement
@@ -46,8 +49,6 @@ def target_images():
 def features(net: torch.nn.Module, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
     """The pooled, pre-logit features of a timm network ([n, d], float64, L2-normalised), in eval mode: batch-norm
     statistics are read, never updated."""
-    from core.train import normalise
-
     was_training = net.training
     net.eval()
     out = torch.cat([net.forward_head(net.forward_features(normalise(images[i:i + batch])), pre_logits=True)
@@ -110,17 +111,11 @@ def few_shot(net: torch.nn.Module, shots=SHOTS, draws: int = DRAWS, data=None) -
 
 def load_embedded(path=None):
     """The embedded models' transfer rows (made by `python -m core.experiments transfer`), or None if absent."""
-    import pandas as pd
-
     path = EMBEDDED_FILE if path is None else path
     return pd.read_csv(path) if path.exists() else None
 
 
 def main(argv=None) -> None:
-    import pandas as pd
-
-    from core.models import load_model
-
     torch.set_num_threads(1)
     rows = []
     for name in EMBEDDED_MODELS:
