@@ -4,16 +4,20 @@ from pathlib import Path
 import streamlit as st
 
 from core.card import model_card
-from ui import page_link, require_entry
+from ui import page_link, require_entry, wrap_page_links
 from ui.data_answer import data_answer
 from ui.i18n import t, words
 
 require_entry()
+wrap_page_links()  # the links' labels are sentences: whole on a phone too
+PICTURES = Path(__file__).resolve().parents[1] / "ui"  # python -m ui.home_picture draws them
 
 st.title(t("app.name"))
 st.markdown(t("home.intro"))
 page_link("tour", t("home.link_tour"))  # "start here" for a lecture
-st.image(str(Path(__file__).resolve().parents[1] / "ui" / t("home.picture")), width=700)  # python -m ui.home_picture
+with st.container(horizontal=True, gap="medium"):  # side by side, or one above the other on a phone
+    for panel in ("cnn", "vit"):
+        st.image(str(PICTURES / f"{t('home.picture')}_{panel}.png"), width="content")
 
 left, right = st.columns(2, gap="large")
 with left:

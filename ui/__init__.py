@@ -50,6 +50,16 @@ def page_link(name: str, label: str, query: dict | None = None) -> None:
     st.page_link(spec.path, label=label, icon=spec.icon, query_params=query or None)
 
 
+# Streamlit cuts a page link's label to one line: on a phone that loses most of a sentence-long label
+WRAPPED_LINKS_CSS = """<style>[data-testid="stPageLink"] a, [data-testid="stPageLink"] a * {
+  white-space: normal !important; overflow: visible !important; }</style>"""
+
+
+def wrap_page_links() -> None:
+    """Let the page's links wrap their labels onto more lines rather than cut them short."""
+    st.html(WRAPPED_LINKS_CSS)
+
+
 def table_height(rows: int) -> int:
     """Pixels for st.dataframe to show `rows` rows and its header without a scroll bar of its own (35 px a row)."""
     return 35 * (rows + 1) + 3
