@@ -3,8 +3,9 @@ script run: the before / after figure of a change to a page's per-run cost.
 
 usage: python -m bench.page_load attention [--sessions 60] [--repeats 2] [--query lang=zh] [--out FILE]
 
-For each repeat: a fresh `streamlit run streamlit_app.py` (loadgen.serve), wait until the server is quiet (its
-background warm-up done, classroom.quiet), one unmeasured visitor opens the page (every result cached), then
+For each repeat: a fresh `streamlit run streamlit_app.py` (loadgen.serve), wait until its warm-up thread has ended
+(ui/warmup.py; it steps aside while visitors run, so a quiet moment alone does not mean it is done) and the server is
+quiet (classroom.quiet), one unmeasured visitor opens the page (every result cached), then
 `--sessions` sessions open it in the same instant; then bench/floor_app.py on a fresh server of its own, opened and
 its slider moved by as many sessions. Per repeat: the page's p50 / p95 / max, the floor's open p95, the ratio, and
 the server's CPU seconds per script run (the whole server process over the measured window, divided by the runs:
@@ -17,17 +18,33 @@ import asyncio
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from bench import loadgen
 from bench.classroom import quiet
 from bench.loadgen import Open
+from ui.warmup import NAME as WARM_UP_THREAD
 
 OUT_DIR = Path(__file__).parent
 
 
-async def _measure(url: str, pid: int, sessions: int, script) -> dict:
-    waited = await quiet(pid)
+def warming_up(pid: int) -> bool:
+    """Whether the server's warm-up thread is alive (it gives itself a name in /proc)."""
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            if (task / "comm").read_text().strip() == WARM_UP_THREAD:
+                return True
+        except OSError:  # a thread that ended while we looked
+            continue
+    return False
+
+
+async def _measure(url: str, pid: int, sessions: int, script, limit: float = 300.0) -> dict:
+    start = time.perf_counter()
+    while warming_up(pid) and time.perf_counter() - start < limit:
+        await asyncio.sleep(0.5)
+    waited = round(time.perf_counter() - start, 1) + await quiet(pid)
     result = await loadgen.measure(url, sessions, script, pid)
     return {"quiet_after_s": waited, **result}
 
