@@ -42,10 +42,11 @@ def test_the_locality_chart_draws_trained_solid_and_untrained_dashed_in_every_la
     dashes = {}
     for lang in ("en", "zh"):
         monkeypatch.setattr(i18n, "current", lambda lang=lang: lang)
-        rows = pd.DataFrame([{"what": messages.text(lang, "biases.locality.erf"), "depth": 0, "radius": 1.0,
-                              "weights": messages.text(lang, f"biases.locality.{w}"), "share": "90 %"}
+        rows = pd.DataFrame([{"what": messages.text(lang, "biases.locality.erf"), "depth": "0", "radius": 1.0,
+                              "weights": messages.text(lang, f"biases.locality.{w}"), "share": 90}
                              for w in ("untrained", "trained")])
-        scale = biases_views.locality_chart(rows).to_dict()["spec"]["encoding"]["strokeDash"]["scale"]
+        spec = biases_views.locality_chart(rows, 90, legend=True).to_dict()
+        (scale,) = [layer["encoding"]["strokeDash"]["scale"] for layer in spec["layer"] if "strokeDash" in layer["encoding"]]
         by_name = {messages.text(lang, f"biases.locality.{w}"): w for w in ("trained", "untrained")}
         dashes[lang] = {by_name[d]: tuple(r) for d, r in zip(scale["domain"], scale["range"], strict=True)}
     assert dashes["en"] == dashes["zh"]

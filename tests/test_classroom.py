@@ -132,7 +132,7 @@ def test_only_the_hash_of_the_presenter_key_is_stored(store):
     (row,) = [r for r in rows(store, classroom.classes) if r["code"] == code]
     assert row["key_hash"] == hashlib.sha256(key.encode()).hexdigest()
     assert key not in repr(row) and len(key) >= 32
-    assert store.is_presenter(code, key) and not store.is_presenter(code, key[:-1] + "x")
+    assert store.is_presenter(code, key) and not store.is_presenter(code, key[:-1] + ("y" if key.endswith("x") else "x"))
     assert not store.is_presenter(code, None)
 
 

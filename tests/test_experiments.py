@@ -40,7 +40,8 @@ def test_the_heat_maps_colour_only_cells_with_enough_objects_and_give_n():
 
     grid = pd.DataFrame([{"model": "cnn", "x": 4, "y": 4, "accuracy": 0.5, "images": 3, "enough": False},
                          {"model": "cnn", "x": 12, "y": 4, "accuracy": 0.9, "images": 50, "enough": True}])
-    spec = dv._position_heatmaps(grid).to_dict()["spec"]
+    charts = dv._position_heatmaps(grid, cell=8)
+    spec = charts[dv.POSITION_NAMES.index("cnn")].to_dict()
     coloured = [la for la in spec["layer"] if "color" in la.get("encoding", {})]
     grey = [la for la in spec["layer"] if "color" not in la.get("encoding", {})]
     assert [la["transform"][0]["filter"] for la in coloured] == ["datum.enough"]
