@@ -77,15 +77,17 @@ def reading(rows, planned: int | None = None) -> Message | None:
             measured = [n for n in behind if any(n in acc[m] for m in cnn_variants)]
             items = lambda n: listing([_item("vit", vit[n]), _item("cnn", cnn[n])]  # noqa: E731
                                       + [_item(m, acc[m][n]) for m in cnn_variants if n in acc[m]], "comma")
-            if not any(beat.values()):
-                sentences.append(say("data.variants.shared", sizes=listing(map(fmt_n, measured)),
-                                     items=listing((say("data.variants.at", n=fmt_n(n), items=items(n))
-                                                    for n in measured), "semicolon")))
-            else:
-                sentences.append(say("data.variants.design", items=listing(
-                    (say("data.variants.beats", n=fmt_n(n), models=listing(
-                        (say(f"data.variants.name.{m}") for m in beat[n]), "and"), items=items(n))
-                     for n in behind if beat[n]), "semicolon")))
+            shared = [n for n in measured if not beat[n]]
+            at = lambda sizes: listing((say("data.variants.at", n=fmt_n(n), items=items(n))  # noqa: E731
+                                        for n in sizes), "semicolon")
+            if shared:  # at some sizes, or all, the result holds for every CNN measured
+                sentences.append(say("data.variants.shared" if len(shared) == len(measured) else
+                                     "data.variants.shared_at", sizes=listing(map(fmt_n, shared)), items=at(shared)))
+            if any(beat.values()):
+                sentences.append(say("data.variants.design" if not shared else "data.variants.design_at",
+                                     items=listing((say("data.variants.beats", n=fmt_n(n), models=listing(
+                                         (say(f"data.variants.name.{m}") for m in beat[n]), "and"), items=items(n))
+                                         for n in behind if beat[n]), "semicolon")))
         else:
             sentences.append(say("data.variants.cnn_ahead", sizes=listing(map(fmt_n, sorted(set(cnn) & set(vit))))))
     if "vit-convstem" in variants:
@@ -137,8 +139,13 @@ def headline(rows) -> Message | None:
     checked = [n for n, v in held.items() if v is not None]
     if checked:
         broken = [n for n in checked if not held[n]]
-        parts.append(say("data.headline.variants_hold", sizes=listing(map(fmt_n, checked))) if not broken else
-                     say("data.headline.variants_break", sizes=listing(map(fmt_n, broken))))
+        kept = [n for n in checked if held[n]]
+        if not broken:
+            parts.append(say("data.headline.variants_hold", sizes=listing(map(fmt_n, checked))))
+        else:
+            if kept:
+                parts.append(say("data.headline.variants_hold_at", sizes=listing(map(fmt_n, kept))))
+            parts.append(say("data.headline.variants_break", sizes=listing(map(fmt_n, broken))))
     return listing(parts, "sentences")
 
 
