@@ -34,7 +34,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
+from core import shapes
 from core.messages import Explained
+
+try:  # the natural photos are optional: without scikit-image the procedural scenes remain
+    import skimage.data
+except Exception:
+    skimage = None
 
 MAX_PIXELS = 40_000_000  # 40 megapixels, checked from the header before decoding
 MIN_SIDE = 8  # smaller images are too small to show anything about convolution or patches
@@ -273,8 +279,6 @@ def _gradient_disc(size: int = 128) -> torch.Tensor:
 
 
 def _shapes_scene() -> torch.Tensor:
-    from core import shapes  # here, not at the top: shapes is only needed for the two procedural scenes
-
     size = 128
     img = torch.empty(3, size, size)
     img[:] = torch.tensor([0.12, 0.14, 0.2]).view(3, 1, 1)
@@ -288,8 +292,6 @@ def _shapes_scene() -> torch.Tensor:
 
 def _one_star() -> torch.Tensor:
     """A training-like 64x64 image: one star on a dark noisy gradient, as the embedded models saw in training."""
-    from core import shapes
-
     bg = shapes.random_background(np.random.default_rng(7), shapes.CANVAS)
     return shapes.composite(bg, shapes.make_sprite("star", 22, 0.0, (1.0, 0.82, 0.12)), [30], [12])[0]
 
@@ -297,8 +299,6 @@ def _one_star() -> torch.Tensor:
 def _two_shapes() -> torch.Tensor:
     """A star and a cross on a training-like background: both embedded models split their answer between the two
     (about 40 / 60 %), so a class-specific explanation must move from one object to the other with the class."""
-    from core import shapes
-
     img = shapes.random_background(np.random.default_rng(3), shapes.CANVAS)
     img = shapes.composite(img, shapes.make_sprite("star", 20, 0.0, (1.0, 0.82, 0.12)), [5], [6])[0]
     return shapes.composite(img, shapes.make_sprite("cross", 20, 0.0, (0.95, 0.95, 0.95)), [37], [36])[0]
@@ -311,11 +311,7 @@ SEVERAL_OBJECTS = frozenset({"shapes", "star and cross (64×64)"})  # scenes whe
 
 
 def _photos_available() -> bool:
-    try:
-        import skimage.data  # noqa: F401
-        return True
-    except Exception:
-        return False
+    return skimage is not None
 
 
 def sample_names() -> list[str]:
@@ -330,8 +326,6 @@ def sample_names() -> list[str]:
 def _sample_cached(name: str) -> torch.Tensor:
     if name in _SCENES:
         return _SCENES[name]().float().contiguous()
-    import skimage.data
-
     rgb = getattr(skimage.data, _PHOTOS[name])()  # bundled with scikit-image: works offline
     return torch.from_numpy(np.ascontiguousarray(rgb[..., :3])).permute(2, 0, 1).float().div(255.0)
 
