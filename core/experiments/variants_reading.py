@@ -7,7 +7,8 @@ variant turns it around, the reading names the variant and what it changes. Only
 """
 from __future__ import annotations
 
-from core.experiments.hunger_results import ARCHS, AUGMENT_PX, VARIANTS, converged, kind, series_name, summary
+from core.experiments.hunger_results import (ARCHS, AUGMENT_PX, MODELS, VARIANTS, converged, kind, series_name,
+                                              summary)
 from core.experiments.wording import fmt_n
 from core.messages import Message, listing, say
 
@@ -152,9 +153,10 @@ def headline(rows) -> Message | None:
 def architecture(model: str) -> dict:
     """Parameters and FLOPs per 64x64 image on the model card's terms (core.train.flops_per_image), and the side of
     the last feature map (CNNs) or token grid (ViTs), of a grid model's architecture. Imports torch: call it cached."""
+    # torch and the modules that build models are imported here: the rest of this module is read by pages that
+    # never build one
     import torch
 
-    from core.experiments.hunger_results import MODELS
     from core.models import build_embedded
     from core.train import flops_per_image
 
