@@ -18,6 +18,9 @@ import torch.nn.functional as F
 from core.messages import Explained, Message, say
 from core.models import initialisation
 
+# timm's classes are imported inside the functions that check a module's type: importing timm costs seconds, and the
+# modules that import this one for its arithmetic (the tour, the data page's baselines) never need it
+
 
 class AttentionError(Explained, ValueError):
     """The model or the input cannot be analysed this way; the message (locales: error.attention.*) is fit to show
