@@ -151,3 +151,18 @@ def test_a_digest_follows_the_contents():
     assert digest(b) != digest(a)
     assert digest(a.reshape(4, 3, 4)) != digest(a)  # the same bytes in another shape
     assert digest(a.astype(np.float64)) != digest(a) and digest(a[:, ::2]) == digest(a[:, ::2].copy())
+
+
+def test_a_digest_names_a_data_frame_by_its_contents():
+    import pandas as pd
+
+    from ui.charts import digest
+
+    rows = pd.DataFrame({"model": ["cnn", "vit"], "train_size": [250, 250], "test_accuracy": [0.9, 0.6]})
+    assert digest(rows) == digest(pd.DataFrame(rows.to_dict("list")))  # the same rows made again
+    changed = rows.copy()
+    changed.loc[1, "test_accuracy"] = 0.61
+    assert digest(changed) != digest(rows)
+    assert digest(rows.rename(columns={"test_accuracy": "train_accuracy"})) != digest(rows)
+    assert digest(rows.astype({"train_size": float})) != digest(rows)  # 250 and 250.0 are different data
+    assert digest(rows.iloc[:1]) != digest(rows)

@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -206,3 +207,36 @@ def test_every_chart_fits_a_phone(page):
 def test_the_baseline_is_uniform_attention_on_the_grids_vit():
     # the grid's ViT: a 64-px canvas in 8x8 patches of 8 px, and a class token
     assert data_views.grid_vit_uniform() == pytest.approx(att.uniform_attention_distance(8, 8, 1))
+
+
+def _accuracy_rows(page) -> pd.DataFrame:
+    """The rows the accuracy-against-N chart draws (its data come as Arrow datasets)."""
+    for chart in page.get("vega_lite_chart"):
+        for d in chart.proto.datasets:
+            rows = pa.ipc.open_stream(d.data.data).read_all().to_pandas()
+            if {"metric", "accuracy", "train_size"} <= set(rows.columns):
+                return rows
+    raise AssertionError("no accuracy chart")
+
+
+def test_the_charts_follow_the_results_file_and_the_cell_size(page, tmp_path, monkeypatch):
+    """Charts are made once per input and shared by every session: a results file with other numbers, opened by
+    another session, draws its own numbers, and another cell size draws other maps."""
+    cnn_250 = lambda rows: sorted(rows[(rows.label == "cnn") & (rows.train_size == 250)].accuracy)  # noqa: E731
+    assert cnn_250(_accuracy_rows(page)) == [0.30, 0.40]  # test and training accuracy in the hand-made file
+    rows = _hunger_rows()
+    rows.loc[(rows.model == "cnn") & (rows.augment_px == 0) & (rows.train_size == 250),
+             ["test_accuracy", "train_accuracy"]] = [0.55, 0.65]
+    path = tmp_path / "other.csv"
+    rows.to_csv(path, index=False)
+    monkeypatch.setattr(hunger_results, "HUNGER_FILE", path)
+    other = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not other.exception and cnn_250(_accuracy_rows(other)) == [0.55, 0.65]
+
+    def map_steps(at):
+        return [json.loads(c.proto.spec)["width"]["step"] for c in at.get("vega_lite_chart")
+                if isinstance(json.loads(c.proto.spec).get("width"), dict)]
+
+    assert map_steps(other) == [data_views.HEATMAP_PX * 8 / shapes.CANVAS] * 4  # the default 8-px cells
+    other.select_slider(key="cell").set_value(16).run()
+    assert map_steps(other) == [data_views.HEATMAP_PX * 16 / shapes.CANVAS] * 4

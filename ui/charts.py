@@ -7,16 +7,19 @@ warm run's time on the chart-heavy pages), and Streamlit encodes every picture a
 
 - `chart(name, inputs, build, **kwargs)` draws `build()` (an Altair chart) like present.chart would, from a cached
   spec (Streamlit's own conversion, its data already Arrow) with st.vega_lite_chart: the same element.
+- `specs(name, inputs, build)`: the specs of the list of charts `build()` returns (a row of panels, made together),
+  each to draw with st.vega_lite_chart where the page lays it out.
 - `image(name, inputs, build, **kwargs)` draws `build()` (an RGB array or a PIL image) with st.image, from cached
   PNG bytes that Streamlit passes on as they are (st.image would encode an array again on every run).
 
 `inputs` is a small hashable tuple that, with `name`, says everything `build` depends on besides the session's
 language and projector mode (which are added here): model and image keys, widget values. It is hashed on every run,
-so it holds names and numbers, never arrays or frames (`digest` names an array by its contents).
+so it holds names and numbers, never arrays or frames (`digest` names an array or a data frame by its contents).
 """
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections.abc import Callable, Hashable
 
 import numpy as np
@@ -31,9 +34,12 @@ from ui.i18n import current
 ENTRIES = 512  # the attention page's specs and pictures are 1 to 53 kB each (with their data): under 30 MB in all
 
 
-def digest(array: np.ndarray) -> str:
-    """A short name for an array's contents (shape, type and values), for `inputs`: e.g. an uploaded image."""
-    a = np.ascontiguousarray(array)
+def digest(data) -> str:
+    """A short name for an array's contents (shape, type and values), e.g. an uploaded image, or for a data frame's
+    (columns, types, index and values: its pickle, a fraction of a millisecond for a results file), for `inputs`."""
+    if not isinstance(data, np.ndarray) and hasattr(data, "columns"):
+        return hashlib.blake2b(pickle.dumps(data, protocol=5), digest_size=16).hexdigest()
+    a = np.ascontiguousarray(data)
     return hashlib.blake2b(f"{a.shape}{a.dtype}".encode() + a.tobytes(), digest_size=16).hexdigest()
 
 
@@ -48,6 +54,12 @@ def spec(name: str, inputs: tuple[Hashable, ...], build: Callable) -> dict:
     named Arrow datasets, made once per (name, inputs, language, projector mode)."""
     return _finished(name, inputs, current(), present.is_on(),
                      lambda: _convert_altair_to_vega_lite_spec(present.sized(build())))
+
+
+def specs(name: str, inputs: tuple[Hashable, ...], build: Callable) -> list[dict]:
+    """The specs (see spec) of the Altair charts in the list `build()` returns, made together once per input."""
+    return _finished(name, inputs, current(), present.is_on(),
+                     lambda: [_convert_altair_to_vega_lite_spec(present.sized(c)) for c in build()])
 
 
 def chart(name: str, inputs: tuple[Hashable, ...], build: Callable, **kwargs):

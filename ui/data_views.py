@@ -4,6 +4,7 @@ and the "run a small experiment now" control (the numbers come from core.experim
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 import time
 
@@ -21,7 +22,7 @@ from core.experiments import wording
 from core.experiments import positions
 from core import models, shapes
 from core.messages import Message, listing
-from ui import compute, present
+from ui import charts, compute, present
 from ui.i18n import t, words
 from ui.models import cached_model, colour_scale
 
@@ -59,24 +60,18 @@ def series_text(series: str) -> str:
 PANEL_HEIGHT = 360
 
 
-def _scale() -> float:
-    """How much larger a chart's own sizes (heights, texts) are drawn: present.SCALE in projector mode, whose labels
-    are that much larger (present.sized)."""
-    return present.SCALE if present.is_on() else 1.0
-
-
 def panel_height(height: int = PANEL_HEIGHT) -> int:
-    return round(height * _scale())
+    return round(height * present.scale())
 
 
 def panel_title(text: str, subtitle: str) -> alt.TitleParams:
     """A chart's title and, in smaller type, what it measures (projector mode sizes titles, not subtitles)."""
-    return alt.TitleParams(text, subtitle=subtitle, subtitleFontSize=round(11 * _scale()))
+    return alt.TitleParams(text, subtitle=subtitle, subtitleFontSize=round(11 * present.scale()))
 
 
 def text_size() -> int:
     """The size of a chart's own text marks (values printed on bars, a baseline's label)."""
-    return round(11 * _scale())
+    return round(11 * present.scale())
 
 
 def axis(**kw) -> alt.Axis:
@@ -124,8 +119,9 @@ def position_section() -> None:
         return
     if not shipped:
         st.warning(t("data.position.live_measurement"))
-    _position_heatmap_section(preds, labels, centres)
-    present.chart(distance_chart(preds, labels, centres), width="stretch")
+    key = positions_key(preds, labels, centres)
+    _position_heatmap_section(preds, labels, centres, key)
+    charts.chart("data.distance", key, lambda: distance_chart(preds, labels, centres), width="stretch")
     near, far = positions.NEAR_FAR
     acc = positions.centre_accuracy(preds, labels, centres)
     card = models.model_card().get("models", {})
@@ -139,19 +135,26 @@ def position_section() -> None:
     st.caption(words(positions.centre_reading(acc)))
 
 
+def positions_key(preds, labels, centres) -> tuple[str, ...]:
+    """The position results by their contents, for ui.charts: what the position charts are drawn from."""
+    return tuple(charts.digest(a) for a in (labels, centres, *(preds[n] for n in POSITION_NAMES)))
+
+
 @st.fragment  # the cell size changes only the heatmaps: rerun them alone
-def _position_heatmap_section(preds, labels, centres) -> None:
+def _position_heatmap_section(preds, labels, centres, key: tuple[str, ...]) -> None:
     cell = st.select_slider(t("data.position.cell"), [4, 8, 16], value=8, key="cell",
                             help=t("data.position.cell_help"))
-    grid = _position_grid(preds, labels, centres, cell)
+    grid = functools.cache(lambda: _position_grid(preds, labels, centres, cell))  # made where a chart or CSV needs it
+    maps = charts.specs("data.position_maps", (*key, cell), lambda: _position_heatmaps(grid(), cell))
     with st.container(horizontal=True, gap="small"):  # a row of four at 1400 px, they wrap on a narrower screen
-        for chart in _position_heatmaps(grid, cell):
-            present.chart(chart, width="content")
+        for spec in maps:
+            st.vega_lite_chart(spec, width="content")
     radius, middle = shapes.CENTER_RADIUS, shapes.CANVAS // 2
     st.caption(t("data.position.heatmap_caption", images=len(labels), radius=radius, lo=middle - radius,
                  hi=middle + radius, size_min=shapes.SIZE_RANGE[0], size_max=shapes.SIZE_RANGE[1],
                  min_objects=positions.MIN_OBJECTS))
-    st.download_button(t("data.position.download"), grid.to_csv(index=False), "position_accuracy.csv", "text/csv")
+    st.download_button(t("data.position.download"), lambda: grid().to_csv(index=False), "position_accuracy.csv",
+                       "text/csv")
 
 
 def _position_grid(preds, labels, centres, cell: int) -> pd.DataFrame:
@@ -177,7 +180,7 @@ def _position_heatmaps(grid: pd.DataFrame, cell: int) -> list[alt.LayerChart]:
     y = alt.Y("y:O", title=t("data.position.y"), axis=axis())
     where = [alt.Tooltip("model:N", title=t("data.chart.model")), "x", "y"]
     n = alt.Tooltip("images:Q", title=t("data.chart.images"))
-    charts = []
+    maps = []
     for name in POSITION_NAMES:
         legend = (alt.Legend(format="%", orient="bottom", direction="horizontal", gradientLength=side - 40)
                   if name == POSITION_NAMES[-1] else None)
@@ -189,9 +192,9 @@ def _position_heatmaps(grid: pd.DataFrame, cell: int) -> list[alt.LayerChart]:
             note=alt.expr.format(alt.datum.images, "d") + " < " + str(positions.MIN_OBJECTS)).mark_rect(
             color=FEW_OBJECTS_GREY).encode(
             x=x, y=y, tooltip=[*where, n, alt.Tooltip("note:N", title=t("data.position.too_few"))])
-        charts.append(alt.layer(enough, few, data=grid[grid.model == name]).properties(
+        maps.append(alt.layer(enough, few, data=grid[grid.model == name]).properties(
             width=step, height=step, title=name))
-    return charts
+    return maps
 
 
 def distance_chart(preds, labels, centres) -> alt.LayerChart:
@@ -229,7 +232,8 @@ def hunger_section(hunger: pd.DataFrame | None, live_rows: list[dict]) -> None:
     else:
         st.markdown(words(hr.method(hunger)))
     if hunger is not None or live_rows:
-        present.chart(accuracy_chart(hunger, live_rows), width="stretch")
+        inputs = (None if hunger is None else charts.digest(hunger), repr(live_rows))
+        charts.chart("data.accuracy", inputs, lambda: accuracy_chart(hunger, live_rows), width="stretch")
     if hunger is None:
         return
     st.caption(t("data.hunger.caption"))
@@ -238,17 +242,17 @@ def hunger_section(hunger: pd.DataFrame | None, live_rows: list[dict]) -> None:
     grid = hr.grid_of(hunger.command.iloc[0])
     st.caption(words(hr.convergence_note(hunger, planned=len(grid.cells(tuple(sorted(set(hunger.model))))))))
     st.markdown(words(hr.PAPERS) + "\n\n" + words(hr.against_the_papers(hunger)))
-    st.download_button(t("data.hunger.download"), hunger.to_csv(index=False), "data_hunger.csv", "text/csv")
+    st.download_button(t("data.hunger.download"), lambda: hunger.to_csv(index=False), "data_hunger.csv", "text/csv")
 
 
 def vit_learning_section(hunger: pd.DataFrame) -> None:
     """Mean attention distance per layer and position-embedding locality of every ViT run, against N."""
     st.markdown(t("data.vit_learning.intro", probe=hu.PROBE_SIZE))
-    panels = attentiondistance_charts(hunger)
+    key = (charts.digest(hunger),)
+    panels = charts.specs("data.attention_distance", key, lambda: attentiondistance_charts(hunger))
     for column, panel in zip(st.columns(len(panels)), panels):  # side by side at 1400 px, stacked on a phone
-        with column:
-            present.chart(panel, width="stretch")
-    present.chart(locality_chart(hunger), width="stretch")
+        column.vega_lite_chart(panel, width="stretch")
+    charts.chart("data.locality", key, lambda: locality_chart(hunger), width="stretch")
     st.info(words(hr.vit_learning_reading(hunger, grid_vit_uniform())))
 
 
@@ -392,7 +396,7 @@ def variants_charts(points: pd.DataFrame, models: list[str], colours: list[str])
     bars = base.mark_bar().encode(color=alt.Color("model:N", legend=None,
                                                   scale=alt.Scale(domain=models, range=colours)))
     text = base.mark_text(align="left", dx=4, fontSize=text_size()).encode(text=alt.Text("accuracy:Q", format=".0%"))
-    bar_step = alt.Step(round(20 * _scale()))  # a bar per label line, labels at the projector's size too
+    bar_step = alt.Step(round(20 * present.scale()))  # a bar per label line, labels at the projector's size too
     return [alt.layer(bars, text, data=points[points.n == n]).properties(title=points[points.n == n].N.iloc[0],
                                                                          height=bar_step)
             for n in sorted(set(points.n))]
@@ -411,10 +415,10 @@ def variants_section(hunger: pd.DataFrame) -> None:
     points = pd.DataFrame([{"model": names[m], "N": f"N = {wording.fmt_n(n)}", "n": n, "accuracy": a}
                            for m, curve in acc.items() if m in names for n, a in curve.items()])
     shown = [m for m in VARIANT_COLOURS if m in acc]
-    charts = variants_charts(points, [names[m] for m in shown], [VARIANT_COLOURS[m] for m in shown])
-    for column, chart in zip(st.columns(len(charts)), charts):
-        with column:
-            present.chart(chart, width="stretch")
+    panels = charts.specs("data.variants", (charts.digest(hunger),), lambda: variants_charts(
+        points, [names[m] for m in shown], [VARIANT_COLOURS[m] for m in shown]))
+    for column, panel in zip(st.columns(len(panels)), panels):
+        column.vega_lite_chart(panel, width="stretch")
     st.info(words(reading))
     plain = vr.plain_rows(hunger)
     minutes = (plain[plain.train_size.isin(set(points.n))].groupby("model").seconds.mean() / 60).round(0)

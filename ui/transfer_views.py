@@ -12,7 +12,7 @@ from core.experiments import hunger_results
 from core.experiments import pretraining_reading as pr
 from core.experiments import transfer
 from core.messages import listing, say
-from ui import present
+from ui import charts
 from ui.data_views import (SERIES_COLOURS, axis, legend_below, log_x, panel_height, panel_title, series_of,
                            series_scale, series_text)
 from ui.i18n import t, words
@@ -22,7 +22,8 @@ from ui.i18n import t, words
 def transfer_section(hunger: pd.DataFrame, embedded: pd.DataFrame | None) -> None:
     st.markdown(t("data.transfer.intro", targets=words(listing(say(f"shape.{c}") for c in shapes.TARGET_CLASSES)),
                   draws=transfer.DRAWS, query=transfer.QUERY_SIZE))
-    side_by_side(transfer_charts(hunger, embedded))
+    inputs = (charts.digest(hunger), None if embedded is None else charts.digest(embedded))
+    side_by_side(charts.specs("data.transfer", inputs, lambda: transfer_charts(hunger, embedded)))
     st.caption(t("data.transfer.caption"))
     reading = hr.transfer_reading(hunger, embedded)
     if reading is not None:
@@ -30,11 +31,11 @@ def transfer_section(hunger: pd.DataFrame, embedded: pd.DataFrame | None) -> Non
     st.markdown(t("data.transfer.papers"))
 
 
-def side_by_side(charts: list) -> None:
-    """Charts in equal columns, each its column's width: side by side on a laptop, stacked on a phone."""
-    for column, chart in zip(st.columns(len(charts)), charts):
-        with column:
-            present.chart(chart, width="stretch")
+def side_by_side(specs: list[dict]) -> None:
+    """Charts (ui.charts specs) in equal columns, each its column's width: side by side on a laptop, stacked on a
+    phone."""
+    for column, spec in zip(st.columns(len(specs)), specs):
+        column.vega_lite_chart(spec, width="stretch")
 
 
 def transfer_charts(hunger: pd.DataFrame, embedded: pd.DataFrame | None) -> list[alt.LayerChart]:
@@ -76,9 +77,9 @@ def transfer_charts(hunger: pd.DataFrame, embedded: pd.DataFrame | None) -> list
 def pretraining_section(rows: pd.DataFrame, infos: dict[str, dict]) -> None:
     """How the transfer runs were made, target accuracy against N for the three starts, and what the data say."""
     st.markdown(words(pr.method(rows, infos)))
-    side_by_side(pretraining_charts(rows))
+    side_by_side(charts.specs("data.pretraining", (charts.digest(rows),), lambda: pretraining_charts(rows)))
     st.info(words(listing([m for m in (*pr.reading(rows), pr.source_note(infos)) if m], "sentences")))
-    st.download_button(t("data.pretraining.download"), rows.to_csv(index=False), "pretraining.csv", "text/csv")
+    st.download_button(t("data.pretraining.download"), lambda: rows.to_csv(index=False), "pretraining.csv", "text/csv")
 
 
 def pretraining_charts(rows: pd.DataFrame) -> list[alt.Chart]:
