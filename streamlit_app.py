@@ -10,12 +10,15 @@ import streamlit as st
 from starlette.routing import Route
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from ui import warmup
+from ui import i18n, registry, release_memory, warmup
+from ui.i18n import t
+
+# ui.present (altair) and ui.classroom (pandas, altair) are imported when a page is first drawn or polled, not when
+# the server imports this file to find its App, which then answers without waiting for them.
 
 
 def draw() -> None:
-    from ui import i18n, present, registry, release_memory
-    from ui.i18n import t
+    from ui import present
 
     # No torch here: ui/compute.py configures it when a page first computes, so the home page opens without it.
     st.set_page_config(page_title=t("app.name"), page_icon=":material/biotech:", layout="wide",
@@ -41,7 +44,7 @@ def draw() -> None:
 
 async def classroom_state(request):
     """The classroom phones' poll (ui/classroom.py STATE_PATH): a plain route, no script run per poll."""
-    from ui import classroom  # at the first poll, not at the server's start (a phone's page has imported it by then)
+    from ui import classroom
 
     return await classroom.state_endpoint(request)
 

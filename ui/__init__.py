@@ -3,6 +3,10 @@ import ctypes
 import io
 
 import streamlit as st
+from PIL import Image
+from streamlit.runtime.pages_manager import PagesManager
+
+from ui.registry import BY_NAME
 
 
 def require_entry() -> None:
@@ -12,8 +16,6 @@ def require_entry() -> None:
     file first calls st.navigation; so on a freshly started server, the first visitor of a bookmarked
     /<page> URL would run the page alone. Switch that mode off and rerun: the entry file then takes over.
     """
-    from streamlit.runtime.pages_manager import PagesManager
-
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
@@ -34,8 +36,6 @@ def release_memory() -> None:
 def png(rgb) -> bytes:
     """[H, W, 3] uint8 numpy array as PNG at zlib level 1 for st.image: 5x faster than the default level for
     ~10 % more bytes (516x516 map: 17 ms against 80 ms); five such maps were most of an update on a 512-px image."""
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
@@ -44,8 +44,6 @@ def png(rgb) -> bytes:
 def page_link(name: str, label: str, query: dict | None = None) -> None:
     """A link to page `name` (registry: its path and icon, written once) labelled `label`, opening it with the
     query parameters `query` (its bookmarked settings)."""
-    from ui.registry import BY_NAME
-
     spec = BY_NAME[name]
     st.page_link(spec.path, label=label, icon=spec.icon, query_params=query or None)
 

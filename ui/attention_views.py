@@ -18,7 +18,8 @@ from core import pictures as pic
 from core import shapes
 from ui import bookmarks, charts, compute, page_link, png
 from ui.i18n import Message, current, listing, name_of, t, worded, words
-from ui.models import cached_model
+from ui.images import sample
+from ui.models import cached_model, colour_scale
 
 CHART_PX = 320  # display width of the clickable image: within a phone's 358-px column, whole pixels of a 64-px image
 GRID_PX = 384  # the numbered patch grid's picture (shown as wide as its column)
@@ -50,8 +51,6 @@ def analysis(model_name: str, img: np.ndarray) -> Analysis:
 
 def warm_up() -> None:
     """The default view's results, computed before the first visitor asks (ui/warmup.py)."""
-    from ui.images import sample
-
     _cached_analysis(DEFAULTS["model"], sample(DEFAULTS["image"]).numpy())
     embeddings(DEFAULTS["model"])
     _batch_distance(DEFAULTS["model"])  # the page's distance chart, and the tour's last question
@@ -567,8 +566,6 @@ def vit_comparison(names: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame, 
 
 def comparison_chart(layers: pd.DataFrame, uniform: float) -> alt.LayerChart:
     """Mean attention distance per layer (mean over heads), a line per model in its own colour."""
-    from ui.models import colour_scale
-
     lines = alt.Chart(layers).mark_line(point=True).encode(
         x=alt.X("layer:Q", title=t("attention.distance.x"), axis=alt.Axis(tickMinStep=1),
                 scale=alt.Scale(domain=[1, int(layers.layer.max())])),

@@ -12,6 +12,7 @@ import time
 
 import altair as alt
 import pandas as pd
+import segno
 import streamlit as st
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,6 +22,10 @@ from core import classroom, tour
 from core.classroom import ClassError, ClassStore
 from ui import present
 from ui.i18n import t, words
+
+# ui.tour_views (the lab's measurements: torch, the models) is imported inside the two functions that show the lab's
+# answers: the phones' state poll may import this module on the server's event loop (streamlit_app.py, after a
+# restart), where seconds of importing torch would hold every connection
 
 LECTURER = "classroom_lecturer"  # session state: {"code", "key"} of the class this session presents
 RESUME_SHOWN = "classroom_resume_shown"  # session state: the code whose resume link has been offered
@@ -152,8 +157,6 @@ def join_url(code: str) -> str:
 @st.cache_data(show_spinner=False, max_entries=64)
 def qr_png(url: str) -> bytes:
     """The join link as a QR code: medium error correction, 4-module quiet zone, big modules for the back row."""
-    import segno
-
     buf = io.BytesIO()
     segno.make(url, error="m").save(buf, kind="png", scale=12, border=4)
     return buf.getvalue()
@@ -318,7 +321,7 @@ def room_result(code: str, n: int, correct: str | None, sentence: bool = True) -
 
 def lab_answers(steps) -> dict[int, str]:
     """{n: the lab's answer} of the steps numbered `steps` whose data can be had (the tour's cached measurements)."""
-    from ui import tour_views  # the measurements: torch, the models
+    from ui import tour_views
 
     out = {}
     for n in steps:
@@ -421,7 +424,7 @@ def _student(code: str) -> str | None:
 
 def student_page() -> None:
     """A phone's page: the lecturer's current step, its choices as big buttons, then the reveal beside the room."""
-    from ui import tour_views  # the measurements behind a reveal: torch, the models
+    from ui import tour_views
 
     raw = st.query_params.get(CODE, "")
     if not raw:

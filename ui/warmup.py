@@ -24,11 +24,15 @@ the collection too) and again at its end.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import importlib
 import logging
 import threading
 import time
+
+# torch, the models and the pages' helpers are imported by the warm-up thread itself (importlib, and `models` below):
+# the server imports this module at its start and answers before they are in
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
@@ -113,8 +117,6 @@ def _name_os_thread() -> None:
     """Give the thread its name in the OS too (Linux; Python 3.11 names only its own object), so that `top -H`,
     py-spy and the benches (/proc/<pid>/task/*/comm) can tell the warm-up's CPU from the visitors'."""
     try:
-        import ctypes
-
         ctypes.CDLL(None).prctl(15, NAME.encode()[:15], 0, 0, 0)  # PR_SET_NAME
     except (OSError, AttributeError):
         pass
