@@ -1,8 +1,10 @@
 """The bias-by-bias page through Streamlit's AppTest: every section renders, in both languages, and its readings
 carry numbers that an independent computation gives."""
+import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import torch
 from streamlit.testing.v1 import AppTest
 
@@ -68,3 +70,23 @@ def test_the_frequency_section_reads_the_shipped_heat_maps(tmp_path, monkeypatch
     monkeypatch.setattr(fo, "FOURIER_FILE", tmp_path / "absent.npz")
     bare = AppTest.from_file(PAGE, default_timeout=180).run()
     assert not bare.exception and any("not computed yet" in i.value for i in bare.info)
+
+
+def _datasets(chart) -> list:
+    return [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets]
+
+
+def test_another_cnn_redraws_the_charts_and_maps_with_its_own_measurements():
+    """Charts and pictures are made once per pair of models and shared by every session: picking another CNN
+    draws that CNN's."""
+    page = AppTest.from_file(PAGE, default_timeout=300).run()
+    titles = lambda at: [json.loads(c.proto.spec).get("title") for c in at.get("vega_lite_chart")]  # noqa: E731
+    assert {"cnn × vit", "cnn × cnn"} <= set(titles(page))
+    radii = _datasets(page.get("vega_lite_chart")[0])[0]
+    erf = [i.proto.imgs[0].url for i in page.get("image")]
+    page.selectbox(key="bi-cnn").set_value("cnn-center").run()
+    assert not page.exception
+    assert {"cnn-center × vit", "cnn-center × cnn-center"} <= set(titles(page)) and "cnn × vit" not in titles(page)
+    # another network's receptive fields: other radii and other pictures of the CNN's stages
+    assert not _datasets(page.get("vega_lite_chart")[0])[0].equals(radii)
+    assert [i.proto.imgs[0].url for i in page.get("image")][0] != erf[0]

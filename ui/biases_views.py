@@ -15,7 +15,7 @@ from core.attention import AttentionError
 from core.biases import ERF_IMAGES, probe
 from core.experiments import fourier as fo
 from core.pictures import heat_rgb
-from ui import compute, png, present
+from ui import charts, compute
 from ui.i18n import t, words
 from ui.models import cached_model, model_picker
 
@@ -56,12 +56,17 @@ def locality_section(cnn, vit) -> None:
     with st.spinner(t("biases.computing")):
         loc = locality(cnn.name, vit.name)
     st.caption(t("biases.locality.intro"))  # hidden in projector mode: the chart must reach the first screen
-    rows = locality_frame(loc)
-    for col, share in zip(st.columns(len(bi.SHARES)), bi.SHARES):
-        with col:
-            present.chart(locality_chart(rows, share, legend=share == bi.SHARES[-1]), width="stretch")
-    maps_row([r["erf"] for r in loc["cnn"]], [stage_caption(r["stage"]) for r in loc["cnn"]])
-    maps_row([r["attention"] for r in loc["vit"]], [t("biases.locality.layer", layer=r["layer"]) for r in loc["vit"]])
+    pair = (cnn.name, vit.name)
+
+    def panels():
+        rows = locality_frame(loc)
+        return [locality_chart(rows, share, legend=share == bi.SHARES[-1]) for share in bi.SHARES]
+
+    for col, spec in zip(st.columns(len(bi.SHARES)), charts.specs("biases.locality", pair, panels)):
+        col.vega_lite_chart(spec, width="stretch")
+    maps_row("biases.erf", pair, [r["erf"] for r in loc["cnn"]], [stage_caption(r["stage"]) for r in loc["cnn"]])
+    maps_row("biases.attention", pair, [r["attention"] for r in loc["vit"]],
+             [t("biases.locality.layer", layer=r["layer"]) for r in loc["vit"]])
     st.info(words(biases_reading.locality_reading(loc)))
 
 
@@ -107,13 +112,13 @@ def locality_chart(rows: pd.DataFrame, share: int, legend: bool) -> alt.LayerCha
     return (lines + points).properties(height=240, title=t("biases.locality.holding", share=share), autosize=FIT_WIDTH)
 
 
-def maps_row(maps: list[torch.Tensor], captions: list[str]) -> None:
+def maps_row(name: str, pair: tuple[str, str], maps: list[torch.Tensor], captions: list[str]) -> None:
     """Small heat maps in a row that wraps (six to a laptop's row, two to a phone's), each scaled to its own maximum,
-    captioned as text (projector mode hides image captions)."""
+    captioned as text (projector mode hides image captions); the pictures made once per pair of models."""
     with st.container(horizontal=True, gap="small"):
-        for m, cap in zip(maps, captions):
+        for i, (m, cap) in enumerate(zip(maps, captions)):
             with st.container(width=MAP_TILE, gap=None):
-                st.image(png(heat_rgb(m, 120)), width="stretch")
+                charts.image(name, (*pair, i), lambda m=m: heat_rgb(m, 120), width="stretch")
                 st.markdown(cap)
 
 
@@ -156,7 +161,9 @@ def hierarchy_section(cnn, vit) -> None:
                                                              ("cnn_cnn", stage, stage, (cnn, cnn)),
                                                              ("vit_vit", layer, layer, (vit, vit)))):
         with col:
-            present.chart(cka_chart(m[key], rows, cols, " × ".join(x.name for x in pair)), width="stretch")
+            charts.chart("biases.cka", (cnn.name, vit.name, key),
+                         lambda key=key, rows=rows, cols=cols, pair=pair: cka_chart(
+                             m[key], rows, cols, " × ".join(x.name for x in pair)), width="stretch")
     st.info(words(biases_reading.cka_reading(m)))
     st.markdown(t("biases.hierarchy.paper"))
 
@@ -196,7 +203,8 @@ def patches_section(cnn, vit) -> None:
         return
     for col, test in zip(st.columns(2), ("shuffle", "drop")):
         with col:
-            present.chart(order_chart(df, test, legend=test == "drop"), width="stretch")
+            charts.chart("biases.order", (cnn.name, vit.name, test),
+                         lambda test=test: order_chart(df, test, legend=test == "drop"), width="stretch")
     st.info(words(biases_reading.order_reading(df)))
 
 
@@ -236,7 +244,8 @@ def frequency_section(cnn, vit) -> None:
     st.caption(t("biases.fourier.intro", eps=float(res["eps"]), images=int(res["images"])))
     for col, name in zip(st.columns(2), ("cnn", "vit")):
         with col:
-            present.chart(fourier_chart(res, name), width="content")
+            inputs = (name, charts.digest(res["frequencies"]), charts.digest(res[f"error_{name}"]))
+            charts.chart("biases.fourier", inputs, lambda name=name: fourier_chart(res, name), width="content")
     st.info(words(biases_reading.fourier_reading(res)))
     st.markdown(t("biases.fourier.paper"))
 
