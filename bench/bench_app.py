@@ -18,6 +18,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from playwright.sync_api import sync_playwright
+
 from ui.registry import URL_PATHS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,8 +108,6 @@ def wait_page(page, timeout_ms: float = 120_000) -> None:
 
 
 def main(runs: int = 2) -> dict:
-    from playwright.sync_api import sync_playwright
-
     starts, pages, memory = [], [], {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

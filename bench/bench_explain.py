@@ -10,6 +10,7 @@ import json
 import platform
 from pathlib import Path
 
+import timm
 import torch
 
 from bench.bench_models import timed
@@ -38,8 +39,6 @@ def main() -> None:
         maps = sum(len(explain.methods_for(lm)) for lm in lms)
         rows.append({"case": label, "maps": maps, "images_forwarded": maps * 2 * (explain.STEPS + 1),
                      "median_ms": round(med, 1), "best_ms": round(best, 1)})
-    import timm
-
     tiny = models.LoadedModel("timm:vit_tiny_patch16_224", timm.create_model("vit_tiny_patch16_224").eval(), "vit",
                               (224, 224), [str(i) for i in range(1000)], (0.5,) * 3, (0.5,) * 3, pretrained=False)
     r = timed(lambda: explain.explain(tiny, img), repeat=3, warmup=1)

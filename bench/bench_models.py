@@ -27,6 +27,11 @@ from pathlib import Path
 import torch
 
 from bench.bench_app import MEMORY_GOAL_MB
+from core import models
+
+# timm is imported inside the functions that time models: importing it costs seconds, and the benches that use this
+# module's helpers (timed, embedded_or_random) never need it; it is imported before the clock starts, as the app has
+# it imported already, so a model's load time leaves it out
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMM_MODELS = ("vit_tiny_patch16_224", "resnet18")
@@ -92,8 +97,6 @@ def matmul_gflops(n: int = 2048, repeat: int = 5, threads: int | None = None) ->
 
 def embedded_or_random(name: str):
     """(LoadedModel, weights note): the embedded model, or the same architecture with random weights."""
-    from core import models
-
     try:
         return models.load_model(name), "embedded weights"
     except models.ModelError:
@@ -101,9 +104,7 @@ def embedded_or_random(name: str):
 
 
 def load_times(repeat: int = 5) -> list[dict]:
-    import timm  # noqa: F401  (imported once by the app too; not part of a model's load time)
-
-    from core import models
+    import timm  # noqa: F401
 
     rows = []
     for name in models.EMBEDDED:
@@ -127,9 +128,7 @@ REFUSAL_GOAL_MS = 1000.0
 
 def refusal_time(repeat: int = 3) -> dict:
     """How long refusing an oversized timm model takes (its parameters are counted on the meta device)."""
-    import timm  # noqa: F401  (the app has it imported already)
-
-    from core import models
+    import timm  # noqa: F401
 
     def refuse():
         try:
@@ -144,8 +143,6 @@ def refusal_time(repeat: int = 3) -> dict:
 
 def forward_times(quick: bool = False) -> list[dict]:
     import timm
-
-    from core import models
 
     rows = []
     cases = []

@@ -22,6 +22,8 @@ import statistics
 import time
 from pathlib import Path
 
+from playwright.sync_api import sync_playwright
+
 from bench.bench_app import (
     ARGS,
     CHROMIUM,
@@ -219,7 +221,6 @@ def main(argv=None) -> dict:
     ap.add_argument("--skip-first-visits", action="store_true")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
-    from playwright.sync_api import sync_playwright
 
     res = {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     with sync_playwright() as p:

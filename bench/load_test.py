@@ -26,16 +26,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import re
 import threading
 import time
+import tomllib
 import traceback
 from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
+from PIL import Image
+from playwright.async_api import async_playwright
 
 from bench.bench_app import (
     ARGS,
@@ -192,6 +196,8 @@ class SweepOracle:
     """
 
     def __init__(self):
+        # torch and the app's modules are imported by the oracle alone: the browser sessions, and the tests that
+        # import this module's helpers, run without them
         from bench.bench_models import use_app_threads
         from core import models
         from ui.sensitivity_views import DEFAULT_MODELS
@@ -388,11 +394,6 @@ OVERSIZED = "vit_giant_patch14_clip_224"  # 1,013 M parameters: over the app's c
 def largest_upload() -> dict:
     """A valid PNG of random pixels just under the server's upload cap (.streamlit/config.toml): noise does not
     compress, so the file is as large as the cap allows and decodes to 6.5 megapixels."""
-    import io
-
-    import tomllib
-    from PIL import Image
-
     cap_mb = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit/config.toml").read_text())[
         "server"]["maxUploadSize"]
     side = int((cap_mb * 2 ** 20 * 0.94 / 3) ** 0.5)
@@ -546,8 +547,6 @@ def memory_monitor(pid: int, stop: threading.Event, log: dict, t0: float):
 
 
 async def run(args, log: dict, proc, url: str):
-    from playwright.async_api import async_playwright
-
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import torch
 
+from bench import bench_app, bench_models, bench_sensitivity
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUT = BENCH / "results.json"
@@ -140,13 +142,10 @@ def model_rows(rows, models):
         if b.get("import_mb") is not None:
             goal_row(rows, "memory", f"import torch alone, {where}", b["import_mb"], "MB",
                      note=f"torch {b['torch']}, {'CUDA' if b['cuda_build'] else 'CPU-only'} build")
-    from bench.bench_app import MEMORY_GOAL_MB
-    from bench.bench_models import cpu_build_estimate
-
-    est = cpu_build_estimate(models)
+    est = bench_models.cpu_build_estimate(models)
     if est is not None:
         goal_row(rows, "memory", "embedded case with a CPU-only torch (estimate)", est, "MB",
-                 f"< {MEMORY_GOAL_MB:.0f} MB", est < MEMORY_GOAL_MB,
+                 f"< {bench_app.MEMORY_GOAL_MB:.0f} MB", est < bench_app.MEMORY_GOAL_MB,
                  "peak here minus the measured import gap between the two builds")
 
 
@@ -239,8 +238,6 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     os.chdir(ROOT)
     t0 = time.perf_counter()
-    from bench import bench_app, bench_models, bench_sensitivity
-
     threads = bench_models.APP_THREADS
     print("== bench.bench_equivariance (times at 1 thread and at all cores; the table takes the app's count)")
     scripts = [run_script("bench.bench_equivariance", "--repeat", "5" if args.quick else "15")]
