@@ -2,7 +2,7 @@
 import streamlit as st
 
 from core import pictures as pic
-from ui import require_entry, table_height
+from ui import charts, require_entry, table_height
 from ui import sensitivity_views as views
 from ui.i18n import listing, t, words
 from ui.models import try_load
@@ -36,7 +36,7 @@ table = views.long_table(path, result, targets, loaded)
 sel = views.chart(table, path, loaded, scene.canvas, key="sweep_chart")
 st.caption(words(listing(filter(None, [views.step_caption(path, loaded, scene.canvas),
                                      views.rules_caption(path, loaded, scene.canvas)]), "sentences")))
-st.download_button(t("sensitivity.download"), views.csv_of(table), "sensitivity.csv", "text/csv")
+st.download_button(t("sensitivity.download"), lambda: views.csv_of(table), "sensitivity.csv", "text/csv")
 
 stats = views.model_metrics(result, targets, path)
 st.subheader(t("sensitivity.numbers"))
@@ -49,9 +49,8 @@ st.subheader(t("sensitivity.frame"))
 index = views.selected_index(sel, table, path, result, targets)
 left, right = st.columns([1, 2])
 with left:
-    frame = views.frame_at(scene, index)
-    st.image(pic.to_uint8(frame), caption=t("sensitivity.frame_caption", x=path.xs[index], y=path.ys[index]),
-             width=256)
+    charts.image("sensitivity.frame", (scene, index), lambda: pic.to_uint8(views.frame_at(scene, index)),
+                 caption=t("sensitivity.frame_caption", x=path.xs[index], y=path.ys[index]), width=256)
 with right:
     top5 = views.top5_at(result, loaded, index)
     st.dataframe(top5, hide_index=True, width="stretch", height=table_height(len(top5)))

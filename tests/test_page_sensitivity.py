@@ -8,7 +8,7 @@ import pytest
 import torch
 from playwright.sync_api import sync_playwright
 from streamlit.testing.v1 import AppTest
-from test_browser import ARGS, CHROMIUM, IDLE, start_server, wait_healthy
+from test_browser import ARGS, CHROMIUM, IDLE, server  # noqa: F401  (a fixture)
 
 from core import models, shapes
 from core import sensitivity as sen
@@ -167,19 +167,6 @@ def test_a_region_of_an_image_is_scored_against_each_models_answer_at_the_middle
 
 
 # --- in a browser: a phone's screen ------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def server():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    proc, url = start_server()
-    try:
-        wait_healthy(url)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_on_a_phone_nothing_runs_off_the_screen_and_the_controls_are_on_the_page(server, lang):
@@ -207,3 +194,22 @@ def test_on_a_phone_nothing_runs_off_the_screen_and_the_controls_are_on_the_page
             assert pg.locator("[data-testid='stSidebar'][aria-expanded='true']").count() == 0  # folded on a phone
         finally:
             browser.close()
+
+
+def test_the_chart_and_the_frame_follow_the_scene(app):
+    """The sweep chart and the frame are made once per input and shared by every session: another background
+    draws other probabilities and another frame, and the first background its own again."""
+    def sweep(at):
+        chart = at.get("vega_lite_chart")[0]
+        tables = [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets]
+        return next(t for t in tables if "p_target" in t.columns)
+
+    before, frame = sweep(app), app.get("image")[0].proto.imgs[0]
+    app.number_input(key="bg_seed").set_value(8).run()
+    after, other = sweep(app), app.get("image")[0].proto.imgs[0]
+    assert not app.exception and list(after.x) == list(before.x)
+    assert not np.allclose(after.p_target, before.p_target)  # the models see another background
+    assert other.url != frame.url
+    app.number_input(key="bg_seed").set_value(7).run()  # back: the first scene's chart and frame again
+    assert sweep(app).p_target.tolist() == before.p_target.tolist()
+    assert app.get("image")[0].proto.imgs[0].url == frame.url

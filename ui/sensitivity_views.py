@@ -15,7 +15,7 @@ from core import sensitivity as sen
 from core.experiments import positions
 from core.images import resize_to
 from core.models import total_stride
-from ui import bookmarks, compute, present, table_height
+from ui import bookmarks, charts, compute, present, table_height
 from ui.i18n import Message, listing, name_of, t, worded, words
 from ui.images import image_picker
 from ui.models import cached_model, colour_scale
@@ -188,7 +188,19 @@ HEATMAP = 135  # px a side: two heatmaps a row, with their y axis, fit a phone's
 
 
 def chart(table: pd.DataFrame, path: sen.Path, loaded: dict, canvas: int, key: str):
-    """Line chart (or heatmaps for a grid) with a click selection; returns the selection event."""
+    """Line chart (or heatmaps for a grid) with a click selection, its spec made once per sweep (the table, the
+    models, the canvas); returns the selection event."""
+    inputs = (charts.digest(table), tuple(loaded), canvas, path.kind)
+    if path.kind == "grid":
+        return charts.chart("sensitivity.sweep", inputs, lambda: sweep_chart(table, path, loaded, canvas),
+                            on_select="rerun", key=key)
+    return charts.chart("sensitivity.sweep", inputs, lambda: sweep_chart(table, path, loaded, canvas),
+                        on_select="rerun", key=key, width="stretch")
+
+
+def sweep_chart(table: pd.DataFrame, path: sen.Path, loaded: dict, canvas: int) -> alt.TopLevelMixin:
+    """The sweep as an Altair chart: heatmaps faceted by model for a grid, else lines with the patch and stride
+    boundaries; a click selects a position ("pos")."""
     pick = alt.selection_point(name="pos", fields=["index"], on="click", nearest=True, empty=False)
     if path.kind == "grid":
         base = alt.Chart(table).mark_rect().encode(
@@ -199,8 +211,7 @@ def chart(table: pd.DataFrame, path: sen.Path, loaded: dict, canvas: int, key: s
             stroke=alt.condition(pick, alt.value("red"), alt.value(None)),
             tooltip=_tooltip("model", "x", "y", "target_shown", "p_target", "top1_shown"),
         ).properties(width=HEATMAP * present.scale(), height=HEATMAP * present.scale()).add_params(pick)
-        c = base.facet(facet=alt.Facet("model:N", title=None, sort=list(loaded)), columns=2)
-        return present.chart(c, on_select="rerun", key=key)
+        return base.facet(facet=alt.Facet("model:N", title=None, sort=list(loaded)), columns=2)
     axis, pos = _axis(path)
     x_title = t("sensitivity.chart.x_line", axis=axis)
     x = alt.X(f"{axis}:Q", title=x_title,
@@ -223,8 +234,7 @@ def chart(table: pd.DataFrame, path: sen.Path, loaded: dict, canvas: int, key: s
             x=alt.X("pos:Q", title=x_title), color=alt.value("#888"),
             tooltip=[alt.Tooltip("what:N", title=t("sensitivity.chart.boundary"))]))
     chosen = alt.Chart(table).mark_rule(color="red").encode(x=x).transform_filter(pick)
-    c = alt.layer(*layers, chosen).properties(height=340)
-    return present.chart(c, on_select="rerun", key=key, width="stretch")
+    return alt.layer(*layers, chosen).properties(height=340)
 
 
 def boundary_rules(path: sen.Path, loaded: dict, canvas: int) -> pd.DataFrame:
