@@ -49,8 +49,15 @@ def test_the_two_object_image_is_the_labelled_distractor_case():
 
 
 def test_another_class_is_explained_by_both_and_bookmarked(app):
+    pictures = [i.proto.imgs[0].url for i in app.get("image")]  # CAM, Grad-CAM, Attention, Rollout, ...
+    curves = [[d.data.data for d in c.proto.datasets] for c in app.get("vega_lite_chart")]
     app.selectbox(key="ex-class").set_value("cross").run()
     assert not app.exception
+    # pictures and charts are made once per input and shared: the class-specific maps are drawn anew, the ViT's
+    # attention and rollout, which no class changes, are the same pictures; every curve is the new class's
+    now = [i.proto.imgs[0].url for i in app.get("image")]
+    assert now[0] != pictures[0] and now[1] != pictures[1] and now[2:4] == pictures[2:4]
+    assert all(c != [d.data.data for d in n.proto.datasets] for c, n in zip(curves, app.get("vega_lite_chart")))
     said = [m.value for m in app.markdown]
     assert any(s.startswith("**cnn** explains **cross**") for s in said)
     assert any(s.startswith("**vit** explains **cross**") for s in said)

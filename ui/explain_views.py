@@ -11,7 +11,7 @@ import torch
 from core import explain as ex
 from core import faithfulness
 from core import pictures as pic
-from ui import bookmarks, compute, png, present, table_height
+from ui import bookmarks, charts, compute, present, table_height
 from ui.i18n import name_of, t, worded, words
 from ui.images import sample
 from ui.models import cached_model
@@ -64,12 +64,18 @@ def model_column(lm, img: np.ndarray, e: ex.Explanation, faith: dict[str, faithf
     """The model's answer for the class, then each map over the image with its two areas on the common grid."""
     st.markdown(t("explain.explains", model=lm.name, cls=name_of("shape", lm.class_names[e.class_idx]),
                   p=float(e.probs[e.class_idx])))
-    seen = lm.seen(torch.from_numpy(img))
     methods = list(e.maps)
+    image = charts.digest(img)
+
+    def picture(method: str) -> np.ndarray:
+        rgb = pic.to_uint8(pic.overlay(lm.seen(torch.from_numpy(img)), torch.from_numpy(e.maps[method])).numpy())
+        return pic.upscale(rgb, max(1, SHOWN_PX // rgb.shape[0]))
+
     for row in range(0, len(methods), 2):  # two maps a row; labels as text, which projector mode keeps
         for col, method in zip(st.columns(2, gap="small"), methods[row:row + 2]):
-            rgb = pic.to_uint8(pic.overlay(seen, torch.from_numpy(e.maps[method])).numpy())
-            col.image(png(pic.upscale(rgb, max(1, SHOWN_PX // rgb.shape[0]))), width="stretch")
+            with col:  # the map is the model's for this image and class: made once per (model, image, class, method)
+                charts.image("explain.map", (lm.name, image, e.class_idx, method), lambda method=method: picture(method),
+                             width="stretch")
             c, (h, w) = faith[method].curves[faithfulness.BASELINES[0]], e.native[method].shape
             col.markdown(t("explain.map_caption", method=t(f"explain.method.{method}"), rows=h, cols=w,
                            deletion=c.deletion_auc, insertion=c.insertion_auc))
@@ -101,7 +107,7 @@ def curves_chart(df: pd.DataFrame, curve: str, colours: dict[str, str], top: flo
         tooltip=[alt.Tooltip("method:N", title=t("explain.legend.map")),
                  alt.Tooltip("fraction:Q", format=".0%", title=t("explain.axis.fraction")),
                  alt.Tooltip("relative:Q", format=".2f", title=t("explain.axis.relative"))],
-    ).properties(height=round(CURVE_PX * (present.SCALE if present.is_on() else 1)), padding={"top": 12, "left": 4, "right": 4, "bottom": 4})  # room for the title
+    ).properties(height=round(CURVE_PX * present.scale()), padding={"top": 12, "left": 4, "right": 4, "bottom": 4})  # room for the title
 
 
 def scores_frame(explanations: list[ex.Explanation], faith: dict[str, dict]) -> pd.DataFrame:
@@ -121,11 +127,14 @@ def faithfulness_section(explanations: list[ex.Explanation], faith: dict[str, di
     colours = dict(zip(methods, METHOD_COLOURS * len(methods)))
     frames = [curves_frame(e, faith[e.model]) for e in explanations]
     top = max(1.0, *(float(df["relative"].max()) for df in frames))
+    # every chart shares the colours and the y scale of all: keyed by every model's curves
+    shared = (tuple(colours), *(charts.digest(df) for df in frames))
     for col, e, df in zip(st.columns(len(explanations), gap="large"), explanations, frames):
         with col:
             st.markdown(f"**{e.model}**")
             for curve in ("deletion", "insertion"):
-                present.chart(curves_chart(df, curve, colours, top), width="stretch")
+                charts.chart("explain.curves", (*shared, e.model, curve),
+                             lambda df=df, curve=curve: curves_chart(df, curve, colours, top), width="stretch")
     scored = [faithfulness.Scored(e.model, m, f) for e in explanations for m, f in faith[e.model].items()]
     st.info("  \n".join(words(m) for m in faithfulness.reading(scored)))
     table = scores_frame(explanations, faith)
