@@ -6,14 +6,14 @@ from urllib.parse import parse_qs
 
 import pandas as pd
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from streamlit.testing.v1 import AppTest
 
 from core import tour
 from core.experiments import hunger_results
 from core.experiments import pretraining
 from core.messages import catalogue
-from test_browser import ARGS, CHROMIUM, IDLE, start_server, wait_healthy
+from test_browser import IDLE, browser, server  # noqa: F401  (fixtures)
 from test_i18n import CJK, shown_text, untranslated
 from ui import equivariance_views as ev
 from ui import tour_views
@@ -189,27 +189,6 @@ def test_a_linear_axis_runs_from_zero_to_its_data(bars, fmt, top, expected):
 
 
 # --- in a browser: a touch screen and a projector --------------------------------------------------------------
-@pytest.fixture(scope="module")
-def server():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    proc, url = start_server()
-    try:
-        wait_healthy(url)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
 def _step(pg, url: str) -> None:
     pg.goto(url)
     pg.wait_for_selector("h1", timeout=240_000)
