@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
+from core.architectures import ARCHITECTURES
 from core.card import MODEL_CARD, WEIGHTS_DIR, model_card  # noqa: F401  (part of this module's API)
 from core.messages import Explained
 from core.pictures import denormalize
@@ -31,7 +31,7 @@ class EmbeddedSpec:
     """Everything about one embedded model, in one place: the loader, the training script (its recipe is
     core.train.RECIPES[arch]), the charts' palette read it from here; what the pickers say about it is in the
     language catalogues (locales/*/app.toml: model.<name>)."""
-    arch: str  # an architecture of `build_embedded`
+    arch: str  # a name of core.architectures.ARCHITECTURES
     region: str  # where its training objects were: "full" frame or "center"
     colour: str  # its colour on every chart of every page
     # (N, augment px) of the data-hunger grid's seed-0 run whose checkpoint these weights are (shipped by
@@ -121,63 +121,10 @@ def check_size(arch: str) -> None:
 
 
 def build_embedded(arch: str, num_classes: int = 10) -> torch.nn.Module:
-    """The embedded architectures: small timm models for 64x64 canvases."""
-    from timm.layers import BlurPool2d
-    from timm.models.vision_transformer import VisionTransformer
-
-    if arch == "resnet":
-        return _resnet(num_classes)
-    if arch == "resnet-aa":
-        return _blur_every_downsampling(_resnet(num_classes, aa_layer=BlurPool2d))
-    if arch in ("resnet-cifar", "resnet-s2", "resnet-circular"):
-        return _resnet_variant(arch, _resnet(num_classes))
-    if arch in ("vit", "vit-convstem"):
-        # mlp_ratio 2 (not 4): a third fewer FLOPs, so the ViT trains to 95 % within the CPU budget.
-        # vit-convstem: Xiao et al. 2021's convolutional stem in place of the patch projection, with one block
-        # fewer, as in the paper, so that its FLOPs stay close to the plain ViT's (the stem costs about a block)
-        net = VisionTransformer(img_size=64, patch_size=8, embed_dim=96, depth=6 if arch == "vit" else 5,
-                                num_heads=3, mlp_ratio=2, num_classes=num_classes)
-        if arch == "vit-convstem":
-            net.patch_embed.proj = _conv_stem(net.embed_dim)
-        return net
-    raise UnknownModelError("error.model.unknown_arch", arch=arch)
-
-
-def _resnet(num_classes: int, **kw) -> torch.nn.Module:
-    from timm.models.resnet import BasicBlock, ResNet
-
-    return ResNet(BasicBlock, [1, 1, 1, 1], num_classes=num_classes, channels=(16, 32, 64, 128), stem_width=16, **kw)
-
-
-def _resnet_variant(arch: str, net: torch.nn.Module) -> torch.nn.Module:
-    """The embedded ResNet with another stem or padding, to ask whether a result belongs to CNNs or to this one.
-
-    - resnet-cifar: the stem He et al. (2016, sec. 4.2) use for small images, a 3x3 stride-1 convolution and no
-      max-pool; the first stage runs at 64x64 and the last map is 8x8, the ViT's token grid;
-    - resnet-s2: a 3x3 stride-2 stem convolution and no max-pool (last map 4x4);
-    - resnet-circular: the shipped stem, every padding circular (the max-pool's too), so no layer sees a border.
-    """
-    if arch == "resnet-circular":
-        for m in net.modules():
-            if isinstance(m, nn.Conv2d) and m.padding != (0, 0):
-                m.padding_mode = "circular"
-        net.maxpool = nn.Sequential(nn.CircularPad2d(1), nn.MaxPool2d(3, stride=2))
-        return net
-    net.conv1 = nn.Conv2d(3, net.conv1.out_channels, 3, stride=1 if arch == "resnet-cifar" else 2, padding=1,
-                          bias=False)
-    net.maxpool = nn.Identity()
-    return net
-
-
-def _conv_stem(dim: int) -> torch.nn.Module:
-    """Xiao et al. 2021 ("Early convolutions help transformers see better"): 3x3 stride-2 convolutions with batch
-    norm and ReLU, channels doubling up to the width, then a 1x1 convolution; three of them make the 8x8-px
-    patches' 8x8 token grid."""
-    layers, c_in = [], 3
-    for c_out in (dim // 4, dim // 2, dim):
-        layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
-        c_in = c_out
-    return nn.Sequential(*layers, nn.Conv2d(dim, dim, 1))
+    """The embedded architecture `arch` (core.architectures), freshly initialised."""
+    if arch not in ARCHITECTURES:
+        raise UnknownModelError("error.model.unknown_arch", arch=arch)
+    return ARCHITECTURES[arch](num_classes)
 
 
 def initialisation(arch: str, torch_seed: int, num_classes: int = 10) -> torch.nn.Module:
@@ -186,28 +133,6 @@ def initialisation(arch: str, torch_seed: int, num_classes: int = 10) -> torch.n
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(torch_seed)
         return build_embedded(arch, num_classes)
-
-
-def _blur_every_downsampling(net: torch.nn.Module) -> torch.nn.Module:
-    """Anti-alias every stride-2 path of a timm ResNet built with `aa_layer=BlurPool2d` (Zhang 2019).
-
-    timm's `aa_layer` blurs the stem's max-pool and each block's main path, but leaves the stem convolution and the
-    1x1 shortcut convolutions strided, so they still subsample without a low-pass filter. As in Zhang's
-    anti-aliased ResNet: the stem convolution runs at stride 1 and is followed by a BlurPool, and each shortcut
-    is a BlurPool followed by a stride-1 1x1 convolution. Afterwards the only strided layers are BlurPools.
-    """
-    from timm.layers import BlurPool2d
-
-    stem = net.conv1
-    stem.stride = (1, 1)
-    net.act1 = torch.nn.Sequential(net.act1, BlurPool2d(stem.out_channels, stride=2))
-    for block in (b for stage in (net.layer1, net.layer2, net.layer3, net.layer4) for b in stage):
-        down = block.downsample
-        if down is not None and down[0].stride != (1, 1):
-            conv = down[0]
-            conv.stride = (1, 1)
-            block.downsample = torch.nn.Sequential(BlurPool2d(conv.in_channels, stride=2), *down)
-    return net
 
 
 @dataclass

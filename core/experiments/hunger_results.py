@@ -20,7 +20,7 @@ HUNGER_FILE = RESULTS / "data_hunger.csv"
 ARCHS = {"cnn": "resnet", "vit": "vit"}  # the two series every size and augmentation trains
 # Variants that ask whether a result belongs to CNNs (or ViTs) or to this one design: trained exactly like their
 # kind's series (same pool, recipe, stopping), at the grid's `variant_sizes`, seed 0, no augmentation
-# (core.models._resnet_variant and _conv_stem say what each one changes)
+# (core.architectures.resnet_variant and vit say what each one changes)
 VARIANTS = {"cnn-circular": "resnet-circular", "cnn-s2": "resnet-s2", "cnn-cifar": "resnet-cifar",
             "vit-convstem": "vit-convstem"}  # cheapest first (their training speeds: bench/README.md)
 MODELS = {**ARCHS, **VARIANTS}  # a row's `model` -> its architecture (core.models.build_embedded)
