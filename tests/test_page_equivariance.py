@@ -138,3 +138,18 @@ def test_changing_the_image_keeps_the_shift(app):
     app.run()
     assert not app.exception
     assert app.slider(key="eq_dx").value == 20 and app.slider(key="eq_dy").value == 20
+
+
+def test_the_pictures_and_the_chart_follow_the_shift_and_the_kernel(app):
+    """Pictures and charts are made once per input and shared by every session: a shift moves T f(x) and f(T x) and
+    leaves the input picture as it was; another kernel draws other errors."""
+    urls = lambda at: [i.proto.imgs[0].url for i in at.get("image")]  # noqa: E731  x, f(x), T f(x), f(T x), |A - B|
+    first, errors = urls(app), chart_data(app)
+    app.slider(key="eq_dx").set_value(-45).run()  # across the border: A and B differ there
+    now = urls(app)
+    assert now[0] == first[0] and now[2] != first[2] and now[3] != first[3] and now[4] != first[4]
+    app.selectbox(key="eq_kernel").set_value("Gaussian blur").run()
+    assert not app.exception and urls(app)[1] != now[1]  # another kernel's f(x)
+    blurred = chart_data(app)
+    strided = lambda d: d[d.chain == "conv + stride 2"].error.tolist()  # noqa: E731
+    assert strided(blurred) != strided(errors)

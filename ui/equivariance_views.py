@@ -13,7 +13,7 @@ from core.experiments import positions
 from core import pictures as pic
 from core.models import ModelError
 from core.transforms import MODES, as_kernel
-from ui import bookmarks, compute, png, present
+from ui import bookmarks, charts, compute
 from ui.i18n import name_of, t, worded, words
 from ui.images import sample
 from ui.models import cached_model, colours
@@ -116,9 +116,14 @@ def model_loads(name: str) -> bool:
         return False
 
 
-def _show_map(col, values: torch.Tensor, vmax: float, signed: bool, title: str, formula: str):
-    rgb = pic.diverging_rgb(values.mean(0), vmax) if signed else pic.grey_rgb(values.mean(0), vmax)
-    col.image(png(pic.enlarge(rgb)), width="stretch", output_format="PNG")
+def _show_map(col, name: str, inputs: tuple, values: torch.Tensor, vmax: float, signed: bool, title: str,
+              formula: str):
+    """One panel's map (a PNG made once per `inputs`: ui.charts) and its title and formula under it."""
+    def rgb():
+        return pic.enlarge(pic.diverging_rgb(values.mean(0), vmax) if signed else pic.grey_rgb(values.mean(0), vmax))
+
+    with col:
+        charts.image(name, inputs, rgb, width="stretch")
     col.markdown(f"**{title}**  \n{formula}")
 
 
@@ -151,12 +156,17 @@ def panels_section(image: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode
     vmax = max(float(m.abs().max()) for m in shown) or 1.0
     signed = min(float(m.min()) for m in shown) < 0  # a blur (no negative weight) gives no negative output
     cols = st.columns(4)
-    cols[0].image(png(pic.enlarge(pic.to_uint8(image.transpose(1, 2, 0)))), width="stretch", output_format="PNG")
+    image_key = charts.digest(image)
+    inputs = (image_key, charts.digest(kernel), dx, dy, mode)  # the three maps share one colour scale: all of these
+    with cols[0]:
+        charts.image("equivariance.original", (image_key,),
+                     lambda: pic.enlarge(pic.to_uint8(image.transpose(1, 2, 0))), width="stretch")
     cols[0].markdown(t("equivariance.panels.original", width=w, height=h))
-    _show_map(cols[1], c.conv, vmax, signed, t("equivariance.panels.conv"), "f(x)")
-    _show_map(cols[2], c.conv_then_shift, vmax, signed, t("equivariance.panels.conv_then_shift"),
-              t("equivariance.panels.shift_formula", dx=dx, dy=dy))
-    _show_map(cols[3], c.shift_then_conv, vmax, signed, t("equivariance.panels.shift_then_conv"), "f(T x)")
+    _show_map(cols[1], "equivariance.conv", inputs, c.conv, vmax, signed, t("equivariance.panels.conv"), "f(x)")
+    _show_map(cols[2], "equivariance.conv_then_shift", inputs, c.conv_then_shift, vmax, signed,
+              t("equivariance.panels.conv_then_shift"), t("equivariance.panels.shift_formula", dx=dx, dy=dy))
+    _show_map(cols[3], "equivariance.shift_then_conv", inputs, c.shift_then_conv, vmax, signed,
+              t("equivariance.panels.shift_then_conv"), "f(T x)")
     scale = t("equivariance.panels.scale_signed" if signed else "equivariance.panels.scale_photo", vmax=vmax)
     st.caption(t("equivariance.panels.caption", scale=scale))
 
@@ -164,12 +174,15 @@ def panels_section(image: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode
     absdiff = c.diff.abs().amax(0)
     dmax = float(absdiff.max())
     if c.equivariant:  # a map stretched to float rounding (1e-7) would paint noise as if it were a difference
-        diff_col.image(png(pic.enlarge(pic.sequential_rgb(np.zeros(absdiff.shape), 1.0))), width="stretch",
-                       output_format="PNG")
+        with diff_col:
+            charts.image("equivariance.difference", inputs,
+                         lambda: pic.enlarge(pic.sequential_rgb(np.zeros(absdiff.shape), 1.0)), width="stretch")
         diff_col.caption(t("equivariance.panels.identical_rounding", dmax=dmax) if dmax > 0 else
                          t("equivariance.panels.identical"))
     else:
-        diff_col.image(png(pic.enlarge(pic.sequential_rgb(absdiff, dmax))), width="stretch", output_format="PNG")
+        with diff_col:
+            charts.image("equivariance.difference", inputs, lambda: pic.enlarge(pic.sequential_rgb(absdiff, dmax)),
+                         width="stretch")
         diff_col.caption(t("equivariance.panels.difference", dmax=dmax))
     with text_col:
         (st.success if c.equivariant else st.warning)(words(eq.verdict(c, mode)))
@@ -253,10 +266,12 @@ def chains_section(image: np.ndarray, kernel: np.ndarray) -> None:
         # a chart each, one above the other, so each has its own x-axis (a whole CNN, stride 32, is measured up to
         # 64 px, the hand-built chains to ~16) and the full width (side by side, the second was cut off)
         titles = t("equivariance.chains.hand_built"), t("equivariance.chains.whole_networks")
-        for part, title in zip((hand, whole), titles):
+        inputs = (charts.digest(image), charts.digest(kernel), picked)
+        for which, part, title in zip(("hand", "whole"), (hand, whole), titles):
             if not part.empty:
-                present.chart(_error_chart(part, title), width="stretch")
-    st.download_button(t("equivariance.chains.download"), df.to_csv(index=False), "equivariance_error.csv",
+                charts.chart("equivariance.error", (*inputs, which), lambda part=part, title=title: _error_chart(
+                    part, title), width="stretch")
+    st.download_button(t("equivariance.chains.download"), lambda: df.to_csv(index=False), "equivariance_error.csv",
                        "text/csv")
     st.markdown(t("equivariance.chains.how"))
     reading = eq.odd_shift_reading(df)
