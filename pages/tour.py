@@ -15,7 +15,7 @@ st.query_params["step"] = str(n)  # the lecturer's bookmark follows the tour
 st.sidebar.toggle(t("tour.hide"), value=True, key=views.HIDE, help=t("tour.hide_help"))
 
 views.fit_one_screen()
-head, back, forward = st.columns([10, 2, 2], vertical_alignment="center")
+head, back, forward = st.container(key=views.HEAD).columns([10, 2, 2], vertical_alignment="center")
 head.title(t("tour.heading", n=n, total=len(tour.STEPS), title=t(f"tour.{step.id}.title")))
 revealed = views.is_shown(step.id)
 back.button(t("tour.previous"), shortcut="Left", disabled=n == 1, on_click=views.go, args=(n - 1,), width="stretch")
@@ -61,6 +61,6 @@ else:
                     classroom.room_result(lecture["code"], n, shown.answer.correct, sentence=False)
             with right:
                 views.show(shown)
-                st.markdown(f"**{t('tour.takeaway')}** {views.takeaway_text(step, shown.answer)}")
+                st.markdown(views.takeaway_line(step, shown.answer))
                 page_link(step.page, t(f"tour.{step.id}.link"), views.page_query(step))
 views.keys_hint(left)

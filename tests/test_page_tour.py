@@ -188,6 +188,14 @@ def test_a_linear_axis_runs_from_zero_to_its_data(bars, fmt, top, expected):
     assert tuple(_value_scale(tour_views._bars(b))["domain"]) == pytest.approx(expected)
 
 
+def test_sentences_are_joined_as_each_language_writes_them():
+    """A blank between English sentences, none after Chinese full-width punctuation, bold or not."""
+    assert tour_views._joined(["One.", "Two."]) == "One. Two."
+    assert tour_views._joined(["**Takeaway**:", "Two."]) == "**Takeaway**: Two."
+    assert tour_views._joined(["一。", "二（三）", "四。"]) == "一。二（三）四。"
+    assert tour_views._joined(["**要点**：", "二。"]) == "**要点**：二。"
+
+
 # --- in a browser: a touch screen and a projector --------------------------------------------------------------
 def _step(pg, url: str) -> None:
     pg.goto(url)

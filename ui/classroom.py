@@ -470,7 +470,7 @@ def student_page() -> None:
     verdict = "" if mine is None else t("tour.right" if mine == answer.correct else "tour.wrong")
     st.success(t("tour.verdict", answer=t(f"tour.{step.id}.choice.{answer.correct}"), guess=verdict))
     room_result(code, n, answer.correct)
-    st.markdown(f"**{t('tour.takeaway')}** {tour_views.takeaway_text(step, answer)}")
+    st.markdown(tour_views.takeaway_line(step, answer))
 
 
 def student_summary(code: str, answers: dict[int, str]) -> str:

@@ -106,13 +106,32 @@ def _text(step: tour.Step, what: str, a: tour.Answer) -> str:
     return t(key, **a.values, **labels)
 
 
+FULL_WIDTH_ENDS = "。！？：；）”"  # Chinese punctuation carries its own space: no blank follows it
+
+
+def _joined(parts: list[str]) -> str:
+    """Sentences one after another: a blank between them, none after full-width punctuation (bold or not)."""
+    text = ""
+    for part in parts:
+        text += ("" if not text or text.rstrip("*")[-1] in FULL_WIDTH_ENDS else " ") + part
+    return text
+
+
 def answer_text(step: tour.Step, a: tour.Answer) -> str:
     """The answer's sentence, and the notes the data calls for."""
-    return " ".join([_text(step, "answer", a)] + [t(f"tour.{step.id}.note_{n}", **a.values) for n in a.notes])
+    return _joined([_text(step, "answer", a)] + [t(f"tour.{step.id}.note_{n}", **a.values) for n in a.notes])
 
 
 def takeaway_text(step: tour.Step, a: tour.Answer) -> str:
     return _text(step, "takeaway", a)
+
+
+def takeaway_line(step: tour.Step, a: tour.Answer) -> str:
+    """'Takeaway' in bold, its colon and the takeaway (a bold run that ends in punctuation closes only before a blank,
+    so the colon stays outside it)."""
+    label = t("tour.takeaway")
+    bold = label.rstrip(":：")
+    return _joined([f"**{bold}**{label[len(bold):]}", takeaway_text(step, a)])
 
 
 def show_pictures(pics: list[tuple[np.ndarray, Message]]) -> None:
@@ -147,10 +166,12 @@ def show(shown: tour.Shown) -> None:
 # --- where the lecture is: the step (bookmarked as ?step=N) and what has been revealed -------------------------------
 KEYS = "tour_keys"  # the container of the keyboard hint (its CSS class is st-key-tour_keys)
 PICTURES = "tour_pictures"  # the container of a step's pictures
+HEAD = "tour_head"  # the container of the title and the navigation buttons
 # one screen at 1280x720 in projector mode: the navigation beside a smaller title, the question and the answer's
 # words left, its picture and takeaway right. A page link wraps rather than cut its label short. A touch screen has
 # no keys to press: the hint and the buttons' key caps go. A narrow screen keeps a step's pictures in one row
-# (Streamlit would stack its columns), as the step compares them.
+# (Streamlit would stack its columns), as the step compares them, and the two buttons in one row under the title;
+# columns it does stack are as far apart as any two elements (the 'large' gap between them would be 64 px).
 ONE_SCREEN_CSS = f"""<style>
 h1 {{ font-size: 1.45rem !important; }}
 [data-testid="stMainBlockContainer"] {{ padding-top: 3.75rem !important; padding-bottom: 0.5rem !important; }}
@@ -162,12 +183,24 @@ h1 {{ font-size: 1.45rem !important; }}
   .st-key-{KEYS}, [data-testid="stButton"] kbd {{ display: none !important; }} }}
 .st-key-{PICTURES} [data-testid="stHorizontalBlock"] {{ flex-wrap: nowrap !important; }}
 .st-key-{PICTURES} [data-testid="stColumn"] {{ min-width: 0 !important; }}
+[data-testid="stMainBlockContainer"] [data-testid="stHorizontalBlock"] {{ row-gap: 0.6rem !important; }}
+[data-testid="stMainBlockContainer"] [data-testid="stAlertContainer"] {{ padding: 0.5rem 1rem !important; }}
+@media (max-width: 640px) {{  /* where Streamlit stacks columns */
+  .st-key-{HEAD} [data-testid="stColumn"]:first-child {{ min-width: 100% !important; }}
+  .st-key-{HEAD} [data-testid="stColumn"] + [data-testid="stColumn"] {{ min-width: 0 !important; flex: 1 1 0 !important; }} }}
+</style>"""
+
+
+# projector mode: the tour's words at 0.85 of projector type (20 px, 1.4x a laptop's tour), so that the longest answer
+# (step 8's, with its notes) fits the first screen
+PROJECTOR_CSS = """<style>
+[data-testid="stMainBlockContainer"] [data-testid="stMarkdownContainer"] p { font-size: 0.85em !important; line-height: 1.5; }
 </style>"""
 
 
 def fit_one_screen() -> None:
-    """Tighten the page so that a step fits one projector screen (ONE_SCREEN_CSS)."""
-    st.html(ONE_SCREEN_CSS)
+    """Tighten the page so that a step fits one projector screen (ONE_SCREEN_CSS, PROJECTOR_CSS)."""
+    st.html(ONE_SCREEN_CSS + (PROJECTOR_CSS if present.is_on() else ""))
 
 
 def keys_hint(column) -> None:
