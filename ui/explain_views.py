@@ -21,6 +21,12 @@ DEFAULTS = {"image": "one star (64×64)", "cnn": "cnn", "vit": "vit", "class": T
 SHOWN_PX = 200  # each map on screen
 CURVE_PX = 240  # height of each small chart of curves, axes and title included
 METHOD_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")  # Dark2, one per kind of map
+MAPS = "ex_maps"  # the containers of each row of two maps
+# a phone keeps each row's two maps side by side (Streamlit would stack them, one 358-px map a screen)
+MAPS_CSS = f"""<style>
+[class*="st-key-{MAPS}"] [data-testid="stHorizontalBlock"] {{ flex-wrap: nowrap !important; }}
+[class*="st-key-{MAPS}"] [data-testid="stColumn"] {{ min-width: 0 !important; }}
+</style>"""
 
 
 @st.cache_data(max_entries=32, ttl="30m", show_spinner=False)  # a few hundred kB an entry
@@ -72,7 +78,8 @@ def model_column(lm, img: np.ndarray, e: ex.Explanation, faith: dict[str, faithf
         return pic.upscale(rgb, max(1, SHOWN_PX // rgb.shape[0]))
 
     for row in range(0, len(methods), 2):  # two maps a row; labels as text, which projector mode keeps
-        for col, method in zip(st.columns(2, gap="small"), methods[row:row + 2]):
+        for col, method in zip(st.container(key=f"{MAPS}_{lm.kind}_{row}").columns(2, gap="small"),
+                               methods[row:row + 2]):
             with col:  # the map is the model's for this image and class: made once per (model, image, class, method)
                 charts.image("explain.map", (lm.name, image, e.class_idx, method), lambda method=method: picture(method),
                              width="stretch")

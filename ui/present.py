@@ -24,13 +24,21 @@ h3 {{ font-size: 1.2rem !important; }}
 </style>"""
 
 
+# Every screen: where Streamlit stacks a row's columns (a phone), it keeps the row's gap between them ('large': 64 px
+# of nothing between a picker and the next); stacked columns sit 1rem apart, as a column's own elements nearly do.
+NARROW_CSS = """<style>
+@media (max-width: 640px) { [data-testid="stHorizontalBlock"] { row-gap: 1rem !important; } }
+</style>"""
+
+
 def toggle() -> bool:
-    """The sidebar switch (seeded once from ?present=1), kept in the URL while it is on. Returns whether it is."""
+    """The sidebar switch (seeded once from ?present=1), kept in the URL while it is on. Returns whether it is. Draws
+    the page's screen rules (NARROW_CSS, and CSS when on)."""
     bookmarks.seed(KEY, KEY, _asks, False)
     on = st.sidebar.toggle(t("app.projector"), key=KEY, help=t("app.projector_help"))
+    st.html(NARROW_CSS + (CSS if on else ""))
     if on:
         st.query_params[KEY] = "1"
-        st.html(CSS)
     elif KEY in st.query_params:
         del st.query_params[KEY]
     return on
