@@ -46,14 +46,18 @@ card = model_card()["models"]
 if card:
     st.subheader(t("home.models_title"))
     st.caption(t("home.models_caption"))
-    st.dataframe(
-        [{t("home.col_model"): n, t("home.col_architecture"): c["timm_class"].rsplit(".", 1)[-1],
-          t("home.col_parameters"): f"{c['parameters'] / 1e6:.2f} M",
-          t("home.col_flops"): round(c["flops_per_image"] / 1e6, 1),
-          t("home.col_images"): f"{c['training_set']['images']:,}",
-          t("home.col_trained_on"): t(f"home.region_{c['training_set']['region']}"),
-          t("home.col_accuracy_full"): f"{c['test_accuracy']['full_frame']:.1%}",
-          t("home.col_accuracy_centre"): f"{c['test_accuracy']['center']:.1%}"} for n, c in card.items()],
-        hide_index=True, width="stretch")
+    # two tables, each led by the model (whole: 'cnn-center', not broken at its hyphen), that wrap their other cells:
+    # side by side on a laptop, one under the other and inside a 390-px phone's width (one nine-column table scrolled
+    # sideways there)
+    st.html('<style>.st-key-home_models td:first-child p { white-space: nowrap; }</style>')
+    built, trained = st.container(key="home_models").columns(2, gap="medium")
+    built.table([{t("home.col_model"): n, t("home.col_architecture"): c["timm_class"].rsplit(".", 1)[-1],
+                  t("home.col_parameters"): f"{c['parameters'] / 1e6:.2f} M",
+                  t("home.col_flops"): f"{c['flops_per_image'] / 1e6:.1f}"} for n, c in card.items()], hide_index=True)
+    trained.table([{t("home.col_model"): n, t("home.col_images"): f"{c['training_set']['images']:,}",
+                    t("home.col_trained_on"): t(f"home.region_{c['training_set']['region']}"),
+                    t("home.col_accuracy_full"): f"{c['test_accuracy']['full_frame']:.1%}",
+                    t("home.col_accuracy_centre"): f"{c['test_accuracy']['center']:.1%}"} for n, c in card.items()],
+                  hide_index=True)
 else:
     st.warning(t("home.models_missing"))
