@@ -14,7 +14,7 @@ require_entry()
 D = views.DEFAULTS
 st.title(t("explain.title"))
 st.caption(t("explain.intro"))  # hidden in projector mode: the maps must fit the first screen
-st.html(views.MAPS_CSS)
+st.html(views.PHONE_CSS)
 
 c_img, c_cls = st.columns(2, gap="large")  # the same columns as the two models' below
 with c_img:

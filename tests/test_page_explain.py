@@ -33,7 +33,7 @@ def test_the_default_view_explains_one_star_with_every_map_on_one_grid(app):
     reading = app.info[0].value
     assert reading.startswith("No map is ahead of another by more than 0.05"), reading  # all score 0.75 / 0.70-0.72
     assert "Most faithful" not in reading
-    assert len(app.dataframe[0].value) == 6
+    assert len(app.table[0].value) == 6  # the scores, one row a map
     assert len(app.get("vega_lite_chart")) == 4  # deletion and insertion for each model
 
 

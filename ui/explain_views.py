@@ -11,7 +11,7 @@ import torch
 from core import explain as ex
 from core import faithfulness
 from core import pictures as pic
-from ui import bookmarks, charts, compute, present, table_height
+from ui import bookmarks, charts, compute, present
 from ui.i18n import name_of, t, worded, words
 from ui.images import sample
 from ui.models import cached_model
@@ -22,10 +22,13 @@ SHOWN_PX = 200  # each map on screen
 CURVE_PX = 240  # height of each small chart of curves, axes and title included
 METHOD_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")  # Dark2, one per kind of map
 MAPS = "ex_maps"  # the containers of each row of two maps
-# a phone keeps each row's two maps side by side (Streamlit would stack them, one 358-px map a screen)
-MAPS_CSS = f"""<style>
+SCORES = "ex_scores"  # the container of the scores table
+# a phone keeps each row's two maps side by side (Streamlit would stack them, one 358-px map a screen), and the
+# scores table's seven columns closer together, so that it fits the phone's width
+PHONE_CSS = f"""<style>
 [class*="st-key-{MAPS}"] [data-testid="stHorizontalBlock"] {{ flex-wrap: nowrap !important; }}
 [class*="st-key-{MAPS}"] [data-testid="stColumn"] {{ min-width: 0 !important; }}
+@media (max-width: 640px) {{ .st-key-{SCORES} th, .st-key-{SCORES} td {{ padding: 0.25rem 0.2rem !important; }} }}
 </style>"""
 
 
@@ -145,5 +148,6 @@ def faithfulness_section(explanations: list[ex.Explanation], faith: dict[str, di
     scored = [faithfulness.Scored(e.model, m, f) for e in explanations for m, f in faith[e.model].items()]
     st.info("  \n".join(words(m) for m in faithfulness.reading(scored)))
     table = scores_frame(explanations, faith)
-    st.dataframe(table, hide_index=True, height=table_height(len(table)))
+    # a table wraps its cells: inside a phone's width (a dataframe scrolled sideways)
+    st.container(key=SCORES).table(table.style.format(precision=3), hide_index=True)
     st.markdown(t("explain.mixes", margin=faithfulness.MARGIN))
