@@ -16,7 +16,7 @@ from core.messages import catalogue
 from test_browser import IDLE, browser, server  # noqa: F401  (fixtures)
 from test_i18n import CJK, shown_text, untranslated
 from ui import equivariance_views as ev
-from ui import tour_views
+from ui import i18n, tour_views
 
 ROOT = Path(__file__).resolve().parents[1]
 REVEAL = {"en": "Reveal", "zh": "揭晓"}
@@ -190,10 +190,13 @@ def test_a_linear_axis_runs_from_zero_to_its_data(bars, fmt, top, expected):
 
 def test_sentences_are_joined_as_each_language_writes_them():
     """A blank between English sentences, none after Chinese full-width punctuation, bold or not."""
-    assert tour_views._joined(["One.", "Two."]) == "One. Two."
-    assert tour_views._joined(["**Takeaway**:", "Two."]) == "**Takeaway**: Two."
-    assert tour_views._joined(["一。", "二（三）", "四。"]) == "一。二（三）四。"
-    assert tour_views._joined(["**要点**：", "二。"]) == "**要点**：二。"
+    assert i18n.joined(["One.", "Two."]) == "One. Two."
+    assert i18n.joined(["**Takeaway**:", "Two."]) == "**Takeaway**: Two."
+    assert i18n.joined(["一。", "二（三）", "四。"]) == "一。二（三）四。"
+    assert i18n.joined(["**要点**：", "二。"]) == "**要点**：二。"
+    assert i18n.labelled("Takeaway:", "Two.") == "**Takeaway**: Two."
+    assert i18n.labelled("要点：", "二。") == "**要点**：二。"  # '**要点：**二' would not close its bold
+    assert i18n.labelled("全场：") == "**全场**："
 
 
 # --- in a browser: a touch screen and a projector --------------------------------------------------------------

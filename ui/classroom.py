@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse
 from core import classroom, tour
 from core.classroom import ClassError, ClassStore
 from ui import present
-from ui.i18n import t, words
+from ui.i18n import labelled, t, words
 
 # ui.tour_views (the lab's measurements: torch, the models) is imported inside the two functions that show the lab's
 # answers: the phones' state poll may import this module on the server's event loop (streamlit_app.py, after a
@@ -315,7 +315,7 @@ def room_result(code: str, n: int, correct: str | None, sentence: bool = True) -
     except ClassError as e:
         st.warning(words(e))
         return
-    st.markdown(f"**{t('classroom.room_title')}**" + (f" {room_reading(step, tally, correct)}" if sentence else ""))
+    st.markdown(labelled(t("classroom.room_title"), room_reading(step, tally, correct) if sentence else ""))
     present.chart(room_chart(step, tally, correct), width="stretch")
 
 

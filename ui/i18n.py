@@ -52,6 +52,24 @@ def name_of(section: str, name: str) -> str:
     return catalogue(current()).get(f"{section}.{slug(name)}", name)
 
 
+FULL_WIDTH_ENDS = "。！？：；）”"  # Chinese punctuation carries its own space: no blank follows it
+
+
+def joined(parts: list[str]) -> str:
+    """Sentences one after another: a blank between them, none after full-width punctuation (bold or not)."""
+    text = ""
+    for part in parts:
+        text += ("" if not text or text.rstrip("*")[-1] in FULL_WIDTH_ENDS else " ") + part
+    return text
+
+
+def labelled(label: str, text: str = "") -> str:
+    """'Label:' in bold, then `text` (a bold run that ends in punctuation closes only before a blank, so the colon
+    stays outside it)."""
+    bold = label.rstrip(":：")
+    return joined([f"**{bold}**{label[len(bold):]}"] + ([text] if text else []))
+
+
 def worded(options, label) -> Callable[[str], str]:
     """A widget's format_func (only there): each option's `label`, worded now in the session's language, so that it
     stays right when it is called later, outside this script run (AppTest does that)."""

@@ -11,7 +11,7 @@ import streamlit as st
 from core import tour
 from core.messages import Message
 from ui import lab, png, present
-from ui.i18n import catalogue, current, name_of, t, words
+from ui.i18n import catalogue, current, joined, labelled, name_of, t, words
 from ui.models import class_colour_scale
 
 
@@ -106,20 +106,9 @@ def _text(step: tour.Step, what: str, a: tour.Answer) -> str:
     return t(key, **a.values, **labels)
 
 
-FULL_WIDTH_ENDS = "。！？：；）”"  # Chinese punctuation carries its own space: no blank follows it
-
-
-def _joined(parts: list[str]) -> str:
-    """Sentences one after another: a blank between them, none after full-width punctuation (bold or not)."""
-    text = ""
-    for part in parts:
-        text += ("" if not text or text.rstrip("*")[-1] in FULL_WIDTH_ENDS else " ") + part
-    return text
-
-
 def answer_text(step: tour.Step, a: tour.Answer) -> str:
     """The answer's sentence, and the notes the data calls for."""
-    return _joined([_text(step, "answer", a)] + [t(f"tour.{step.id}.note_{n}", **a.values) for n in a.notes])
+    return joined([_text(step, "answer", a)] + [t(f"tour.{step.id}.note_{n}", **a.values) for n in a.notes])
 
 
 def takeaway_text(step: tour.Step, a: tour.Answer) -> str:
@@ -127,11 +116,7 @@ def takeaway_text(step: tour.Step, a: tour.Answer) -> str:
 
 
 def takeaway_line(step: tour.Step, a: tour.Answer) -> str:
-    """'Takeaway' in bold, its colon and the takeaway (a bold run that ends in punctuation closes only before a blank,
-    so the colon stays outside it)."""
-    label = t("tour.takeaway")
-    bold = label.rstrip(":：")
-    return _joined([f"**{bold}**{label[len(bold):]}", takeaway_text(step, a)])
+    return labelled(t("tour.takeaway"), takeaway_text(step, a))
 
 
 def show_pictures(pics: list[tuple[np.ndarray, Message]]) -> None:
