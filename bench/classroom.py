@@ -64,7 +64,7 @@ CHOICES = tour.STEPS[STEP - 1].choices
 GOALS = {"join_window_s": 10.0, "visible_p95_s": 1.5, "idle_cpu_share_of_one_core": 0.10}
 # English, as the load generator's sessions ask for (context_info locale en-US)
 COUNT = re.compile(r"\*\*(\d+)\*\* joined(?: · \*\*(\d+)\*\* answered)?")
-TAKEAWAY = "Takeaway:"
+TAKEAWAY = "**Takeaway**:"  # the reveal's takeaway line, as ui.i18n.labelled writes it (the colon after the bold)
 
 
 T0 = time.perf_counter()
