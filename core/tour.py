@@ -48,7 +48,7 @@ from core.card import model_card
 from core.experiments import hunger_results, positions, pretraining_reading, variants_reading
 from core.experiments.hunger import AUGMENT_PX
 from core.experiments.pretraining import load as load_pretraining
-from core.messages import Explained, Message, say
+from core.messages import Explained, Message, listing, say
 from core.models import EMBEDDED, ModelError
 
 
@@ -308,7 +308,7 @@ def _measure_one_pixel(lab) -> Shown:
     sweep = lab.sweep(scene, tuple(names))
     top1 = {n: p.argmax(1) for n, p in sweep.items()}
     answer = one_pixel(top1)
-    answer.values["flips"] = ", ".join(f"{m} {f}" for m, f in answer.values["flips"].items())
+    answer.values["flips"] = listing((f"{m} {f}" for m, f in answer.values["flips"].items()), "comma")
     rows = [{"model": n, "x": int(x), "class": loaded[n].class_names[k]} for n in names for x, k in zip(path.xs, top1[n])]
     return Shown(answer, Chart("answers_along_path", {"rows": rows, "models": list(names),
                                                       "ticks": [int(v) for v in path.xs[::8]]}))
