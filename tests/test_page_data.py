@@ -184,8 +184,11 @@ def test_the_variants_section_sets_them_beside_the_shipped_series(shipped, tmp_p
     assert any(s.value == "Is it this CNN?" for s in page.subheader)
     assert any(i.value.startswith("The shipped CNN is ahead of the ViT at every size the variants ran (N = 2k).")
                for i in page.info)
-    table = [d.value for d in page.dataframe if "last map / token grid" in d.value.columns]
+    table = [d.value for d in page.table if "last map / token grid" in d.value.columns]
     assert table and list(table[0]["last map / token grid"]) == ["2×2", "8×8", "8×8"]  # cnn, vit, cnn-cifar
+    assert list(table[0]["model"]) == ["shipped CNN", "shipped ViT", "CNN with CIFAR stem"]
+    sizes = [d.value for d in page.table if "MFLOPs per image" in d.value.columns]
+    assert sizes and list(sizes[0]["model"]) == list(table[0]["model"])
     assert any("**CNN with CIFAR stem**: the stem small-image papers use" in m.value for m in page.markdown)
     # the main chart's reading counts only the two series' runs
     assert any(c.value.startswith("11 of 12 runs converged") for c in page.caption)

@@ -426,13 +426,20 @@ def variants_section(hunger: pd.DataFrame) -> None:
     arch = variant_architectures().set_index("model")
     st.markdown("\n".join("- " + t("data.variants.what_item", model=names[m], what=t(f"data.variants.what.{m}"))
                            for m in shown))
-    st.dataframe(pd.DataFrame({
-        t("data.variants.col_model"): [names[m] for m in shown],
+    model = {t("data.variants.col_model"): [names[m] for m in shown]}
+    # two tables, each led by the model, that wrap their cells: side by side on a laptop, one under the other and
+    # inside a 390-px phone's width (one five-column table scrolled sideways there)
+    size, shape = st.columns(2, gap="medium")
+    size.table(pd.DataFrame({
+        **model,
         t("data.variants.col_parameters"): [f"{arch.loc[m, 'parameters']:,}" for m in shown],
-        t("data.variants.col_flops"): [f"{arch.loc[m, 'flops_per_image'] / 1e6:.0f}" for m in shown],
+        t("data.variants.col_flops"): [f"{arch.loc[m, 'flops_per_image'] / 1e6:.0f}" for m in shown]}),
+        hide_index=True)
+    shape.table(pd.DataFrame({
+        **model,
         t("data.variants.col_map"): [f"{arch.loc[m, 'last_map']}×{arch.loc[m, 'last_map']}" for m in shown],
         t("data.variants.col_minutes"): [f"{minutes.get(m, float('nan')):.0f}" for m in shown]}),
-        hide_index=True, width="stretch")
+        hide_index=True)
 
 
 # --- the live run ------------------------------------------------------------------------------------------------
