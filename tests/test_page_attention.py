@@ -38,10 +38,11 @@ def test_page_runs_with_the_embedded_vit():
 
     # the last section: every embedded ViT side by side, with its model card's accuracy
     vits = [n for n, spec in models.EMBEDDED.items() if spec.kind == "vit"]
-    table = at.dataframe[-1].value
-    assert table["model"].tolist() == vits
+    table, locality = at.table[-2].value, at.table[-1].value
+    assert table["model"].tolist() == vits and locality["model"].tolist() == vits
     card = model_card()["models"]
     assert table["test accuracy"].tolist() == [f"{card[n]['test_accuracy']['full_frame']:.1%}" for n in vits]
+    assert list(locality.columns) == ["model", "locality", "locality of what training added"]
     reading = at.info[-1].value
     assert reading.startswith("Layer 1 ") and "px for uniform attention" in reading
 

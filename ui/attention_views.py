@@ -599,12 +599,18 @@ def compare_section() -> None:
     if table.empty:
         return
     charts.chart("attention.compare", names, lambda: comparison_chart(layers, uniform), width="stretch")
-    shown = pd.DataFrame({t("attention.compare.model"): table.model,
-                          t("attention.compare.trained_on"): [trained_on(r) for _, r in table.iterrows()],
-                          t("attention.compare.accuracy"): table.accuracy.map("{:.1%}".format),
-                          t("attention.compare.locality"): table.locality.map("{:+.2f}".format),
-                          t("attention.compare.learnt"): table.learnt_locality.map("{:+.2f}".format)})
-    st.dataframe(shown, hide_index=True, width="stretch")
+    model = {t("attention.compare.model"): table.model}
+    # two tables, each led by the model (whole: 'vit-aug-2k', not broken at its hyphens), that wrap their other cells:
+    # side by side on a laptop, one under the other and inside a 390-px phone's width (one five-column table
+    # scrolled sideways there)
+    st.html('<style>.st-key-att_vits td:first-child p { white-space: nowrap; }</style>')
+    data, locality = st.container(key="att_vits").columns([3, 2], gap="medium")
+    data.table(pd.DataFrame({**model,
+                             t("attention.compare.trained_on"): [trained_on(r) for _, r in table.iterrows()],
+                             t("attention.compare.accuracy"): table.accuracy.map("{:.1%}".format)}), hide_index=True)
+    locality.table(pd.DataFrame({**model, t("attention.compare.locality"): table.locality.map("{:+.2f}".format),
+                                 t("attention.compare.learnt"): table.learnt_locality.map("{:+.2f}".format)}),
+                   hide_index=True)
     st.info(words(att.comparison_reading(table.to_dict("records"), layers.to_dict("records"), uniform)))
     download(lambda: table.merge(layers.pivot(index="model", columns="layer", values="distance")
                                  .add_prefix("mad_layer_").reset_index(), on="model"), "vit_comparison", "dl-vits")
