@@ -132,6 +132,37 @@ def test_page_renders_without_exception(server, browser, page, lang):
         pg.close()
 
 
+PHONE = {"width": 390, "height": 844}
+SIDEWAYS = """() => {
+    const over = (e) => e.scrollWidth > e.clientWidth + 1;
+    const main = document.querySelector("[data-testid='stMain']");
+    const boxes = [...document.querySelectorAll("[data-testid='stDataFrame'] .dvn-scroller, [data-testid='stTable']")];
+    const drawn = [...document.querySelectorAll(
+        "[data-testid='stVegaLiteChart'], [data-testid='stImage'], [data-testid='stDataFrame'], [data-testid='stTable']")];
+    return {page: document.documentElement.scrollWidth, main: main ? over(main) : null,
+            tables: boxes.filter(over).map((e) => [e.scrollWidth, e.clientWidth]),
+            wide: drawn.filter((e) => e.getBoundingClientRect().right > innerWidth + 1).map((e) => e.dataset.testid)};
+}"""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_page_reads_on_a_phone_without_sideways_scrolling(server, browser, lang):
+    """A 390-px phone: no page, chart, picture or table is wider than the screen, and no table scrolls sideways
+    inside its own box (a narrow screen gets narrow tables). The sidebar is folded, as a phone starts."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        pg = context.new_page()
+        for page in PAGES:
+            pg.goto(f"{server}/{page}?lang={lang}")
+            pg.wait_for_selector("h1", timeout=180_000)
+            pg.wait_for_selector(IDLE, timeout=180_000)
+            assert pg.locator("[data-testid='stException']").count() == 0, page
+            assert pg.evaluate(SIDEWAYS) == {"page": PHONE["width"], "main": False, "tables": [], "wide": []}, page
+            assert pg.locator("[data-testid='stSidebar'][aria-expanded='true']").count() == 0, page
+    finally:
+        context.close()
+
+
 def test_live_training_can_be_cancelled(server, browser):
     """A lecturer starts a live run, then cancels it: the run stops, adds no point, and the panel stays open
     with "Train now" ready. Every wait is for a state, so a busy machine only makes it slower."""
