@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from core import attention as att
 from core import models
 from core.card import model_card
-from ui.attention_views import all_heads_frame, head_maps, heads_image
+from ui.attention_views import all_heads_frame, head_maps, heads_image, token_sequence_image
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "attention.py")
 
@@ -168,6 +168,22 @@ def test_every_heads_map_is_stretched_on_its_own_and_drawn_as_one_tile():
     chinese = heads_image(relative, tile=72, lang="zh")  # the same tiles, labelled in Chinese
     assert chinese.shape == picture.shape
     assert np.array_equal(chinese[30:, 80:], picture[30:, 80:]) and not np.array_equal(chinese, picture)
+
+
+def test_the_phones_token_sequence_wraps_ten_a_line_in_reading_order():
+    """The embedded ViT's 65 tokens (CLS, then 8 x 8 patches of 8 px) ten a line: 7 lines of 40-px steps (36-px tiles,
+    4-px gaps) with 19-px label rows for 16-px type; the last token, patch 64, is line 7's fifth tile and shows the
+    image's bottom-right patch, the first is the class token's blue tile."""
+    geo = att.ViTGeometry(grid_size=(8, 8), patch_size=(8, 8), num_prefix_tokens=1, prefix_names=("CLS",), depth=6,
+                          num_heads=3)
+    shown = np.random.default_rng(0).random((3, 64, 64))
+    picture = np.asarray(token_sequence_image(shown, geo, 10, font_px=16))
+    step_down = 36 + 19 + 4
+    assert picture.shape == (7 * step_down, 10 * 40, 3)
+    assert tuple(picture[0, 35]) == (70, 90, 160)  # the class token's tile, clear of its name
+    bottom_right = np.round(shown[:, 56, 56] * 255)
+    assert np.allclose(picture[6 * step_down, 4 * 40], bottom_right, atol=1)
+    assert (picture[6 * step_down, 5 * 40:] == 255).all()  # nothing after the last token
 
 
 def test_a_second_visitor_rebuilds_no_chart_or_picture(random_models, monkeypatch):

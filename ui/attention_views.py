@@ -23,6 +23,11 @@ from ui.models import cached_model, colour_scale
 
 CHART_PX = 320  # display width of the clickable image: within a phone's 358-px column, whole pixels of a 64-px image
 GRID_PX = 384  # the numbered patch grid's picture (shown as wide as its column)
+# the token sequence drawn twice, one shown: where the page's columns stack (a phone), the narrow drawing
+TOKENS_CSS = """<style>
+@media (max-width: 640px) { :has(> .st-key-att_tokens_wide) { display: none !important; } }
+@media (min-width: 641px) { :has(> .st-key-att_tokens_narrow) { display: none !important; } }
+</style>"""
 DEFAULTS = {"model": "vit", "image": "one star (64×64)"}
 
 
@@ -151,16 +156,18 @@ def patch_grid_image(shown: np.ndarray, geo: att.ViTGeometry) -> Image.Image:
     return im
 
 
-def token_sequence_image(shown: np.ndarray, geo: att.ViTGeometry, per_line: int | None = None) -> Image.Image:
-    """The prefix tokens, then every patch in reading order, as a wrapped sequence of numbered tiles."""
+def token_sequence_image(shown: np.ndarray, geo: att.ViTGeometry, per_line: int | None = None,
+                         font_px: int = 11) -> Image.Image:
+    """The prefix tokens, then every patch in reading order, as a wrapped sequence of numbered tiles labelled in
+    `font_px` type."""
     tile = 36
-    label_h, gap = 14, 4
+    label_h, gap = font_px + 3, 4
     n = geo.num_tokens
     per_line = min(per_line or (16 if n <= 80 else 24), n)
     rows = -(-n // per_line)
     im = Image.new("RGB", (per_line * (tile + gap), rows * (tile + label_h + gap)), (255, 255, 255))
     d = ImageDraw.Draw(im)
-    font = _font(11)
+    font = _font(font_px)
     ph, pw = geo.patch_size
     img = pic.to_uint8(shown.transpose(1, 2, 0))
     for token in range(n):
@@ -169,7 +176,7 @@ def token_sequence_image(shown: np.ndarray, geo: att.ViTGeometry, per_line: int 
         if token < geo.num_prefix_tokens:
             name = geo.prefix_names[token]
             d.rectangle([x0, y0, x0 + tile - 1, y0 + tile - 1], fill=(70, 90, 160))
-            d.text((x0 + 3, y0 + tile // 2 - 6), name[:5], fill=(255, 255, 255), font=font)
+            d.text((x0 + 3, y0 + (tile - font_px) // 2), name[:5], fill=(255, 255, 255), font=font)
         else:
             p = token - geo.num_prefix_tokens
             gr, gc = divmod(p, geo.grid_size[1])
@@ -374,9 +381,17 @@ def patches_section(res: Analysis) -> None:
                      caption=t("attention.patches.grid_caption", rows=geo.grid_size[0], cols=geo.grid_size[1],
                                height=geo.patch_size[0], width=geo.patch_size[1]))
     with b:
-        charts.image("attention.tokens", res.inputs, lambda: token_sequence_image(res.shown, geo), width="stretch",
-                     caption=t("attention.patches.sequence_caption", prefix=_prefix_tokens(geo),
-                               patches=geo.num_patches, tokens=geo.num_tokens))
+        # two drawings of the sequence, one shown: in 16 a line its numbers are 6 px on a phone's 358-px column, so the
+        # phone's has 10 a line in larger type
+        st.html(TOKENS_CSS)
+        caption = t("attention.patches.sequence_caption", prefix=_prefix_tokens(geo), patches=geo.num_patches,
+                    tokens=geo.num_tokens)
+        with st.container(key="att_tokens_wide"):
+            charts.image("attention.tokens", res.inputs, lambda: token_sequence_image(res.shown, geo),
+                         width="stretch", caption=caption)
+        with st.container(key="att_tokens_narrow"):
+            charts.image("attention.tokens_narrow", res.inputs, lambda: token_sequence_image(
+                res.shown, geo, 10 if geo.num_tokens <= 80 else 16, font_px=16), width="stretch", caption=caption)
 
 
 def _prefix_tokens(geo: att.ViTGeometry) -> Message | str:
