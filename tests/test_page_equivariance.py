@@ -153,3 +153,12 @@ def test_the_pictures_and_the_chart_follow_the_shift_and_the_kernel(app):
     blurred = chart_data(app)
     strided = lambda d: d[d.chain == "conv + stride 2"].error.tolist()  # noqa: E731
     assert strided(blurred) != strided(errors)
+
+
+def test_the_panels_show_a_before_b_as_the_heading_names_them(app):
+    heading = next(h.value for h in app.subheader if "(A)" in h.value)
+    assert heading.index("(A)") < heading.index("(B)")
+    panels = [m.value.split("  \n") for m in app.markdown if m.value.startswith("**") and "  \n" in m.value]
+    assert [title for title, _ in panels] == ["**Original** x", "**Convolution**", "**Shift, then convolve (A)**",
+                                              "**Convolve, then shift (B)**"]
+    assert [formula for _, formula in panels[1:]] == ["f(x)", "f(T x)", "T f(x), T = shift (20, 20)"]  # A: f(T x)

@@ -147,15 +147,25 @@ def shift_section(image: np.ndarray, kernel: np.ndarray) -> None:
     panels_section(image, kernel, dx, dy, mode)
 
 
+PANELS = "eq_panels"  # the container of the four panels
+# a phone shows the four panels two a row (Streamlit would stack them, one 358-px panel a screen): x beside f(x), A
+# beside B
+PANELS_CSS = f"""<style>
+@media (max-width: 640px) {{ .st-key-{PANELS} [data-testid="stColumn"] {{
+  min-width: calc(50% - 0.5rem) !important; flex: 1 1 calc(50% - 0.5rem) !important; }} }}
+</style>"""
+
+
 def panels_section(image: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode: str) -> None:
-    """Original, f(x), T f(x) and f(T x) side by side, then |A - B| and the verdict."""
+    """Original, f(x), f(T x) (A) and T f(x) (B) side by side, then |A - B| and the verdict."""
     h, w = image.shape[-2:]
     c = compare(image, kernel, dx, dy, mode)
     st.subheader(t("equivariance.panels.subheader"))
     shown = [m.mean(0) for m in (c.conv, c.shift_then_conv, c.conv_then_shift)]
     vmax = max(float(m.abs().max()) for m in shown) or 1.0
     signed = min(float(m.min()) for m in shown) < 0  # a blur (no negative weight) gives no negative output
-    cols = st.columns(4)
+    st.html(PANELS_CSS)
+    cols = st.container(key=PANELS).columns(4)
     image_key = charts.digest(image)
     inputs = (image_key, charts.digest(kernel), dx, dy, mode)  # the three maps share one colour scale: all of these
     with cols[0]:
@@ -163,10 +173,11 @@ def panels_section(image: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode
                      lambda: pic.enlarge(pic.to_uint8(image.transpose(1, 2, 0))), width="stretch")
     cols[0].markdown(t("equivariance.panels.original", width=w, height=h))
     _show_map(cols[1], "equivariance.conv", inputs, c.conv, vmax, signed, t("equivariance.panels.conv"), "f(x)")
-    _show_map(cols[2], "equivariance.conv_then_shift", inputs, c.conv_then_shift, vmax, signed,
-              t("equivariance.panels.conv_then_shift"), t("equivariance.panels.shift_formula", dx=dx, dy=dy))
-    _show_map(cols[3], "equivariance.shift_then_conv", inputs, c.shift_then_conv, vmax, signed,
+    # A before B, as the heading names them
+    _show_map(cols[2], "equivariance.shift_then_conv", inputs, c.shift_then_conv, vmax, signed,
               t("equivariance.panels.shift_then_conv"), "f(T x)")
+    _show_map(cols[3], "equivariance.conv_then_shift", inputs, c.conv_then_shift, vmax, signed,
+              t("equivariance.panels.conv_then_shift"), t("equivariance.panels.shift_formula", dx=dx, dy=dy))
     scale = t("equivariance.panels.scale_signed" if signed else "equivariance.panels.scale_photo", vmax=vmax)
     st.caption(t("equivariance.panels.caption", scale=scale))
 
