@@ -4,12 +4,13 @@
   radius holding a share of a map's mass, `mass_radius`; both models' maps (`cnn_locality`, `vit_locality`) are
   taken at the centre of their grid (`centre_cells`) and their radii measured around the image's centre.
 - Weight sharing: parameter counts from the formulas (`conv_params`, `locally_connected_params`, `dense_params`,
-  `vit_block_params`) and a model's parameters by part (`params_by_part`).
+  `vit_block_params`, with a ViT's widths from `vit_widths`) and a model's parameters by part (`params_by_part`).
 - Hierarchy: linear CKA between two layers' representations (Kornblith et al. 2019), `linear_cka`.
 - Patches and position embeddings: `shuffle_patches`, `drop_patches` (blacked out, for any model) and
-  `vit_logits` (a ViT's forward with tokens removed, or its position embeddings zeroed or permuted);
-  `patch_order_rows`, the experiment that runs them all on a CNN and a ViT.
+  `vit_logits` (a ViT's forward with tokens removed, or its position embeddings zeroed or permuted).
 
+Each measurement takes one model (CKA: two layers' features of the same images). The bias page's comparisons of a
+CNN with a ViT, built from these, are in core.bias_pairs; the page's sentences about them in core.biases_reading.
 The bias page and the tour measure on `probe()`, held-out shape images of their own seed.
 """
 from __future__ import annotations
@@ -166,6 +167,13 @@ def vit_block_params(dim: int, mlp_hidden: int) -> int:
     return 2 * 2 * dim + (3 * dim * dim + 3 * dim) + (dim * dim + dim) + (2 * dim * mlp_hidden + mlp_hidden + dim)
 
 
+def vit_widths(net: torch.nn.Module) -> tuple[int, int]:
+    """A timm ViT's token width and its blocks' MLP width (all its blocks share them)."""
+    if not is_vit(net):
+        raise BiasError("error.bias.not_vit", model=type(net).__name__)
+    return net.embed_dim, net.blocks[0].mlp.fc1.out_features
+
+
 def params_by_part(net: torch.nn.Module) -> dict[str, int]:
     """Parameters of a timm ResNet (stem, layer1..4, head) or VisionTransformer (patch embedding, position embedding,
     class token, attention, MLP, norms, head), summing to the model's total."""
@@ -269,7 +277,7 @@ def vit_logits(net: torch.nn.Module, x: torch.Tensor, keep: torch.Tensor | None 
     return net.forward_head(tokens)
 
 
-# --- what the page shows: each bias measured on a CNN and a ViT --------------------------------------------------------
+# --- each bias measured on one model, as a whole -----------------------------------------------------------------------
 def untrained_copy(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     """The same architecture with freshly initialised weights: what is built in, before any data."""
     torch.manual_seed(seed)
@@ -387,92 +395,3 @@ def order_accuracy(predict, images: torch.Tensor, labels: torch.Tensor, grids=(2
     for grid in grids:
         out[grid] = float((predict(shuffle_patches(images, grid, g)).argmax(-1) == labels).double().mean())
     return out
-
-
-DROP_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 0.9)
-
-
-@torch.inference_mode()
-def patch_order_rows(cnn, vit, images: torch.Tensor, labels: torch.Tensor) -> list[dict]:
-    """Accuracy of a CNN and a ViT (loaded models: `.net`, `.preprocess`) as the images' tiles are shuffled on ever
-    finer grids, down to the ViT's patches ("shuffle", x = grid), and as a growing share of patches is dropped ("drop",
-    x = fraction): the CNN and the ViT on blacked-out patches, the ViT with the tokens removed; the ViT also with
-    its position embeddings zeroed or permuted. One row per (who, test, x)."""
-    geo = vit_geometry(vit.net, images.shape[-2:])
-    grid = geo.grid_size[0]
-    g = torch.Generator().manual_seed(0)
-    rows = []
-    for who, predict in (("cnn", lambda x: cnn.net(cnn.preprocess(x))),
-                         ("vit", lambda x: vit.net(vit.preprocess(x))),
-                         ("vit_zero", lambda x: vit_logits(vit.net, vit.preprocess(x), pos="zero")),
-                         ("vit_permuted", lambda x: vit_logits(vit.net, vit.preprocess(x), pos="permuted",
-                                                               generator=torch.Generator().manual_seed(1)))):
-        for k, acc in order_accuracy(predict, images, labels, grids=(2, 4, grid)).items():
-            rows.append({"who": who, "test": "shuffle", "x": k, "accuracy": acc})
-    for frac in DROP_FRACTIONS:
-        dropped = patches_to_drop(geo.num_patches, frac, g)
-        keep = torch.tensor([i for i in range(geo.num_patches) if i not in set(dropped.tolist())])
-        black = drop_patches(images, grid, dropped)
-        for who, logits in (("cnn", cnn.net(cnn.preprocess(black))),
-                            ("vit_black", vit.net(vit.preprocess(black))),
-                            ("vit", vit_logits(vit.net, vit.preprocess(images), keep=keep))):
-            rows.append({"who": who, "test": "drop", "x": frac,
-                         "accuracy": float((logits.argmax(-1) == labels).double().mean())})
-    return rows
-
-
-# --- the page's pair: each bias measured on a CNN and a ViT (loaded models: `.net`, `.preprocess`) ------------------
-def scores_shapes(model) -> bool:
-    """Whether a loaded model classifies the shapes (the probe images' classes, in their order)."""
-    return list(model.class_names) == list(shapes.CLASSES)
-
-
-def pair_locality(cnn, vit, images: torch.Tensor) -> dict[str, list[dict]]:
-    """`cnn_locality` and `vit_locality` of both models, trained ("cnn", "vit") and freshly initialised
-    ("cnn_untrained", "vit_untrained"): locality learnt against locality built in."""
-    out = {"cnn": cnn_locality(cnn.net, cnn.preprocess(images)),
-           "cnn_untrained": cnn_locality(untrained_copy(cnn.net), cnn.preprocess(images))}
-    with torch.inference_mode():
-        out["vit"] = vit_locality(vit.net, vit.preprocess(images))
-        out["vit_untrained"] = vit_locality(untrained_copy(vit.net), vit.preprocess(images))
-    return out
-
-
-SHARES = (50, 90)  # the shares of a map's mass whose radii the page draws (cnn_locality's r50, r90)
-
-
-def locality_radii(loc: dict[str, list[dict]]) -> list[dict]:
-    """`pair_locality` as one row per (map, depth, weights, share): map "erf" (the CNN's), "attention" or "rollout"
-    (the ViT's); depth the CNN's stage (None: its last map) or the ViT's layer; trained True/False; the radius (px)
-    holding `share` % of the map's mass. The trained ViT's rollout only (untrained, it is the attention compounded)."""
-    rows = []
-    for key, kind in (("cnn", "erf"), ("cnn_untrained", "erf"), ("vit", "attention"), ("vit_untrained", "attention"),
-                      ("vit", "rollout")):
-        for r in loc[key]:
-            for share in SHARES:
-                rows.append({"map": kind, "depth": r["stage"] if kind == "erf" else r["layer"],
-                             "trained": not key.endswith("untrained"), "share": share,
-                             "radius": r[f"r{share}"] if kind == "erf" else r[f"{kind}_r{share}"]})
-    return rows
-
-
-@torch.no_grad()
-def pair_cka(cnn, vit, images: torch.Tensor) -> dict[str, torch.Tensor]:
-    """`cka_matrix` of every pair of layers: CNN against ViT ("cnn_vit", stages x layers), each against itself."""
-    fc, fv = layer_features(cnn.net, cnn.preprocess(images)), layer_features(vit.net, vit.preprocess(images))
-    return {"cnn_vit": cka_matrix(fc, fv), "cnn_cnn": cka_matrix(fc, fc), "vit_vit": cka_matrix(fv, fv)}
-
-
-def vit_widths(net: torch.nn.Module) -> tuple[int, int]:
-    """A timm ViT's token width and its blocks' MLP width (all its blocks share them)."""
-    if not is_vit(net):
-        raise BiasError("error.bias.not_vit", model=type(net).__name__)
-    return net.embed_dim, net.blocks[0].mlp.fc1.out_features
-
-
-def pair_sharing(cnn_net: torch.nn.Module, vit_net: torch.nn.Module) -> dict:
-    """What weight sharing saves (`sharing_counts`, with one block of this ViT), the ViT's width, and both models'
-    parameter counts ("n_cnn", "n_vit")."""
-    dim, hidden = vit_widths(vit_net)
-    return {"counts": sharing_counts(dim, hidden), "vit_dim": dim,
-            "n_cnn": sum(p.numel() for p in cnn_net.parameters()), "n_vit": sum(p.numel() for p in vit_net.parameters())}

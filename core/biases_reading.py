@@ -1,4 +1,4 @@
-"""What the bias-by-bias page says about its measurements (core.biases' pair measurements and the shipped Fourier
+"""What the bias-by-bias page says about its measurements (core.bias_pairs' measurements and the shipped Fourier
 heat maps): one Message per section, its numbers taken from the measurement it words, worded by the interface."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The bias-by-bias page's sections: core.biases measures each bias on the picked CNN and ViT (cached here by the
+"""The bias-by-bias page's sections: core.bias_pairs measures each bias on the picked CNN and ViT (cached here by the
 models' names, so a rerun of the page reads the cache), core.biases_reading words the results, and this module lays
 them out and draws them. Charts that stood side by side are drawn one per column, so that on a phone, where
 Streamlit stacks columns, each keeps the screen's width."""
@@ -10,7 +10,7 @@ import streamlit as st
 import torch
 
 from core import biases as bi
-from core import biases_reading, models
+from core import bias_pairs, biases_reading, models
 from core.attention import AttentionError
 from core.biases import ERF_IMAGES, probe
 from core.experiments import fourier as fo
@@ -49,7 +49,8 @@ def section(title: str, body, *args) -> None:
 @st.cache_data(max_entries=8, show_spinner=False)
 def locality(cnn_name: str, vit_name: str) -> dict:
     """ERF per CNN stage and the ViT centre patch's attention per layer, trained and untrained."""
-    return compute.run(bi.pair_locality, cached_model(cnn_name), cached_model(vit_name), probe()[0][:ERF_IMAGES])
+    return compute.run(bias_pairs.pair_locality, cached_model(cnn_name), cached_model(vit_name),
+                       probe()[0][:ERF_IMAGES])
 
 
 def locality_section(cnn, vit) -> None:
@@ -60,9 +61,9 @@ def locality_section(cnn, vit) -> None:
 
     def panels():
         rows = locality_frame(loc)
-        return [locality_chart(rows, share, legend=share == bi.SHARES[-1]) for share in bi.SHARES]
+        return [locality_chart(rows, share, legend=share == bias_pairs.SHARES[-1]) for share in bias_pairs.SHARES]
 
-    for col, spec in zip(st.columns(len(bi.SHARES)), charts.specs("biases.locality", pair, panels)):
+    for col, spec in zip(st.columns(len(bias_pairs.SHARES)), charts.specs("biases.locality", pair, panels)):
         col.vega_lite_chart(spec, width="stretch")
     maps_row("biases.erf", pair, [r["erf"] for r in loc["cnn"]], [stage_caption(r["stage"]) for r in loc["cnn"]])
     maps_row("biases.attention", pair, [r["attention"] for r in loc["vit"]],
@@ -71,8 +72,8 @@ def locality_section(cnn, vit) -> None:
 
 
 def locality_frame(loc: dict) -> pd.DataFrame:
-    """core.biases.locality_radii with its maps, depths and weights in the session's language."""
-    rows = pd.DataFrame(bi.locality_radii(loc))
+    """core.bias_pairs.locality_radii with its maps, depths and weights in the session's language."""
+    rows = pd.DataFrame(bias_pairs.locality_radii(loc))
     return rows.assign(what=rows["map"].map(lambda k: t(f"biases.locality.{k}")),
                        depth=rows["depth"].map(stage_label),
                        weights=rows["trained"].map(lambda tr: t("biases.locality.trained") if tr else
@@ -125,7 +126,7 @@ def maps_row(name: str, pair: tuple[str, str], maps: list[torch.Tensor], caption
 # --- weight sharing ----------------------------------------------------------------------------------------------------
 def sharing_section(cnn, vit) -> None:
     st.caption(t("biases.sharing.intro"))
-    sharing = bi.pair_sharing(cnn.net, vit.net)
+    sharing = bias_pairs.pair_sharing(cnn.net, vit.net)
     st.table(sharing_table(sharing), hide_index=True)
     for col, model in zip(st.columns(2), (cnn, vit)):
         col.markdown(f"**{model.name}**")
@@ -148,7 +149,7 @@ def parts_table(model) -> pd.DataFrame:
 # --- hierarchy -----------------------------------------------------------------------------------------------------------
 @st.cache_data(max_entries=8, show_spinner=False)
 def cka(cnn_name: str, vit_name: str) -> dict[str, torch.Tensor]:
-    return compute.run(bi.pair_cka, cached_model(cnn_name), cached_model(vit_name), probe()[0])
+    return compute.run(bias_pairs.pair_cka, cached_model(cnn_name), cached_model(vit_name), probe()[0])
 
 
 def hierarchy_section(cnn, vit) -> None:
@@ -185,13 +186,13 @@ def cka_chart(m: torch.Tensor, rows_axis: tuple[str, int], cols_axis: tuple[str,
 # --- patches and position embeddings --------------------------------------------------------------------------------
 @st.cache_data(max_entries=8, show_spinner=False)
 def order(cnn_name: str, vit_name: str) -> pd.DataFrame | None:
-    """Accuracy on the probe images as their tiles are shuffled and as patches are dropped (core.biases.
+    """Accuracy on the probe images as their tiles are shuffled and as patches are dropped (core.bias_pairs.
     patch_order_rows), or None for a model that does not classify the shapes."""
     cnn, vit = cached_model(cnn_name), cached_model(vit_name)
-    if not (bi.scores_shapes(cnn) and bi.scores_shapes(vit)):
+    if not (bias_pairs.scores_shapes(cnn) and bias_pairs.scores_shapes(vit)):
         return None
     images, labels = probe()
-    return pd.DataFrame(compute.run(bi.patch_order_rows, cnn, vit, images, labels))
+    return pd.DataFrame(compute.run(bias_pairs.patch_order_rows, cnn, vit, images, labels))
 
 
 def patches_section(cnn, vit) -> None:
