@@ -5,6 +5,7 @@ module only says what each one is. The variants ask whether a result belongs to 
 """
 from __future__ import annotations
 
+import threading
 from typing import Callable
 
 import torch
@@ -12,10 +13,22 @@ import torch.nn as nn
 
 # timm's classes are imported inside the builders: importing timm costs seconds, and core.models imports this module
 # for pages that only list the models or read their card
+_TIMM_IMPORT = threading.Lock()
+
+
+def load_timm():
+    """timm, imported whole by one thread at a time; call it before importing anything from timm. timm's package
+    imports every model module, and they import each other: a thread that starts at `import timm` and one that
+    starts at `from timm.models.resnet import ...` deadlock on Python's module locks (the warm-up's thread and a
+    first visitor's page). Once timm is in, the imports below it are look-ups."""
+    with _TIMM_IMPORT:
+        import timm
+    return timm
 
 
 def resnet(num_classes: int, **kw) -> nn.Module:
     """The embedded CNN: a timm ResNet of four one-block stages, 16 to 128 channels, ImageNet's stem."""
+    load_timm()
     from timm.models.resnet import BasicBlock, ResNet
 
     return ResNet(BasicBlock, [1, 1, 1, 1], num_classes=num_classes, channels=(16, 32, 64, 128), stem_width=16, **kw)
@@ -23,6 +36,7 @@ def resnet(num_classes: int, **kw) -> nn.Module:
 
 def resnet_aa(num_classes: int) -> nn.Module:
     """The embedded ResNet with every stride-2 path anti-aliased (Zhang 2019)."""
+    load_timm()
     from timm.layers import BlurPool2d
 
     return _blur_every_downsampling(resnet(num_classes, aa_layer=BlurPool2d))
@@ -55,6 +69,7 @@ def vit(num_classes: int, conv_stem: bool = False) -> nn.Module:
     mlp_ratio 2 (not 4): a third fewer FLOPs, so the ViT trains to 95 % within the CPU budget. `conv_stem`:
     Xiao et al. 2021's convolutional stem in place of the patch projection, with one block fewer, as in the paper,
     so that its FLOPs stay close to the plain ViT's (the stem costs about a block)."""
+    load_timm()
     from timm.models.vision_transformer import VisionTransformer
 
     net = VisionTransformer(img_size=64, patch_size=8, embed_dim=96, depth=5 if conv_stem else 6, num_heads=3,
@@ -83,6 +98,7 @@ def _blur_every_downsampling(net: nn.Module) -> nn.Module:
     anti-aliased ResNet: the stem convolution runs at stride 1 and is followed by a BlurPool, and each shortcut
     is a BlurPool followed by a stride-1 1x1 convolution. Afterwards the only strided layers are BlurPools.
     """
+    load_timm()
     from timm.layers import BlurPool2d
 
     stem = net.conv1

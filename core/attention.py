@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from core.messages import Explained, Message, say
+from core.architectures import load_timm
 from core.models import initialisation
 
 # timm's classes are imported inside the functions that check a module's type: importing timm costs seconds, and the
@@ -57,6 +58,7 @@ class ViTGeometry:
 
 
 def is_vit(net: torch.nn.Module) -> bool:
+    load_timm()
     from timm.models.vision_transformer import VisionTransformer
     return isinstance(net, VisionTransformer)
 
@@ -96,6 +98,7 @@ def vit_geometry(net: torch.nn.Module, input_hw: tuple[int, int] | None = None) 
 
 def _attention_input(blk: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The tokens the block's attention sees, or AttentionError for blocks we do not know."""
+    load_timm()
     from timm.layers.attention import Attention
     from timm.models.vision_transformer import Block, ResPostBlock
 

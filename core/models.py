@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from core.architectures import ARCHITECTURES
+from core.architectures import ARCHITECTURES, load_timm
 from core.card import MODEL_CARD, WEIGHTS_DIR, model_card  # noqa: F401  (part of this module's API)
 from core.messages import Explained
 from core.pictures import denormalize
@@ -99,7 +99,7 @@ def max_params() -> int:
 def count_parameters(arch: str) -> int | None:
     """Parameters of timm model `arch`, counted on the meta device: no memory is allocated and no weights are
     read or downloaded (0.3 s for a 1-billion-parameter ViT). None if the model cannot be built there."""
-    import timm
+    timm = load_timm()
 
     try:
         with torch.device("meta"):
@@ -229,6 +229,7 @@ def available() -> list[str]:
 
 
 def kind_of(net: torch.nn.Module) -> str:
+    load_timm()
     from timm.models.vision_transformer import VisionTransformer
     return "vit" if isinstance(net, VisionTransformer) else "cnn"
 
@@ -298,7 +299,7 @@ def _cached_hub_file(hub_id: str) -> str | None:
 
 
 def _load_timm(arch: str, weights, pretrained: bool) -> LoadedModel:
-    import timm
+    timm = load_timm()
     from timm.data import ImageNetInfo, resolve_data_config
 
     if not timm.is_model(arch):

@@ -1,5 +1,8 @@
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,6 +10,8 @@ from safetensors.torch import load_file, save_file
 
 from core import models, shapes
 from core.models import EMBEDDED, MODEL_CARD, WEIGHTS_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -330,3 +335,31 @@ def test_initialisation_recovers_the_start_each_embedded_vit_was_trained_from():
         for other in range(seed + 1, seed + 6):
             wrong = float((trained - models.initialisation(spec.arch, other).pos_embed.detach()).norm() ** 2)
             assert own < wrong - float(start.norm() ** 2), (name, other)
+
+
+RACE = """
+import threading
+from core import architectures, models
+barrier = threading.Barrier(2)
+errors = []
+def run(build):
+    barrier.wait()
+    try:
+        build()
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=run, args=(b,)) for b in
+           (lambda: architectures.resnet(10), lambda: models.count_parameters("resnet18"))]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(errors)
+"""
+
+
+def test_two_threads_that_first_touch_timm_at_once_do_not_deadlock():
+    # a page building the embedded CNN (from timm.models.resnet import ...) while the warm-up counts a timm model
+    # (import timm): without one thread importing timm whole first, Python's module locks report a deadlock in
+    # about two of three fresh interpreters. Each run needs its own interpreter: timm is imported once.
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", RACE], capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert out.returncode == 0 and out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
