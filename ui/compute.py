@@ -21,6 +21,8 @@ sys.modules.setdefault("triton", None)  # `import triton` now raises ImportError
 
 import torch  # noqa: E402
 
+from ui import name_os_thread  # noqa: E402
+
 
 def _usable_cores() -> int:
     try:
@@ -32,7 +34,10 @@ def _usable_cores() -> int:
 SLOTS = max(1, int(os.environ.get("IBL_COMPUTE_SLOTS", _usable_cores())))
 torch.set_num_threads(int(os.environ.get("IBL_TORCH_THREADS", "1")))
 
-_pool = ThreadPoolExecutor(max_workers=SLOTS, thread_name_prefix="ibl-compute")
+# named in the OS as well: the pool's threads start in whichever thread computes first (often the warm-up's),
+# and a thread takes its creator's OS name
+_pool = ThreadPoolExecutor(max_workers=SLOTS, thread_name_prefix="ibl-compute", initializer=name_os_thread,
+                           initargs=("ibl-compute",))
 _local = threading.local()
 
 

@@ -24,12 +24,13 @@ the collection too) and again at its end.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import importlib
 import logging
 import threading
 import time
+
+from ui import name_os_thread
 
 # torch, the models and the pages' helpers are imported by the warm-up thread itself (importlib, and `models` below):
 # the server imports this module at its start and answers before they are in
@@ -113,17 +114,8 @@ def _step(name: str, fn) -> None:
         report[name] = f"{type(e).__name__}: {e}"
 
 
-def _name_os_thread() -> None:
-    """Give the thread its name in the OS too (Linux; Python 3.11 names only its own object), so that `top -H`,
-    py-spy and the benches (/proc/<pid>/task/*/comm) can tell the warm-up's CPU from the visitors'."""
-    try:
-        ctypes.CDLL(None).prctl(15, NAME.encode()[:15], 0, 0, 0)  # PR_SET_NAME
-    except (OSError, AttributeError):
-        pass
-
-
 def _warm() -> None:
-    _name_os_thread()
+    name_os_thread(NAME)
     time.sleep(GRACE_S)
     for name in ("streamlit.runtime.scriptrunner_utils.script_run_context", "streamlit.runtime.caching"):
         logging.getLogger(name).addFilter(_NoContextWarnings())
