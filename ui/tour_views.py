@@ -25,9 +25,17 @@ def question_values(step: tour.Step) -> dict:
     return step.asks(lab)
 
 
-def prompt(step: tour.Step) -> list[tuple[np.ndarray, Message]]:
-    """Pictures that set the question up and give nothing away (none for most steps)."""
-    return step.prompt(lab) if step.prompt else []
+def prompt(step: tour.Step) -> list[tuple[bytes, Message]]:
+    """Pictures that set the question up and give nothing away (none for most steps), as PNGs."""
+    return _prompt(step.id) if step.prompt else []
+
+
+@st.cache_resource(show_spinner=False)
+def _prompt(step_id: str) -> list[tuple[bytes, Message]]:
+    # made once: they depend on the shipped models only, and a class opens a step at once (step 3's rendered its
+    # probe images for every visitor: 60 sessions waited 18 s)
+    step = next(s for s in tour.STEPS if s.id == step_id)
+    return [(png(rgb), caption) for rgb, caption in step.prompt(lab)]
 
 
 def page_query(step: tour.Step) -> dict[str, str]:
@@ -119,11 +127,11 @@ def takeaway_line(step: tour.Step, a: tour.Answer) -> str:
     return labelled(t("tour.takeaway"), takeaway_text(step, a))
 
 
-def show_pictures(pics: list[tuple[np.ndarray, Message]]) -> None:
+def show_pictures(pics: list[tuple[np.ndarray | bytes, Message]]) -> None:
     """Side by side, at most half the column wide each (one screen on a projector), on a phone too (ONE_SCREEN_CSS):
-    the step compares them."""
+    the step compares them. A picture is an RGB array or PNG bytes (made once)."""
     for col, (rgb, caption) in zip(st.container(key=PICTURES).columns(max(2, len(pics))), pics):
-        col.image(png(rgb), width="stretch")
+        col.image(rgb if isinstance(rgb, bytes) else png(rgb), width="stretch")
         col.markdown(words(caption))  # text, not an image caption: projector mode hides those
 
 
