@@ -133,3 +133,16 @@ def test_band_accuracy_counts_the_objects_within_the_band():
     assert positions.band_accuracy(preds, labels, centres, 8, 99) == 0.5  # 8 (right) and 28 (wrong)
     assert positions.band_accuracy(preds, labels, centres, 0, 3) == 0.5
     assert positions.band_accuracy(preds, labels, centres, 3, 9) == 1
+
+
+def test_the_bands_sentence_gives_each_models_near_and_far_accuracy_and_its_training():
+    from core.messages import text
+
+    card = {m: {"recipe": {"steps": 1000 * (i + 1), "batch": 64}, "training_set": {"images": 60000}}
+            for i, m in enumerate(("cnn", "vit"))}
+    msg = positions.bands_reading({"cnn": (0.99, 0.14), "vit": (0.97, 0.93)}, card)
+    en = text("en", msg.key, **msg.values)
+    near, far = positions.NEAR_FAR
+    assert en.startswith(f"Objects within {near} px of the middle → objects {far} px or more out: ")
+    assert "**cnn** 99% → 14%" in en and "**vit** 97% → 93%" in en
+    assert "60,000 images" in en and "cnn 1,000 steps of 64" in en and "vit 2,000 steps of 64" in en

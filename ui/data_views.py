@@ -21,7 +21,7 @@ from core.experiments import variants_reading as vr
 from core.experiments import wording
 from core.experiments import positions
 from core import models, shapes
-from core.messages import Message, listing
+from core.messages import listing
 from ui import charts, compute, present
 from ui.i18n import t, words
 from ui.models import cached_model, colour_scale
@@ -122,16 +122,8 @@ def position_section() -> None:
     key = positions_key(preds, labels, centres)
     _position_heatmap_section(preds, labels, centres, key)
     charts.chart("data.distance", key, lambda: distance_chart(preds, labels, centres), width="stretch")
-    near, far = positions.NEAR_FAR
     acc = positions.centre_accuracy(preds, labels, centres)
-    card = models.model_card().get("models", {})
-    budget = listing((Message("data.position.budget", {"model": n, "steps": card[n]["recipe"]["steps"],
-                                                          "batch": card[n]["recipe"]["batch"]})
-                         for n in POSITION_NAMES if n in card), "semicolon")
-    images = " / ".join(sorted({f"{card[n]['training_set']['images']:,}" for n in POSITION_NAMES if n in card}))
-    bands = listing((Message("data.position.band", {"model": n, "near": a, "far": b}) for n, (a, b) in acc.items()),
-                       "semicolon")
-    st.info(t("data.position.bands", near=near, far=far, accuracies=bands, images=images, budget=budget))
+    st.info(words(positions.bands_reading(acc, models.model_card().get("models", {}))))
     st.caption(words(positions.centre_reading(acc)))
 
 

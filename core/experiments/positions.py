@@ -18,7 +18,7 @@ import torch
 from core import shapes
 from core.experiments import RESULTS
 from core.models import augmentation_pairs, load_model
-from core.messages import Message, say
+from core.messages import Message, listing, say
 
 POSITION_SEED = 20_251
 POSITION_IMAGES = 6_000
@@ -95,6 +95,20 @@ def centre_reading(acc: dict[str, tuple[float, float]]) -> Message:
         return Message("data.centre.cnn_loses_more",
                        dict(values, size_min=shapes.SIZE_RANGE[0], size_max=shapes.SIZE_RANGE[1]))
     return Message("data.centre.vit_loses_more", values)
+
+
+def bands_reading(acc: dict[str, tuple[float, float]], card: dict) -> Message:
+    """Each model's accuracy near the middle and far out (centre_accuracy's), with what it was trained on (the model
+    card's `models` entries): the sentence under the distance chart."""
+    near, far = NEAR_FAR
+    budget = listing((Message("data.position.budget", {"model": n, "steps": card[n]["recipe"]["steps"],
+                                                       "batch": card[n]["recipe"]["batch"]})
+                      for n in acc if n in card), "semicolon")
+    images = " / ".join(sorted({f"{card[n]['training_set']['images']:,}" for n in acc if n in card}))
+    bands = listing((Message("data.position.band", {"model": n, "near": a, "far": b}) for n, (a, b) in acc.items()),
+                    "semicolon")
+    return Message("data.position.bands", {"near": near, "far": far, "accuracies": bands, "images": images,
+                                           "budget": budget})
 
 
 def band_accuracy(predictions: np.ndarray, labels: np.ndarray, centres: np.ndarray, lo: float, hi: float,
