@@ -83,10 +83,10 @@ def summary(rows, column: str = "test_accuracy") -> dict[str, dict[int, tuple[fl
     DataFrame): every reading goes through here, so a run that hit its cap is never read as a result."""
     groups: dict[str, dict[int, list[float]]] = {}
     done = converged(rows)
-    # column by column: a page summarises the same rows many times a run, and a frame's rows as dicts cost ~1 ms
-    columns = ((done[c] for c in ("model", "augment_px", "train_size", column)) if hasattr(done, "columns") and len(done)
-               else zip(*((r["model"], r["augment_px"], r["train_size"], r[column]) for r in records(done))))
-    for model, augment, n, value in zip(*columns):
+    # a frame column by column: a page summarises the same rows many times a run, and its rows as dicts cost ~1 ms
+    runs = (zip(*(done[c] for c in ("model", "augment_px", "train_size", column))) if hasattr(done, "columns")
+            and len(done) else ((r["model"], r["augment_px"], r["train_size"], r[column]) for r in records(done)))
+    for model, augment, n, value in runs:
         groups.setdefault(series_name(model, augment), {}).setdefault(int(n), []).append(float(value))
     return {s: {n: (float(np.mean(a)), float(np.std(a, ddof=1)) if len(a) > 1 else 0.0, len(a))
                 for n, a in sorted(by_n.items())} for s, by_n in groups.items()}
