@@ -240,14 +240,26 @@ async def cpu_window(pid: int, seconds: float) -> tuple[float, float]:
     return usage(pid)[0] - c0, time.perf_counter() - t0
 
 
-def warm_up_cpu_s(pid: int) -> float:
-    """CPU seconds of the server's threads named as its warm-up (ui/warmup.py; threads it starts inherit the name)."""
-    ticks = 0
+def warm_up_tasks(pid: int) -> list[Path]:
+    """The server's threads named as its warm-up in /proc (ui/warmup.py names itself; the native threads it starts,
+    torch's, take its name and outlive it), oldest (lowest id, the warm-up itself) first."""
+    named = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
             if (task / "comm").read_text().strip() == WARM_UP_THREAD:
-                f = (task / "stat").read_text().rsplit(")", 1)[1].split()
-                ticks += int(f[11]) + int(f[12])
+                named.append(task)
+        except OSError:  # a thread that ended while we looked
+            continue
+    return sorted(named, key=lambda task: int(task.name))
+
+
+def warm_up_cpu_s(pid: int) -> float:
+    """CPU seconds of the server's threads named as its warm-up (warm_up_tasks)."""
+    ticks = 0
+    for task in warm_up_tasks(pid):
+        try:
+            f = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(f[11]) + int(f[12])
         except OSError:
             continue
     return ticks / os.sysconf("SC_CLK_TCK")

@@ -26,23 +26,12 @@ import time
 from pathlib import Path
 
 from bench.bench_app import free_port, healthy, stop_server
+from bench.classroom import warm_up_cpu_s
 from bench.loadgen import Open, run_sessions, usage
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).with_name("cold_start.json")
 GOAL_S = 5.0
-
-
-def warm_up_cpu_s(pid: int) -> float:
-    """CPU seconds of the server's warm-up thread (ui/warmup.py names it) so far, from /proc."""
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            if (task / "comm").read_text().strip() == "ibl-warm-up":
-                f = (task / "stat").read_text().rsplit(")", 1)[1].split()
-                return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-        except OSError:
-            continue
-    return 0.0
 
 
 def one(page: str, later: str | None, later_at: float, timeout: float = 180.0) -> dict:

@@ -22,29 +22,15 @@ import time
 from pathlib import Path
 
 from bench import loadgen
-from bench.classroom import quiet
+from bench.classroom import quiet, warm_up_tasks
 from bench.loadgen import Open
-from ui.warmup import NAME as WARM_UP_THREAD
 
 OUT_DIR = Path(__file__).parent
 
 
-def warm_up_thread(pid: int) -> Path | None:
-    """The server's warm-up thread in /proc (it gives itself a name there), or None. Native threads it starts
-    (torch's) take its name and outlive it; it is the oldest of them, the lowest thread id."""
-    named = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            if (task / "comm").read_text().strip() == WARM_UP_THREAD:
-                named.append(task)
-        except OSError:  # a thread that ended while we looked
-            continue
-    return min(named, key=lambda task: int(task.name), default=None)
-
-
 async def _measure(url: str, pid: int, sessions: int, script, limit: float = 300.0) -> dict:
     start = time.perf_counter()
-    warm_up = warm_up_thread(pid)
+    warm_up = next(iter(warm_up_tasks(pid)), None)  # the warm-up itself: the oldest of its name
     while warm_up is not None and warm_up.exists() and time.perf_counter() - start < limit:
         await asyncio.sleep(0.5)
     waited = round(time.perf_counter() - start, 1) + await quiet(pid)
