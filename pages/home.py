@@ -1,10 +1,12 @@
 """Home: the ideas the app shows, each linked to the page that shows it."""
+import json
 from pathlib import Path
 
 import streamlit as st
+from PIL import Image
 
 from core.card import model_card
-from ui import page_link, require_entry, wrap_page_links
+from ui import charts, page_link, require_entry, wrap_page_links
 from ui.data_answer import data_answer
 from ui.i18n import t, words
 
@@ -17,7 +19,8 @@ st.markdown(t("home.intro"))
 page_link("tour", t("home.link_tour"))  # "start here" for a lecture
 with st.container(horizontal=True, gap="medium"):  # side by side, or one above the other on a phone
     for panel in ("cnn", "vit"):
-        st.image(str(PICTURES / f"{t('home.picture')}_{panel}.png"), width="content")
+        charts.image("home.picture", (panel,), lambda: Image.open(PICTURES / f"{t('home.picture')}_{panel}.png"),
+                     width="content")
 
 left, right = st.columns(2, gap="large")
 with left:
@@ -51,13 +54,18 @@ if card:
     # sideways there)
     st.html('<style>.st-key-home_models td:first-child p { white-space: nowrap; }</style>')
     built, trained = st.container(key="home_models").columns(2, gap="medium")
-    built.table([{t("home.col_model"): n, t("home.col_architecture"): c["timm_class"].rsplit(".", 1)[-1],
-                  t("home.col_parameters"): f"{c['parameters'] / 1e6:.2f} M",
-                  t("home.col_flops"): f"{c['flops_per_image'] / 1e6:.1f}"} for n, c in card.items()], hide_index=True)
-    trained.table([{t("home.col_model"): n, t("home.col_images"): f"{c['training_set']['images']:,}",
-                    t("home.col_trained_on"): t(f"home.region_{c['training_set']['region']}"),
-                    t("home.col_accuracy_full"): f"{c['test_accuracy']['full_frame']:.1%}",
-                    t("home.col_accuracy_centre"): f"{c['test_accuracy']['center']:.1%}"} for n, c in card.items()],
-                  hide_index=True)
+    shipped = (json.dumps(card, sort_keys=True),)  # the tables are made once per card and language
+    with built:
+        charts.table("home.built", shipped, lambda: [
+            {t("home.col_model"): n, t("home.col_architecture"): c["timm_class"].rsplit(".", 1)[-1],
+             t("home.col_parameters"): f"{c['parameters'] / 1e6:.2f} M",
+             t("home.col_flops"): f"{c['flops_per_image'] / 1e6:.1f}"} for n, c in card.items()], hide_index=True)
+    with trained:
+        charts.table("home.trained", shipped, lambda: [
+            {t("home.col_model"): n, t("home.col_images"): f"{c['training_set']['images']:,}",
+             t("home.col_trained_on"): t(f"home.region_{c['training_set']['region']}"),
+             t("home.col_accuracy_full"): f"{c['test_accuracy']['full_frame']:.1%}",
+             t("home.col_accuracy_centre"): f"{c['test_accuracy']['center']:.1%}"} for n, c in card.items()],
+            hide_index=True)
 else:
     st.warning(t("home.models_missing"))

@@ -166,3 +166,32 @@ def test_a_digest_names_a_data_frame_by_its_contents():
     assert digest(rows.rename(columns={"test_accuracy": "train_accuracy"})) != digest(rows)
     assert digest(rows.astype({"train_size": float})) != digest(rows)  # 250 and 250.0 are different data
     assert digest(rows.iloc[:1]) != digest(rows)
+
+
+def _tables(calls: list, rows: list[dict]):
+    """One table drawn twice: by st.table of the rows themselves and by ui.charts.table (twice: built once)."""
+    import pandas as pd
+    import streamlit as st
+
+    from ui import charts
+
+    st.table(pd.DataFrame(rows), hide_index=True)
+    for _ in range(2):
+        charts.table("test.table", ("t",), lambda: calls.append(1) or pd.DataFrame(rows), hide_index=True)
+    charts.table("test.rows", ("r",), lambda: rows, hide_index=True)  # a list of rows as st.table reads it
+
+
+def test_a_cached_table_is_the_element_st_table_draws_and_is_built_once():
+    rows = [{"model": "cnn-center", "accuracy": "91.1%", "images": 4000}, {"model": "vit", "accuracy": "86.8%",
+                                                                           "images": 4000}]
+    calls = []
+    at = AppTest.from_function(_tables, args=(calls, rows))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    direct, *cached = [el.proto for el in at.table]
+    assert len(cached) == 3 and calls == [1]
+    for proto in cached[:2]:
+        assert proto == direct  # the same Arrow bytes and the same options
+    shown = pa.ipc.open_stream(cached[2].arrow_data.data).read_all()
+    assert shown.column("model").to_pylist() == ["cnn-center", "vit"] and shown.column("images").to_pylist() == [4000,
+                                                                                                                  4000]

@@ -11,6 +11,8 @@ warm run's time on the chart-heavy pages), and Streamlit encodes every picture a
   each to draw with st.vega_lite_chart where the page lays it out.
 - `image(name, inputs, build, **kwargs)` draws `build()` (an RGB array or a PIL image) with st.image, from cached
   PNG bytes that Streamlit passes on as they are (st.image would encode an array again on every run).
+- `table(name, inputs, build, **kwargs)` draws `build()` (a data frame or a list of rows) with st.table, from the
+  Arrow table Streamlit's own conversion makes of it (pandas to Arrow, a few milliseconds a table, on every run).
 
 `inputs` is a small hashable tuple that, with `name`, says everything `build` depends on besides the session's
 language and projector mode (which are added here): model and image keys, widget values. It is hashed on every run,
@@ -24,6 +26,7 @@ from collections.abc import Callable, Hashable
 
 import numpy as np
 import streamlit as st
+from streamlit import dataframe_util
 # Streamlit's own Altair -> Vega-Lite conversion (to_dict with validation, data to Arrow), the one st.altair_chart
 # runs: a spec made by it and drawn with st.vega_lite_chart is the element st.altair_chart would have drawn.
 from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
@@ -43,9 +46,16 @@ def digest(data) -> str:
     return hashlib.blake2b(f"{a.shape}{a.dtype}".encode() + a.tobytes(), digest_size=16).hexdigest()
 
 
+def _finished(name: str, inputs: tuple, lang: str, projector: bool, make: Callable):
+    """The one cache: `make()` once per (name, inputs, language, projector mode); every session gets the same object
+    (never changed after)."""
+    # keyed by one string: Streamlit hashes a string in a few microseconds, a tuple of names and numbers item by item
+    # (a quarter of a millisecond a call, some twenty calls a run on the attention page)
+    return _made(f"{name}|{inputs!r}|{lang}|{projector:d}", make)
+
+
 @st.cache_resource(max_entries=ENTRIES, show_spinner=False)
-def _finished(name: str, inputs: tuple, lang: str, projector: bool, _make: Callable):
-    """The one cache: `_make()` once per key; every session gets the same object (never changed after)."""
+def _made(key: str, _make: Callable):
     return _make()
 
 
@@ -83,3 +93,11 @@ def image(name: str, inputs: tuple[Hashable, ...], build: Callable, **kwargs):
     """st.image of picture(name, inputs, build): PNG bytes, which Streamlit passes on without decoding or
     re-encoding (a width under the picture's own would make it resize them on every run)."""
     return st.image(picture(name, inputs, build), output_format="PNG", **kwargs)
+
+
+def table(name: str, inputs: tuple[Hashable, ...], build: Callable, **kwargs):
+    """st.table(build(), **kwargs) from the Arrow table Streamlit makes of `build()`, made once per (name, inputs,
+    language): the element st.table draws of the frame itself."""
+    return st.table(_finished(name, inputs, current(), False, lambda: dataframe_util.convert_pandas_df_to_arrow_table(
+        dataframe_util.convert_anything_to_pandas_df(build()))), **kwargs)
+

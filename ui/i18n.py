@@ -12,15 +12,21 @@ The language is the session's: `?lang=zh|en` picks it (and is kept in the URL), 
 from __future__ import annotations
 
 import re
+import threading
 from typing import Callable
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import messages
 from core.messages import DEFAULT, LANGUAGES, Explained, Message, catalogue, listing  # noqa: F401  (one place: core)
 from ui import bookmarks
 
 KEY = "lang"
+# The language of the script run under way in this thread, read from session state once a run: pages call current()
+# a hundred or more times a run, and each session-state read costs some 20 microseconds (under a lock, through the
+# widget states), 5-10 % of a warm run.
+_this_run = threading.local()
 
 
 def _from_browser() -> str:
@@ -33,10 +39,15 @@ def _from_browser() -> str:
 
 def current() -> str:
     """The session's language: set once from ?lang=, else from the browser's language."""
-    lang = st.session_state.get(KEY)  # one lookup: pages call this hundreds of times a run
+    ctx = get_script_run_ctx(suppress_warning=True)
+    run = ctx.cursors if ctx else None  # a new dict at the start of every script run (a fragment's too)
+    if run is not None and getattr(_this_run, "run", None) is run:
+        return _this_run.lang  # a widget's value, the picker's included, does not change during a run
+    lang = st.session_state.get(KEY)
     if lang is None:
         bookmarks.seed(KEY, KEY, str, _from_browser(), lambda v: v in LANGUAGES)
         lang = st.session_state[KEY]
+    _this_run.run, _this_run.lang = run, lang
     return lang
 
 
