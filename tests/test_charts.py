@@ -195,3 +195,22 @@ def test_a_cached_table_is_the_element_st_table_draws_and_is_built_once():
     shown = pa.ipc.open_stream(cached[2].arrow_data.data).read_all()
     assert shown.column("model").to_pylist() == ["cnn-center", "vit"] and shown.column("images").to_pylist() == [4000,
                                                                                                                   4000]
+
+
+def _readings(calls: list):
+    import streamlit as st
+
+    from ui import charts
+
+    for inputs in [("a", 1), ("a", 1), ("a", 2)]:
+        st.markdown(charts.once("test.reading", inputs, lambda inputs=inputs: calls.append(inputs) or str(inputs[1])))
+
+
+def test_once_makes_each_input_once_whichever_session_asks():
+    calls = []
+    for lang in ["en", "zh", "en"]:  # three sessions, two languages: a reading is the same in every language
+        at = AppTest.from_function(_readings, args=(calls,))
+        at.query_params["lang"] = lang
+        at.run()
+        assert not at.exception and [m.value for m in at.markdown] == ["1", "1", "2"]
+    assert calls == [("a", 1), ("a", 2)]

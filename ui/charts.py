@@ -11,6 +11,8 @@ warm run's time on the chart-heavy pages), and Streamlit encodes every picture a
   each to draw with st.vega_lite_chart where the page lays it out.
 - `image(name, inputs, build, **kwargs)` draws `build()` (an RGB array or a PIL image) with st.image, from cached
   PNG bytes that Streamlit passes on as they are (st.image would encode an array again on every run).
+- `once(name, inputs, make)`: anything else a run would recompute from the same inputs for every visitor (a reading
+  of a results file, a frame a table or chart is made from), made once per (name, inputs).
 - `table(name, inputs, build, **kwargs)` draws `build()` (a data frame or a list of rows) with st.table, from the
   Arrow table Streamlit's own conversion makes of it (pandas to Arrow, a few milliseconds a table, on every run).
 
@@ -70,6 +72,12 @@ def specs(name: str, inputs: tuple[Hashable, ...], build: Callable) -> list[dict
     """The specs (see spec) of the Altair charts in the list `build()` returns, made together once per input."""
     return _finished(name, inputs, current(), present.is_on(),
                      lambda: [_convert_altair_to_vega_lite_spec(present.sized(c)) for c in build()])
+
+
+def once(name: str, inputs: tuple[Hashable, ...], make: Callable):
+    """`make()` once per (name, inputs), shared by every session: for what a page computes from its inputs alone (a
+    reading, a frame), not worded in the session's language (a core Message is worded later by i18n.words)."""
+    return _finished(name, inputs, "", False, make)
 
 
 def chart(name: str, inputs: tuple[Hashable, ...], build: Callable, **kwargs):
