@@ -16,7 +16,7 @@ from core import explain as ex
 from core import messages, models
 from core import pictures as pic
 from core import shapes
-from ui import bookmarks, charts, compute, page_link, png
+from ui import bookmarks, charts, compute, page_link, png, present
 from ui.i18n import Message, current, listing, name_of, t, worded, words
 from ui.images import sample
 from ui.models import cached_model, colour_scale
@@ -24,9 +24,9 @@ from ui.models import cached_model, colour_scale
 CHART_PX = 320  # display width of the clickable image: within a phone's 358-px column, whole pixels of a 64-px image
 GRID_PX = 384  # the numbered patch grid's picture (shown as wide as its column)
 # the token sequence drawn twice, one shown: where the page's columns stack (a phone), the narrow drawing
-TOKENS_CSS = """<style>
-@media (max-width: 640px) { :has(> .st-key-att_tokens_wide) { display: none !important; } }
-@media (min-width: 641px) { :has(> .st-key-att_tokens_narrow) { display: none !important; } }
+TOKENS_CSS = f"""<style>
+{present.PHONE} {{ :has(> .st-key-att_tokens_wide) {{ display: none !important; }} }}
+{present.WIDE} {{ :has(> .st-key-att_tokens_narrow) {{ display: none !important; }} }}
 </style>"""
 DEFAULTS = {"model": "vit", "image": "one star (64×64)"}
 

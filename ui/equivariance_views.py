@@ -13,7 +13,7 @@ from core.experiments import positions
 from core import pictures as pic
 from core.models import ModelError
 from core.transforms import MODES, as_kernel
-from ui import bookmarks, charts, compute
+from ui import bookmarks, charts, compute, present
 from ui.i18n import name_of, t, worded, words
 from ui.images import sample
 from ui.models import cached_model, colours
@@ -151,7 +151,7 @@ PANELS = "eq_panels"  # the container of the four panels
 # a phone shows the four panels two a row (Streamlit would stack them, one 358-px panel a screen): x beside f(x), A
 # beside B
 PANELS_CSS = f"""<style>
-@media (max-width: 640px) {{ .st-key-{PANELS} [data-testid="stColumn"] {{
+{present.PHONE} {{ .st-key-{PANELS} [data-testid="stColumn"] {{
   min-width: calc(50% - 0.5rem) !important; flex: 1 1 calc(50% - 0.5rem) !important; }} }}
 </style>"""
 

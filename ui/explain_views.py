@@ -28,7 +28,7 @@ SCORES = "ex_scores"  # the container of the scores table
 PHONE_CSS = f"""<style>
 [class*="st-key-{MAPS}"] [data-testid="stHorizontalBlock"] {{ flex-wrap: nowrap !important; }}
 [class*="st-key-{MAPS}"] [data-testid="stColumn"] {{ min-width: 0 !important; }}
-@media (max-width: 640px) {{ .st-key-{SCORES} th, .st-key-{SCORES} td {{ padding: 0.25rem 0.2rem !important; }} }}
+{present.PHONE} {{ .st-key-{SCORES} th, .st-key-{SCORES} td {{ padding: 0.25rem 0.2rem !important; }} }}
 </style>"""
 
 

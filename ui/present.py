@@ -24,10 +24,15 @@ h3 {{ font-size: 1.2rem !important; }}
 </style>"""
 
 
+# Streamlit's own breakpoint, where it stacks a row's columns one under the other (a phone), and above it: the media
+# queries of every page's phone and wide-screen rules
+PHONE = "@media (max-width: 640px)"
+WIDE = "@media (min-width: 641px)"
+
 # Every screen: where Streamlit stacks a row's columns (a phone), it keeps the row's gap between them ('large': 64 px
 # of nothing between a picker and the next); stacked columns sit 1rem apart, as a column's own elements nearly do.
-NARROW_CSS = """<style>
-@media (max-width: 640px) { [data-testid="stHorizontalBlock"] { row-gap: 1rem !important; } }
+NARROW_CSS = f"""<style>
+{PHONE} {{ [data-testid="stHorizontalBlock"] {{ row-gap: 1rem !important; }} }}
 </style>"""
 
 

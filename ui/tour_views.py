@@ -178,7 +178,7 @@ h1 {{ font-size: 1.45rem !important; }}
 .st-key-{PICTURES} [data-testid="stColumn"] {{ min-width: 0 !important; }}
 [data-testid="stMainBlockContainer"] [data-testid="stHorizontalBlock"] {{ row-gap: 0.6rem !important; }}
 [data-testid="stMainBlockContainer"] [data-testid="stAlertContainer"] {{ padding: 0.5rem 1rem !important; }}
-@media (max-width: 640px) {{  /* where Streamlit stacks columns */
+{present.PHONE} {{
   .st-key-{HEAD} [data-testid="stColumn"]:first-child {{ min-width: 100% !important; }}
   .st-key-{HEAD} [data-testid="stColumn"] + [data-testid="stColumn"] {{ min-width: 0 !important; flex: 1 1 0 !important; }} }}
 </style>"""
