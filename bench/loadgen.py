@@ -492,11 +492,12 @@ async def measure(url: str, sessions: int, script, pid: int | None = None, stagg
 
 
 @contextmanager
-def serve(app: str | Path):
+def serve(app: str | Path, runner: str = "streamlit"):
     """`streamlit run app` on a free loopback port from the repository root, so .streamlit/config.toml (the lab's
-    server settings: no file watcher, headless...) applies; yields (url, pid) once /_stcore/health answers."""
+    server settings: no file watcher, headless...) applies; yields (url, pid) once /_stcore/health answers.
+    `runner`: the module `python -m` runs with Streamlit's command line (bench.profile_server wraps it)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", runner, "run", str(app), "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true",
                              "--browser.gatherUsageStats", "false"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
