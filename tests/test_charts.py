@@ -179,6 +179,8 @@ def _tables(calls: list, rows: list[dict]):
     for _ in range(2):
         charts.table("test.table", ("t",), lambda: calls.append(1) or pd.DataFrame(rows), hide_index=True)
     charts.table("test.rows", ("r",), lambda: rows, hide_index=True)  # a list of rows as st.table reads it
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.dataframe(charts.arrow("test.table", ("t",), lambda: calls.append(1) or pd.DataFrame(rows)), hide_index=True)
 
 
 def test_a_cached_table_is_the_element_st_table_draws_and_is_built_once():
@@ -192,6 +194,8 @@ def test_a_cached_table_is_the_element_st_table_draws_and_is_built_once():
     assert len(cached) == 3 and calls == [1]
     for proto in cached[:2]:
         assert proto == direct  # the same Arrow bytes and the same options
+    frame, cached_frame = [el.proto for el in at.dataframe]
+    assert cached_frame.arrow_data == frame.arrow_data  # st.dataframe of the cached table: the frame's own bytes
     shown = pa.ipc.open_stream(cached[2].arrow_data.data).read_all()
     assert shown.column("model").to_pylist() == ["cnn-center", "vit"] and shown.column("images").to_pylist() == [4000,
                                                                                                                   4000]

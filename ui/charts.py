@@ -13,8 +13,8 @@ warm run's time on the chart-heavy pages), and Streamlit encodes every picture a
   PNG bytes that Streamlit passes on as they are (st.image would encode an array again on every run).
 - `once(name, inputs, make)`: anything else a run would recompute from the same inputs for every visitor (a reading
   of a results file, a frame a table or chart is made from), made once per (name, inputs).
-- `table(name, inputs, build, **kwargs)` draws `build()` (a data frame or a list of rows) with st.table, from the
-  Arrow table Streamlit's own conversion makes of it (pandas to Arrow, a few milliseconds a table, on every run).
+- `arrow(name, inputs, build)`: the Arrow table Streamlit's own conversion makes of `build()` (a data frame or a
+  list of rows), for st.dataframe; `table(name, inputs, build, **kwargs)` draws it with st.table.
 
 `inputs` is a small hashable tuple that, with `name`, says everything `build` depends on besides the session's
 language and projector mode (which are added here): model and image keys, widget values. It is hashed on every run,
@@ -103,9 +103,14 @@ def image(name: str, inputs: tuple[Hashable, ...], build: Callable, **kwargs):
     return st.image(picture(name, inputs, build), output_format="PNG", **kwargs)
 
 
-def table(name: str, inputs: tuple[Hashable, ...], build: Callable, **kwargs):
-    """st.table(build(), **kwargs) from the Arrow table Streamlit makes of `build()`, made once per (name, inputs,
-    language): the element st.table draws of the frame itself."""
-    return st.table(_finished(name, inputs, current(), False, lambda: dataframe_util.convert_pandas_df_to_arrow_table(
-        dataframe_util.convert_anything_to_pandas_df(build()))), **kwargs)
+def arrow(name: str, inputs: tuple[Hashable, ...], build: Callable):
+    """The Arrow table Streamlit's own conversion makes of `build()` (a data frame or a list of rows: pandas to Arrow,
+    a few milliseconds a table, on every run otherwise), made once per (name, inputs, language): st.table or
+    st.dataframe of it draws the element they draw of the frame itself."""
+    return _finished(name, inputs, current(), False, lambda: dataframe_util.convert_pandas_df_to_arrow_table(
+        dataframe_util.convert_anything_to_pandas_df(build())))
 
+
+def table(name: str, inputs: tuple[Hashable, ...], build: Callable, **kwargs):
+    """st.table(build(), **kwargs) from arrow(name, inputs, build)."""
+    return st.table(arrow(name, inputs, build), **kwargs)
