@@ -438,8 +438,9 @@ def where_section(res: Analysis) -> None:
     heads = ["mean"] + list(range(1, H + 1))
     head = w2.selectbox(t("attention.where.head"), heads, key="att-head", format_func=worded(heads, _head_label))
     tokens = range(geo.num_tokens)
-    query = w3.selectbox(t("attention.where.query"), tokens, key="att-query",
-                         format_func=worded(tokens, lambda q: words(geo.token_name(q))))
+    query = w3.selectbox(t("attention.where.query"), tokens, key="att-query",  # 65 or more names: worded once
+                         format_func=charts.once("attention.token_names", (*res.inputs, current()),
+                                                 lambda: worded(tokens, lambda q: words(geo.token_name(q)))))
     st.query_params.update(layer=str(layer), head=str(head), query=_token_param(geo, query))
 
     layer_attn = res.attn[layer - 1]
@@ -542,21 +543,24 @@ def _attention_distance(model_name: str, res: Analysis) -> None:
         dist = att.mean_attention_distance(torch.from_numpy(res.attn), geo.grid_size, geo.patch_size, P).numpy()
     else:
         dist = batch_distance(model_name)
-    idx = np.indices(dist.shape).reshape(2, -1) + 1
-    dist_df = pd.DataFrame({"layer": idx[0], "head": idx[1], "distance": dist.reshape(-1)})
+
+    def dist_df() -> pd.DataFrame:
+        idx = np.indices(dist.shape).reshape(2, -1) + 1
+        return pd.DataFrame({"layer": idx[0], "head": idx[1], "distance": dist.reshape(-1)})
+
     uniform = att.uniform_attention_distance(geo.grid_size, geo.patch_size, P)
-    charts.chart("attention.distance", (*res.inputs, over), lambda: distance_chart(dist_df, uniform), width="stretch")
+    charts.chart("attention.distance", (*res.inputs, over), lambda: distance_chart(dist_df(), uniform), width="stretch")
     download(dist_df, "mean_attention_distance", "dl-dist")
     st.caption(words(att.distance_reading(dist, uniform)))
 
 
 def prediction_section(lm, res: Analysis) -> None:
     st.header(t("attention.prediction.header"))
-    table = predictions(res.probs, lm.class_names)
+    table = charts.once("attention.top5", res.inputs, lambda: predictions(res.probs, lm.class_names))
     a, b = st.columns([1.4, 1])
     with a:
         charts.chart("attention.prediction", res.inputs, lambda: prediction_chart(table), width="stretch")
-    b.dataframe(shown_predictions(table), hide_index=True)
+    b.dataframe(charts.arrow("attention.top5", res.inputs, lambda: shown_predictions(table)), hide_index=True)
     download(table, "top5", "dl-top5")
 
 
@@ -565,7 +569,7 @@ def embedded_vits() -> list[str]:
     return [n for n, spec in models.EMBEDDED.items() if spec.kind == "vit"]
 
 
-@st.cache_data(max_entries=2, show_spinner=False)
+@st.cache_resource(max_entries=2, show_spinner=False)  # read, never changed: no copy per run
 def vit_comparison(names: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame, float, list[str]]:
     """core.attention.vit_comparison of these models (cached), each with its distances over the 32 sample images,
     its two tables as frames."""
@@ -620,13 +624,16 @@ def compare_section() -> None:
     # scrolled sideways there)
     st.html('<style>.st-key-att_vits td:first-child p { white-space: nowrap; }</style>')
     data, locality = st.container(key="att_vits").columns([3, 2], gap="medium")
-    data.table(pd.DataFrame({**model,
-                             t("attention.compare.trained_on"): [trained_on(r) for _, r in table.iterrows()],
-                             t("attention.compare.accuracy"): table.accuracy.map("{:.1%}".format)}), hide_index=True)
-    locality.table(pd.DataFrame({**model, t("attention.compare.locality"): table.locality.map("{:+.2f}".format),
-                                 t("attention.compare.learnt"): table.learnt_locality.map("{:+.2f}".format)}),
-                   hide_index=True)
-    st.info(words(att.comparison_reading(table.to_dict("records"), layers.to_dict("records"), uniform)))
+    with data:
+        charts.table("attention.vits_data", (names, *missing), lambda: pd.DataFrame({
+            **model, t("attention.compare.trained_on"): [trained_on(r) for _, r in table.iterrows()],
+            t("attention.compare.accuracy"): table.accuracy.map("{:.1%}".format)}), hide_index=True)
+    with locality:
+        charts.table("attention.vits_locality", (names, *missing), lambda: pd.DataFrame({
+            **model, t("attention.compare.locality"): table.locality.map("{:+.2f}".format),
+            t("attention.compare.learnt"): table.learnt_locality.map("{:+.2f}".format)}), hide_index=True)
+    st.info(words(charts.once("attention.vits_reading", (names, *missing), lambda: att.comparison_reading(
+        table.to_dict("records"), layers.to_dict("records"), uniform))))
     download(lambda: table.merge(layers.pivot(index="model", columns="layer", values="distance")
                                  .add_prefix("mad_layer_").reset_index(), on="model"), "vit_comparison", "dl-vits")
     for augmented, plain in models.augmentation_pairs():  # the same pair, swept across the frame
