@@ -6,6 +6,8 @@ warm-up with the server, which answers at once: the first visitor's page compute
 warm-up steps aside while any visitor's run is under way, and later visitors find torch, the models and every
 page's default view ready (ui/warmup.py).
 """
+import copy
+
 import streamlit as st
 from starlette.routing import Route
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -17,6 +19,16 @@ from ui.i18n import t
 # the server imports this file to find its App, which then answers without waiting for them.
 
 
+@st.cache_resource(show_spinner=False)
+def navigation_pages(lang: str) -> list:
+    """The navigation's pages, titled in the session's language `lang` (the cache's key), made once per language:
+    st.Page resolves its file's path on disk, a sixth of the tour's script time for nine pages. Each run navigates
+    over copies, since st.navigation marks the page it picks on the page object itself."""
+    return [st.Page(p.path, title=t(f"nav.{p.name}"), icon=p.icon, default=not p.url_path,
+                    visibility="hidden" if p.hidden else "visible", **({"url_path": p.url_path} if p.url_path else {}))
+            for p in registry.PAGES]  # the home page is the default, at "/"
+
+
 def draw() -> None:
     from ui import present
 
@@ -25,11 +37,7 @@ def draw() -> None:
                        initial_sidebar_state="collapsed" if present.requested() else "auto")  # projector: all width
 
     i18n.picker()  # before the navigation: the page titles are in the session's language
-    pages = [st.Page(p.path, title=t(f"nav.{p.name}"), icon=p.icon, default=not p.url_path,
-                     visibility="hidden" if p.hidden else "visible",
-                     **({"url_path": p.url_path} if p.url_path else {}))  # the home page is the default, at "/"
-             for p in registry.PAGES]
-    page = st.navigation(pages)
+    page = st.navigation([copy.copy(p) for p in navigation_pages(i18n.current())])
 
     present.toggle()
     with st.sidebar:
