@@ -19,16 +19,6 @@ from ui.i18n import t
 # the server imports this file to find its App, which then answers without waiting for them.
 
 
-@st.cache_resource(show_spinner=False)
-def navigation_pages(lang: str) -> list:
-    """The navigation's pages, titled in the session's language `lang` (the cache's key), made once per language:
-    st.Page resolves its file's path on disk, a sixth of the tour's script time for nine pages. Each run navigates
-    over copies, since st.navigation marks the page it picks on the page object itself."""
-    return [st.Page(p.path, title=t(f"nav.{p.name}"), icon=p.icon, default=not p.url_path,
-                    visibility="hidden" if p.hidden else "visible", **({"url_path": p.url_path} if p.url_path else {}))
-            for p in registry.PAGES]  # the home page is the default, at "/"
-
-
 def draw() -> None:
     from ui import present
 
@@ -37,7 +27,8 @@ def draw() -> None:
                        initial_sidebar_state="collapsed" if present.requested() else "auto")  # projector: all width
 
     i18n.picker()  # before the navigation: the page titles are in the session's language
-    page = st.navigation([copy.copy(p) for p in navigation_pages(i18n.current())])
+    titles = [t(f"nav.{p.name}") for p in registry.PAGES]
+    page = st.navigation([copy.copy(p) for p in registry.navigation_pages(i18n.current(), titles)])
 
     present.toggle()
     with st.sidebar:

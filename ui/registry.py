@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import streamlit as st
+
 
 @dataclass(frozen=True)
 class PageSpec:
@@ -30,3 +32,15 @@ PAGES = (
 )
 URL_PATHS = [p.url_path for p in PAGES]
 BY_NAME = {p.name: p for p in PAGES}
+
+
+@st.cache_resource(show_spinner=False)
+def navigation_pages(lang: str, _titles: list[str]) -> list[st.Page]:
+    """The navigation's pages, titled `_titles` (PAGES' titles in the language `lang`, the cache's key), made once
+    per language: st.Page resolves its file's path on disk, a sixth of the tour's script time for nine pages. Each
+    run navigates over copies, since st.navigation marks the page it picks on the page object itself. (Here, not in
+    the entry file, which runs anew each time: a cached function defined there is hashed anew, source and all.)"""
+    return [st.Page(p.path, title=title, icon=p.icon, default=not p.url_path,
+                    visibility="hidden" if p.hidden else "visible", **({"url_path": p.url_path} if p.url_path else {}))
+            for p, title in zip(PAGES, _titles)]  # the home page is the default, at "/"
+
