@@ -2,7 +2,7 @@
 import streamlit as st
 
 from core import tour
-from ui import classroom, page_link, require_entry
+from ui import bookmarks, classroom, page_link, require_entry
 from ui import tour_views as views
 from ui.i18n import t, words
 
@@ -11,7 +11,7 @@ require_entry()
 asked_for = st.query_params.get("step", "")
 n, understood = views.current_step()
 step = tour.STEPS[n - 1]
-st.query_params["step"] = str(n)  # the lecturer's bookmark follows the tour
+bookmarks.keep(step=str(n))  # the lecturer's bookmark follows the tour
 st.sidebar.toggle(t("tour.hide"), value=True, key=views.HIDE, help=t("tour.hide_help"))
 
 views.fit_one_screen()

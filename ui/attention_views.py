@@ -441,7 +441,7 @@ def where_section(res: Analysis) -> None:
     query = w3.selectbox(t("attention.where.query"), tokens, key="att-query",  # 65 or more names: worded once
                          format_func=charts.once("attention.token_names", (*res.inputs, current()),
                                                  lambda: worded(tokens, lambda q: words(geo.token_name(q)))))
-    st.query_params.update(layer=str(layer), head=str(head), query=_token_param(geo, query))
+    bookmarks.keep(layer=str(layer), head=str(head), query=_token_param(geo, query))
 
     layer_attn = res.attn[layer - 1]
     fused = att.fuse_heads(torch.from_numpy(layer_attn)).numpy() if head == "mean" else layer_attn[head - 1]

@@ -31,3 +31,11 @@ def index_in(param: str, options, default) -> int:
     options = list(options)
     value = from_url(param, default=default, valid=lambda v: v in options)
     return options.index(value) if value in options else 0
+
+
+def keep(**params: str) -> None:
+    """Put `params` in the URL's query parameters, writing only those that differ from what the URL holds: Streamlit
+    sends the browser the whole query string for every write, changed or not, and pages keep theirs on every run."""
+    changed = {param: value for param, value in params.items() if st.query_params.get(param) != value}
+    if changed:
+        st.query_params.update(changed)

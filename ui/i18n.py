@@ -108,5 +108,5 @@ def picker() -> str:
     """The sidebar's language picker; keeps ?lang= in the URL while navigating. Returns the language."""
     current()
     st.sidebar.radio(t("app.language"), list(LANGUAGES), key=KEY, format_func=LANGUAGES.get, horizontal=True)
-    st.query_params[KEY] = current()
+    bookmarks.keep(**{KEY: current()})
     return current()

@@ -62,7 +62,7 @@ def image_picker(key: str, default: str = "white square", label: str | None = No
         if key in st.query_params:
             del st.query_params[key]  # an upload cannot be bookmarked
         return _from_user(key, choice)
-    st.query_params[key] = choice
+    bookmarks.keep(**{key: choice})
     try:
         img, original = _sample(choice)
     except images.ImageError as e:

@@ -83,5 +83,5 @@ def model_picker(label_text: str | None = None, kinds=("cnn", "vit"), default: s
             return None
         name = models.TIMM_PREFIX + custom.strip().removeprefix(models.TIMM_PREFIX)
     else:
-        st.query_params[key] = name
+        bookmarks.keep(**{key: name})
     return try_load(name)

@@ -43,7 +43,7 @@ def toggle() -> bool:
     on = st.sidebar.toggle(t("app.projector"), key=KEY, help=t("app.projector_help"))
     st.html(NARROW_CSS + (CSS if on else ""))
     if on:
-        st.query_params[KEY] = "1"
+        bookmarks.keep(**{KEY: "1"})
     elif KEY in st.query_params:
         del st.query_params[KEY]
     return on
