@@ -50,7 +50,10 @@ async def classroom_state(request):
 
 # The server imports this file outside any script run (no context: say so quietly, it is expected here).
 if get_script_run_ctx(suppress_warning=True) is None:
-    app = st.App(__file__, lifespan=warmup.lifespan, routes=[Route("/_classroom/state", classroom_state)])
+    # under the server's base path, like Streamlit's own routes: the phones ask it relative to their page's address
+    base = st.get_option("server.baseUrlPath").strip("/")
+    app = st.App(__file__, lifespan=warmup.lifespan,
+                 routes=[Route(f"/{base}/_classroom/state" if base else "/_classroom/state", classroom_state)])
 else:
     with warmup.visitor():  # the warm-up waits while a visitor's page runs
         draw()

@@ -3,6 +3,12 @@ answer, the lecturer reveals; the room's answers are counted as they were given;
 and a reload. (The browser test in test_browser.py drives the same with real phones' screens and WebSockets.)"""
 import asyncio
 import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -174,3 +180,31 @@ def test_the_phone_page_polls_the_route_with_the_moment_it_shows(db):
     data = json.loads(follow[0].proto.json)
     assert data["seen"] == "1r" and data["every"] == ui_classroom.STUDENT_POLL
     assert data["path"] == f"_classroom/state?code={code}"
+
+
+def test_under_a_base_path_the_poll_route_is_where_the_phone_asks(tmp_path):
+    """Under `server.baseUrlPath` Streamlit serves its routes under the path, and a phone at <base>/join asks
+    <base>/_classroom/state (its relative path): the route must be there, not at the root (which a proxy that
+    forwards only <base>/ never reaches)."""
+    from bench.bench_app import free_port, stop_server
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+                             "--server.port", str(port), "--server.address", "127.0.0.1",
+                             "--server.baseUrlPath", "lab"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT, env={**os.environ, "IBL_CLASSROOM_DB": str(tmp_path / "c.db")})
+    try:
+        base = f"http://127.0.0.1:{port}/lab"
+        for _ in range(600):  # wait for a state, not a time: the health check under the base path
+            try:
+                if urllib.request.urlopen(base + "/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.1)
+        asked = urllib.parse.urljoin(base + "/join?code=ABC234", "_classroom/state?code=ABC234")
+        assert asked == base + "/_classroom/state?code=ABC234"
+        with urllib.request.urlopen(asked, timeout=10) as reply:
+            assert reply.headers["Content-Type"].startswith("application/json")
+            assert json.loads(reply.read()) == {"now": "over"}  # no such class: the phone stops following
+    finally:
+        stop_server(proc)
