@@ -4,6 +4,8 @@ them out and draws them. Charts that stood side by side are drawn one per column
 Streamlit stacks columns, each keeps the screen's width."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -15,8 +17,8 @@ from core.attention import AttentionError
 from core.biases import ERF_IMAGES, probe
 from core.experiments import fourier as fo
 from core.pictures import heat_rgb
-from ui import charts, compute
-from ui.i18n import t, words
+from ui import charts, compute, png
+from ui.i18n import current, t, words
 from ui.models import cached_model, model_picker
 
 DEFAULTS = {"cnn": "cnn", "vit": "vit"}
@@ -53,11 +55,24 @@ def locality(cnn_name: str, vit_name: str) -> dict:
                        probe()[0][:ERF_IMAGES])
 
 
+def measured(name: str, pair: tuple[str, str], measure):
+    """measure(*pair) (one of the cached measurements below), kept as it is once per pair of models for every
+    session: a run reads it without unpickling a copy (the spinner shows only while it is first read or computed)."""
+    def make():
+        with st.spinner(t("biases.computing")):
+            return measure(*pair)
+    return charts.once(name, pair, make)
+
+
+def reading(name: str, inputs: tuple, read) -> str:
+    """words(read()), a core.biases_reading Message, made once per (inputs, language)."""
+    return charts.once(name, (*inputs, current()), lambda: words(read()))
+
+
 def locality_section(cnn, vit) -> None:
-    with st.spinner(t("biases.computing")):
-        loc = locality(cnn.name, vit.name)
-    st.caption(t("biases.locality.intro"))  # hidden in projector mode: the chart must reach the first screen
     pair = (cnn.name, vit.name)
+    loc = measured("biases.locality_data", pair, locality)
+    st.caption(t("biases.locality.intro"))  # hidden in projector mode: the chart must reach the first screen
 
     def panels():
         rows = locality_frame(loc)
@@ -68,7 +83,7 @@ def locality_section(cnn, vit) -> None:
     maps_row("biases.erf", pair, [r["erf"] for r in loc["cnn"]], [stage_caption(r["stage"]) for r in loc["cnn"]])
     maps_row("biases.attention", pair, [r["attention"] for r in loc["vit"]],
              [t("biases.locality.layer", layer=r["layer"]) for r in loc["vit"]])
-    st.info(words(biases_reading.locality_reading(loc)))
+    st.info(reading("biases.locality_reading", pair, lambda: biases_reading.locality_reading(loc)))
 
 
 def locality_frame(loc: dict) -> pd.DataFrame:
@@ -115,23 +130,27 @@ def locality_chart(rows: pd.DataFrame, share: int, legend: bool) -> alt.LayerCha
 
 def maps_row(name: str, pair: tuple[str, str], maps: list[torch.Tensor], captions: list[str]) -> None:
     """Small heat maps in a row that wraps (six to a laptop's row, two to a phone's), each scaled to its own maximum,
-    captioned as text (projector mode hides image captions); the pictures made once per pair of models."""
+    captioned as text (projector mode hides image captions); the row's PNGs made together once per pair of models
+    (one cache lookup a run, not one a picture) and passed to st.image as they are (as ui.charts.image does)."""
+    pictures = charts.once(name, pair, lambda: [png(heat_rgb(m, 120)) for m in maps])
     with st.container(horizontal=True, gap="small"):
-        for i, (m, cap) in enumerate(zip(maps, captions)):
+        for picture, cap in zip(pictures, captions):
             with st.container(width=MAP_TILE, gap=None):
-                charts.image(name, (*pair, i), lambda m=m: heat_rgb(m, 120), width="stretch")
+                st.image(picture, output_format="PNG", width="stretch")
                 st.markdown(cap)
 
 
 # --- weight sharing ----------------------------------------------------------------------------------------------------
 def sharing_section(cnn, vit) -> None:
     st.caption(t("biases.sharing.intro"))
-    sharing = bias_pairs.pair_sharing(cnn.net, vit.net)
-    st.table(sharing_table(sharing), hide_index=True)
+    pair = (cnn.name, vit.name)
+    sharing = charts.once("biases.sharing_data", pair, lambda: bias_pairs.pair_sharing(cnn.net, vit.net))
+    charts.table("biases.sharing_table", pair, lambda: sharing_table(sharing), hide_index=True)
     for col, model in zip(st.columns(2), (cnn, vit)):
         col.markdown(f"**{model.name}**")
-        col.table(parts_table(model), hide_index=True)
-    st.info(words(biases_reading.sharing_reading(sharing, cnn.name, vit.name)))
+        with col:
+            charts.table("biases.parts_table", (model.name,), lambda model=model: parts_table(model), hide_index=True)
+    st.info(reading("biases.sharing_reading", pair, lambda: biases_reading.sharing_reading(sharing, *pair)))
 
 
 def sharing_table(sharing: dict) -> pd.DataFrame:
@@ -153,8 +172,7 @@ def cka(cnn_name: str, vit_name: str) -> dict[str, torch.Tensor]:
 
 
 def hierarchy_section(cnn, vit) -> None:
-    with st.spinner(t("biases.computing")):
-        m = cka(cnn.name, vit.name)
+    m = measured("biases.cka_data", (cnn.name, vit.name), cka)
     st.caption(t("biases.hierarchy.intro", images=bi.PROBE_IMAGES))
     # CNN stages count from 0 (the stem), ViT layers from 1, as in the locality section and the reading
     stage, layer = (t("biases.hierarchy.cnn_axis"), 0), (t("biases.hierarchy.vit_axis"), 1)
@@ -165,7 +183,7 @@ def hierarchy_section(cnn, vit) -> None:
             charts.chart("biases.cka", (cnn.name, vit.name, key),
                          lambda key=key, rows=rows, cols=cols, pair=pair: cka_chart(
                              m[key], rows, cols, " × ".join(x.name for x in pair)), width="stretch")
-    st.info(words(biases_reading.cka_reading(m)))
+    st.info(reading("biases.cka_reading", (cnn.name, vit.name), lambda: biases_reading.cka_reading(m)))
     st.markdown(t("biases.hierarchy.paper"))
 
 
@@ -197,8 +215,7 @@ def order(cnn_name: str, vit_name: str) -> pd.DataFrame | None:
 
 def patches_section(cnn, vit) -> None:
     st.caption(t("biases.patches.intro"))
-    with st.spinner(t("biases.computing")):
-        df = order(cnn.name, vit.name)
+    df = measured("biases.order_data", (cnn.name, vit.name), order)
     if df is None:
         st.info(t("biases.patches.needs_shapes"))
         return
@@ -206,7 +223,7 @@ def patches_section(cnn, vit) -> None:
         with col:
             charts.chart("biases.order", (cnn.name, vit.name, test),
                          lambda test=test: order_chart(df, test, legend=test == "drop"), width="stretch")
-    st.info(words(biases_reading.order_reading(df)))
+    st.info(reading("biases.order_reading", (cnn.name, vit.name), lambda: biases_reading.order_reading(df)))
 
 
 WHO = ("cnn", "vit", "vit_zero", "vit_permuted", "vit_black")  # patch_order_rows' predictors, in the legend's order
@@ -238,17 +255,29 @@ def order_chart(df: pd.DataFrame, test: str, legend: bool) -> alt.Chart:
 # --- frequency --------------------------------------------------------------------------------------------------------
 def frequency_section(cnn, vit) -> None:
     """The shipped heat maps of the embedded cnn and vit (whatever the pickers say: the page's intro says so)."""
-    res = fo.load()
+    path = fo.FOURIER_FILE
+    version = file_version(path)
+    res = None if version is None else charts.once("biases.fourier_data", version, lambda: fo.load(path))
     if res is None:
         st.info(t("biases.fourier.missing"))
         return
     st.caption(t("biases.fourier.intro", eps=float(res["eps"]), images=int(res["images"])))
     for col, name in zip(st.columns(2), ("cnn", "vit")):
         with col:
-            inputs = (name, charts.digest(res["frequencies"]), charts.digest(res[f"error_{name}"]))
-            charts.chart("biases.fourier", inputs, lambda name=name: fourier_chart(res, name), width="content")
-    st.info(words(biases_reading.fourier_reading(res)))
+            charts.chart("biases.fourier", (name, version), lambda name=name: fourier_chart(res, name),
+                         width="content")
+    st.info(reading("biases.fourier_reading", version, lambda: biases_reading.fourier_reading(res)))
     st.markdown(t("biases.fourier.paper"))
+
+
+def file_version(path: Path) -> tuple | None:
+    """A results file's version (path, size, modification time), which names its contents for ui.charts without
+    reading them; None without the file."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return str(path), stat.st_size, stat.st_mtime_ns
 
 
 FOURIER_SIDE = 240  # px, the plot's own ("pad"): square cells, and with its axes the panel fits a phone's width
