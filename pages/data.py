@@ -14,10 +14,11 @@ from ui.i18n import t, words
 
 require_entry()
 
-hunger = hunger_results.load()
-series = hr.series_rows(hunger)
+# every results file read once per version and every reading made once per version (ui.data_views.results)
+hunger, version = views.results(hunger_results.HUNGER_FILE, hunger_results.load)
+series = views.reading("series", version, hr.series_rows, hunger)
 st.title(t("data.title"))
-if hunger is not None and (answer := vr.headline(hunger)) is not None:
+if hunger is not None and (answer := views.reading("headline", version, vr.headline, hunger)) is not None:
     st.markdown(f"**{words(answer)}**")
 st.markdown(t("data.intro"))
 
@@ -26,24 +27,28 @@ views.position_section()
 
 st.subheader(t("data.how_much_title"))
 live = st.session_state.get(views.LIVE, {})
-views.hunger_section(series, live.get("rows", []))
+views.hunger_section(series, live.get("rows", []), version)
 
-if hunger is not None and hunger.model.isin(list(hu.VARIANTS)).any():
+if hunger is not None and views.reading("has_variants", version, lambda h: h.model.isin(list(hu.VARIANTS)).any(),
+                                        hunger):
     st.subheader(t("data.variants.title"))
-    views.variants_section(hunger)
+    views.variants_section(hunger, version)
 
-if hunger is not None and len(hunger_results.converged(hunger)) and "transfer_25shot" in hunger.columns:
+converged = views.reading("converged_runs", version, lambda h: len(hunger_results.converged(h)), hunger)
+if hunger is not None and converged and "transfer_25shot" in hunger.columns:
     st.subheader(t("data.transfer.title"))
-    transfer_views.transfer_section(series, transfer.load_embedded())
+    embedded, embedded_version = views.results(transfer.EMBEDDED_FILE, transfer.load_embedded)
+    transfer_views.transfer_section(series, embedded, (version, embedded_version))
 
-if hunger is not None and hr.mad_columns(hunger) and len(hunger_results.converged(hunger)):
+if hunger is not None and hr.mad_columns(hunger) and converged:
     st.subheader(t("data.vit_learns_title"))
-    views.vit_learning_section(series)
+    views.vit_learning_section(series, version)
 
-pretraining_rows = pretraining.load()
+pretraining_rows, pretraining_version = views.results(pretraining.PRETRAINING_FILE, pretraining.load)
 if pretraining_rows is not None:
     st.subheader(t("data.pretraining.title"))
-    transfer_views.pretraining_section(pretraining_rows, pretraining.checkpoint_infos())
+    infos = pretraining.checkpoint_infos()
+    transfer_views.pretraining_section(pretraining_rows, infos, (pretraining_version, repr(infos)))
 
 with st.expander(t("data.live_title"), expanded=st.session_state.get(views.LIVE_OPEN, False)):
     views.live_controls()

@@ -7,6 +7,7 @@ import copy
 import functools
 import threading
 import time
+from collections.abc import Callable
 
 import altair as alt
 import numpy as np
@@ -44,6 +45,23 @@ def grid_vit_uniform() -> float:
     (its canvas, patch grid and class token), so that no grid size is written here."""
     net = models.build_embedded(hunger_results.MODELS["vit"], len(shapes.CLASSES))
     return att.uniform_distance_of(net, (shapes.CANVAS, shapes.CANVAS))
+
+
+def results(path, load: Callable) -> tuple[object, tuple | None]:
+    """(a results file as `load(path)` reads it, its version: the path, size and modification time), read once per
+    version and shared by every session; (None, None) without the file. The version names the rows for ui.charts
+    (their charts and readings), so no run reads, digests or reads out the same rows again."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None, None
+    version = (str(path), stat.st_size, stat.st_mtime_ns)
+    return charts.once("data.results", version, lambda: load(path)), version
+
+
+def reading(name: str, version: tuple | None, read: Callable, *rows):
+    """read(*rows), once per version of the results they come from (a core reading: a Message, a frame, a flag)."""
+    return charts.once(f"data.{name}", (version,), lambda: read(*rows))
 
 
 def _metric_labels() -> dict[str, str]:
@@ -217,35 +235,37 @@ def log_x(sizes, field: str = "train_size") -> alt.X:
                  axis=axis(values=sorted(sizes), labelExpr="datum.value >= 1000 ? datum.value / 1000 + 'k' : datum.value"))
 
 
-def hunger_section(hunger: pd.DataFrame | None, live_rows: list[dict]) -> None:
-    """How the shipped runs were made, the accuracy chart with live points, and what the data say."""
+def hunger_section(hunger: pd.DataFrame | None, live_rows: list[dict], version: tuple | None) -> None:
+    """How the shipped runs were made, the accuracy chart with live points, and what the data say (`version`: the
+    results' version, see results())."""
     if hunger is None:
         st.info(t("data.hunger.missing"))
     else:
-        st.markdown(words(hr.method(hunger)))
+        st.markdown(words(reading("method", version, hr.method, hunger)))
     if hunger is not None or live_rows:
-        inputs = (None if hunger is None else charts.digest(hunger), repr(live_rows))
-        charts.chart("data.accuracy", inputs, lambda: accuracy_chart(hunger, live_rows), width="stretch")
+        charts.chart("data.accuracy", (version, repr(live_rows)), lambda: accuracy_chart(hunger, live_rows),
+                     width="stretch")
     if hunger is None:
         return
     st.caption(t("data.hunger.caption"))
-    st.info(words(listing([m for m in (hr.reading(hunger), hr.augmentation_effect(hunger), hr.spread_reading(hunger))
-                           if m], "sentences")))
-    grid = hr.grid_of(hunger.command.iloc[0])
-    st.caption(words(hr.convergence_note(hunger, planned=len(grid.cells(tuple(sorted(set(hunger.model))))))))
-    st.markdown(words(hr.PAPERS) + "\n\n" + words(hr.against_the_papers(hunger)))
+    st.info(words(reading("hunger_reading", version, lambda rows: listing(
+        [m for m in (hr.reading(rows), hr.augmentation_effect(rows), hr.spread_reading(rows)) if m], "sentences"),
+        hunger)))
+    st.caption(words(reading("convergence", version, lambda rows: hr.convergence_note(rows, planned=len(
+        hr.grid_of(rows.command.iloc[0]).cells(tuple(sorted(set(rows.model)))))), hunger)))
+    st.markdown(words(hr.PAPERS) + "\n\n" + words(reading("papers", version, hr.against_the_papers, hunger)))
     st.download_button(t("data.hunger.download"), lambda: hunger.to_csv(index=False), "data_hunger.csv", "text/csv")
 
 
-def vit_learning_section(hunger: pd.DataFrame) -> None:
+def vit_learning_section(hunger: pd.DataFrame, version: tuple) -> None:
     """Mean attention distance per layer and position-embedding locality of every ViT run, against N."""
     st.markdown(t("data.vit_learning.intro", probe=hu.PROBE_SIZE))
-    key = (charts.digest(hunger),)
+    key = (version,)
     panels = charts.specs("data.attention_distance", key, lambda: attentiondistance_charts(hunger))
     for column, panel in zip(st.columns(len(panels)), panels):  # side by side at 1400 px, stacked on a phone
         column.vega_lite_chart(panel, width="stretch")
     charts.chart("data.locality", key, lambda: locality_chart(hunger), width="stretch")
-    st.info(words(hr.vit_learning_reading(hunger, grid_vit_uniform())))
+    st.info(words(reading("vit_learning", version, hr.vit_learning_reading, hunger, grid_vit_uniform())))
 
 
 def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.LayerChart:
@@ -395,43 +415,48 @@ def variants_charts(points: pd.DataFrame, models: list[str], colours: list[str])
             for n in sorted(set(points.n))]
 
 
-def variants_section(hunger: pd.DataFrame) -> None:
+def variants_section(hunger: pd.DataFrame, version: tuple) -> None:
     """The variants' accuracy beside the shipped CNN and ViT, what each changes and costs, and the reading."""
     st.markdown(t("data.variants.intro"))
-    acc = vr.accuracy(hunger)
-    reading = vr.reading(hunger, planned=len([c for c in hr.grid_of(hunger.command.iloc[0]).cells()
-                                              if c[0] in hu.VARIANTS]))
-    if reading is None:
+    acc = reading("variants_accuracy", version, vr.accuracy, hunger)
+    verdict = reading("variants_reading", version, lambda rows: vr.reading(rows, planned=len(
+        [c for c in hr.grid_of(rows.command.iloc[0]).cells() if c[0] in hu.VARIANTS])), hunger)
+    if verdict is None:
         st.info(t("data.variants.missing"))
         return
     names = {m: t(f"data.variants.name.{m}") for m in VARIANT_COLOURS}
-    points = pd.DataFrame([{"model": names[m], "N": f"N = {wording.fmt_n(n)}", "n": n, "accuracy": a}
-                           for m, curve in acc.items() if m in names for n, a in curve.items()])
     shown = [m for m in VARIANT_COLOURS if m in acc]
-    panels = charts.specs("data.variants", (charts.digest(hunger),), lambda: variants_charts(
-        points, [names[m] for m in shown], [VARIANT_COLOURS[m] for m in shown]))
+    panels = charts.specs("data.variants", (version,), lambda: variants_charts(pd.DataFrame(
+        [{"model": names[m], "N": f"N = {wording.fmt_n(n)}", "n": n, "accuracy": a}
+         for m, curve in acc.items() if m in names for n, a in curve.items()]),
+        [names[m] for m in shown], [VARIANT_COLOURS[m] for m in shown]))
     for column, panel in zip(st.columns(len(panels)), panels):
         column.vega_lite_chart(panel, width="stretch")
-    st.info(words(reading))
-    plain = vr.plain_rows(hunger)
-    minutes = (plain[plain.train_size.isin(set(points.n))].groupby("model").seconds.mean() / 60).round(0)
-    arch = variant_architectures().set_index("model")
+    st.info(words(verdict))
     st.markdown("\n".join("- " + t("data.variants.what_item", model=names[m], what=t(f"data.variants.what.{m}"))
                            for m in shown))
+
+    def minutes() -> pd.Series:  # minutes per run at the sizes a variant ran
+        plain, sizes = vr.plain_rows(hunger), {n for curve in acc.values() for n in curve}
+        return (plain[plain.train_size.isin(sizes)].groupby("model").seconds.mean() / 60).round(0)
+
+    arch = lambda: variant_architectures().set_index("model")  # noqa: E731  (read where a table is made)
     model = {t("data.variants.col_model"): [names[m] for m in shown]}
     # two tables, each led by the model, that wrap their cells: side by side on a laptop, one under the other and
     # inside a 390-px phone's width (one five-column table scrolled sideways there)
     size, shape = st.columns(2, gap="medium")
-    size.table(pd.DataFrame({
-        **model,
-        t("data.variants.col_parameters"): [f"{arch.loc[m, 'parameters']:,}" for m in shown],
-        t("data.variants.col_flops"): [f"{arch.loc[m, 'flops_per_image'] / 1e6:.0f}" for m in shown]}),
-        hide_index=True)
-    shape.table(pd.DataFrame({
-        **model,
-        t("data.variants.col_map"): [f"{arch.loc[m, 'last_map']}×{arch.loc[m, 'last_map']}" for m in shown],
-        t("data.variants.col_minutes"): [f"{minutes.get(m, float('nan')):.0f}" for m in shown]}),
-        hide_index=True)
+    with size:
+        charts.table("data.variants_size", (version,), lambda: pd.DataFrame({
+            **model,
+            t("data.variants.col_parameters"): [f"{arch().loc[m, 'parameters']:,}" for m in shown],
+            t("data.variants.col_flops"): [f"{arch().loc[m, 'flops_per_image'] / 1e6:.0f}" for m in shown]}),
+            hide_index=True)
+    with shape:
+        charts.table("data.variants_shape", (version,), lambda: pd.DataFrame({
+            **model,
+            t("data.variants.col_map"): [f"{arch().loc[m, 'last_map']}×{arch().loc[m, 'last_map']}" for m in shown],
+            t("data.variants.col_minutes"): [f"{minutes().get(m, float('nan')):.0f}" for m in shown]}),
+            hide_index=True)
 
 
 # --- the live run ------------------------------------------------------------------------------------------------

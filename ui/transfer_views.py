@@ -13,21 +13,21 @@ from core.experiments import pretraining_reading as pr
 from core.experiments import transfer
 from core.messages import listing, say
 from ui import charts
-from ui.data_views import (SERIES_COLOURS, axis, legend_below, log_x, panel_height, panel_title, series_of,
+from ui.data_views import (SERIES_COLOURS, axis, legend_below, log_x, panel_height, panel_title, reading, series_of,
                            series_scale, series_text)
 from ui.i18n import t, words
 
 
 # --- k-shot probes from every checkpoint ---------------------------------------------------------------------------
-def transfer_section(hunger: pd.DataFrame, embedded: pd.DataFrame | None) -> None:
+def transfer_section(hunger: pd.DataFrame, embedded: pd.DataFrame | None, versions: tuple) -> None:
+    """`versions`: the two results files' (ui.data_views.results)."""
     st.markdown(t("data.transfer.intro", targets=words(listing(say(f"shape.{c}") for c in shapes.TARGET_CLASSES)),
                   draws=transfer.DRAWS, query=transfer.QUERY_SIZE))
-    inputs = (charts.digest(hunger), None if embedded is None else charts.digest(embedded))
-    side_by_side(charts.specs("data.transfer", inputs, lambda: transfer_charts(hunger, embedded)))
+    side_by_side(charts.specs("data.transfer", versions, lambda: transfer_charts(hunger, embedded)))
     st.caption(t("data.transfer.caption"))
-    reading = hr.transfer_reading(hunger, embedded)
-    if reading is not None:
-        st.info(words(reading))
+    said = reading("transfer", versions, hr.transfer_reading, hunger, embedded)
+    if said is not None:
+        st.info(words(said))
     st.markdown(t("data.transfer.papers"))
 
 
@@ -74,11 +74,13 @@ def transfer_charts(hunger: pd.DataFrame, embedded: pd.DataFrame | None) -> list
 
 
 # --- pre-train large, fine-tune small --------------------------------------------------------------------------------
-def pretraining_section(rows: pd.DataFrame, infos: dict[str, dict]) -> None:
-    """How the transfer runs were made, target accuracy against N for the three starts, and what the data say."""
-    st.markdown(words(pr.method(rows, infos)))
-    side_by_side(charts.specs("data.pretraining", (charts.digest(rows),), lambda: pretraining_charts(rows)))
-    st.info(words(listing([m for m in (*pr.reading(rows), pr.source_note(infos)) if m], "sentences")))
+def pretraining_section(rows: pd.DataFrame, infos: dict[str, dict], version: tuple) -> None:
+    """How the transfer runs were made, target accuracy against N for the three starts, and what the data say
+    (`version`: the results file's and the checkpoints' notes', ui.data_views.results)."""
+    st.markdown(words(reading("pretraining_method", version, pr.method, rows, infos)))
+    side_by_side(charts.specs("data.pretraining", (version,), lambda: pretraining_charts(rows)))
+    st.info(words(reading("pretraining_reading", version, lambda r, i: listing(
+        [m for m in (*pr.reading(r), pr.source_note(i)) if m], "sentences"), rows, infos)))
     st.download_button(t("data.pretraining.download"), lambda: rows.to_csv(index=False), "pretraining.csv", "text/csv")
 
 
