@@ -10,6 +10,8 @@
 - `pretraining`: pre-train large, fine-tune small (`python -m core.experiments pretraining`).
 - `ship`: copy a grid cell's checkpoint into core/weights as an embedded model, with its card entry
   (`python -m core.experiments ship`).
+- `architectures`: the grid models' parameters, FLOPs and last maps, and its ViT's uniform attention distance, as
+  a file the data page reads (`python -m core.experiments architectures`).
 - `pool`: the resumable process-pool loop and CSV writing the commands share.
 - `wording`: the phrases every reading shares (sizes, seeds, the machine a run trained on).
 

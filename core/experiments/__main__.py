@@ -4,7 +4,7 @@ import sys
 
 COMMANDS = {"positions": "positions", "stability": "positions", "hunger": "hunger", "transfer": "transfer",
             "fourier": "fourier",
-            "pretraining": "pretraining", "ship": "ship"}
+            "pretraining": "pretraining", "ship": "ship", "architectures": "architectures"}
 
 
 def main(argv=None) -> None:
