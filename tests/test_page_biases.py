@@ -67,6 +67,12 @@ def test_the_frequency_section_reads_the_shipped_heat_maps(tmp_path, monkeypatch
     info = " ".join(i.value for i in page.info)
     assert ("Waves below 8 cycles per image raise the error to 2% (cnn) and 30% (vit); waves of 16 cycles or more "
             "to 50% (cnn) and 3% (vit).") in info
+    # the results computed again (the file rewritten): the page reads the new maps, not the ones it read before
+    np.savez(path, frequencies=f, eps=np.array(8.0), images=np.array(128), clean_cnn=np.array(0.02),
+             clean_vit=np.array(0.03), error_cnn=vit, error_vit=cnn)
+    again = AppTest.from_file(PAGE, default_timeout=180).run()
+    assert ("Waves below 8 cycles per image raise the error to 30% (cnn) and 2% (vit); waves of 16 cycles or more "
+            "to 3% (cnn) and 50% (vit).") in " ".join(i.value for i in again.info)
     monkeypatch.setattr(fo, "FOURIER_FILE", tmp_path / "absent.npz")
     bare = AppTest.from_file(PAGE, default_timeout=180).run()
     assert not bare.exception and any("not computed yet" in i.value for i in bare.info)
@@ -90,3 +96,6 @@ def test_another_cnn_redraws_the_charts_and_maps_with_its_own_measurements():
     # another network's receptive fields: other radii and other pictures of the CNN's stages
     assert not _datasets(page.get("vega_lite_chart")[0])[0].equals(radii)
     assert [i.proto.imgs[0].url for i in page.get("image")][0] != erf[0]
+    # and its own readings and tables: its name in the sharing reading and over its table of parameters
+    assert any("cnn-center" in i.value for i in page.info)
+    assert "**cnn-center**" in [m.value for m in page.markdown]
