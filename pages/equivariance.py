@@ -27,5 +27,8 @@ except KernelError as e:
     st.error(t("equivariance.kernel_error", error=words(e)))
     st.stop()
 
-views.shift_section(img.numpy(), kernel)
-views.chains_section(img.numpy(), kernel)
+image = img.numpy()
+# the image's and the kernel's names in ui.charts' inputs, made once a run for both sections
+keys = (views.image_key(st.session_state["eq-image"], image), views.kernel_key(kernel))
+views.shift_section(image, kernel, keys)
+views.chains_section(image, kernel, keys)

@@ -1,6 +1,7 @@
 """The equivariance page runs as a user would drive it (streamlit.testing AppTest)."""
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -9,6 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 import ui.models
 from core.models import LoadedModel, build_embedded
+from ui.equivariance_views import image_key
+from ui.images import sample
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "equivariance.py")
 
@@ -162,3 +165,43 @@ def test_the_panels_show_a_before_b_as_the_heading_names_them(app):
     assert [title for title, _ in panels] == ["**Original** x", "**Convolution**", "**Shift, then convolve (A)**",
                                               "**Convolve, then shift (B)**"]
     assert [formula for _, formula in panels[1:]] == ["f(x)", "f(T x)", "T f(x), T = shift (20, 20)"]  # A: f(T x)
+
+
+def test_another_image_draws_its_own_pictures_and_errors(app):
+    """Pictures, numbers and charts are made once per input and shared by every session: the image is one of them."""
+    urls = lambda at: [i.proto.imgs[0].url for i in at.get("image")]  # noqa: E731
+    square, square_errors, square_verdict = urls(app), chart_data(app), verdict(app)
+    app.selectbox(key="eq-image").set_value("cat").run()
+    assert not app.exception
+    assert all(a != b for a, b in zip(urls(app), square))
+    assert verdict(app) != square_verdict  # a photo reaches the border: the zero padding breaks equivariance there
+    strided = lambda d: d[d.chain == "conv + stride 2"].error.tolist()  # noqa: E731
+    assert strided(chart_data(app)) != strided(square_errors)
+
+
+def test_an_image_is_named_by_its_sample_or_else_by_its_pixels():
+    """A sample's pixels are the same for every session (the picker loads the shipped sample); an upload or a photo
+    is named by its contents, so two uploads under the same picker option are two inputs."""
+    a = np.zeros((3, 8, 8), np.float32)
+    b = a.copy()
+    b[0, 0, 0] = 1.0
+    assert image_key("upload", a) != image_key("upload", b)
+    assert image_key("upload", a) == image_key("camera", a.copy())
+    cat = sample("cat").numpy()
+    assert np.array_equal(cat, sample("cat").numpy())
+    assert image_key("cat", cat) == "sample:cat" != image_key("white square", sample("white square").numpy())
+
+
+def test_the_kernel_table_shows_the_picked_kernel(app):
+    """The preset's table is made once per (preset, size, seed): another seed shows another random kernel, the
+    one numpy's generator gives for it."""
+    def table_of(at):
+        return [[str(v) for v in row] for row in at.table[0].value.to_numpy()]
+
+    app.selectbox(key="eq_kernel").set_value("random").run()
+    app.number_input(key="eq_seed").set_value(1).run()
+    assert not app.exception
+    expected = np.random.default_rng(1).normal(size=(3, 3))
+    assert table_of(app) == [[f"{v:.3g}" for v in row] for row in expected]
+    app.number_input(key="eq_seed").set_value(2).run()
+    assert table_of(app) == [[f"{v:.3g}" for v in row] for row in np.random.default_rng(2).normal(size=(3, 3))]

@@ -9,12 +9,13 @@ import streamlit as st
 import torch
 
 from core import equivariance as eq
+from core import images
 from core.experiments import positions
 from core import pictures as pic
 from core.models import ModelError
 from core.transforms import MODES, as_kernel
 from ui import bookmarks, charts, compute, present
-from ui.i18n import name_of, t, worded, words
+from ui.i18n import current, name_of, t, worded, words
 from ui.images import sample
 from ui.models import cached_model, colours
 
@@ -28,6 +29,21 @@ MODELS = {"whole CNN feature map (embedded cnn)": "cnn", "whole ViT token map (e
 @st.cache_data(max_entries=8, ttl="15m", show_spinner=False)  # ~12 MB an entry at 512 px
 def compare(img: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode: str) -> eq.Comparison:
     return compute.run(eq.compare, torch.from_numpy(img), kernel, dx, dy, mode)
+
+
+def image_key(choice: str, image: np.ndarray) -> str:
+    """The picked image's name in ui.charts' inputs: a built-in sample's own name (the same pixels for everyone),
+    else an upload's or a photo's contents (a digest: milliseconds for a 512-px image, so made once a run)."""
+    return f"sample:{choice}" if choice in images.sample_names() else charts.digest(image)
+
+
+def kernel_key(kernel: np.ndarray) -> str:
+    return charts.digest(kernel)
+
+
+def basic_chains(kernel: np.ndarray, k_key: str) -> dict[str, eq.Chain]:
+    """eq.basic_chains(kernel), made once per kernel (read, never changed)."""
+    return charts.once("equivariance.basic_chains", (k_key,), lambda: eq.basic_chains(kernel))
 
 
 def _chains(kernel: np.ndarray, names) -> list[eq.Chain]:
@@ -89,7 +105,8 @@ def kernel_controls() -> np.ndarray:
     else:
         raw = eq.kernel_preset(preset, size, seed)
         # a plain table: its numbers wrap to the column, as wide as a phone allows, and scale with projector mode
-        st.table(pd.DataFrame(raw).map(lambda v: f"{v:.3g}"), hide_index=True, hide_header=True)
+        charts.table("equivariance.kernel", (preset, size, seed), lambda: pd.DataFrame(raw).map(lambda v: f"{v:.3g}"),
+                     hide_index=True, hide_header=True)
     st.query_params.update(kernel=preset, size=str(size), seed=str(seed))
     return raw
 
@@ -116,11 +133,12 @@ def model_loads(name: str) -> bool:
         return False
 
 
-def _show_map(col, name: str, inputs: tuple, values: torch.Tensor, vmax: float, signed: bool, title: str,
-              formula: str):
-    """One panel's map (a PNG made once per `inputs`: ui.charts) and its title and formula under it."""
+def _show_map(col, name: str, inputs: tuple, values, vmax: float, signed: bool, title: str, formula: str):
+    """One panel's map (a PNG made once per `inputs`: ui.charts; `values()` gives the map) and its title and formula
+    under it."""
     def rgb():
-        return pic.enlarge(pic.diverging_rgb(values.mean(0), vmax) if signed else pic.grey_rgb(values.mean(0), vmax))
+        m = values().mean(0)
+        return pic.enlarge(pic.diverging_rgb(m, vmax) if signed else pic.grey_rgb(m, vmax))
 
     with col:
         charts.image(name, inputs, rgb, width="stretch")
@@ -128,8 +146,9 @@ def _show_map(col, name: str, inputs: tuple, values: torch.Tensor, vmax: float, 
 
 
 @st.fragment  # the shift and the border change only the panels: rerun them alone
-def shift_section(image: np.ndarray, kernel: np.ndarray) -> None:
-    """The shift controls (bookmarkable) and the panels they drive."""
+def shift_section(image: np.ndarray, kernel: np.ndarray, keys: tuple[str, str]) -> None:
+    """The shift controls (bookmarkable) and the panels they drive; `keys`: the image's and the kernel's names in
+    ui.charts' inputs (image_key, kernel_key)."""
     h, w = image.shape[-2:]
     limit = max(h, w) + 20  # shifts larger than the image are allowed: in zeros mode everything leaves
     d = DEFAULTS
@@ -144,7 +163,7 @@ def shift_section(image: np.ndarray, kernel: np.ndarray) -> None:
     mode = c3.radio(t("equivariance.border"), MODES, key="eq_mode", horizontal=True,
                     format_func=worded(MODES, lambda m: t(f"equivariance.mode.{m}")))
     st.query_params.update(dx=str(dx), dy=str(dy), mode=mode)
-    panels_section(image, kernel, dx, dy, mode)
+    panels_section(image, kernel, keys, dx, dy, mode)
 
 
 PANELS = "eq_panels"  # the container of the four panels
@@ -156,50 +175,69 @@ PANELS_CSS = f"""<style>
 </style>"""
 
 
-def panels_section(image: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode: str) -> None:
-    """Original, f(x), f(T x) (A) and T f(x) (B) side by side, then |A - B| and the verdict."""
-    h, w = image.shape[-2:]
-    c = compare(image, kernel, dx, dy, mode)
-    st.subheader(t("equivariance.panels.subheader"))
+def panel_numbers(c: eq.Comparison, mode: str) -> dict:
+    """What the panels say about a comparison besides its maps: the three maps' shared colour scale (`vmax`, `signed`),
+    the largest |A - B| (`dmax`), whether it is equivariant, the metrics and the verdict (a Message)."""
     shown = [m.mean(0) for m in (c.conv, c.shift_then_conv, c.conv_then_shift)]
-    vmax = max(float(m.abs().max()) for m in shown) or 1.0
-    signed = min(float(m.min()) for m in shown) < 0  # a blur (no negative weight) gives no negative output
+    return {"vmax": max(float(m.abs().max()) for m in shown) or 1.0,
+            "signed": min(float(m.min()) for m in shown) < 0,  # a blur (no negative weight) gives no negative output
+            "dmax": float(c.diff.abs().amax(0).max()), "equivariant": c.equivariant, "max_err": c.max_err,
+            "gap_change": c.gap_change, "verdict": eq.verdict(c, mode)}
+
+
+def difference_rgb(c: eq.Comparison) -> np.ndarray:
+    """|A - B| (largest over channels) as a picture scaled to its maximum, or black where the paths are equivariant
+    (a map stretched to float rounding, 1e-7, would paint noise as if it were a difference)."""
+    absdiff = c.diff.abs().amax(0)
+    if c.equivariant:
+        return pic.enlarge(pic.sequential_rgb(np.zeros(absdiff.shape), 1.0))
+    return pic.enlarge(pic.sequential_rgb(absdiff, float(absdiff.max())))
+
+
+def panels_section(image: np.ndarray, kernel: np.ndarray, keys: tuple[str, str], dx: int, dy: int,
+                   mode: str) -> None:
+    """Original, f(x), f(T x) (A) and T f(x) (B) side by side, then |A - B| and the verdict. The comparison (its
+    12 MB at 512 px) is read only where something is first made for these inputs (its numbers, a picture): a warm
+    run reads the numbers and pictures made from it."""
+    h, w = image.shape[-2:]
+    inputs = (*keys, dx, dy, mode)  # the three maps share one colour scale: all of these
+
+    def comparison() -> eq.Comparison:
+        return compare(image, kernel, dx, dy, mode)
+
+    p = charts.once("equivariance.panels", inputs, lambda: panel_numbers(comparison(), mode))
+    vmax, signed = p["vmax"], p["signed"]
+    st.subheader(t("equivariance.panels.subheader"))
     st.html(PANELS_CSS)
     cols = st.container(key=PANELS).columns(4)
-    image_key = charts.digest(image)
-    inputs = (image_key, charts.digest(kernel), dx, dy, mode)  # the three maps share one colour scale: all of these
     with cols[0]:
-        charts.image("equivariance.original", (image_key,),
+        charts.image("equivariance.original", (keys[0],),
                      lambda: pic.enlarge(pic.to_uint8(image.transpose(1, 2, 0))), width="stretch")
     cols[0].markdown(t("equivariance.panels.original", width=w, height=h))
-    _show_map(cols[1], "equivariance.conv", inputs, c.conv, vmax, signed, t("equivariance.panels.conv"), "f(x)")
+    _show_map(cols[1], "equivariance.conv", inputs, lambda: comparison().conv, vmax, signed,
+              t("equivariance.panels.conv"), "f(x)")
     # A before B, as the heading names them
-    _show_map(cols[2], "equivariance.shift_then_conv", inputs, c.shift_then_conv, vmax, signed,
+    _show_map(cols[2], "equivariance.shift_then_conv", inputs, lambda: comparison().shift_then_conv, vmax, signed,
               t("equivariance.panels.shift_then_conv"), "f(T x)")
-    _show_map(cols[3], "equivariance.conv_then_shift", inputs, c.conv_then_shift, vmax, signed,
+    _show_map(cols[3], "equivariance.conv_then_shift", inputs, lambda: comparison().conv_then_shift, vmax, signed,
               t("equivariance.panels.conv_then_shift"), t("equivariance.panels.shift_formula", dx=dx, dy=dy))
     scale = t("equivariance.panels.scale_signed" if signed else "equivariance.panels.scale_photo", vmax=vmax)
     st.caption(t("equivariance.panels.caption", scale=scale))
 
     diff_col, text_col = st.columns([1, 3])
-    absdiff = c.diff.abs().amax(0)
-    dmax = float(absdiff.max())
-    if c.equivariant:  # a map stretched to float rounding (1e-7) would paint noise as if it were a difference
-        with diff_col:
-            charts.image("equivariance.difference", inputs,
-                         lambda: pic.enlarge(pic.sequential_rgb(np.zeros(absdiff.shape), 1.0)), width="stretch")
+    dmax = p["dmax"]
+    with diff_col:
+        charts.image("equivariance.difference", inputs, lambda: difference_rgb(comparison()), width="stretch")
+    if p["equivariant"]:
         diff_col.caption(t("equivariance.panels.identical_rounding", dmax=dmax) if dmax > 0 else
                          t("equivariance.panels.identical"))
     else:
-        with diff_col:
-            charts.image("equivariance.difference", inputs, lambda: pic.enlarge(pic.sequential_rgb(absdiff, dmax)),
-                         width="stretch")
         diff_col.caption(t("equivariance.panels.difference", dmax=dmax))
     with text_col:
-        (st.success if c.equivariant else st.warning)(words(eq.verdict(c, mode)))
+        (st.success if p["equivariant"] else st.warning)(words(p["verdict"]))
         m1, m2 = st.columns(2)
-        m1.metric(t("equivariance.panels.metric_map"), "0" if c.equivariant else f"{c.max_err:.3g}")
-        change = c.gap_change
+        m1.metric(t("equivariance.panels.metric_map"), "0" if p["equivariant"] else f"{p['max_err']:.3g}")
+        change = p["gap_change"]
         m2.metric(t("equivariance.panels.metric_pooled"), "—" if np.isnan(change) else f"{change:.2%}",
                   help=t("equivariance.panels.metric_pooled_help"))
         st.caption(t("equivariance.panels.correlation"))
@@ -251,43 +289,79 @@ def _error_chart(df: pd.DataFrame, title: str) -> alt.LayerChart:
     ).configure_axis(titleFontSize=13).configure_legend(titleFontSize=13, labelFontSize=13)
 
 
+def measured_curves(image: np.ndarray, kernel: np.ndarray, names: tuple[str, ...]) -> dict:
+    """What the chart section shows of the picked chains' error curves: the rows as the CSV keeps them (English
+    identifiers and words, with `reference`), whether every error is undefined (`all_zero`: f(x) is 0), which
+    charts have rows (`parts`: hand-built chains, whole networks) and the stride-2 chains' reading (`odd`)."""
+    df = measure(image, kernel, names)
+    df = df.assign(reference=np.where(df["whole_multiple"], "whole cells (exact)",
+                                      "fraction of a cell (Fourier-interpolated)"))
+    whole = df["chain"].map(_is_whole_network)
+    return {"rows": df, "all_zero": bool(df["error"].isna().all()),
+            "parts": [which for which, rows in (("hand", df[~whole]), ("whole", df[whole])) if not rows.empty],
+            "odd": eq.odd_shift_reading(df)}
+
+
+def error_chart(df: pd.DataFrame, kernel: np.ndarray, names: tuple[str, ...], which: str) -> alt.LayerChart:
+    """The hand-built chains' chart ("hand") or the whole networks' ("whole"), in the session's language."""
+    shown = df.assign(label=df["chain"].map(chain_labels(kernel, names)),
+                      reference=np.where(df["whole_multiple"], t("equivariance.chains.whole_cells"),
+                                         t("equivariance.chains.fraction")))
+    whole = shown["chain"].map(_is_whole_network)
+    if which == "hand":
+        return _error_chart(shown[~whole], t("equivariance.chains.hand_built"))
+    return _error_chart(shown[whole], t("equivariance.chains.whole_networks"))
+
+
+def stability_caption() -> str | None:
+    """The shipped shift-stability rows' reading as the chart section's caption, worded once per version of the
+    results file and language (the file is neither read nor read out on a warm run); None without the file."""
+    path = positions.STABILITY_FILE
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    version = (str(path), stat.st_size, stat.st_mtime_ns)
+
+    def caption():
+        rows = positions.load_stability(path)
+        return None if rows is None else t("equivariance.chains.stability",
+                                           reading=words(positions.stability_reading(rows)))
+    return charts.once("equivariance.stability", (version, current()), caption)
+
+
 @st.fragment  # picking chains changes only this chart
-def chains_section(image: np.ndarray, kernel: np.ndarray) -> None:
-    """Relative equivariance error against the input shift for the chains the user picks."""
+def chains_section(image: np.ndarray, kernel: np.ndarray, keys: tuple[str, str]) -> None:
+    """Relative equivariance error against the input shift for the chains the user picks; `keys` as in
+    shift_section."""
     st.subheader(t("equivariance.chains.subheader"))
-    chains = eq.basic_chains(kernel)
+    chains = basic_chains(kernel, keys[1])
     options = list(chains) + list(MODELS)
+    labels = charts.once("equivariance.chain_options", (keys[1], current()),
+                         lambda: worded(options, lambda n: option_label(chains, n)))
     picked = st.multiselect(t("equivariance.chains.pick"), options, default=default_chains(kernel), key="eq_chains",
-                            format_func=worded(options, lambda n: option_label(chains, n)), help=t("equivariance.chains.pick_help"))
+                            format_func=labels, help=t("equivariance.chains.pick_help"))
     picked = tuple(n for n in picked if n not in MODELS or model_loads(n))
     if not picked:
         st.info(t("equivariance.chains.pick_none"))
         return
-    df = measure(image, kernel, picked)
-    # the CSV keeps the English identifiers and words it always had; the chart shows the session's language
-    df["reference"] = np.where(df["whole_multiple"], "whole cells (exact)", "fraction of a cell (Fourier-interpolated)")
-    if df["error"].isna().all():
+    inputs = (*keys, picked)
+    curves_of = charts.once("equivariance.curves", inputs, lambda: measured_curves(image, kernel, picked))
+    df = curves_of["rows"]  # shared by every session: read, never changed
+    if curves_of["all_zero"]:
         st.info(t("equivariance.chains.all_zero"))
     else:
-        shown = df.assign(label=df["chain"].map(chain_labels(kernel, picked)),
-                          reference=np.where(df["whole_multiple"], t("equivariance.chains.whole_cells"),
-                                             t("equivariance.chains.fraction")))
-        whole_network = shown["chain"].map(_is_whole_network)
-        hand, whole = shown[~whole_network], shown[whole_network]
         # a chart each, one above the other, so each has its own x-axis (a whole CNN, stride 32, is measured up to
         # 64 px, the hand-built chains to ~16) and the full width (side by side, the second was cut off)
-        titles = t("equivariance.chains.hand_built"), t("equivariance.chains.whole_networks")
-        inputs = (charts.digest(image), charts.digest(kernel), picked)
-        for which, part, title in zip(("hand", "whole"), (hand, whole), titles):
-            if not part.empty:
-                charts.chart("equivariance.error", (*inputs, which), lambda part=part, title=title: _error_chart(
-                    part, title), width="stretch")
+        for which in curves_of["parts"]:
+            charts.chart("equivariance.error", (*inputs, which),
+                         lambda which=which: error_chart(df, kernel, picked, which), width="stretch")
+    # the CSV keeps the English identifiers and words it always had; the chart shows the session's language
     st.download_button(t("equivariance.chains.download"), lambda: df.to_csv(index=False), "equivariance_error.csv",
                        "text/csv")
     st.markdown(t("equivariance.chains.how"))
-    reading = eq.odd_shift_reading(df)
-    if reading is not None:
-        st.info(words(reading))
-    stability = positions.load_stability()
-    if stability is not None:
-        st.caption(t("equivariance.chains.stability", reading=words(positions.stability_reading(stability))))
+    if curves_of["odd"] is not None:
+        st.info(words(curves_of["odd"]))
+    caption = stability_caption()
+    if caption is not None:
+        st.caption(caption)
