@@ -51,9 +51,10 @@ def digest(data) -> str:
 def _finished(name: str, inputs: tuple, lang: str, projector: bool, make: Callable):
     """The one cache: `make()` once per (name, inputs, language, projector mode); every session gets the same object
     (never changed after)."""
-    # keyed by one string: Streamlit hashes a string in a few microseconds, a tuple of names and numbers item by item
-    # (a quarter of a millisecond a call, some twenty calls a run on the attention page)
-    return _made(f"{name}|{inputs!r}|{lang}|{projector:d}", make)
+    # keyed by one string, passed by keyword: Streamlit hashes a string in a few microseconds, a tuple of names and
+    # numbers item by item, and finds a positional argument's name with inspect.signature (together a quarter of a
+    # millisecond a call, some twenty calls a run on the attention page)
+    return _made(key=f"{name}|{inputs!r}|{lang}|{projector:d}", _make=make)
 
 
 @st.cache_resource(max_entries=ENTRIES, show_spinner=False)
