@@ -28,7 +28,9 @@ def _decode(data: bytes) -> tuple[torch.Tensor | None, tuple[int, int] | None, M
     return decoded.image, decoded.original_size, None
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+# one tensor per sample for every session, never changed in place (st.cache_data would unpickle a copy every run:
+# 1.6 MB for the cat)
+@st.cache_resource(max_entries=16, show_spinner=False)
 def _sample(name: str) -> tuple[torch.Tensor, tuple[int, int]]:
     img = images.load_sample(name)
     return images.fit_within(img, MAX_SIDE), (img.shape[-1], img.shape[-2])
