@@ -10,16 +10,19 @@ from core.experiments import transfer
 from ui import data_views as views
 from ui import transfer_views
 from ui import require_entry
-from ui.i18n import t, words
+from ui.i18n import t
 
 require_entry()
 
 # every results file read once per version and every reading made once per version (ui.data_views.results)
 hunger, version = views.results(hunger_results.HUNGER_FILE, hunger_results.load)
-series = views.reading("series", version, hr.series_rows, hunger)
+# the two series' rows and which sections the rows hold: (rows, variants?, converged runs?, attention columns?)
+series, has_variants, converged, has_mad = views.reading("sections", version, lambda h: (
+    hr.series_rows(h), h.model.isin(list(hu.VARIANTS)).any(), bool(len(hunger_results.converged(h))),
+    bool(hr.mad_columns(h))), hunger) if hunger is not None else (None, False, False, False)
 st.title(t("data.title"))
-if hunger is not None and (answer := views.reading("headline", version, vr.headline, hunger)) is not None:
-    st.markdown(f"**{words(answer)}**")
+if hunger is not None and (answer := views.said("headline", version, lambda h: [vr.headline(h)], hunger)[0]):
+    st.markdown(f"**{answer}**")
 st.markdown(t("data.intro"))
 
 st.subheader(t("data.where_title"))
@@ -29,18 +32,16 @@ st.subheader(t("data.how_much_title"))
 live = st.session_state.get(views.LIVE, {})
 views.hunger_section(series, live.get("rows", []), version)
 
-if hunger is not None and views.reading("has_variants", version, lambda h: h.model.isin(list(hu.VARIANTS)).any(),
-                                        hunger):
+if has_variants:
     st.subheader(t("data.variants.title"))
     views.variants_section(hunger, version)
 
-converged = views.reading("converged_runs", version, lambda h: len(hunger_results.converged(h)), hunger)
-if hunger is not None and converged and "transfer_25shot" in hunger.columns:
+if converged and "transfer_25shot" in hunger.columns:
     st.subheader(t("data.transfer.title"))
     embedded, embedded_version = views.results(transfer.EMBEDDED_FILE, transfer.load_embedded)
     transfer_views.transfer_section(series, embedded, (version, embedded_version))
 
-if hunger is not None and hr.mad_columns(hunger) and converged:
+if has_mad and converged:
     st.subheader(t("data.vit_learns_title"))
     views.vit_learning_section(series, version)
 

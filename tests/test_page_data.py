@@ -172,6 +172,22 @@ def test_the_title_asks_and_the_answer_follows_a_csv_in_which_the_cnn_wins_at_sm
     assert not any(s.value == "Is it this CNN?" for s in page.subheader)  # no variant runs in this file
 
 
+def test_a_results_file_rewritten_in_place_is_read_again(shipped):
+    """The rows and their readings are kept once per version of the file (its size and modification time), so the
+    grid writing new rows to the same file changes the page: here the ViT is made ahead of the CNN at every N."""
+    first = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert first.markdown[0].value.startswith("**Yes, on this task:")
+    rows = _hunger_rows()
+    vit = (rows.model == "vit") & (rows.augment_px == 0)
+    rows.loc[vit, "test_accuracy"] = rows.loc[vit, "train_size"].map({250: 0.45, 2000: 0.95, 16000: 0.97})
+    rows.to_csv(hunger_results.HUNGER_FILE, index=False)  # the same path as the first run read
+    again = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not again.exception
+    assert again.markdown[0].value.startswith("**No, on this task: without augmentation the ViT is ahead at every N "
+                                              "measured (250–2k).")
+    assert any(i.value.startswith("The **ViT beats the CNN at every N** measured") for i in again.info)
+
+
 def test_the_variants_section_sets_them_beside_the_shipped_series(shipped, tmp_path, monkeypatch):
     rows = _hunger_rows()
     variant = rows[(rows.model == "cnn") & (rows.augment_px == 0) & (rows.train_size == 2000)].assign(

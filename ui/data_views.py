@@ -21,10 +21,10 @@ from core.experiments import hunger_results
 from core.experiments import variants_reading as vr
 from core.experiments import wording
 from core.experiments import positions
-from core import models, shapes
-from core.messages import listing
+from core import card, models, shapes
+from core.messages import Message, listing
 from ui import charts, compute, present
-from ui.i18n import t, words
+from ui.i18n import current, t, words
 from ui.models import cached_model, colour_scale
 
 LIVE = "live_hunger"  # session state: {"rows": finished live runs, "queue": runs still to do}
@@ -51,17 +51,28 @@ def results(path, load: Callable) -> tuple[object, tuple | None]:
     """(a results file as `load(path)` reads it, its version: the path, size and modification time), read once per
     version and shared by every session; (None, None) without the file. The version names the rows for ui.charts
     (their charts and readings), so no run reads, digests or reads out the same rows again."""
+    version = version_of(path)
+    return (None, None) if version is None else (charts.once("data.results", version, lambda: load(path)), version)
+
+
+def version_of(path) -> tuple | None:
+    """A file's version for ui.charts' inputs: its path, size and modification time (None without the file)."""
     try:
         stat = path.stat()
     except FileNotFoundError:
-        return None, None
-    version = (str(path), stat.st_size, stat.st_mtime_ns)
-    return charts.once("data.results", version, lambda: load(path)), version
+        return None
+    return str(path), stat.st_size, stat.st_mtime_ns
 
 
 def reading(name: str, version: tuple | None, read: Callable, *rows):
     """read(*rows), once per version of the results they come from (a core reading: a Message, a frame, a flag)."""
     return charts.once(f"data.{name}", (version,), lambda: read(*rows))
+
+
+def said(name: str, version: tuple | None, read: Callable, *rows) -> list[str]:
+    """The Messages (or None) in the list read(*rows) returns, worded in the session's language, once per version
+    of the results and language: a section's sentences in one look-up, none worded again on a run."""
+    return charts.once(f"data.{name}", (version, current()), lambda: [words(m) for m in read(*rows)])
 
 
 def _metric_labels() -> dict[str, str]:
@@ -122,27 +133,42 @@ def position_predictions() -> tuple[dict, np.ndarray, np.ndarray, bool]:
     return {n: res[f"pred_{n}"] for n in POSITION_NAMES}, res["labels"], res["centres"], shipped
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _position_results() -> tuple[dict, np.ndarray, np.ndarray, bool, tuple[str, ...]]:
+    """position_predictions() and their key (positions_key), kept as they are for every run: no unpickled copy and
+    no digest of the arrays a run (never changed: the page only reads them)."""
+    preds, labels, centres, shipped = position_predictions()
+    return preds, labels, centres, shipped, positions_key(preds, labels, centres)
+
+
 def warm_up() -> None:
     """The shipped results, read before the first visitor asks (ui/warmup.py)."""
-    position_predictions()
+    _position_results()
 
 
 def position_section() -> None:
     """Accuracy by where the object is, for models trained on the whole frame and on the centre only."""
     try:
         with st.spinner(t("data.position.spinner")):
-            preds, labels, centres, shipped = position_predictions()
+            preds, labels, centres, shipped, key = _position_results()
     except models.ModelError as e:
         st.error(t("data.position.models_needed", error=words(e)))
         return
     if not shipped:
         st.warning(t("data.position.live_measurement"))
-    key = positions_key(preds, labels, centres)
     _position_heatmap_section(preds, labels, centres, key)
     charts.chart("data.distance", key, lambda: distance_chart(preds, labels, centres), width="stretch")
+    # the bands sentence quotes the model card's training budgets: its version is an input too
+    bands, centre = said("position", (key, version_of(card.MODEL_CARD)), _position_readings, preds, labels,
+                         centres)
+    st.info(bands)
+    st.caption(centre)
+
+
+def _position_readings(preds, labels, centres) -> list[Message]:
+    """The sentences under the distance chart: each model's accuracy near and far, and which loses more."""
     acc = positions.centre_accuracy(preds, labels, centres)
-    st.info(words(positions.bands_reading(acc, models.model_card().get("models", {}))))
-    st.caption(words(positions.centre_reading(acc)))
+    return [positions.bands_reading(acc, card.model_card().get("models", {})), positions.centre_reading(acc)]
 
 
 def positions_key(preds, labels, centres) -> tuple[str, ...]:
@@ -241,20 +267,28 @@ def hunger_section(hunger: pd.DataFrame | None, live_rows: list[dict], version: 
     if hunger is None:
         st.info(t("data.hunger.missing"))
     else:
-        st.markdown(words(reading("method", version, hr.method, hunger)))
+        method, sentences, convergence, papers, against = said("hunger", version, hunger_sentences, hunger)
+        st.markdown(method)
     if hunger is not None or live_rows:
         charts.chart("data.accuracy", (version, repr(live_rows)), lambda: accuracy_chart(hunger, live_rows),
                      width="stretch")
     if hunger is None:
         return
     st.caption(t("data.hunger.caption"))
-    st.info(words(reading("hunger_reading", version, lambda rows: listing(
-        [m for m in (hr.reading(rows), hr.augmentation_effect(rows), hr.spread_reading(rows)) if m], "sentences"),
-        hunger)))
-    st.caption(words(reading("convergence", version, lambda rows: hr.convergence_note(rows, planned=len(
-        hr.grid_of(rows.command.iloc[0]).cells(tuple(sorted(set(rows.model)))))), hunger)))
-    st.markdown(words(hr.PAPERS) + "\n\n" + words(reading("papers", version, hr.against_the_papers, hunger)))
+    st.info(sentences)
+    st.caption(convergence)
+    st.markdown(papers + "\n\n" + against)
     st.download_button(t("data.hunger.download"), lambda: hunger.to_csv(index=False), "data_hunger.csv", "text/csv")
+
+
+def hunger_sentences(rows: pd.DataFrame) -> list[Message]:
+    """The section's sentences: how the runs were made, what they say, how many converged, and the papers'
+    results beside them."""
+    planned = len(hr.grid_of(rows.command.iloc[0]).cells(tuple(sorted(set(rows.model)))))
+    return [hr.method(rows),
+            listing([m for m in (hr.reading(rows), hr.augmentation_effect(rows), hr.spread_reading(rows)) if m],
+                    "sentences"),
+            hr.convergence_note(rows, planned=planned), hr.PAPERS, hr.against_the_papers(rows)]
 
 
 def vit_learning_section(hunger: pd.DataFrame, version: tuple) -> None:
@@ -265,7 +299,7 @@ def vit_learning_section(hunger: pd.DataFrame, version: tuple) -> None:
     for column, panel in zip(st.columns(len(panels)), panels):  # side by side at 1400 px, stacked on a phone
         column.vega_lite_chart(panel, width="stretch")
     charts.chart("data.locality", key, lambda: locality_chart(hunger), width="stretch")
-    st.info(words(reading("vit_learning", version, hr.vit_learning_reading, hunger, grid_vit_uniform())))
+    st.info(*said("vit_learning", version, lambda rows: [hr.vit_learning_reading(rows, grid_vit_uniform())], hunger))
 
 
 def accuracy_chart(shipped: pd.DataFrame | None, live_rows: list[dict]) -> alt.LayerChart:
@@ -418,9 +452,8 @@ def variants_charts(points: pd.DataFrame, models: list[str], colours: list[str])
 def variants_section(hunger: pd.DataFrame, version: tuple) -> None:
     """The variants' accuracy beside the shipped CNN and ViT, what each changes and costs, and the reading."""
     st.markdown(t("data.variants.intro"))
-    acc = reading("variants_accuracy", version, vr.accuracy, hunger)
-    verdict = reading("variants_reading", version, lambda rows: vr.reading(rows, planned=len(
-        [c for c in hr.grid_of(rows.command.iloc[0]).cells() if c[0] in hu.VARIANTS])), hunger)
+    acc, verdict = reading("variants", version, lambda rows: (vr.accuracy(rows), vr.reading(rows, planned=len(
+        [c for c in hr.grid_of(rows.command.iloc[0]).cells() if c[0] in hu.VARIANTS]))), hunger)
     if verdict is None:
         st.info(t("data.variants.missing"))
         return

@@ -13,7 +13,7 @@ from core.experiments import pretraining_reading as pr
 from core.experiments import transfer
 from core.messages import listing, say
 from ui import charts
-from ui.data_views import (SERIES_COLOURS, axis, legend_below, log_x, panel_height, panel_title, reading, series_of,
+from ui.data_views import (SERIES_COLOURS, axis, legend_below, log_x, panel_height, panel_title, said, series_of,
                            series_scale, series_text)
 from ui.i18n import t, words
 
@@ -25,9 +25,8 @@ def transfer_section(hunger: pd.DataFrame, embedded: pd.DataFrame | None, versio
                   draws=transfer.DRAWS, query=transfer.QUERY_SIZE))
     side_by_side(charts.specs("data.transfer", versions, lambda: transfer_charts(hunger, embedded)))
     st.caption(t("data.transfer.caption"))
-    said = reading("transfer", versions, hr.transfer_reading, hunger, embedded)
-    if said is not None:
-        st.info(words(said))
+    if reading := said("transfer", versions, lambda *rows: [hr.transfer_reading(*rows)], hunger, embedded)[0]:
+        st.info(reading)
     st.markdown(t("data.transfer.papers"))
 
 
@@ -77,10 +76,11 @@ def transfer_charts(hunger: pd.DataFrame, embedded: pd.DataFrame | None) -> list
 def pretraining_section(rows: pd.DataFrame, infos: dict[str, dict], version: tuple) -> None:
     """How the transfer runs were made, target accuracy against N for the three starts, and what the data say
     (`version`: the results file's and the checkpoints' notes', ui.data_views.results)."""
-    st.markdown(words(reading("pretraining_method", version, pr.method, rows, infos)))
+    method, reading = said("pretraining", version, lambda r, i: [pr.method(r, i), listing(
+        [m for m in (*pr.reading(r), pr.source_note(i)) if m], "sentences")], rows, infos)
+    st.markdown(method)
     side_by_side(charts.specs("data.pretraining", (version,), lambda: pretraining_charts(rows)))
-    st.info(words(reading("pretraining_reading", version, lambda r, i: listing(
-        [m for m in (*pr.reading(r), pr.source_note(i)) if m], "sentences"), rows, infos)))
+    st.info(reading)
     st.download_button(t("data.pretraining.download"), lambda: rows.to_csv(index=False), "pretraining.csv", "text/csv")
 
 

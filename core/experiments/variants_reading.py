@@ -33,7 +33,12 @@ def vit_ahead_of_every_cnn(rows, n: int) -> bool | None:
     """Whether the plain ViT beats every CNN measured at N = `n` (the shipped one and each variant, seed 0); None
     where the ViT or no CNN variant ran there. The data page's headline says "the ViT is ahead" of CNNs only where
     this holds."""
-    acc = {m: c[n] for m, c in _curves(rows).items() if n in c}
+    return _vit_ahead(_curves(rows), n)
+
+
+def _vit_ahead(curves: dict[str, dict[int, float]], n: int) -> bool | None:
+    """vit_ahead_of_every_cnn from _curves' accuracies (the headline asks it at several N of the same curves)."""
+    acc = {m: c[n] for m, c in curves.items() if n in c}
     cnns = [acc[m] for m in CNN_MODELS if m in acc]
     if "vit" not in acc or not any(m in acc for m in VARIANTS if kind(m) == "cnn"):
         return None
@@ -113,7 +118,7 @@ def reading(rows, planned: int | None = None) -> Message | None:
 def headline(rows) -> Message | None:
     """The data page's short answer to its title's question, from the converged runs: who is ahead at which sizes
     without augmentation and with it, and, where the variants ran, whether "the ViT is ahead" holds for every CNN."""
-    test = summary(converged(rows))
+    test = summary(rows)  # of the converged rows
     parts = []
     for aug in (0, AUGMENT_PX):
         cnn, vit = test.get(series_name("cnn", aug), {}), test.get(series_name("vit", aug), {})
@@ -136,7 +141,8 @@ def headline(rows) -> Message | None:
         return None
     plain = test.get("cnn", {}), test.get("vit", {})
     small = [n for n in sorted(set(plain[0]) & set(plain[1])) if plain[1][n][0] > plain[0][n][0]]
-    held = {n: vit_ahead_of_every_cnn(rows, n) for n in small}
+    curves = _curves(rows) if small else {}
+    held = {n: _vit_ahead(curves, n) for n in small}
     checked = [n for n, v in held.items() if v is not None]
     if checked:
         broken = [n for n in checked if not held[n]]
