@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import attention as att
+from core.experiments import architectures
 from core.experiments import hunger as hu
 from core.experiments import hunger_reading as hr
 from core.experiments import hunger_results
@@ -40,11 +40,16 @@ METRICS = ("test_accuracy", "train_accuracy")
 
 
 @st.cache_resource(show_spinner=False)
+def grid_architectures() -> dict:
+    """The grid's architectures as facts (core.experiments.architectures): the shipped file, else measured here
+    (building the grid's models: seconds of timm and torch)."""
+    return architectures.load() or architectures.measure()
+
+
 def grid_vit_uniform() -> float:
     """Uniform attention's mean distance on the data-hunger grid's ViT, read from the architecture the grid builds
     (its canvas, patch grid and class token), so that no grid size is written here."""
-    net = models.build_embedded(hunger_results.MODELS["vit"], len(shapes.CLASSES))
-    return att.uniform_distance_of(net, (shapes.CANVAS, shapes.CANVAS))
+    return grid_architectures()["vit_uniform_distance"]
 
 
 def results(path, load: Callable) -> tuple[object, tuple | None]:
@@ -422,10 +427,9 @@ VARIANT_COLOURS = {"cnn": models.EMBEDDED["cnn"].colour, "vit": models.EMBEDDED[
                    "cnn-cifar": "#17becf", "cnn-circular": "#9edae5", "cnn-s2": "#7f7f7f", "vit-convstem": "#ff9896"}
 
 
-@st.cache_data(show_spinner=False)
 def variant_architectures() -> pd.DataFrame:
-    """Each grid model's parameters, FLOPs per image and last map (built once per server: torch)."""
-    return pd.DataFrame([dict(vr.architecture(m), model=m) for m in VARIANT_COLOURS])
+    """Each grid model's parameters, FLOPs per image and last map."""
+    return pd.DataFrame([dict(grid_architectures()["models"][m], model=m) for m in VARIANT_COLOURS])
 
 
 def variants_charts(points: pd.DataFrame, models: list[str], colours: list[str]) -> list[alt.LayerChart]:
