@@ -32,12 +32,13 @@ with c_cls:
     chosen = views.class_picker([cnn, vit])
 
 img_np = img.numpy()
+image = views.image_key(st.session_state.get("ex-image"), img_np)  # the image's name in what is made once per input
 shown = []
 for col, lm in zip(columns, (cnn, vit)):
     with col:
         try:
             with st.spinner(t("explain.computing", model=lm.name)):
-                shown.append((col, lm, views.explanation(lm.name, img_np, chosen)))
+                shown.append((col, lm, views.explained(lm.name, img_np, image, chosen)))
         except ex.ExplainError as err:
             st.error(t("explain.cannot", model=lm.name, error=words(err)))
 grid = faithfulness.common_grid(m.shape for _, _, e in shown for m in e.native.values()) if shown else None
@@ -45,10 +46,10 @@ faith = {}
 for col, lm, e in shown:
     with col:
         with st.spinner(t("explain.computing", model=lm.name)):
-            faith[lm.name] = views.measured_faithfulness(lm.name, img_np, chosen, grid)
-        views.model_column(lm, img_np, e, faith[lm.name])
+            faith[lm.name] = views.faithful(lm.name, img_np, image, chosen, grid)
+        views.model_column(lm, img_np, image, chosen, e, faith[lm.name], grid)
 
 if shown:
-    views.faithfulness_section([e for _, _, e in shown], faith, grid)
+    views.faithfulness_section([e for _, _, e in shown], faith, grid, image, chosen)
 with st.expander(t("explain.methods_title")):
     st.markdown(t("explain.methods_body"))

@@ -83,3 +83,23 @@ def test_the_chinese_page_words_the_reading_and_the_maps():
     assert any(m.value.startswith("**vit** 解释的是 **星形**") for m in at.markdown)
     assert at.info[0].value.startswith("没有哪张图在两种基线下都领先另一张超过 0.05")
     assert captions(at)[2].startswith("**注意力**（8×8 的图）")
+
+
+def test_another_image_in_the_same_session_is_read_and_scored_anew(app):
+    """What the page makes once per input is keyed by the image: the star's readings are not the two objects'."""
+    star_scores = app.table[0].value
+    app.selectbox(key="ex-image").set_value("star and cross (64×64)").run()
+    assert not app.exception
+    assert app.info[0].value.startswith("**Two objects: the distractor case.**")
+    assert "raised the class's probability above the untouched image's" in app.info[1].value
+    assert not app.table[0].value.equals(star_scores)
+
+
+def test_the_scores_are_written_with_three_decimals_most_faithful_first(app):
+    scores = app.table[0].value
+    blur = [float(v) for v in scores["score, blur ↑"]]
+    assert blur == sorted(blur, reverse=True)
+    # every score is insertion area minus deletion area (Petsiuk et al.'s two areas), to the shown decimals
+    for _, row in scores.iterrows():
+        assert all(len(row[c].split(".")[1]) == 3 for c in ("deletion area ↓", "insertion area ↑", "score, blur ↑"))
+        assert abs(float(row["insertion area ↑"]) - float(row["deletion area ↓"]) - float(row["score, blur ↑"])) <= 0.0015

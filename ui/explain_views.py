@@ -9,10 +9,10 @@ import streamlit as st
 import torch
 
 from core import explain as ex
-from core import faithfulness
+from core import faithfulness, images
 from core import pictures as pic
 from ui import bookmarks, charts, compute, present
-from ui.i18n import name_of, t, worded, words
+from ui.i18n import current, name_of, t, worded, words
 from ui.images import sample
 from ui.models import cached_model
 
@@ -24,10 +24,12 @@ METHOD_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab0
 MAPS = "ex_maps"  # the containers of each row of two maps
 SCORES = "ex_scores"  # the container of the scores table
 # a phone keeps each row's two maps side by side (Streamlit would stack them, one 358-px map a screen), and the
-# scores table's seven columns closer together, so that it fits the phone's width
+# scores table's seven columns closer together, so that it fits the phone's width; the scores table's four columns of
+# numbers (written as strings, see scores_frame) stay aligned right, as st.table aligns numbers
 PHONE_CSS = f"""<style>
 [class*="st-key-{MAPS}"] [data-testid="stHorizontalBlock"] {{ flex-wrap: nowrap !important; }}
 [class*="st-key-{MAPS}"] [data-testid="stColumn"] {{ min-width: 0 !important; }}
+.st-key-{SCORES} td:nth-child(n+4) {{ text-align: right !important; }}
 {present.PHONE} {{ .st-key-{SCORES} th, .st-key-{SCORES} td {{ padding: 0.25rem 0.2rem !important; }} }}
 </style>"""
 
@@ -46,6 +48,26 @@ def measured_faithfulness(model_name: str, img: np.ndarray, class_name: str,
     e = explanation(model_name, img, class_name)
     return compute.run(faithfulness.measure, cached_model(model_name), torch.from_numpy(img), e.class_idx, e.native,
                        grid)
+
+
+def image_key(choice: str | None, img: np.ndarray) -> str:
+    """The picked image's name in ui.charts' inputs: a built-in sample's own name (the same pixels for everyone),
+    else an upload's or a photo's contents."""
+    return f"sample:{choice}" if choice in images.sample_names() else charts.digest(img)
+
+
+def explained(model_name: str, img: np.ndarray, image: str, class_name: str) -> ex.Explanation:
+    """explanation(...), kept as it is once per (model, image key, class) for every session (read, never changed):
+    no hashing of the image and no unpickled copy on a run."""
+    return charts.once("explain.explanation", (model_name, image, class_name),
+                       lambda: explanation(model_name, img, class_name))
+
+
+def faithful(model_name: str, img: np.ndarray, image: str, class_name: str,
+             grid: tuple[int, int]) -> dict[str, faithfulness.Faithfulness]:
+    """measured_faithfulness(...), kept as it is once per (model, image key, class, grid), like explained."""
+    return charts.once("explain.faithfulness", (model_name, image, class_name, grid),
+                       lambda: measured_faithfulness(model_name, img, class_name, grid))
 
 
 def warm_up() -> None:
@@ -69,12 +91,23 @@ def class_picker(models) -> str:
     return choice
 
 
-def model_column(lm, img: np.ndarray, e: ex.Explanation, faith: dict[str, faithfulness.Faithfulness]) -> None:
-    """The model's answer for the class, then each map over the image with its two areas on the common grid."""
-    st.markdown(t("explain.explains", model=lm.name, cls=name_of("shape", lm.class_names[e.class_idx]),
-                  p=float(e.probs[e.class_idx])))
+def model_column(lm, img: np.ndarray, image: str, class_name: str, e: ex.Explanation,
+                 faith: dict[str, faithfulness.Faithfulness], grid: tuple[int, int]) -> None:
+    """The model's answer for the class, then each map over the image with its two areas on the common grid
+    (`image`, `class_name` and `grid` name what `e` and `faith` were made of: image_key, the class picked)."""
+    def texts() -> tuple[str, list[str]]:
+        answer = t("explain.explains", model=lm.name, cls=name_of("shape", lm.class_names[e.class_idx]),
+                   p=float(e.probs[e.class_idx]))
+        under = []
+        for method in e.maps:
+            c, (h, w) = faith[method].curves[faithfulness.BASELINES[0]], e.native[method].shape
+            under.append(t("explain.map_caption", method=t(f"explain.method.{method}"), rows=h, cols=w,
+                           deletion=c.deletion_auc, insertion=c.insertion_auc))
+        return answer, under
+
+    answer, under = charts.once("explain.column", (lm.name, image, class_name, grid, current()), texts)
+    st.markdown(answer)
     methods = list(e.maps)
-    image = charts.digest(img)
 
     def picture(method: str) -> np.ndarray:
         rgb = pic.to_uint8(pic.overlay(lm.seen(torch.from_numpy(img)), torch.from_numpy(e.maps[method])).numpy())
@@ -86,9 +119,7 @@ def model_column(lm, img: np.ndarray, e: ex.Explanation, faith: dict[str, faithf
             with col:  # the map is the model's for this image and class: made once per (model, image, class, method)
                 charts.image("explain.map", (lm.name, image, e.class_idx, method), lambda method=method: picture(method),
                              width="stretch")
-            c, (h, w) = faith[method].curves[faithfulness.BASELINES[0]], e.native[method].shape
-            col.markdown(t("explain.map_caption", method=t(f"explain.method.{method}"), rows=h, cols=w,
-                           deletion=c.deletion_auc, insertion=c.insertion_auc))
+            col.markdown(under[methods.index(method)])
 
 
 def curves_frame(e: ex.Explanation, faith: dict[str, faithfulness.Faithfulness]) -> pd.DataFrame:
@@ -121,33 +152,48 @@ def curves_chart(df: pd.DataFrame, curve: str, colours: dict[str, str], top: flo
 
 
 def scores_frame(explanations: list[ex.Explanation], faith: dict[str, dict]) -> pd.DataFrame:
+    """One row per map, the most faithful under the blur baseline first; the areas and scores written with three
+    decimals, as strings (a pandas Styler's formatting would be redone on every run)."""
+    numbers = [t("explain.col.deletion"), t("explain.col.insertion"), t("explain.col.score_blur"),
+               t("explain.col.score_mean")]
     rows = [{t("explain.col.model"): e.model, t("explain.col.method"): t(f"explain.method.{m}"),
              t("explain.col.resolution"): "{}×{}".format(*e.native[m].shape),
-             t("explain.col.deletion"): round(f.curves["blur"].deletion_auc, 3),
-             t("explain.col.insertion"): round(f.curves["blur"].insertion_auc, 3),
-             t("explain.col.score_blur"): round(f.score("blur"), 3), t("explain.col.score_mean"): round(f.score("mean"), 3)}
+             numbers[0]: round(f.curves["blur"].deletion_auc, 3), numbers[1]: round(f.curves["blur"].insertion_auc, 3),
+             numbers[2]: round(f.score("blur"), 3), numbers[3]: round(f.score("mean"), 3)}
             for e in explanations for m, f in faith[e.model].items()]
-    return pd.DataFrame(rows).sort_values(t("explain.col.score_blur"), ascending=False)
+    table = pd.DataFrame(rows).sort_values(numbers[2], ascending=False)
+    return table.assign(**{c: table[c].map("{:.3f}".format) for c in numbers})
 
 
-def faithfulness_section(explanations: list[ex.Explanation], faith: dict[str, dict], grid: tuple[int, int]) -> None:
+def faithfulness_section(explanations: list[ex.Explanation], faith: dict[str, dict], grid: tuple[int, int],
+                         image: str, class_name: str) -> None:
+    """The curves, the reading and the scores of the shown models' maps; `image`, `class_name` and `grid` name what
+    they were made of (as in model_column), so each is made once per input and language for every session."""
+    pair = (tuple(e.model for e in explanations), image, class_name, grid)
     st.subheader(t("explain.faith_title"))
     st.markdown(t("explain.faith_intro", rows=grid[0], cols=grid[1], margin=faithfulness.MARGIN))
-    methods = dict.fromkeys(t(f"explain.method.{m}") for e in explanations for m in e.maps)
-    colours = dict(zip(methods, METHOD_COLOURS * len(methods)))
-    frames = [curves_frame(e, faith[e.model]) for e in explanations]
-    top = max(1.0, *(float(df["relative"].max()) for df in frames))
-    # every chart shares the colours and the y scale of all: keyed by every model's curves
-    shared = (tuple(colours), *(charts.digest(df) for df in frames))
+
+    def curves():
+        methods = dict.fromkeys(t(f"explain.method.{m}") for e in explanations for m in e.maps)
+        frames = [curves_frame(e, faith[e.model]) for e in explanations]
+        return (dict(zip(methods, METHOD_COLOURS * len(methods))), frames,
+                max(1.0, *(float(df["relative"].max()) for df in frames)))
+
+    # every chart shares the colours and the y scale of all: made together, and keyed by the pair
+    colours, frames, top = charts.once("explain.curves_frames", (pair, current()), curves)
     for col, e, df in zip(st.columns(len(explanations), gap="large"), explanations, frames):
         with col:
             st.markdown(f"**{e.model}**")
             for curve in ("deletion", "insertion"):
-                charts.chart("explain.curves", (*shared, e.model, curve),
+                charts.chart("explain.curves", (pair, e.model, curve),
                              lambda df=df, curve=curve: curves_chart(df, curve, colours, top), width="stretch")
-    scored = [faithfulness.Scored(e.model, m, f) for e in explanations for m, f in faith[e.model].items()]
-    st.info("  \n".join(words(m) for m in faithfulness.reading(scored)))
-    table = scores_frame(explanations, faith)
+
+    def reading() -> str:
+        scored = [faithfulness.Scored(e.model, m, f) for e in explanations for m, f in faith[e.model].items()]
+        return "  \n".join(words(m) for m in faithfulness.reading(scored))
+
+    st.info(charts.once("explain.reading", (pair, current()), reading))
     # a table wraps its cells: inside a phone's width (a dataframe scrolled sideways)
-    st.container(key=SCORES).table(table.style.format(precision=3), hide_index=True)
+    with st.container(key=SCORES):
+        charts.table("explain.scores", pair, lambda: scores_frame(explanations, faith), hide_index=True)
     st.markdown(t("explain.mixes", margin=faithfulness.MARGIN))
