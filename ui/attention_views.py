@@ -41,8 +41,10 @@ class Analysis:
 
 
 # Each cached result has three names by role: `_compute_<x>` runs the model (uncached), `_cached_<x>` is its
-# st.cache_data entry (by model name), `<x>` is what a page calls (the cached one, with a spinner).
-@st.cache_data(max_entries=8, ttl="15m", show_spinner=False)
+# cache entry (by model name), `<x>` is what a page calls (the cached one, with a spinner). Resources, not data: one
+# object for every session, never changed in place (st.cache_data would unpickle a copy of the attention maps, the
+# embeddings' pictures and distances on every run of every visitor)
+@st.cache_resource(max_entries=8, ttl="15m", show_spinner=False)
 def _cached_analysis(model_name: str, img: np.ndarray) -> Analysis:
     return compute.run(_compute_analysis, cached_model(model_name), img)
 
@@ -70,7 +72,7 @@ def _compute_analysis(lm, img: np.ndarray) -> Analysis:
                     attn[0].numpy(), logits.softmax(-1)[0].numpy())
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _batch_distance(model_name: str, n: int = 32) -> np.ndarray:
     lm = cached_model(model_name)
     images, _, _ = shapes.make_dataset(n, seed=0)
@@ -83,7 +85,7 @@ def batch_distance(model_name: str, n: int = 32) -> np.ndarray:
         return _batch_distance(model_name, n)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=8, show_spinner=False)
 def embeddings(model_name: str):
     """(PCA tiles image, explained ratios) or why not (a Message), and (the pos-embed similarity [gh, gw, gh, gw],
     its locality) or why not (a Message)."""
@@ -101,7 +103,7 @@ def embeddings(model_name: str):
     return pca, sim
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=16, show_spinner=False)
 def _cached_cam(model_name: str, img: np.ndarray):
     return compute.run(_compute_cam, cached_model(model_name), img)
 
@@ -540,7 +542,8 @@ def _attention_distance(model_name: str, res: Analysis) -> None:
                     format_func=worded(overs, lambda o: t("attention.distance.this_image" if o == "this image"
                                                           else "attention.distance.samples")))
     if over == "this image":
-        dist = att.mean_attention_distance(torch.from_numpy(res.attn), geo.grid_size, geo.patch_size, P).numpy()
+        dist = charts.once("attention.distance_this", res.inputs, lambda: att.mean_attention_distance(
+            torch.from_numpy(res.attn), geo.grid_size, geo.patch_size, P).numpy())
     else:
         dist = batch_distance(model_name)
 
