@@ -167,11 +167,14 @@ def shift_section(image: np.ndarray, kernel: np.ndarray, keys: tuple[str, str]) 
 
 
 PANELS = "eq_panels"  # the container of the four panels
+DIFFERENCE = "eq_difference"  # the row of |A - B| and the verdict
 # a phone shows the four panels two a row (Streamlit would stack them, one 358-px panel a screen): x beside f(x), A
-# beside B
+# beside B; and |A - B|, stacked above the verdict, as wide as one of them
 PANELS_CSS = f"""<style>
 {present.PHONE} {{ .st-key-{PANELS} [data-testid="stColumn"] {{
-  min-width: calc(50% - 0.5rem) !important; flex: 1 1 calc(50% - 0.5rem) !important; }} }}
+  min-width: calc(50% - 0.5rem) !important; flex: 1 1 calc(50% - 0.5rem) !important; }}
+  .st-key-{DIFFERENCE} [data-testid="stColumn"]:first-child {{
+  min-width: 0 !important; flex: 0 0 calc(50% - 0.5rem) !important; }} }}
 </style>"""
 
 
@@ -224,7 +227,7 @@ def panels_section(image: np.ndarray, kernel: np.ndarray, keys: tuple[str, str],
     scale = t("equivariance.panels.scale_signed" if signed else "equivariance.panels.scale_photo", vmax=vmax)
     st.caption(t("equivariance.panels.caption", scale=scale))
 
-    diff_col, text_col = st.columns([1, 3])
+    diff_col, text_col = st.container(key=DIFFERENCE).columns([1, 3])
     dmax = p["dmax"]
     with diff_col:
         charts.image("equivariance.difference", inputs, lambda: difference_rgb(comparison()), width="stretch")
