@@ -213,3 +213,22 @@ def test_the_chart_and_the_frame_follow_the_scene(app):
     app.number_input(key="bg_seed").set_value(7).run()  # back: the first scene's chart and frame again
     assert sweep(app).p_target.tolist() == before.p_target.tolist()
     assert app.get("image")[0].proto.imgs[0].url == frame.url
+
+
+def _swept(at) -> list[float]:
+    """The sweep chart's probabilities of the target (its dataset with them, beside the boundary rules')."""
+    tables = [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in at.get("vega_lite_chart")[0].proto.datasets]
+    return next(t for t in tables if "p_target" in t.columns).p_target.tolist()
+
+
+def test_another_photo_under_the_same_region_is_swept_anew(app):
+    """What the page makes once per scene names a region's photo by its contents: the same rectangle cut from
+    another photo is another object, with other probabilities, numbers and frame; the first photo's come back."""
+    app.selectbox(key="shape").set_value("region of an image").run()
+    cat = (_swept(app), app.dataframe[0].value, app.get("image")[0].proto.imgs[0].url)
+    app.selectbox(key="sens-image").set_value("coffee").run()
+    assert not app.exception and not app.error
+    coffee = (_swept(app), app.dataframe[0].value, app.get("image")[0].proto.imgs[0].url)
+    assert not np.allclose(coffee[0], cat[0]) and not coffee[1].equals(cat[1]) and coffee[2] != cat[2]
+    app.selectbox(key="sens-image").set_value("cat").run()
+    assert _swept(app) == cat[0] and app.dataframe[0].value.equals(cat[1])

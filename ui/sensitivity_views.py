@@ -1,7 +1,9 @@
 """Drawing and caching for the sensitivity page (the numbers come from core.sensitivity)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, fields
+from functools import cached_property
 
 import altair as alt
 import numpy as np
@@ -16,7 +18,7 @@ from core.experiments import positions
 from core.images import resize_to
 from core.models import total_stride
 from ui import bookmarks, charts, compute, present, table_height
-from ui.i18n import Message, listing, name_of, t, worded, words
+from ui.i18n import Message, current, listing, name_of, t, worded, words
 from ui.images import image_picker
 from ui.models import cached_model, colour_scale
 
@@ -77,6 +79,13 @@ class Scene:
     def background_image(self) -> torch.Tensor:
         return sen.make_background(self.background, (self.canvas, self.canvas), self.bg_seed)
 
+    @cached_property
+    def key(self) -> tuple:
+        """Every field, the photo named by its contents: the scene's name in ui.charts' inputs (its repr would
+        spell out the photo's bytes); worked out once a scene."""
+        return tuple(hashlib.blake2b(v, digest_size=16).hexdigest() if f.name == "photo" and v is not None else v
+                     for f in fields(self) for v in [getattr(self, f.name)])
+
 
 DEFAULT_SCENE = Scene(shape="star", size=20, angle=0, colour="#ffd21e", background="noisy gradient", bg_seed=7,
                       path="horizontal", step=1)
@@ -113,6 +122,17 @@ def canvas_for(names) -> int:
 def scene_path(scene: Scene) -> sen.Path:
     step = max(1, round(scene.step * scene.canvas / BASE))
     return sen.make_path(scene.path, scene.sprite().shape, (scene.canvas, scene.canvas), step)
+
+
+def made_path(scene: Scene) -> sen.Path:
+    """scene_path(scene), made once per scene for every session (the sprite is drawn to size the path)."""
+    return charts.once("sensitivity.path", (scene.key,), lambda: scene_path(scene))
+
+
+def swept(scene: Scene, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """cached_sweep(scene, names), kept as it is once per (scene, models) for every session (read, never changed): no
+    hashing of the scene and no unpickled copy of the probabilities on a run."""
+    return charts.once("sensitivity.sweep", (scene.key, names), lambda: cached_sweep(scene, names))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -187,10 +207,10 @@ def _tooltip(*fields: str) -> list:
 HEATMAP = 135  # px a side: two heatmaps a row, with their y axis, fit a phone's 358-px column (the legend sits above)
 
 
-def chart(table: pd.DataFrame, path: sen.Path, loaded: dict, canvas: int, key: str):
-    """Line chart (or heatmaps for a grid) with a click selection, its spec made once per sweep (the table, the
-    models, the canvas); returns the selection event."""
-    inputs = (charts.digest(table), tuple(loaded), canvas, path.kind)
+def chart(table: pd.DataFrame, path: sen.Path, loaded: dict, canvas: int, sweep: tuple, key: str):
+    """Line chart (or heatmaps for a grid) with a click selection, its spec made once per sweep (`sweep`: the
+    scene's key and the models, which fix the table and the canvas); returns the selection event."""
+    inputs = (sweep, canvas, path.kind)
     if path.kind == "grid":
         return charts.chart("sensitivity.sweep", inputs, lambda: sweep_chart(table, path, loaded, canvas),
                             on_select="rerun", key=key)
@@ -286,10 +306,13 @@ def metrics_tables(metrics: dict, targets: dict, loaded: dict, scene: Scene) -> 
     return pd.DataFrame(right), pd.DataFrame(steady)
 
 
-def numbers(metrics: dict, targets: dict, loaded: dict, scene: Scene) -> None:
-    """The two tables of metrics_tables, side by side where there is room (one above the other on a phone)."""
-    for column, table in zip(st.columns(2), metrics_tables(metrics, targets, loaded, scene)):
-        column.dataframe(table, hide_index=True, width="stretch", height=table_height(len(table)))
+def numbers(metrics: dict, targets: dict, loaded: dict, scene: Scene, sweep: tuple) -> None:
+    """The two tables of metrics_tables, side by side where there is room (one above the other on a phone), each
+    converted once per sweep (`sweep`: the scene's key and the models) and language."""
+    for i, column in enumerate(st.columns(2)):
+        table = charts.arrow(f"sensitivity.numbers{i}", sweep,
+                             lambda i=i: metrics_tables(metrics, targets, loaded, scene)[i])
+        column.dataframe(table, hide_index=True, width="stretch", height=table_height(table.num_rows))
 
 
 def step_caption(path: sen.Path, loaded: dict, canvas: int) -> str:
@@ -379,7 +402,7 @@ def scene_controls() -> tuple[dict, list[str], str]:
                          help=t("sensitivity.step_help", line=D.step, grid=GRID_STEP))
         st.header(t("sensitivity.models"))
         custom = st.text_input(t("sensitivity.custom"), placeholder="timm:resnet18", key="custom")
-    st.query_params.update(shape=shape, path=kind, models=",".join(chosen))
+    bookmarks.keep(shape=shape, path=kind, models=",".join(chosen))
     return (dict(shape=shape, size=size, angle=angle, colour=colour, background=background, bg_seed=int(bg_seed),
                  path=kind, step=step), chosen, custom)
 
@@ -403,11 +426,26 @@ def region_controls(canvas: int) -> tuple[tuple[int, int, int, int], torch.Tenso
 
 
 def shift_readings(loaded: dict) -> None:
-    """What the shipped stability measurements say about the picked models: anti-aliasing, shift augmentation."""
-    stability = positions.load_stability()
-    if stability is not None and {"cnn", "cnn-aa"} & set(loaded):
-        st.caption(t("sensitivity.anti_aliasing", reading=words(positions.stability_reading(stability))))
-    for augmented, plain in models.augmentation_pairs():  # what shift augmentation did, measured the same way
-        reading = positions.stability_reading(stability, augmented, plain) if stability is not None else None
-        if reading is not None and {augmented, plain} & set(loaded):
-            st.caption(t("sensitivity.augmentation", reading=words(reading)))
+    """What the shipped stability measurements say about the picked models: anti-aliasing, shift augmentation;
+    read and worded once per version of the results file (path, size, modification time), models and language."""
+    path = positions.STABILITY_FILE
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return
+    version = (str(path), stat.st_size, stat.st_mtime_ns)
+
+    def captions() -> list[str]:
+        stability, out = positions.load_stability(path), []
+        if stability is None:
+            return out
+        if {"cnn", "cnn-aa"} & set(loaded):
+            out.append(t("sensitivity.anti_aliasing", reading=words(positions.stability_reading(stability))))
+        for augmented, plain in models.augmentation_pairs():  # what shift augmentation did, measured the same way
+            reading = positions.stability_reading(stability, augmented, plain)
+            if reading is not None and {augmented, plain} & set(loaded):
+                out.append(t("sensitivity.augmentation", reading=words(reading)))
+        return out
+
+    for caption in charts.once("sensitivity.shift_readings", (version, tuple(loaded), current()), captions):
+        st.caption(caption)
