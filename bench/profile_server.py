@@ -2,6 +2,7 @@
 `--sessions` sessions open one page at once.
 
 usage: python -m bench.profile_server attention [--sessions 60] [--query lang=zh] [--top 25] [--out FILE.prof]
+       python -m bench.profile_server "" --app bench/floor_app.py       # the one-slider floor, for comparison
 
 bench.profile_page profiles one page's file under AppTest; this profiles what a server does for a class: the app's
 frame (navigation, language picker, projector switch) and the page, every session's run, on a fresh
@@ -10,7 +11,8 @@ wraps ScriptRunner._run_script in a cProfile timed by the script thread's CPU cl
 profiled since the last signal (and their count and unprofiled CPU) and starts afresh. As bench.page_load: wait for
 the warm-up, one unmeasured visitor (every result cached), a signal, the class, a signal.
 
-Printed: the script thread's CPU per run (under the profiler, so slower than unprofiled), where its time goes by
+Printed: the script thread's CPU per run (under the profiler, so slower than unprofiled), the messages a run sends,
+where its time goes by
 library (each function's own time, by the package its file is in: the lab's code, Streamlit, pandas, pyarrow,
 Altair, Pillow, protobuf; Python's builtins and standard library count for the library that called them), and the
 lab's functions with the most cumulative time.
@@ -74,6 +76,14 @@ def _install(out: Path) -> None:
     signal.signal(signal.SIGUSR1, dump)
 
 
+def messages_per_run(stats: pstats.Stats, runs: int) -> float:
+    """ForwardMsgs a script run sends (elements, blocks, page and state messages): each costs the server its proto,
+    its serialisation and hash, and a wake-up of the event loop, whatever the element."""
+    sent = sum(nc for (file, _line, func), (_cc, nc, _tt, _ct, _callers) in stats.stats.items()
+               if func == "enqueue" and file.endswith("scriptrunner_utils/script_run_context.py"))
+    return sent / max(runs, 1)
+
+
 def by_library(stats: pstats.Stats) -> list[tuple[str, float]]:
     """Own (not cumulative) seconds per LIBRARIES entry, largest first. Python's own functions (builtins, the
     standard library: copy.deepcopy, threading, isinstance) count for the library whose code called them most (their
@@ -115,17 +125,19 @@ async def _profile(url: str, pid: int, out: Path, sessions: int, page: str, quer
     return {"load": result, **signalled()}
 
 
-def profile_server(page: str, sessions: int = 60, query: str = "", out: Path | None = None) -> dict:
+def profile_server(page: str, sessions: int = 60, query: str = "", out: Path | None = None,
+                   app: str = "streamlit_app.py") -> dict:
     from bench import loadgen
 
     out = Path(out or f"/tmp/profile_server_{page or 'home'}.prof").resolve()
     for stale in (out, out.with_suffix(".json")):
         stale.unlink(missing_ok=True)
     os.environ["IBL_PROFILE_OUT"] = str(out)  # the server inherits it
-    with loadgen.serve("streamlit_app.py", runner="bench.profile_server") as (url, pid):
+    with loadgen.serve(app, runner="bench.profile_server") as (url, pid):
         r = asyncio.run(_profile(url, pid, out, sessions, page, query))
     stats = pstats.Stats(str(out))
-    return {**r, "out": str(out), "stats": stats, "profiled_s": stats.total_tt, "libraries": by_library(stats)}
+    return {**r, "out": str(out), "stats": stats, "profiled_s": stats.total_tt, "libraries": by_library(stats),
+            "messages_per_run": messages_per_run(stats, r["runs"])}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -134,13 +146,15 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--sessions", type=int, default=60)
     ap.add_argument("--query", default="", help="the page's query string, e.g. lang=zh")
     ap.add_argument("--top", type=int, default=25, help="how many of the lab's functions to print")
+    ap.add_argument("--app", default="streamlit_app.py", help="the app to serve, e.g. bench/floor_app.py (page '')")
     ap.add_argument("--out", type=Path, help="the cProfile stats (snakeviz, pstats); default /tmp/profile_server_PAGE.prof")
     a = ap.parse_args(argv)
-    r = profile_server(a.page, a.sessions, a.query, a.out)
+    r = profile_server(a.page, a.sessions, a.query, a.out, a.app)
     step = next(iter(r["load"]["steps"].values()))
     print(f"/{a.page}: {r['runs']} script runs, {1000 * r['cpu_s'] / max(r['runs'], 1):.0f} ms of script-thread CPU "
           f"a run under the profiler (profile total {r['profiled_s']:.2f} s); the class's p95 {step['p95_s']:.2f} s, "
-          f"failures {step['failures']}, exceptions {step['exceptions']}; stats in {r['out']}")
+          f"failures {step['failures']}, exceptions {step['exceptions']}; {r['messages_per_run']:.0f} messages a run; "
+          f"stats in {r['out']}")
     for label, seconds in r["libraries"]:
         print(f"  {100 * seconds / r['profiled_s']:5.1f} %  {label}")
     buf = io.StringIO()
