@@ -218,3 +218,28 @@ def test_once_makes_each_input_once_whichever_session_asks():
         at.run()
         assert not at.exception and [m.value for m in at.markdown] == ["1", "1", "2"]
     assert calls == [("a", 1), ("a", 2)]
+
+
+def _keep(calls: list):
+    import streamlit as st
+
+    from ui import charts
+
+    for inputs in [("m", "img1"), ("m", "img1"), ("m", "img2")]:
+        st.markdown(charts.kept("test.kept", inputs, lambda inputs=inputs: calls.append(inputs) or inputs[1]))
+
+
+def test_kept_makes_each_input_once_and_holds_at_most_kept_results(monkeypatch):
+    from ui import charts
+
+    calls = []
+    for _ in range(2):  # two sessions
+        at = AppTest.from_function(_keep, args=(calls,))
+        at.run()
+        assert not at.exception and [m.value for m in at.markdown] == ["img1", "img1", "img2"]
+    assert calls == [("m", "img1"), ("m", "img2")]
+    made = []
+    for i in range(charts.KEPT + 1):  # one more than it holds: the oldest goes
+        charts.kept("test.bound", (i,), lambda i=i: made.append(i) or i)
+    charts.kept("test.bound", (0,), lambda: made.append("again") or 0)
+    assert made[-1] == "again" and len(made) == charts.KEPT + 2

@@ -61,7 +61,7 @@ def measured(name: str, pair: tuple[str, str], measure):
     def make():
         with st.spinner(t("biases.computing")):
             return measure(*pair)
-    return charts.once(name, pair, make)
+    return charts.kept(name, pair, make)
 
 
 def reading(name: str, inputs: tuple, read) -> str:

@@ -13,6 +13,8 @@ warm run's time on the chart-heavy pages), and Streamlit encodes every picture a
   PNG bytes that Streamlit passes on as they are (st.image would encode an array again on every run).
 - `once(name, inputs, make)`: anything else a run would recompute from the same inputs for every visitor (a reading
   of a results file, a frame a table or chart is made from), made once per (name, inputs).
+- `kept(name, inputs, make)`: a model's result on a visitor's input (an explanation, a sweep, the measurements of a
+  pair of models), kept as it is for every session in a smaller cache of its own: one can be a megabyte or two.
 - `arrow(name, inputs, build)`: the Arrow table Streamlit's own conversion makes of `build()` (a data frame or a
   list of rows), for st.dataframe; `table(name, inputs, build, **kwargs)` draws it with st.table.
 
@@ -37,6 +39,9 @@ from ui import png, present
 from ui.i18n import current
 
 ENTRIES = 512  # the attention page's specs and pictures are 1 to 53 kB each (with their data): under 30 MB in all
+# a timm model's explanation at 224 px or its 2-D sweep is 1-2 MB: 32 such results stay under 100 MB, and one not
+# asked for in half an hour goes (a hostile session's uploads cannot fill the server)
+KEPT, KEPT_TTL = 32, "30m"
 
 
 def digest(data) -> str:
@@ -79,6 +84,18 @@ def once(name: str, inputs: tuple[Hashable, ...], make: Callable):
     """`make()` once per (name, inputs), shared by every session: for what a page computes from its inputs alone (a
     reading, a frame), not worded in the session's language (a core Message is worded later by i18n.words)."""
     return _finished(name, inputs, "", False, make)
+
+
+def kept(name: str, inputs: tuple[Hashable, ...], make: Callable):
+    """`make()` once per (name, inputs), kept as it is for every session (read, never changed: no unpickled copy on
+    a run), at most KEPT of them, each for KEPT_TTL after it was last asked for: for a model's result on a visitor's
+    input, which can be a megabyte or two (once is for readings and frames of tens of kB)."""
+    return _kept(key=f"{name}|{inputs!r}", _make=make)
+
+
+@st.cache_resource(max_entries=KEPT, ttl=KEPT_TTL, show_spinner=False)
+def _kept(key: str, _make: Callable):
+    return _make()
 
 
 def chart(name: str, inputs: tuple[Hashable, ...], build: Callable, **kwargs):

@@ -59,14 +59,14 @@ def image_key(choice: str | None, img: np.ndarray) -> str:
 def explained(model_name: str, img: np.ndarray, image: str, class_name: str) -> ex.Explanation:
     """explanation(...), kept as it is once per (model, image key, class) for every session (read, never changed):
     no hashing of the image and no unpickled copy on a run."""
-    return charts.once("explain.explanation", (model_name, image, class_name),
+    return charts.kept("explain.explanation", (model_name, image, class_name),
                        lambda: explanation(model_name, img, class_name))
 
 
 def faithful(model_name: str, img: np.ndarray, image: str, class_name: str,
              grid: tuple[int, int]) -> dict[str, faithfulness.Faithfulness]:
     """measured_faithfulness(...), kept as it is once per (model, image key, class, grid), like explained."""
-    return charts.once("explain.faithfulness", (model_name, image, class_name, grid),
+    return charts.kept("explain.faithfulness", (model_name, image, class_name, grid),
                        lambda: measured_faithfulness(model_name, img, class_name, grid))
 
 

@@ -132,7 +132,7 @@ def made_path(scene: Scene) -> sen.Path:
 def swept(scene: Scene, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     """cached_sweep(scene, names), kept as it is once per (scene, models) for every session (read, never changed): no
     hashing of the scene and no unpickled copy of the probabilities on a run."""
-    return charts.once("sensitivity.sweep", (scene.key, names), lambda: cached_sweep(scene, names))
+    return charts.kept("sensitivity.sweep", (scene.key, names), lambda: cached_sweep(scene, names))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
