@@ -243,3 +243,13 @@ def test_kept_makes_each_input_once_and_holds_at_most_kept_results(monkeypatch):
         charts.kept("test.bound", (i,), lambda i=i: made.append(i) or i)
     charts.kept("test.bound", (0,), lambda: made.append("again") or 0)
     assert made[-1] == "again" and len(made) == charts.KEPT + 2
+
+
+def test_an_object_named_by_its_address_is_refused_as_an_input():
+    from ui import charts
+
+    with pytest.raises(TypeError, match="names and numbers"):
+        charts.once("test.object", (object(),), lambda: 1)
+    with pytest.raises(TypeError, match="names and numbers"):
+        charts.kept("test.object", ("model", object()), lambda: 1)
+    assert charts.once("test.object", ("model", 3, 0.5, None), lambda: 2) == 2

@@ -59,7 +59,16 @@ def _finished(name: str, inputs: tuple, lang: str, projector: bool, make: Callab
     # keyed by one string, passed by keyword: Streamlit hashes a string in a few microseconds, a tuple of names and
     # numbers item by item, and finds a positional argument's name with inspect.signature (together a quarter of a
     # millisecond a call, some twenty calls a run on the attention page)
-    return _made(key=f"{name}|{inputs!r}|{lang}|{projector:d}", _make=make)
+    return _made(key=_key(name, inputs, lang, projector), _make=make)
+
+
+def _key(name: str, *inputs) -> str:
+    """The cache key: the inputs' repr, which names them by value. An object without a repr of its own is named by
+    its address, which another object may have later: a wrong picture for someone else, so it is refused here."""
+    key = f"{name}|{inputs!r}"
+    if " object at 0x" in key:
+        raise TypeError(f"ui.charts inputs must be names and numbers, not objects: {key[:200]}")
+    return key
 
 
 @st.cache_resource(max_entries=ENTRIES, show_spinner=False)
@@ -90,7 +99,7 @@ def kept(name: str, inputs: tuple[Hashable, ...], make: Callable):
     """`make()` once per (name, inputs), kept as it is for every session (read, never changed: no unpickled copy on
     a run), at most KEPT of them, each for KEPT_TTL after it was last asked for: for a model's result on a visitor's
     input, which can be a megabyte or two (once is for readings and frames of tens of kB)."""
-    return _kept(key=f"{name}|{inputs!r}", _make=make)
+    return _kept(key=_key(name, inputs), _make=make)
 
 
 @st.cache_resource(max_entries=KEPT, ttl=KEPT_TTL, show_spinner=False)
