@@ -69,7 +69,9 @@ def _install(out: Path) -> None:
         with lock:
             if state["stats"] is not None:
                 state["stats"].dump_stats(str(out))
-            out.with_suffix(".json").write_text(json.dumps({"runs": state["runs"], "cpu_s": state["cpu_s"]}))
+            written = out.with_suffix(".json.part")  # renamed whole: the bench reads it once it exists
+            written.write_text(json.dumps({"runs": state["runs"], "cpu_s": state["cpu_s"]}))
+            os.replace(written, out.with_suffix(".json"))
             state.update(stats=None, runs=0, cpu_s=0.0)
 
     ScriptRunner._run_script = run_script
