@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
+from core.experiments import architectures
 from core.experiments import hunger as hu
 from core.experiments import hunger_results
 from core.experiments import variants_reading as vr
@@ -44,7 +45,7 @@ def test_circular_padding_makes_the_cnn_exactly_invariant_to_a_wrap_around_shift
 
 
 def test_the_conv_stem_vit_keeps_the_8x8_token_grid_and_about_the_plain_vits_flops():
-    plain, conv = vr.architecture("vit"), vr.architecture("vit-convstem")
+    plain, conv = architectures.architecture("vit"), architectures.architecture("vit-convstem")
     assert conv["last_map"] == plain["last_map"] == 8
     # Xiao et al. 2021 drop one block so that the stem's cost is paid for: within 10 % of the plain ViT
     assert abs(conv["flops_per_image"] / plain["flops_per_image"] - 1) < 0.1

@@ -7,7 +7,7 @@ variant turns it around, the reading names the variant and what it changes. Only
 """
 from __future__ import annotations
 
-from core.experiments.hunger_results import (ARCHS, AUGMENT_PX, MODELS, VARIANTS, converged, kind, series_name,
+from core.experiments.hunger_results import (ARCHS, AUGMENT_PX, VARIANTS, converged, kind, series_name,
                                               summary)
 from core.experiments.wording import fmt_n
 from core.messages import Message, listing, say
@@ -154,22 +154,3 @@ def headline(rows) -> Message | None:
                 parts.append(say("data.headline.variants_hold_at", sizes=listing(map(fmt_n, kept))))
             parts.append(say("data.headline.variants_break", sizes=listing(map(fmt_n, broken))))
     return listing(parts, "sentences")
-
-
-def architecture(model: str) -> dict:
-    """Parameters and FLOPs per 64x64 image on the model card's terms (core.train.flops_per_image), and the side of
-    the last feature map (CNNs) or token grid (ViTs), of a grid model's architecture. Imports torch: call it cached."""
-    # torch and the modules that build models are imported here: the rest of this module is read by pages that
-    # never build one
-    import torch
-
-    from core.models import build_embedded
-    from core.train import flops_per_image
-
-    with torch.random.fork_rng(devices=[]):
-        net = build_embedded(MODELS[model]).eval()
-    with torch.inference_mode():
-        x = torch.zeros(1, 3, 64, 64)
-        side = (net.forward_features(x).shape[-1] if kind(model) == "cnn" else net.patch_embed.grid_size[0])
-    return {"parameters": sum(p.numel() for p in net.parameters()), "flops_per_image": flops_per_image(net),
-            "last_map": int(side)}
