@@ -5,7 +5,7 @@ from core.transforms import KernelError
 from ui import equivariance_views as views
 from ui import require_entry
 from ui.i18n import t, words
-from ui.images import image_picker
+from ui.images import image_picker, picked_key
 
 require_entry()
 
@@ -29,6 +29,6 @@ except KernelError as e:
 
 image = img.numpy()
 # the image's and the kernel's names in ui.charts' inputs, made once a run for both sections
-keys = (views.image_key(st.session_state["eq-image"], image), views.kernel_key(kernel))
+keys = (picked_key(st.session_state["eq-image"], image), views.kernel_key(kernel))
 views.shift_section(image, kernel, keys)
 views.chains_section(image, kernel, keys)

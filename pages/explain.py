@@ -6,7 +6,7 @@ from core import faithfulness, images
 from ui import explain_views as views
 from ui import require_entry
 from ui.i18n import t, words
-from ui.images import image_picker
+from ui.images import image_picker, picked_key
 from ui.models import model_picker
 
 require_entry()
@@ -32,7 +32,7 @@ with c_cls:
     chosen = views.class_picker([cnn, vit])
 
 img_np = img.numpy()
-image = views.image_key(st.session_state.get("ex-image"), img_np)  # the image's name in what is made once per input
+image = picked_key(st.session_state.get("ex-image"), img_np)  # the image's name in what is made once per input
 shown = []
 for col, lm in zip(columns, (cnn, vit)):
     with col:

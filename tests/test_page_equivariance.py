@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 import ui.models
 from core.models import LoadedModel, build_embedded
-from ui.equivariance_views import image_key
+from ui.images import picked_key
 from ui.images import sample
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "equivariance.py")
@@ -185,11 +185,11 @@ def test_an_image_is_named_by_its_sample_or_else_by_its_pixels():
     a = np.zeros((3, 8, 8), np.float32)
     b = a.copy()
     b[0, 0, 0] = 1.0
-    assert image_key("upload", a) != image_key("upload", b)
-    assert image_key("upload", a) == image_key("camera", a.copy())
+    assert picked_key("upload", a) != picked_key("upload", b)
+    assert picked_key("upload", a) == picked_key("camera", a.copy())
     cat = sample("cat").numpy()
     assert np.array_equal(cat, sample("cat").numpy())
-    assert image_key("cat", cat) == "sample:cat" != image_key("white square", sample("white square").numpy())
+    assert picked_key("cat", cat) == "sample:cat" != picked_key("white square", sample("white square").numpy())
 
 
 def test_the_kernel_table_shows_the_picked_kernel(app):

@@ -4,8 +4,6 @@ them out and draws them. Charts that stood side by side are drawn one per column
 Streamlit stacks columns, each keeps the screen's width."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -256,7 +254,7 @@ def order_chart(df: pd.DataFrame, test: str, legend: bool) -> alt.Chart:
 def frequency_section(cnn, vit) -> None:
     """The shipped heat maps of the embedded cnn and vit (whatever the pickers say: the page's intro says so)."""
     path = fo.FOURIER_FILE
-    version = file_version(path)
+    version = charts.version(path)
     res = None if version is None else charts.once("biases.fourier_data", version, lambda: fo.load(path))
     if res is None:
         st.info(t("biases.fourier.missing"))
@@ -268,16 +266,6 @@ def frequency_section(cnn, vit) -> None:
                          width="content")
     st.info(reading("biases.fourier_reading", version, lambda: biases_reading.fourier_reading(res)))
     st.markdown(t("biases.fourier.paper"))
-
-
-def file_version(path: Path) -> tuple | None:
-    """A results file's version (path, size, modification time), which names its contents for ui.charts without
-    reading them; None without the file."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return str(path), stat.st_size, stat.st_mtime_ns
 
 
 FOURIER_SIDE = 240  # px, the plot's own ("pad"): square cells, and with its axes the panel fits a phone's width

@@ -53,6 +53,16 @@ def digest(data) -> str:
     return hashlib.blake2b(f"{a.shape}{a.dtype}".encode() + a.tobytes(), digest_size=16).hexdigest()
 
 
+def version(path) -> tuple | None:
+    """A file's version for `inputs`: its path, size and modification time, which name its contents without reading
+    them (a results file rewritten in place gets a new one); None without the file."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
 def _finished(name: str, inputs: tuple, lang: str, projector: bool, make: Callable):
     """The one cache: `make()` once per (name, inputs, language, projector mode); every session gets the same object
     (never changed after)."""

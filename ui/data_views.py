@@ -56,17 +56,8 @@ def results(path, load: Callable) -> tuple[object, tuple | None]:
     """(a results file as `load(path)` reads it, its version: the path, size and modification time), read once per
     version and shared by every session; (None, None) without the file. The version names the rows for ui.charts
     (their charts and readings), so no run reads, digests or reads out the same rows again."""
-    version = version_of(path)
+    version = charts.version(path)
     return (None, None) if version is None else (charts.once("data.results", version, lambda: load(path)), version)
-
-
-def version_of(path) -> tuple | None:
-    """A file's version for ui.charts' inputs: its path, size and modification time (None without the file)."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return str(path), stat.st_size, stat.st_mtime_ns
 
 
 def reading(name: str, version: tuple | None, read: Callable, *rows):
@@ -164,7 +155,7 @@ def position_section() -> None:
     _position_heatmap_section(preds, labels, centres, key)
     charts.chart("data.distance", key, lambda: distance_chart(preds, labels, centres), width="stretch")
     # the bands sentence quotes the model card's training budgets: its version is an input too
-    bands, centre = said("position", (key, version_of(card.MODEL_CARD)), _position_readings, preds, labels,
+    bands, centre = said("position", (key, charts.version(card.MODEL_CARD)), _position_readings, preds, labels,
                          centres)
     st.info(bands)
     st.caption(centre)

@@ -9,7 +9,6 @@ import streamlit as st
 import torch
 
 from core import equivariance as eq
-from core import images
 from core.experiments import positions
 from core import pictures as pic
 from core.models import ModelError
@@ -29,12 +28,6 @@ MODELS = {"whole CNN feature map (embedded cnn)": "cnn", "whole ViT token map (e
 @st.cache_data(max_entries=8, ttl="15m", show_spinner=False)  # ~12 MB an entry at 512 px
 def compare(img: np.ndarray, kernel: np.ndarray, dx: int, dy: int, mode: str) -> eq.Comparison:
     return compute.run(eq.compare, torch.from_numpy(img), kernel, dx, dy, mode)
-
-
-def image_key(choice: str, image: np.ndarray) -> str:
-    """The picked image's name in ui.charts' inputs: a built-in sample's own name (the same pixels for everyone),
-    else an upload's or a photo's contents (a digest: milliseconds for a 512-px image, so made once a run)."""
-    return f"sample:{choice}" if choice in images.sample_names() else charts.digest(image)
 
 
 def kernel_key(kernel: np.ndarray) -> str:
@@ -148,7 +141,7 @@ def _show_map(col, name: str, inputs: tuple, values, vmax: float, signed: bool, 
 @st.fragment  # the shift and the border change only the panels: rerun them alone
 def shift_section(image: np.ndarray, kernel: np.ndarray, keys: tuple[str, str]) -> None:
     """The shift controls (bookmarkable) and the panels they drive; `keys`: the image's and the kernel's names in
-    ui.charts' inputs (image_key, kernel_key)."""
+    ui.charts' inputs (ui.images.picked_key, kernel_key)."""
     h, w = image.shape[-2:]
     limit = max(h, w) + 20  # shifts larger than the image are allowed: in zeros mode everything leaves
     d = DEFAULTS
@@ -320,11 +313,9 @@ def stability_caption() -> str | None:
     """The shipped shift-stability rows' reading as the chart section's caption, worded once per version of the
     results file and language (the file is neither read nor read out on a warm run); None without the file."""
     path = positions.STABILITY_FILE
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
+    version = charts.version(path)
+    if version is None:
         return None
-    version = (str(path), stat.st_size, stat.st_mtime_ns)
 
     def caption():
         rows = positions.load_stability(path)

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from core import explain as ex
-from core import faithfulness, images
+from core import faithfulness
 from core import pictures as pic
 from ui import bookmarks, charts, compute, present
 from ui.i18n import current, name_of, t, worded, words
@@ -50,12 +50,6 @@ def measured_faithfulness(model_name: str, img: np.ndarray, class_name: str,
                        grid)
 
 
-def image_key(choice: str | None, img: np.ndarray) -> str:
-    """The picked image's name in ui.charts' inputs: a built-in sample's own name (the same pixels for everyone),
-    else an upload's or a photo's contents."""
-    return f"sample:{choice}" if choice in images.sample_names() else charts.digest(img)
-
-
 def explained(model_name: str, img: np.ndarray, image: str, class_name: str) -> ex.Explanation:
     """explanation(...), kept as it is once per (model, image key, class) for every session (read, never changed):
     no hashing of the image and no unpickled copy on a run."""
@@ -94,7 +88,7 @@ def class_picker(models) -> str:
 def model_column(lm, img: np.ndarray, image: str, class_name: str, e: ex.Explanation,
                  faith: dict[str, faithfulness.Faithfulness], grid: tuple[int, int]) -> None:
     """The model's answer for the class, then each map over the image with its two areas on the common grid
-    (`image`, `class_name` and `grid` name what `e` and `faith` were made of: image_key, the class picked)."""
+    (`image`, `class_name` and `grid` name what `e` and `faith` were made of: ui.images.picked_key, the class)."""
     def texts() -> tuple[str, list[str]]:
         answer = t("explain.explains", model=lm.name, cls=name_of("shape", lm.class_names[e.class_idx]),
                    p=float(e.probs[e.class_idx]))

@@ -1,6 +1,7 @@
 """The image picker shared by the pages: built-in samples (bookmarkable), upload and camera."""
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from ui import compute  # noqa: F401, I001  (configures torch before its first use)
@@ -8,7 +9,7 @@ import torch
 
 from core import images
 from core.messages import Message
-from ui import bookmarks
+from ui import bookmarks, charts
 from ui.i18n import name_of, t, worded, words
 
 UPLOAD = "upload"  # the picker's two options besides the samples
@@ -34,6 +35,12 @@ def _decode(data: bytes) -> tuple[torch.Tensor | None, tuple[int, int] | None, M
 def _sample(name: str) -> tuple[torch.Tensor, tuple[int, int]]:
     img = images.load_sample(name)
     return images.fit_within(img, MAX_SIDE), (img.shape[-1], img.shape[-2])
+
+
+def picked_key(choice: str | None, img: np.ndarray) -> str:
+    """The picked image's name in ui.charts' inputs: a built-in sample's own name (the same pixels for everyone),
+    else an upload's or a photo's contents (a digest: milliseconds for a 512-px image, so made once a run)."""
+    return f"sample:{choice}" if choice in images.sample_names() else charts.digest(img)
 
 
 def sample(name: str) -> torch.Tensor:

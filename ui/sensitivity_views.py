@@ -429,11 +429,9 @@ def shift_readings(loaded: dict) -> None:
     """What the shipped stability measurements say about the picked models: anti-aliasing, shift augmentation;
     read and worded once per version of the results file (path, size, modification time), models and language."""
     path = positions.STABILITY_FILE
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
+    version = charts.version(path)
+    if version is None:
         return
-    version = (str(path), stat.st_size, stat.st_mtime_ns)
 
     def captions() -> list[str]:
         stability, out = positions.load_stability(path), []
